@@ -1,0 +1,334 @@
+"""Build a runnable :class:`~sim.world.World` from a validated scenario.
+
+The build resolves the county's administrative units, lays the road network (the seeded
+synthetic network in v1), computes travel-time matrices between facilities, and plans the
+vehicles' routes: township shuttles from the county centre and village loops from each
+township point. Everything a run needs is decided here, so the engine only executes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+from sim.errors import ScenarioError
+from sim.geodata import children, county_boundary, county_seat, unit
+from sim.geodata.synthetic import synthetic_county
+from sim.network import facility_matrices
+from sim.rng import stream
+from sim.scenario import Scenario
+from sim.world import Vehicle, World
+
+#: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
+_LOOP_FILL = 0.9
+
+
+def build(scenario: Scenario) -> World:
+    """Build the world of a scenario.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+
+    Returns
+    -------
+    World
+        The immutable model the engine runs.
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario names units that are not in its county.
+    """
+    code = scenario.region.county
+    county = _county_unit(code)
+    townships = children(code)
+    t_codes = townships["code"].to_numpy(dtype=object)
+    village_lists = {t: children(t) for t in t_codes}
+    v_frames = [village_lists[t] for t in t_codes]
+    v_codes = np.concatenate([f["code"].to_numpy(dtype=object) for f in v_frames])
+    v_names = np.concatenate([f["name"].to_numpy(dtype=object) for f in v_frames])
+    v_town = np.repeat(np.arange(len(t_codes)), [len(f) for f in v_frames])
+    _check_references(scenario, set(t_codes), set(v_codes))
+
+    seat = county_seat(code)
+    layout = synthetic_county(
+        county_boundary(code),
+        (seat.lon, seat.lat),
+        list(t_codes),
+        {t: list(village_lists[t]["code"]) for t in t_codes},
+        rng=stream(scenario.seed, "network"),
+        terrain=scenario.region.terrain,
+    )
+    points = layout.points.set_index("code")
+    fac_codes = np.concatenate([["seat"], t_codes, v_codes]).astype(object)
+    fac_names = np.concatenate([[county.name], townships["name"].to_numpy(), v_names])
+    fac_levels = np.array(
+        ["county"] + ["township"] * len(t_codes) + ["village"] * len(v_codes), dtype=object
+    )
+    nodes = points.loc[fac_codes, "node"].to_numpy()
+    xy = _local_xy(points.loc[fac_codes, ["lon", "lat"]].to_numpy())
+
+    time_min: dict[str, np.ndarray] = {}
+    km: dict[str, np.ndarray] = {}
+    by_speed: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    for name, vt in scenario.fleet.vehicle_types.items():
+        if vt.max_speed_kmh not in by_speed:
+            by_speed[vt.max_speed_kmh] = facility_matrices(
+                layout.graph, nodes, max_speed_kmh=vt.max_speed_kmh
+            )
+        time_min[name], km[name] = by_speed[vt.max_speed_kmh]
+
+    population, rate = _demand_rates(scenario, v_codes)
+    has_point = _has_point(scenario, v_codes)
+    visits = np.array(
+        [scenario.schedules.village_visits_per_week.get(c, scenario.schedules.visits_per_week)
+         for c in v_codes],
+        dtype=np.int64,
+    )
+    visit_days = _visit_days(visits, scenario.start_date)
+
+    warnings: list[str] = []
+    shuttles = _plan_shuttles(scenario, xy, rate, v_town, len(t_codes), time_min, warnings)
+    village_vehicles, served = _plan_loops(
+        scenario, xy, rate, visits, has_point, v_town, t_codes, time_min, warnings
+    )
+
+    sources = {
+        "divisions": "real: NBS 2023 statistical division codes",
+        "county_boundary": "real: DataV.GeoAtlas county polygon (WGS-84)",
+        "county_seat": (
+            f"real: GeoNames {seat.source.split(':', 1)[1]}"
+            if seat.source.startswith("geonames:")
+            else "derived: representative point of the county polygon"
+        ),
+        "roads": f"synthetic: seeded rural road network (seed {scenario.seed})",
+        "township_points": "synthetic: seeded points inside the county polygon",
+        "village_points": "synthetic: seeded points around their township",
+        "population": (
+            "assumed: scenario village_population unless listed in demand.inbound.populations"
+        ),
+    }
+    return World(
+        scenario=scenario,
+        county_code=code,
+        county_name=county.name,
+        sources=sources,
+        graph=layout.graph,
+        points=layout.points,
+        codes=fac_codes,
+        names=fac_names.astype(object),
+        levels=fac_levels,
+        township_codes=t_codes,
+        township_names=townships["name"].to_numpy(dtype=object),
+        village_codes=v_codes,
+        village_names=v_names,
+        village_township=v_town,
+        village_has_point=has_point,
+        village_visit_days=visit_days,
+        village_served=served,
+        village_rate=rate,
+        village_population=population,
+        time_min=time_min,
+        km=km,
+        shuttles=tuple(shuttles),
+        village_vehicles=tuple(village_vehicles),
+        warnings=tuple(warnings),
+    )
+
+
+def _county_unit(code: str):
+    try:
+        county = unit(code)
+    except ValueError as exc:
+        raise ScenarioError(f"region.county: {exc}") from None
+    if county.level != "county":
+        raise ScenarioError(f"region.county: {code} is a {county.level}, not a county")
+    if county.kind == "zone":
+        raise ScenarioError(
+            f"region.county: {code} {county.name} is a development/scenic zone without a "
+            "boundary of its own; choose one of the 117 counties"
+        )
+    return county
+
+
+def _check_references(scenario: Scenario, townships: set[str], villages: set[str]) -> None:
+    county = scenario.region.county
+    listed = scenario.facilities.village_points.villages
+    checks: list[tuple[str, list[str], set[str], str]] = [
+        ("fleet.townships", list(scenario.fleet.townships), townships, "township"),
+        (
+            "schedules.village_visits_per_week",
+            list(scenario.schedules.village_visits_per_week),
+            villages,
+            "village",
+        ),
+        ("demand.inbound.populations", list(scenario.demand.inbound.populations), villages,
+         "village"),
+    ]
+    if listed != "all":
+        checks.append(("facilities.village_points.villages", list(listed), villages, "village"))
+    for path, codes, valid, level in checks:
+        for c in codes:
+            if c not in valid:
+                raise ScenarioError(
+                    f"{path}: {c} is not a {level} of county {county}; "
+                    f"see `ruralsim geodata show {county}` for the valid codes"
+                )
+
+
+def _demand_rates(scenario: Scenario, v_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    dem = scenario.demand.inbound
+    population = np.array(
+        [dem.populations.get(c, dem.village_population) for c in v_codes], dtype=np.float64
+    )
+    if dem.mode == "flat":
+        rate = np.full(len(v_codes), dem.parcels_per_village_per_day)
+    else:
+        rate = population * dem.parcels_per_person_per_day
+    return population, rate
+
+
+def _has_point(scenario: Scenario, v_codes: np.ndarray) -> np.ndarray:
+    listed = scenario.facilities.village_points.villages
+    if listed == "all":
+        return np.ones(len(v_codes), dtype=bool)
+    return np.isin(v_codes, np.array(listed, dtype=object))
+
+
+def _visit_days(visits: np.ndarray, start: _dt.date) -> np.ndarray:
+    """Spread ``visits[v]`` visits evenly over the week, staggered across villages."""
+    days = np.zeros((len(visits), 7), dtype=bool)
+    for v, n in enumerate(visits):
+        if n > 0:
+            offset = v % 7 if n < 7 else 0
+            days[v, (np.floor(np.arange(n) * 7 / n).astype(int) + offset) % 7] = True
+    # Columns are weekdays (0 = Monday); the pattern is anchored on the scenario's start day.
+    return np.roll(days, start.weekday(), axis=1)
+
+
+def _local_xy(lonlat: np.ndarray) -> np.ndarray:
+    lat0 = np.radians(lonlat[:, 1].mean())
+    return np.column_stack([lonlat[:, 0] * np.cos(lat0), lonlat[:, 1]]) * 111.32
+
+
+def _expand(counts: dict[str, int]) -> list[str]:
+    return [name for name in sorted(counts) for _ in range(counts[name])]
+
+
+def _nn_order(stops: list[int], base: int, tmat: np.ndarray) -> np.ndarray:
+    """Order stops by nearest neighbour from the base (a simple open tour)."""
+    left = list(stops)
+    order: list[int] = []
+    here = base
+    while left:
+        nxt = min(left, key=lambda s: tmat[here, s])
+        order.append(nxt)
+        left.remove(nxt)
+        here = nxt
+    return np.array(order, dtype=np.int64)
+
+
+def _tour_minutes(order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float) -> float:
+    path = np.concatenate([[base], order, [base]])
+    return float(tmat[path[:-1], path[1:]].sum() + stop_min * len(order))
+
+
+def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
+    d = xy[members] - xy[base]
+    return members[np.lexsort((members, np.arctan2(d[:, 1], d[:, 0])))]
+
+
+def _plan_shuttles(scenario, xy, rate, v_town, n_town, time_min, warnings) -> list[Vehicle]:
+    vtypes = _expand(scenario.fleet.county_centre)
+    load = np.bincount(v_town, weights=rate, minlength=n_town)
+    facs = _sweep(xy, 0, np.arange(1, n_town + 1))
+    n = min(len(vtypes), n_town)
+    if len(vtypes) > n_town:
+        warnings.append(
+            f"fleet.county_centre: {len(vtypes)} shuttles for {n_town} townships; "
+            f"{len(vtypes) - n_town} stay idle"
+        )
+    # Split the sweep into n contiguous groups of about equal daily volume.
+    cum = np.cumsum(load[facs - 1]) if load.sum() > 0 else np.arange(1, n_town + 1, dtype=float)
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n) / n, side="right")
+    groups = np.split(facs, cuts)
+    stop_min = scenario.facilities.townships.service_time_min
+    out = []
+    counter: dict[str, int] = {}
+    for vtype, group in zip(vtypes[:n], groups):
+        if len(group) == 0:
+            continue
+        counter[vtype] = counter.get(vtype, 0) + 1
+        order = _nn_order(list(group), 0, time_min[vtype])
+        tour = _tour_minutes(order, 0, time_min[vtype], stop_min)
+        vid = f"C-{vtype}-{counter[vtype]}"
+        if tour > scenario.schedules.max_loop_h * 60:
+            warnings.append(f"shuttle {vid}: its route takes {tour / 60:.1f} h")
+        out.append(Vehicle(vid, vtype, 0, (order,)))
+    return out
+
+
+def _plan_loops(
+    scenario, xy, rate, visits, has_point, v_town, t_codes, time_min, warnings
+) -> tuple[list[Vehicle], np.ndarray]:
+    n_town = len(t_codes)
+    stop_min = scenario.facilities.village_points.service_time_min
+    max_min = scenario.schedules.max_loop_h * 60
+    eligible = has_point & (visits > 0)
+    served = np.zeros(len(v_town), dtype=bool)
+    per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
+    vehicles: list[Vehicle] = []
+    for t in range(n_town):
+        code = t_codes[t]
+        vtypes = _expand(scenario.fleet.townships.get(code, scenario.fleet.township_default))
+        members = np.flatnonzero((v_town == t) & eligible)
+        if len(members) == 0:
+            continue
+        if not vtypes:
+            warnings.append(
+                f"township {code}: no village vehicle; its {len(members)} villages are "
+                "served at the township point"
+            )
+            continue
+        base = t + 1
+        facs = _sweep(xy, base, members + 1 + n_town)
+        cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * _LOOP_FILL
+        tmat = time_min[vtypes[0]]
+        loops: list[np.ndarray] = []
+        current: list[int] = []
+        cur_load = 0.0
+        for f in facs:
+            f_load = per_visit[f - 1 - n_town]
+            trial = _nn_order([*current, f], base, tmat)
+            too_long = _tour_minutes(trial, base, tmat, stop_min) > max_min
+            if current and (cur_load + f_load > cap or too_long):
+                loops.append(_nn_order(current, base, tmat))
+                current, cur_load = [], 0.0
+            current.append(f)
+            cur_load += f_load
+        loops.append(_nn_order(current, base, tmat))
+        served[members] = True
+        # Longest loops first, each to the vehicle with the least driving so far.
+        minutes = [_tour_minutes(lp, base, tmat, stop_min) for lp in loops]
+        assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
+        busy = np.zeros(len(vtypes))
+        for i in np.argsort(minutes, kind="stable")[::-1]:
+            k = int(np.argmin(busy))
+            assigned[k].append(loops[i])
+            busy[k] += minutes[i]
+        counter: dict[str, int] = {}
+        for vtype, routes, total in zip(vtypes, assigned, busy):
+            counter[vtype] = counter.get(vtype, 0) + 1
+            if not routes:
+                continue
+            vid = f"{code}-{vtype}-{counter[vtype]}"
+            if total > max_min:
+                warnings.append(
+                    f"vehicle {vid}: its loops take {total / 60:.1f} h a departure, more "
+                    f"than schedules.max_loop_h = {scenario.schedules.max_loop_h:g}"
+                )
+            vehicles.append(Vehicle(vid, vtype, base, tuple(routes)))
+    return vehicles, served

@@ -1,0 +1,508 @@
+"""The SimPy engine: vehicles, the sorter and trunk waves move columnar parcel arrays.
+
+Parcels are rows of numpy arrays (:class:`_Parcels`); a queue is a FIFO of array chunks
+(:class:`_Fifo`), and loading a vehicle takes the first ``k`` ready parcels of a queue in one
+operation. SimPy processes exist only for the trunk waves, the sorter, each vehicle and a daily
+clock tick, so the number of events grows with vehicles and stops, never with parcels.
+
+Flow (inbound): trunk wave -> county centre sorting (finite capacity, shifts) -> township shuttle
+-> township point -> village loop -> village point -> picked up by the villager after a random
+delay, or returned as unclaimed after ``max_hold_days``. Parcels for villages without a point or
+without a visiting vehicle wait at the township point for the villager.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim.rng import stream
+from sim.scenario import clock_minutes
+from sim.world import Vehicle, World
+
+DAY_MIN = 1440.0
+
+#: Stages a parcel passes, in order; the index is the parcel's stage code.
+STAGES = (
+    "awaiting_sort",  # at the county centre, not sorted yet
+    "awaiting_shuttle",  # sorted, waiting at the county centre
+    "on_shuttle",
+    "awaiting_loop",  # at the township point, waiting for a village loop
+    "on_loop",
+    "awaiting_pickup",  # at the village (or township) point
+    "picked_up",
+    "returned",  # unclaimed, returned after max_hold_days
+)
+_STAGE = {name: i for i, name in enumerate(STAGES)}
+
+
+class _Fifo:
+    """A FIFO of parcel ids with the time each becomes available, kept as array chunks."""
+
+    __slots__ = ("_chunks", "_n")
+
+    def __init__(self) -> None:
+        self._chunks: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def push(self, ids: np.ndarray, ready: np.ndarray) -> None:
+        """Append parcels (ready times must not decrease along the queue)."""
+        if len(ids):
+            self._chunks.append((ids, ready))
+            self._n += len(ids)
+
+    def n_ready(self, now: float) -> int:
+        """Number of parcels at the head of the queue that are available at ``now``."""
+        n = 0
+        for ids, ready in self._chunks:
+            if ready[-1] <= now:
+                n += len(ids)
+            else:
+                return n + int(np.searchsorted(ready, now, side="right"))
+        return n
+
+    def take(self, k: int) -> np.ndarray:
+        """Remove and return the first ``k`` parcels."""
+        out = []
+        while k > 0 and self._chunks:
+            ids, ready = self._chunks[0]
+            if len(ids) <= k:
+                self._chunks.popleft()
+                out.append(ids)
+                k -= len(ids)
+                self._n -= len(ids)
+            else:
+                out.append(ids[:k])
+                self._chunks[0] = (ids[k:], ready[k:])
+                self._n -= k
+                k = 0
+        if not out:
+            return np.empty(0, dtype=np.int64)
+        return out[0] if len(out) == 1 else np.concatenate(out)
+
+    def head_ready_times(self, k: int) -> np.ndarray:
+        """Ready times of the first ``k`` parcels (without removing them)."""
+        out = []
+        for _, ready in self._chunks:
+            if k <= 0:
+                break
+            out.append(ready[:k])
+            k -= len(ready[:k])
+        return np.concatenate(out) if out else np.empty(0)
+
+
+@dataclass
+class _Parcels:
+    """Columnar parcel state of one replication (mutated only by the engine)."""
+
+    village: np.ndarray
+    township: np.ndarray
+    t_created: np.ndarray
+    pickup_u: np.ndarray
+    t_sorted: np.ndarray
+    t_shuttle: np.ndarray
+    t_township: np.ndarray
+    t_loop: np.ndarray
+    t_point: np.ndarray
+    t_pickup: np.ndarray
+    t_returned: np.ndarray
+    held: np.ndarray
+
+
+@dataclass(frozen=True)
+class Results:
+    """What a run produced: one row per parcel and one per vehicle leg, all replications.
+
+    Attributes
+    ----------
+    world
+        The world that was run.
+    parcels
+        One row per parcel; see :data:`PARCEL_COLUMNS` in the docs of :func:`run`.
+    trips
+        One row per vehicle leg.
+    """
+
+    world: World
+    parcels: pd.DataFrame
+    trips: pd.DataFrame
+
+
+def run(
+    world: World,
+    *,
+    replications: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Results:
+    """Run a world for all (or the first ``replications``) replications.
+
+    Parameters
+    ----------
+    world
+        The built world.
+    replications
+        How many replications to run; default the scenario's ``replications``.
+    progress
+        Called with 1 after each simulated day (e.g. ``tqdm.update``).
+
+    Returns
+    -------
+    Results
+        ``parcels`` columns: replication, parcel_id, carrier, direction, county_code,
+        township_code, village_code, t_created, t_sorted, t_shuttle_depart, t_township,
+        t_loop_depart, t_point, t_picked_up, t_returned (minutes since 00:00 of day 0; NaN when
+        not reached), held_at_township, final_state (delivered | in_system | spoiled |
+        failed), place (facility code or vehicle id where it is at the end), reason.
+        ``trips`` columns: replication, vehicle, type, kind, from_code, to_code, depart,
+        arrive, km, load, stop_min.
+    """
+    n = world.scenario.replications if replications is None else replications
+    parcel_tables, trip_tables = [], []
+    for r in range(n):
+        parcels, trips, locations = _simulate(world, r, progress)
+        parcel_tables.append(_parcel_table(world, r, parcels, locations))
+        trip_tables.append(_trip_table(world, r, trips))
+    return Results(
+        world=world,
+        parcels=pd.concat(parcel_tables, ignore_index=True),
+        trips=pd.concat(trip_tables, ignore_index=True),
+    )
+
+
+def generate_demand(world: World, replication: int) -> _Parcels:
+    """Draw the inbound parcels of one replication, ordered by arrival at the county centre."""
+    sc = world.scenario
+    rng = stream(sc.seed, "demand", replication)
+    days = sc.horizon_days
+    mean = np.broadcast_to(world.village_rate, (days, world.n_villages))
+    dem = sc.demand.inbound
+    if dem.distribution == "poisson":
+        counts = rng.poisson(mean)
+    else:
+        k = dem.dispersion
+        counts = rng.negative_binomial(k, k / (k + np.maximum(mean, 1e-12)))
+    waves = sc.facilities.county_centre.trunk_arrivals
+    shares = np.array([w.share for w in waves])
+    wave_min = np.array([clock_minutes(w.time) for w in waves], dtype=float)
+    split = rng.multinomial(counts, shares / shares.sum())  # (days, V, W)
+    # Order: day, wave, then parcels in random order within the wave.
+    per = split.transpose(0, 2, 1).reshape(-1)  # (day, wave, village)
+    village = np.repeat(np.tile(np.arange(world.n_villages), days * len(waves)), per)
+    slot = np.repeat(np.arange(days * len(waves)), per.reshape(days * len(waves), -1).sum(1))
+    t_created = (slot // len(waves)) * DAY_MIN + wave_min[slot % len(waves)]
+    # Shuffle within each wave: sort by (slot, random key).
+    key = rng.random(len(village))
+    order = np.lexsort((key, slot))
+    village = village[order]
+    n = len(village)
+    nan = np.full(n, np.nan)
+    return _Parcels(
+        village=village,
+        township=world.village_township[village],
+        t_created=t_created,  # slot is already sorted, so t_created is unchanged by order
+        pickup_u=stream(sc.seed, "pickup", replication).random(n),
+        t_sorted=nan.copy(),
+        t_shuttle=nan.copy(),
+        t_township=nan.copy(),
+        t_loop=nan.copy(),
+        t_point=nan.copy(),
+        t_pickup=nan.copy(),
+        t_returned=nan.copy(),
+        held=~world.village_served[village],
+    )
+
+
+def _simulate(world: World, replication: int, progress):
+    sc = world.scenario
+    env = simpy.Environment()
+    p = generate_demand(world, replication)
+    trips: list[tuple] = []
+    # Where each parcel is while on a vehicle (vehicle index), for the final table.
+    on_vehicle = np.full(len(p.village), -1, dtype=np.int32)
+    sorter_queue = _Fifo()
+    route_of_township = np.zeros(world.n_townships, dtype=np.int64)
+    for i, veh in enumerate(world.shuttles):
+        route_of_township[veh.routes[0] - 1] = i
+    shuttle_queues = [_Fifo() for _ in world.shuttles]
+    village_queues = [_Fifo() for _ in range(world.n_villages)]
+    wake_sorter = [env.event()]
+    hold_min = sc.pickup.max_hold_days * DAY_MIN
+
+    def pickup(ids: np.ndarray, at: float, mean_h: float) -> None:
+        delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
+        late = delay > hold_min
+        p.t_pickup[ids[~late]] = at + delay[~late]
+        p.t_returned[ids[late]] = at + hold_min
+
+    def trunk() -> Iterator:
+        bounds = np.flatnonzero(np.diff(p.t_created)) + 1
+        starts = np.concatenate([[0], bounds])
+        ends = np.concatenate([bounds, [len(p.t_created)]])
+        for s, e in zip(starts, ends):
+            t = p.t_created[s]
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            sorter_queue.push(np.arange(s, e), p.t_created[s:e])
+            if not wake_sorter[0].triggered:
+                wake_sorter[0].succeed()
+
+    centre = sc.facilities.county_centre
+    rate_per_min = centre.sorting_capacity_per_hour / 60.0
+    shifts = sorted((clock_minutes(s.start), clock_minutes(s.end)) for s in centre.shifts)
+
+    def shift_at(t: float) -> tuple[float, float]:
+        """The shift (start, end) running at t, or the next one."""
+        day = np.floor(t / DAY_MIN)
+        for d in (day, day + 1):
+            for a, b in shifts:
+                if d * DAY_MIN + b > t:
+                    return d * DAY_MIN + a, d * DAY_MIN + b
+        raise AssertionError("unreachable")
+
+    def sorter() -> Iterator:
+        while True:
+            if len(sorter_queue) == 0:
+                wake_sorter[0] = env.event()
+                yield wake_sorter[0]
+            start, end = shift_at(env.now)
+            if env.now < start:
+                yield env.timeout(start - env.now)
+            k = min(len(sorter_queue), int((end - env.now) * rate_per_min + 1e-9))
+            if k == 0:
+                yield env.timeout(end - env.now)
+                continue
+            ids = sorter_queue.take(k)
+            done = env.now + np.arange(1, k + 1) / rate_per_min
+            p.t_sorted[ids] = done
+            # Hand each parcel to its shuttle's queue; it is loadable once sorted.
+            route = route_of_township[p.township[ids]]
+            order = np.argsort(route, kind="stable")
+            ids, done, route = ids[order], done[order], route[order]
+            cut = np.flatnonzero(np.diff(route)) + 1
+            for part_ids, part_t, rt in zip(
+                np.split(ids, cut), np.split(done, cut), route[np.r_[0, cut]]
+            ):
+                shuttle_queues[rt].push(part_ids, part_t)
+            yield env.timeout(k / rate_per_min)
+
+    def drive(veh: Vehicle, vi: int, kind: str, stops: np.ndarray, ids: np.ndarray,
+              stop_of: np.ndarray, stop_min: float, arrive: Callable) -> Iterator:
+        """Drive base -> stops -> base, unloading at each stop the parcels for it."""
+        tm, kmm = world.time_min[veh.vtype], world.km[veh.vtype]
+        order = np.argsort(stop_of, kind="stable")
+        ids, stop_of = ids[order], stop_of[order]
+        bounds = np.searchsorted(stop_of, np.arange(len(stops) + 1))
+        on_vehicle[ids] = vi
+        load = len(ids)
+        here = veh.base
+        for j, f in enumerate(stops):
+            dep = env.now
+            yield env.timeout(tm[here, f])
+            drop = ids[bounds[j]:bounds[j + 1]]
+            trips.append((vi, kind, here, f, dep, env.now, kmm[here, f], load, stop_min))
+            on_vehicle[drop] = -1
+            arrive(drop, env.now, f)
+            load -= len(drop)
+            here = f
+            yield env.timeout(stop_min)
+        dep = env.now
+        yield env.timeout(tm[here, veh.base])
+        trips.append((vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], 0, 0.0))
+
+    def at_township(ids: np.ndarray, now: float, f: int) -> None:
+        p.t_township[ids] = now
+        held = p.held[ids]
+        if held.any():
+            pickup(ids[held], now, sc.pickup.township_mean_delay_h)
+            ids = ids[~held]
+        if len(ids):
+            vill = p.village[ids]
+            order = np.argsort(vill, kind="stable")
+            ids, vill = ids[order], vill[order]
+            cut = np.flatnonzero(np.diff(vill)) + 1
+            for part in np.split(ids, cut):
+                village_queues[p.village[part[0]]].push(part, np.full(len(part), now))
+
+    def at_village(ids: np.ndarray, now: float, f: int) -> None:
+        p.t_point[ids] = now
+        pickup(ids, now, sc.pickup.mean_delay_h)
+
+    departures = lambda times: [clock_minutes(t) for t in times]  # noqa: E731
+    shuttle_deps = departures(sc.schedules.shuttle_departures)
+    loop_deps = departures(sc.schedules.village_departures)
+    n_sh = len(world.shuttles)
+
+    def shuttle(vi: int, veh: Vehicle) -> Iterator:
+        stops = veh.routes[0]
+        cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
+        pos = np.zeros(world.n_townships, dtype=np.int64)
+        pos[stops - 1] = np.arange(len(stops))
+        q = shuttle_queues[vi]
+        stop_min = sc.facilities.townships.service_time_min
+        for day in range(sc.horizon_days):
+            for dep in shuttle_deps:
+                t = day * DAY_MIN + dep
+                if env.now < t:
+                    yield env.timeout(t - env.now)
+                ids = q.take(min(cap, q.n_ready(env.now)))
+                p.t_shuttle[ids] = env.now
+                yield from drive(veh, vi, "shuttle", stops, ids, pos[p.township[ids]],
+                                 stop_min, at_township)
+
+    def village_vehicle(vi: int, veh: Vehicle) -> Iterator:
+        cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
+        stop_min = sc.facilities.village_points.service_time_min
+        n_t = world.n_townships
+        start_wd = sc.start_date.weekday()
+        lookup = np.zeros(world.n_villages, dtype=np.int64)
+        for day in range(sc.horizon_days):
+            weekday = (start_wd + day) % 7
+            for dep in loop_deps:
+                t = day * DAY_MIN + dep
+                if env.now < t:
+                    yield env.timeout(t - env.now)
+                for loop in veh.routes:
+                    vills = loop - 1 - n_t
+                    today = world.village_visit_days[vills, weekday]
+                    if not today.any():
+                        continue
+                    stops, vills = loop[today], vills[today]
+                    ids = _load_fifo([village_queues[v] for v in vills], cap, env.now)
+                    p.t_loop[ids] = env.now
+                    lookup[vills] = np.arange(len(vills))
+                    yield from drive(veh, n_sh + vi, "village_loop", stops, ids,
+                                     lookup[p.village[ids]], stop_min, at_village)
+
+    def clock() -> Iterator:
+        for _ in range(sc.horizon_days):
+            yield env.timeout(DAY_MIN)
+            if progress is not None:
+                progress(1)
+
+    env.process(trunk())
+    env.process(sorter())
+    for i, veh in enumerate(world.shuttles):
+        env.process(shuttle(i, veh))
+    for i, veh in enumerate(world.village_vehicles):
+        env.process(village_vehicle(i, veh))
+    env.process(clock())
+    env.run(until=sc.horizon_days * DAY_MIN)
+    return p, trips, on_vehicle
+
+
+def _load_fifo(queues: list[_Fifo], cap: int, now: float) -> np.ndarray:
+    """Take up to ``cap`` ready parcels from several queues, earliest-ready first."""
+    ready = np.array([q.n_ready(now) for q in queues])
+    if ready.sum() > cap:
+        times = np.concatenate([q.head_ready_times(k) for q, k in zip(queues, ready)])
+        owner = np.repeat(np.arange(len(queues)), ready)
+        order = np.lexsort((owner, times))[:cap]
+        ready = np.bincount(owner[order], minlength=len(queues))
+    parts = [q.take(int(k)) for q, k in zip(queues, ready) if k]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _stage(p: _Parcels, end: float) -> np.ndarray:
+    """Stage code of every parcel at time ``end``."""
+    stage = np.zeros(len(p.village), dtype=np.int8)
+    for col, name in (
+        (p.t_sorted, "awaiting_shuttle"),
+        (p.t_shuttle, "on_shuttle"),
+        (p.t_township, "awaiting_loop"),
+        (p.t_loop, "on_loop"),
+        (p.t_point, "awaiting_pickup"),
+        (p.t_pickup, "picked_up"),
+        (p.t_returned, "returned"),
+    ):
+        stage[col <= end] = _STAGE[name]
+    # Parcels held at the township point await pickup there, not a loop.
+    stage[(stage == _STAGE["awaiting_loop"]) & p.held] = _STAGE["awaiting_pickup"]
+    return stage
+
+
+def _parcel_table(world: World, r: int, p: _Parcels, on_vehicle: np.ndarray) -> pd.DataFrame:
+    end = world.scenario.horizon_days * DAY_MIN
+    stage = _stage(p, end)
+    state = np.full(len(stage), "in_system", dtype=object)
+    state[stage == _STAGE["picked_up"]] = "delivered"
+    state[stage == _STAGE["returned"]] = "failed"
+    reason = np.array(STAGES, dtype=object)[stage]
+    reason[stage == _STAGE["picked_up"]] = ""
+    reason[stage == _STAGE["returned"]] = "unclaimed_returned"
+    # Place: the facility or vehicle holding the parcel at the end (empty once it left).
+    n_t = world.n_townships
+    vehicle_ids = np.array([v.id for v in world.shuttles + world.village_vehicles], dtype=object)
+    place = np.full(len(stage), "", dtype=object)
+    at_centre = stage <= _STAGE["awaiting_shuttle"]
+    place[at_centre] = world.county_code
+    moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
+    place[moving] = vehicle_ids[on_vehicle[moving]]
+    at_town = (stage == _STAGE["awaiting_loop"]) | ((stage == _STAGE["awaiting_pickup"]) & p.held)
+    place[at_town] = world.township_codes[p.township[at_town]]
+    at_vill = (stage == _STAGE["awaiting_pickup"]) & ~p.held
+    place[at_vill] = world.village_codes[p.village[at_vill]]
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(stage), r, dtype=np.int32),
+            "parcel_id": np.arange(len(stage), dtype=np.int64),
+            "carrier": pd.Categorical.from_codes(np.zeros(len(stage), dtype=np.int8), ["all"]),
+            "direction": pd.Categorical.from_codes(
+                np.zeros(len(stage), dtype=np.int8), ["inbound"]
+            ),
+            "county_code": pd.Categorical.from_codes(
+                np.zeros(len(stage), dtype=np.int8), [world.county_code]
+            ),
+            "township_code": pd.Categorical.from_codes(p.township, world.township_codes),
+            "village_code": pd.Categorical.from_codes(p.village, world.village_codes),
+            "t_created": p.t_created,
+            "t_sorted": _upto(p.t_sorted, end),
+            "t_shuttle_depart": _upto(p.t_shuttle, end),
+            "t_township": _upto(p.t_township, end),
+            "t_loop_depart": _upto(p.t_loop, end),
+            "t_point": np.where(p.held, _upto(p.t_township, end), _upto(p.t_point, end)),
+            "t_picked_up": _upto(p.t_pickup, end),
+            "t_returned": _upto(p.t_returned, end),
+            "held_at_township": p.held,
+            "final_state": pd.Categorical(
+                state, categories=["delivered", "in_system", "spoiled", "failed"]
+            ),
+            "place": place,
+            "reason": reason,
+        }
+    )
+
+
+def _upto(t: np.ndarray, end: float) -> np.ndarray:
+    return np.where(t <= end, t, np.nan)
+
+
+def _trip_table(world: World, r: int, trips: list[tuple]) -> pd.DataFrame:
+    cols = ["vehicle", "kind", "from", "to", "depart", "arrive", "km", "load", "stop_min"]
+    df = pd.DataFrame(trips, columns=cols)
+    vehicles = world.shuttles + world.village_vehicles
+    ids = np.array([v.id for v in vehicles], dtype=object)
+    types = np.array([v.vtype for v in vehicles], dtype=object)
+    vi = df["vehicle"].to_numpy(dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(df), r, dtype=np.int32),
+            "vehicle": ids[vi] if len(df) else np.empty(0, dtype=object),
+            "type": types[vi] if len(df) else np.empty(0, dtype=object),
+            "kind": df["kind"].to_numpy(dtype=object),
+            "from_code": world.codes[df["from"].to_numpy(dtype=np.int64)],
+            "to_code": world.codes[df["to"].to_numpy(dtype=np.int64)],
+            "depart": df["depart"].to_numpy(dtype=float),
+            "arrive": df["arrive"].to_numpy(dtype=float),
+            "km": df["km"].to_numpy(dtype=float),
+            "load": df["load"].to_numpy(dtype=np.int64),
+            "stop_min": df["stop_min"].to_numpy(dtype=float),
+        }
+    )

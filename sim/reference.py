@@ -1,0 +1,171 @@
+"""A per-parcel reference model: every parcel is its own SimPy process.
+
+This is the oracle the columnar engine (:mod:`sim.engine`) is checked against on small
+scenarios, and the baseline the benchmark compares its speed with. It follows the same rules
+with the plainest possible code: parcels queue for a one-at-a-time sorter resource, wait in
+``simpy.Store`` queues, and are loaded, carried and unloaded one event at a time. It draws the
+same demand and pickup numbers as the engine, so the two runs must agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim.engine import DAY_MIN, _parcel_table, generate_demand
+from sim.scenario import clock_minutes
+from sim.world import World
+
+
+def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
+    """Run one replication with one SimPy process per parcel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The parcel table, with the same columns as :attr:`sim.engine.Results.parcels`.
+    """
+    sc = world.scenario
+    env = simpy.Environment()
+    p = generate_demand(world, replication)
+    n = len(p.village)
+    on_vehicle = np.full(n, -1, dtype=np.int32)
+    arrived = [None] * n  # the event a parcel waits on while queued or on board
+    centre = sc.facilities.county_centre
+    per_parcel = 60.0 / centre.sorting_capacity_per_hour
+    shifts = sorted((clock_minutes(s.start), clock_minutes(s.end)) for s in centre.shifts)
+    sorter = simpy.Resource(env, capacity=1)
+    shuttle_of = np.zeros(world.n_townships, dtype=np.int64)
+    for i, veh in enumerate(world.shuttles):
+        shuttle_of[veh.routes[0] - 1] = i
+    shuttle_store = [simpy.Store(env) for _ in world.shuttles]
+    village_store = [simpy.Store(env) for _ in range(world.n_villages)]
+    hold = sc.pickup.max_hold_days * DAY_MIN
+
+    def shift_at(t: float) -> tuple[float, float]:
+        day = np.floor(t / DAY_MIN)
+        for d in (day, day + 1):
+            for a, b in shifts:
+                if d * DAY_MIN + b > t:
+                    return d * DAY_MIN + a, d * DAY_MIN + b
+        raise AssertionError("unreachable")
+
+    def collect(i: int, mean_h: float) -> Iterator:
+        delay = -np.log1p(-p.pickup_u[i]) * mean_h * 60.0
+        if delay > hold:
+            yield env.timeout(hold)
+            p.t_returned[i] = env.now
+        else:
+            yield env.timeout(delay)
+            p.t_pickup[i] = env.now
+
+    def parcel(i: int) -> Iterator:
+        yield env.timeout(p.t_created[i])
+        with sorter.request() as req:
+            yield req
+            while True:
+                start, end = shift_at(env.now)
+                if env.now < start:
+                    yield env.timeout(start - env.now)
+                if end - env.now >= per_parcel - 1e-9:
+                    break
+                yield env.timeout(end - env.now)
+            yield env.timeout(per_parcel)
+        p.t_sorted[i] = env.now
+        arrived[i] = env.event()
+        shuttle_store[shuttle_of[p.township[i]]].put(i)
+        yield arrived[i]
+        if p.held[i]:
+            yield from collect(i, sc.pickup.township_mean_delay_h)
+            return
+        arrived[i] = env.event()
+        village_store[p.village[i]].put((env.now, i))
+        yield arrived[i]
+        yield from collect(i, sc.pickup.mean_delay_h)
+
+    def drive(vi: int, veh, stops, load: list[int], stop_of, stop_min, mark) -> Iterator:
+        tm = world.time_min[veh.vtype]
+        here = veh.base
+        for i in load:
+            on_vehicle[i] = vi
+        for j, f in enumerate(stops):
+            yield env.timeout(tm[here, f])
+            for i in load:
+                if stop_of(i) == j:
+                    mark(i)
+                    on_vehicle[i] = -1
+                    arrived[i].succeed()
+            here = f
+            yield env.timeout(stop_min)
+        yield env.timeout(tm[here, veh.base])
+
+    def shuttle(vi: int, veh) -> Iterator:
+        stops = veh.routes[0]
+        pos = {int(f) - 1: j for j, f in enumerate(stops)}
+        cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
+        store = shuttle_store[vi]
+        for day in range(sc.horizon_days):
+            for dep in sc.schedules.shuttle_departures:
+                t = day * DAY_MIN + clock_minutes(dep)
+                if env.now < t:
+                    yield env.timeout(t - env.now)
+                load = []
+                for _ in range(min(cap, len(store.items))):
+                    i = yield store.get()
+                    p.t_shuttle[i] = env.now
+                    load.append(i)
+
+                def mark(i: int) -> None:
+                    p.t_township[i] = env.now
+
+                yield from drive(vi, veh, stops, load, lambda i: pos[int(p.township[i])],
+                                 sc.facilities.townships.service_time_min, mark)
+
+    def village_vehicle(vi: int, veh) -> Iterator:
+        cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
+        n_t = world.n_townships
+        for day in range(sc.horizon_days):
+            weekday = (sc.start_date.weekday() + day) % 7
+            for dep in sc.schedules.village_departures:
+                t = day * DAY_MIN + clock_minutes(dep)
+                if env.now < t:
+                    yield env.timeout(t - env.now)
+                for loop in veh.routes:
+                    vills = [int(f) - 1 - n_t for f in loop]
+                    stops = [f for f, v in zip(loop, vills)
+                             if world.village_visit_days[v, weekday]]
+                    today = [v for v in vills if world.village_visit_days[v, weekday]]
+                    if not today:
+                        continue
+                    waiting = sorted(
+                        (ready, k, i)
+                        for k, v in enumerate(today)
+                        for ready, i in village_store[v].items
+                        if ready <= env.now
+                    )[:cap]
+                    load = []
+                    for k, v in enumerate(today):
+                        for _ in range(sum(1 for w in waiting if w[1] == k)):
+                            _, i = yield village_store[v].get()
+                            p.t_loop[i] = env.now
+                            load.append(i)
+                    pos = {v: j for j, v in enumerate(today)}
+
+                    def mark(i: int) -> None:
+                        p.t_point[i] = env.now
+
+                    yield from drive(len(world.shuttles) + vi, veh, stops, load,
+                                     lambda i, pos=pos: pos[int(p.village[i])],
+                                     sc.facilities.village_points.service_time_min, mark)
+
+    for i in range(n):
+        env.process(parcel(i))
+    for vi, veh in enumerate(world.shuttles):
+        env.process(shuttle(vi, veh))
+    for vi, veh in enumerate(world.village_vehicles):
+        env.process(village_vehicle(vi, veh))
+    env.run(until=sc.horizon_days * DAY_MIN)
+    return _parcel_table(world, replication, p, on_vehicle)

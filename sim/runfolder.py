@@ -1,0 +1,177 @@
+"""Write a run folder: the self-describing contract with users, notebooks and tests.
+
+Everything is first written into a hidden temporary folder beside the target and then moved into
+place, so a crash never leaves a half-written table that looks complete, and a previous run in
+the same folder is replaced only once the new one is whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.engine import Results
+from sim.errors import UsageError
+from sim.scenario import Scenario
+
+#: Files of a run folder, in the order they are written.
+RUN_FILES = (
+    "scenario.resolved.yaml",
+    "manifest.json",
+    "kpis.csv",
+    "kpis_summary.csv",
+    "parcels.parquet",
+    "trips.parquet",
+    "coverage.csv",
+)
+
+
+@dataclass(frozen=True)
+class RunTables:
+    """The tables a run folder holds, computed from a run's results."""
+
+    kpis: pd.DataFrame
+    summary: pd.DataFrame
+    coverage: pd.DataFrame
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario (canonical JSON), identifying it in manifests."""
+    text = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def git_describe() -> str | None:
+    """``git describe`` of the source tree the package runs from, if it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """Check that ``out`` can receive a run folder; return it as a Path.
+
+    A folder that exists must be empty or hold an earlier run (a ``manifest.json``), so that
+    a mistyped ``--out`` never replaces unrelated files.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder; give a folder for the run")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise UsageError(
+            f"--out {out}: the folder holds files that are not a ruralsim run; "
+            "give an empty or new folder, or a folder of an earlier run to replace"
+        )
+    return out
+
+
+def write_run(
+    out: str | Path,
+    results: Results,
+    tables: RunTables,
+    *,
+    wall_time_s: float,
+    figures: bool = True,
+) -> Path:
+    """Write the run folder for ``results`` to ``out`` (atomically replacing an earlier run).
+
+    Parameters
+    ----------
+    out
+        Target folder.
+    results
+        The run's results.
+    tables
+        KPIs, their summary and the coverage table.
+    wall_time_s
+        Seconds the build and run took, recorded in the manifest.
+    figures
+        Also draw the figures under ``figures/``.
+
+    Returns
+    -------
+    pathlib.Path
+        The run folder.
+    """
+    out = check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        _write_tables(tmp, results, tables, wall_time_s)
+        if figures:
+            from sim.viz import save_run_figures
+
+            save_run_figures(results, tables.coverage, tmp / "figures")
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def manifest(results: Results, wall_time_s: float) -> dict[str, Any]:
+    """The manifest of a run: what ran, from which sources, with which code."""
+    from sim import __version__
+
+    w = results.world
+    sc = w.scenario
+    return {
+        "scenario": sc.name,
+        "scenario_hash": scenario_hash(sc),
+        "seed": sc.seed,
+        "replications": int(results.parcels["replication"].nunique()),
+        "horizon_days": sc.horizon_days,
+        "warmup_days": sc.warmup_days,
+        "county": {"code": w.county_code, "name": w.county_name},
+        "ruralsim_version": __version__,
+        "git_describe": git_describe(),
+        "geodata_sources": w.sources,
+        "synthetic_layers": sorted(k for k, v in w.sources.items() if v.startswith("synthetic")),
+        "build_warnings": list(w.warnings),
+        "parcels": len(results.parcels),
+        "vehicle_legs": len(results.trips),
+        "wall_time_s": round(wall_time_s, 3),
+    }
+
+
+def _write_tables(folder: Path, results: Results, tables: RunTables, wall: float) -> None:
+    sc = results.world.scenario
+    resolved = yaml.safe_dump(
+        sc.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+    )
+    (folder / "scenario.resolved.yaml").write_text(resolved, encoding="utf-8")
+    (folder / "manifest.json").write_text(
+        json.dumps(manifest(results, wall), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    tables.kpis.to_csv(folder / "kpis.csv", index=False, float_format="%.6g")
+    tables.summary.to_csv(folder / "kpis_summary.csv", index=False, float_format="%.6g")
+    results.parcels.to_parquet(folder / "parcels.parquet", index=False)
+    results.trips.to_parquet(folder / "trips.parquet", index=False)
+    tables.coverage.to_csv(folder / "coverage.csv", index=False, float_format="%.6g")

@@ -1,0 +1,390 @@
+"""Scenario schema v1: a validated, frozen description of one simulation experiment.
+
+A scenario is data. It is written in YAML, loaded by :func:`load_scenario` and validated by the
+pydantic models below, which reject unknown keys, wrong types and impossible values. Every field
+documents itself (its unit is in its name or description), and ``ruralsim schema`` prints the
+JSON Schema generated from these models for editors.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from sim.errors import ScenarioError
+
+SCHEMA_VERSION = 1
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _code_to_str(value: Any) -> Any:
+    # YAML reads unquoted codes as integers; codes are strings everywhere else.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _codes_keys_to_str(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_code_to_str(k): v for k, v in value.items()}
+    return value
+
+
+CountyCode = Annotated[
+    str,
+    BeforeValidator(_code_to_str),
+    Field(pattern=r"^14\d{4}$", description="6-digit statistical code of a Shanxi county"),
+]
+TownshipCode = Annotated[
+    str,
+    BeforeValidator(_code_to_str),
+    Field(pattern=r"^14\d{7}$", description="9-digit statistical code of a township"),
+]
+VillageCode = Annotated[
+    str,
+    BeforeValidator(_code_to_str),
+    Field(pattern=r"^14\d{10}$", description="12-digit statistical code of a village"),
+]
+ClockTime = Annotated[
+    str,
+    Field(pattern=_CLOCK.pattern, description="time of day, HH:MM on a 24-hour clock"),
+]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=40)]
+
+
+def clock_minutes(value: str) -> int:
+    """Convert an ``HH:MM`` clock time to minutes after midnight."""
+    match = _CLOCK.match(value)
+    if match is None:
+        raise ValueError(f"not an HH:MM time: {value!r}")
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Region(_Model):
+    """Where the scenario plays."""
+
+    county: CountyCode = Field(description="statistical code of the county, e.g. '140821' 临猗县")
+    terrain: Literal["plains", "hills", "mountain"] = Field(
+        "plains",
+        description="terrain class; scales road speeds (plains 1.0, hills 0.85, mountain 0.7)",
+    )
+    road_network: Literal["synthetic"] = Field(
+        "synthetic",
+        description="source of the road graph; v1 offers the seeded synthetic network only",
+    )
+
+
+class Shift(_Model):
+    """A working shift of the county sorting centre, within one day."""
+
+    start: ClockTime = Field(description="shift start, HH:MM")
+    end: ClockTime = Field(description="shift end, HH:MM, later than start on the same day")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Shift:
+        if clock_minutes(self.end) <= clock_minutes(self.start):
+            raise ValueError(f"shift end {self.end} must be later than its start {self.start}")
+        return self
+
+
+class TrunkArrival(_Model):
+    """A daily trunk-line arrival (wave) of inbound parcels at the county centre."""
+
+    time: ClockTime = Field(description="arrival time of the trunk truck, HH:MM")
+    share: float = Field(gt=0, le=1, description="fraction of the day's inbound parcels on it")
+
+
+class CountyCentre(_Model):
+    """The county sorting centre (县级分拨中心), at the county seat."""
+
+    sorting_capacity_per_hour: int = Field(
+        gt=0, description="parcels sorted per hour while a shift is on"
+    )
+    shifts: list[Shift] = Field(min_length=1, description="sorting shifts, each day")
+    trunk_arrivals: list[TrunkArrival] = Field(
+        min_length=1, description="daily trunk arrivals; their shares sum to 1"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CountyCentre:
+        total = sum(t.share for t in self.trunk_arrivals)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"trunk_arrivals shares sum to {total:g}; they must sum to 1")
+        spans = sorted((clock_minutes(s.start), clock_minutes(s.end)) for s in self.shifts)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            if start < end:
+                raise ValueError("shifts overlap; give each shift its own time span")
+        return self
+
+
+class Townships(_Model):
+    """Township network points (乡镇网点): one per township of the county."""
+
+    service_time_min: float = Field(
+        15, ge=0, description="minutes a shuttle stops at a township point to unload"
+    )
+
+
+class VillagePoints(_Model):
+    """Village service points (村级服务点)."""
+
+    villages: Literal["all"] | list[VillageCode] = Field(
+        "all",
+        description="'all' for a point in every village, or the list of village codes that "
+        "have one; parcels for other villages are held at the township point",
+    )
+    service_time_min: float = Field(
+        5, ge=0, description="minutes a village loop stops at a village point"
+    )
+
+
+class Facilities(_Model):
+    """County centre, township points and village service points."""
+
+    county_centre: CountyCentre
+    townships: Townships = Townships()
+    village_points: VillagePoints = VillagePoints()
+
+
+class VehicleType(_Model):
+    """A kind of vehicle."""
+
+    capacity_parcels: int = Field(gt=0, description="parcels it carries at most")
+    max_speed_kmh: float = Field(
+        gt=0, description="top speed; on each road the vehicle drives min(road speed, this)"
+    )
+    cost_per_km_yuan: float = Field(ge=0, description="running cost per km driven, yuan")
+    cost_per_hour_yuan: float = Field(
+        ge=0, description="driver and time cost per hour on the road, yuan"
+    )
+
+
+VehicleCounts = Annotated[
+    dict[Name, Annotated[int, Field(ge=0)]],
+    Field(description="vehicle type -> number of vehicles"),
+]
+
+
+class Fleet(_Model):
+    """Vehicle types and how many of each every facility has."""
+
+    vehicle_types: dict[Name, VehicleType] = Field(
+        min_length=1, description="vehicle types by name"
+    )
+    county_centre: VehicleCounts = Field(
+        description="shuttle vehicles at the county centre serving the township points"
+    )
+    township_default: VehicleCounts = Field(
+        description="village-loop vehicles at every township point"
+    )
+    townships: Annotated[
+        dict[TownshipCode, VehicleCounts], BeforeValidator(_codes_keys_to_str)
+    ] = Field(default_factory=dict, description="per-township overrides of township_default")
+
+    @model_validator(mode="after")
+    def _known_types(self) -> Fleet:
+        known = set(self.vehicle_types)
+        groups: list[tuple[str, dict[str, int]]] = [
+            ("county_centre", self.county_centre),
+            ("township_default", self.township_default),
+        ]
+        groups += [(f"townships.{code}", counts) for code, counts in self.townships.items()]
+        for where, counts in groups:
+            unknown = sorted(set(counts) - known)
+            if unknown:
+                raise ValueError(
+                    f"{where} names vehicle type {unknown[0]!r}; "
+                    f"valid types are {sorted(known)}"
+                )
+        if sum(self.county_centre.values()) < 1:
+            raise ValueError("county_centre needs at least one shuttle vehicle")
+        return self
+
+
+class Schedules(_Model):
+    """When vehicles leave and how often villages are visited."""
+
+    shuttle_departures: list[ClockTime] = Field(
+        min_length=1, description="daily departures of the township shuttles from the centre"
+    )
+    village_departures: list[ClockTime] = Field(
+        min_length=1, description="daily departures of the village loops from township points"
+    )
+    visits_per_week: int = Field(
+        7, ge=1, le=7, description="village visits per week by default (7 = daily)"
+    )
+    village_visits_per_week: Annotated[
+        dict[VillageCode, Annotated[int, Field(ge=0, le=7)]],
+        BeforeValidator(_codes_keys_to_str),
+    ] = Field(default_factory=dict, description="per-village overrides of visits_per_week")
+    max_loop_h: float = Field(
+        8, gt=0, le=24, description="longest village loop (driving + stops), hours"
+    )
+
+
+class InboundDemand(_Model):
+    """Online purchases flowing into villages (工业品下乡)."""
+
+    mode: Literal["flat", "population"] = Field(
+        "flat",
+        description="'flat': parcels_per_village_per_day for every village; 'population': "
+        "population x parcels_per_person_per_day",
+    )
+    parcels_per_village_per_day: float = Field(
+        30, ge=0, description="mean inbound parcels per village and day (flat mode)"
+    )
+    parcels_per_person_per_day: float = Field(
+        0.05, ge=0, description="mean inbound parcels per resident and day (population mode)"
+    )
+    village_population: int = Field(
+        620, gt=0, description="residents of a village whose population is not listed"
+    )
+    populations: Annotated[
+        dict[VillageCode, Annotated[int, Field(ge=0)]], BeforeValidator(_codes_keys_to_str)
+    ] = Field(default_factory=dict, description="known residents per village code")
+    distribution: Literal["poisson", "negative_binomial"] = Field(
+        "poisson", description="distribution of the daily count per village"
+    )
+    dispersion: float = Field(
+        5.0,
+        gt=0,
+        description="negative binomial shape k: variance = mean + mean^2 / k",
+    )
+
+
+class Demand(_Model):
+    """Parcel demand."""
+
+    inbound: InboundDemand = InboundDemand()
+
+
+class Pickup(_Model):
+    """How villagers collect their parcels."""
+
+    mean_delay_h: float = Field(
+        8, gt=0, description="mean hours from arrival at a village point to pickup (exponential)"
+    )
+    township_mean_delay_h: float = Field(
+        24,
+        gt=0,
+        description="mean hours to pickup for parcels held at a township point "
+        "(villages without a point or a visit)",
+    )
+    max_hold_days: float = Field(
+        7, gt=0, description="days a point holds a parcel before returning it as unclaimed"
+    )
+
+
+class Kpi(_Model):
+    """Thresholds of the policy KPIs."""
+
+    min_visits_per_week: float = Field(
+        5, ge=0, le=7, description="village covered only if visited at least this often"
+    )
+    max_lead_time_h: float = Field(
+        48,
+        gt=0,
+        description="village covered only if the 95th percentile lead time from the county "
+        "centre is within this; also the on-time standard",
+    )
+    reachable_km: float = Field(
+        5,
+        ge=0,
+        description="a village without a point is 'reachable' if its township point is "
+        "within this road distance",
+    )
+
+
+class Scenario(_Model):
+    """A ruralsim scenario, schema version 1."""
+
+    schema_version: Literal[1] = Field(description="version of this schema; must be 1")
+    name: Name = Field(description="short identifier of the scenario")
+    description: str = Field("", description="free text for the reader")
+    region: Region
+    start_date: _dt.date = Field(
+        _dt.date(2026, 3, 2), description="calendar date of simulated day 0"
+    )
+    horizon_days: int = Field(gt=0, le=366, description="simulated days, warm-up included")
+    warmup_days: int = Field(
+        0, ge=0, description="first days whose parcels are left out of the KPIs"
+    )
+    seed: int = Field(ge=0, lt=2**63, description="seed of every random stream")
+    replications: int = Field(1, ge=1, le=1000, description="independent replications")
+    facilities: Facilities
+    fleet: Fleet
+    schedules: Schedules
+    demand: Demand = Demand()
+    pickup: Pickup = Pickup()
+    kpi: Kpi = Kpi()
+
+    @model_validator(mode="after")
+    def _horizon(self) -> Scenario:
+        if self.warmup_days >= self.horizon_days:
+            raise ValueError(
+                f"warmup_days ({self.warmup_days}) must be less than horizon_days "
+                f"({self.horizon_days})"
+            )
+        return self
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of scenario files (for editors and ``ruralsim schema``)."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ruralsim scenario v1"
+    return schema
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path
+        The YAML file.
+
+    Returns
+    -------
+    Scenario
+        The validated, frozen scenario.
+
+    Raises
+    ------
+    ScenarioError
+        If the file cannot be read or parsed, or breaks the schema. The message names the
+        file, the line, the field path, the bad value and what is valid.
+    """
+    from sim import _yaml
+
+    path = Path(path)
+    data, lines = _yaml.load_with_lines(path)
+    return scenario_from_dict(data, source=path, lines=lines)
+
+
+def scenario_from_dict(
+    data: Any, *, source: str | Path = "<dict>", lines: Any = None
+) -> Scenario:
+    """Validate a scenario given as plain data (e.g. parsed YAML, or built in a notebook)."""
+    from sim import _yaml
+
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_yaml.format_validation_error(exc, source=source, lines=lines)) from None

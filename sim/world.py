@@ -1,0 +1,127 @@
+"""The World: everything the engine needs, built once from a scenario.
+
+Facilities are numbered in one index space shared by the travel matrices: index 0 is the county
+centre, indices ``1 .. T`` are the township points (township ``t`` has facility ``t + 1``) and
+``T + 1 .. T + V`` are the villages (village ``v`` has facility ``T + 1 + v``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import pandas as pd
+
+    from sim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """One vehicle and the routes it drives on each departure.
+
+    Attributes
+    ----------
+    id
+        Unique vehicle name, e.g. ``"C-van-1"`` or ``"141124100-etricycle-2"``.
+    vtype
+        Name of its vehicle type in the scenario's fleet.
+    base
+        Facility index it starts from and returns to.
+    routes
+        Stop sequences (facility indices, base excluded) driven one after another at each
+        departure. Shuttles have one route of township facilities; village vehicles have one
+        or more loops of village facilities.
+    """
+
+    id: str
+    vtype: str
+    base: int
+    routes: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class World:
+    """A runnable model of one county, immutable once built.
+
+    Attributes
+    ----------
+    scenario
+        The validated scenario it was built from.
+    county_code, county_name
+        The county simulated.
+    sources
+        Layer name -> provenance (``"real: ..."`` or ``"synthetic: ..."``).
+    graph
+        The road network (osmnx-style MultiDiGraph).
+    points
+        Facility points: code, level, parent, lon, lat, node, synthetic.
+    codes, names, levels
+        Per facility index: statistical code ("seat" for the centre), name and level.
+    township_codes, township_names
+        Per township index.
+    village_codes, village_names, village_township
+        Per village index; ``village_township`` is the township index.
+    village_has_point
+        Village has its own service point.
+    village_visit_days
+        Shape (V, 7): visited on that weekday (0 = Monday).
+    village_served
+        Village is on a loop of some vehicle (has a point, visits and a vehicle).
+    village_rate
+        Mean inbound parcels per day.
+    village_population
+        Residents (listed or the scenario default).
+    time_min, km
+        Per vehicle type, (F, F) matrices of fastest-path minutes and the km driven on them.
+    shuttles, village_vehicles
+        Vehicles of the county centre and of the township points.
+    warnings
+        Things the build noticed that a planner should know (e.g. loops longer than allowed).
+    """
+
+    scenario: Scenario
+    county_code: str
+    county_name: str
+    sources: dict[str, str]
+    graph: nx.MultiDiGraph
+    points: pd.DataFrame
+    codes: np.ndarray
+    names: np.ndarray
+    levels: np.ndarray
+    township_codes: np.ndarray
+    township_names: np.ndarray
+    village_codes: np.ndarray
+    village_names: np.ndarray
+    village_township: np.ndarray
+    village_has_point: np.ndarray
+    village_visit_days: np.ndarray
+    village_served: np.ndarray
+    village_rate: np.ndarray
+    village_population: np.ndarray
+    time_min: dict[str, np.ndarray]
+    km: dict[str, np.ndarray]
+    shuttles: tuple[Vehicle, ...]
+    village_vehicles: tuple[Vehicle, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def n_townships(self) -> int:
+        """Number of townships."""
+        return len(self.township_codes)
+
+    @property
+    def n_villages(self) -> int:
+        """Number of villages."""
+        return len(self.village_codes)
+
+    def township_facility(self, t: np.ndarray | int) -> np.ndarray | int:
+        """Facility index of township index ``t``."""
+        return t + 1
+
+    def village_facility(self, v: np.ndarray | int) -> np.ndarray | int:
+        """Facility index of village index ``v``."""
+        return v + 1 + self.n_townships
