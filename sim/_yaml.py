@@ -256,7 +256,7 @@ def load_with_lines(path: Path) -> tuple[Any, Lines]:
     try:
         loader = _ScenarioLoader(text)
         root = loader.get_single_node()
-        if root is None:
+        if root is None or root.tag == "tag:yaml.org,2002:null":
             raise ScenarioError(
                 f"{path} is empty; a scenario is a mapping with keys such as "
                 "schema_version, name, region, horizon_days and seed"
@@ -472,6 +472,8 @@ def _problem(err: Any, spot: _Spot | None, parent: _Spot | None) -> tuple[str, b
         return "not one of the allowed values", True, valid or ctx.get("expected")
     if kind == "string_pattern_mismatch":
         return "wrong format", True, valid or f"text matching {ctx.get('pattern')}"
+    if kind.startswith(("greater", "less")) and err["input"] != err["input"]:
+        return "not a number (NaN)", False, valid
     if kind in ("greater_than", "greater_than_equal"):
         return "too small", True, valid
     if kind in ("less_than", "less_than_equal"):

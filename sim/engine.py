@@ -40,6 +40,9 @@ STAGES = (
 )
 _STAGE = {name: i for i, name in enumerate(STAGES)}
 
+#: Final states of a parcel at the end of a run.
+FINAL_STATES = ("delivered", "in_system", "spoiled", "failed")
+
 
 class _Fifo:
     """A FIFO of parcel ids with the time each becomes available, kept as array chunks."""
@@ -53,8 +56,11 @@ class _Fifo:
     def __len__(self) -> int:
         return self._n
 
-    def push(self, ids: np.ndarray, ready: np.ndarray) -> None:
-        """Append parcels (ready times must not decrease along the queue)."""
+    def push(self, ids: np.ndarray, ready: np.ndarray | float) -> None:
+        """Append parcels available from ``ready`` (one time, or one per parcel).
+
+        Ready times must not decrease along the queue.
+        """
         if len(ids):
             self._chunks.append((ids, ready))
             self._n += len(ids)
@@ -63,7 +69,11 @@ class _Fifo:
         """Number of parcels at the head of the queue that are available at ``now``."""
         n = 0
         for ids, ready in self._chunks:
-            if ready[-1] <= now:
+            if isinstance(ready, float):
+                if ready > now:
+                    return n
+                n += len(ids)
+            elif ready[-1] <= now:
                 n += len(ids)
             else:
                 return n + int(np.searchsorted(ready, now, side="right"))
@@ -81,7 +91,7 @@ class _Fifo:
                 self._n -= len(ids)
             else:
                 out.append(ids[:k])
-                self._chunks[0] = (ids[k:], ready[k:])
+                self._chunks[0] = (ids[k:], ready if isinstance(ready, float) else ready[k:])
                 self._n -= k
                 k = 0
         if not out:
@@ -91,11 +101,12 @@ class _Fifo:
     def head_ready_times(self, k: int) -> np.ndarray:
         """Ready times of the first ``k`` parcels (without removing them)."""
         out = []
-        for _, ready in self._chunks:
+        for ids, ready in self._chunks:
             if k <= 0:
                 break
-            out.append(ready[:k])
-            k -= len(ready[:k])
+            m = min(k, len(ids))
+            out.append(np.full(m, ready) if isinstance(ready, float) else ready[:m])
+            k -= m
         return np.concatenate(out) if out else np.empty(0)
 
 
@@ -199,8 +210,7 @@ def generate_demand(world: World, replication: int) -> _Parcels:
     slot = np.repeat(np.arange(days * len(waves)), per.reshape(days * len(waves), -1).sum(1))
     t_created = (slot // len(waves)) * DAY_MIN + wave_min[slot % len(waves)]
     # Shuffle within each wave: sort by (slot, random key).
-    key = rng.random(len(village))
-    order = np.lexsort((key, slot))
+    order = np.argsort(slot + rng.random(len(village)), kind="stable")
     village = village[order]
     n = len(village)
     nan = np.full(n, np.nan)
@@ -243,6 +253,8 @@ def _simulate(world: World, replication: int, progress):
         p.t_returned[ids[late]] = at + hold_min
 
     def trunk() -> Iterator:
+        if len(p.t_created) == 0:
+            return
         bounds = np.flatnonzero(np.diff(p.t_created)) + 1
         starts = np.concatenate([[0], bounds])
         ends = np.concatenate([bounds, [len(p.t_created)]])
@@ -329,7 +341,7 @@ def _simulate(world: World, replication: int, progress):
             ids, vill = ids[order], vill[order]
             cut = np.flatnonzero(np.diff(vill)) + 1
             for part in np.split(ids, cut):
-                village_queues[p.village[part[0]]].push(part, np.full(len(part), now))
+                village_queues[p.village[part[0]]].push(part, float(now))
 
     def at_village(ids: np.ndarray, now: float, f: int) -> None:
         p.t_point[ids] = now
@@ -431,24 +443,28 @@ def _stage(p: _Parcels, end: float) -> np.ndarray:
 def _parcel_table(world: World, r: int, p: _Parcels, on_vehicle: np.ndarray) -> pd.DataFrame:
     end = world.scenario.horizon_days * DAY_MIN
     stage = _stage(p, end)
-    state = np.full(len(stage), "in_system", dtype=object)
-    state[stage == _STAGE["picked_up"]] = "delivered"
-    state[stage == _STAGE["returned"]] = "failed"
-    reason = np.array(STAGES, dtype=object)[stage]
-    reason[stage == _STAGE["picked_up"]] = ""
-    reason[stage == _STAGE["returned"]] = "unclaimed_returned"
-    # Place: the facility or vehicle holding the parcel at the end (empty once it left).
-    n_t = world.n_townships
-    vehicle_ids = np.array([v.id for v in world.shuttles + world.village_vehicles], dtype=object)
-    place = np.full(len(stage), "", dtype=object)
-    at_centre = stage <= _STAGE["awaiting_shuttle"]
-    place[at_centre] = world.county_code
+    state = np.ones(len(stage), dtype=np.int8)  # in_system
+    state[stage == _STAGE["picked_up"]] = 0
+    state[stage == _STAGE["returned"]] = 3
+    reasons = [*STAGES[: _STAGE["picked_up"]], "", "unclaimed_returned"]
+    # Place: the facility or vehicle holding the parcel at the end ("" once it left).
+    n_t, n_v = world.n_townships, world.n_villages
+    vehicles = world.shuttles + world.village_vehicles
+    places = [
+        world.county_code,
+        *world.township_codes,
+        *world.village_codes,
+        *(v.id for v in vehicles),
+        "",
+    ]
+    place = np.full(len(stage), len(places) - 1, dtype=np.int64)
+    place[stage <= _STAGE["awaiting_shuttle"]] = 0
     moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
-    place[moving] = vehicle_ids[on_vehicle[moving]]
+    place[moving] = 1 + n_t + n_v + on_vehicle[moving]
     at_town = (stage == _STAGE["awaiting_loop"]) | ((stage == _STAGE["awaiting_pickup"]) & p.held)
-    place[at_town] = world.township_codes[p.township[at_town]]
+    place[at_town] = 1 + p.township[at_town]
     at_vill = (stage == _STAGE["awaiting_pickup"]) & ~p.held
-    place[at_vill] = world.village_codes[p.village[at_vill]]
+    place[at_vill] = 1 + n_t + p.village[at_vill]
     return pd.DataFrame(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
@@ -471,11 +487,9 @@ def _parcel_table(world: World, r: int, p: _Parcels, on_vehicle: np.ndarray) -> 
             "t_picked_up": _upto(p.t_pickup, end),
             "t_returned": _upto(p.t_returned, end),
             "held_at_township": p.held,
-            "final_state": pd.Categorical(
-                state, categories=["delivered", "in_system", "spoiled", "failed"]
-            ),
-            "place": place,
-            "reason": reason,
+            "final_state": pd.Categorical.from_codes(state, FINAL_STATES),
+            "place": pd.Categorical.from_codes(place, places),
+            "reason": pd.Categorical.from_codes(stage, reasons),
         }
     )
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.engine import DAY_MIN, Results
+from sim.engine import DAY_MIN, FINAL_STATES, Results
 from sim.world import World
 
 #: Summary KPIs reported for the province and each county (DESIGN.md, "Run folder").
@@ -242,7 +242,7 @@ def _replication_kpis(w: World, p: pd.DataFrame, t: pd.DataFrame) -> pd.DataFram
             rows.append(("township", code, name, k, val))
 
     inw = p["t_created"].to_numpy() >= start
-    state = p["final_state"].to_numpy()[inw]
+    state = np.asarray(FINAL_STATES, dtype=object)[p["final_state"].cat.codes.to_numpy()[inw]]
     lead = _censored_lead_h(w, p)
     reached = ~np.isnan(p["t_point"].to_numpy()[inw])
     limit = sc.kpi.max_lead_time_h
@@ -265,7 +265,8 @@ def _replication_kpis(w: World, p: pd.DataFrame, t: pd.DataFrame) -> pd.DataFram
     shift_h = sum(clock_minutes(s.end) - clock_minutes(s.start) for s in shifts) / 60.0
     capacity = sc.facilities.county_centre.sorting_capacity_per_hour * shift_h
     n_sorted = np.sum((sorted_in >= start) & (sorted_in <= end))
-    place = p["place"].to_numpy()[inw]
+    # Category 0 of ``place`` is the county centre (see sim.engine._parcel_table).
+    at_centre = p["place"].cat.codes.to_numpy()[inw] == 0
     in_sys = state == "in_system"
 
     county = {
@@ -282,7 +283,7 @@ def _replication_kpis(w: World, p: pd.DataFrame, t: pd.DataFrame) -> pd.DataFram
         "parcels_in_system": float(np.sum(in_sys)),
         "parcels_spoiled": float(np.sum(state == "spoiled")),
         "parcels_failed": float(np.sum(state == "failed")),
-        "backlog_county_centre": float(np.sum(in_sys & (place == w.county_code))),
+        "backlog_county_centre": float(np.sum(in_sys & at_centre)),
         "vehicle_km": float(legs["km"].sum()),
         "vehicle_hours": float(hours.sum()),
         "cost_yuan": cost,
