@@ -84,8 +84,10 @@ def build(scenario: Scenario) -> World:
     population, rate = _demand_rates(scenario, v_codes)
     has_point = _has_point(scenario, v_codes)
     visits = np.array(
-        [scenario.schedules.village_visits_per_week.get(c, scenario.schedules.visits_per_week)
-         for c in v_codes],
+        [
+            scenario.schedules.village_visits_per_week.get(c, scenario.schedules.visits_per_week)
+            for c in v_codes
+        ],
         dtype=np.int64,
     )
     visit_days = _visit_days(visits, scenario.start_date)
@@ -165,8 +167,12 @@ def _check_references(scenario: Scenario, townships: set[str], villages: set[str
             villages,
             "village",
         ),
-        ("demand.inbound.populations", list(scenario.demand.inbound.populations), villages,
-         "village"),
+        (
+            "demand.inbound.populations",
+            list(scenario.demand.inbound.populations),
+            villages,
+            "village",
+        ),
     ]
     if listed != "all":
         checks.append(("facilities.village_points.villages", list(listed), villages, "village"))

@@ -106,9 +106,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         _positive("--rate", args.rate, allow_zero=True)
         _positive("--reference-days", args.reference_days, allow_zero=True)
         ref_days = args.days if args.reference_days is None else args.reference_days
-        print(format_benchmark(run_benchmark(
-            args.scenario, days=args.days, rate=args.rate, reference_days=ref_days
-        )))
+        print(
+            format_benchmark(
+                run_benchmark(
+                    args.scenario, days=args.days, rate=args.rate, reference_days=ref_days
+                )
+            )
+        )
         return 0
     raise AssertionError(args.command)
 
@@ -164,8 +168,9 @@ def _run(args: argparse.Namespace) -> int:
     for w in world.warnings:
         print(f"warning: {w}", file=sys.stderr)
     total = scenario.horizon_days * scenario.replications
-    with tqdm(total=total, unit="day", desc=scenario.name, disable=args.quiet or None,
-              leave=False) as bar:
+    with tqdm(
+        total=total, unit="day", desc=scenario.name, disable=args.quiet or None, leave=False
+    ) as bar:
         results = run(world, progress=bar.update)
     kpis = compute_kpis(results)
     tables = RunTables(kpis=kpis, summary=summarize(kpis), coverage=coverage_table(results))

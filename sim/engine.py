@@ -305,8 +305,16 @@ def _simulate(world: World, replication: int, progress):
                 shuttle_queues[rt].push(part_ids, part_t)
             yield env.timeout(k / rate_per_min)
 
-    def drive(veh: Vehicle, vi: int, kind: str, stops: np.ndarray, ids: np.ndarray,
-              stop_of: np.ndarray, stop_min: float, arrive: Callable) -> Iterator:
+    def drive(
+        veh: Vehicle,
+        vi: int,
+        kind: str,
+        stops: np.ndarray,
+        ids: np.ndarray,
+        stop_of: np.ndarray,
+        stop_min: float,
+        arrive: Callable,
+    ) -> Iterator:
         """Drive base -> stops -> base, unloading at each stop the parcels for it."""
         tm, kmm = world.time_min[veh.vtype], world.km[veh.vtype]
         order = np.argsort(stop_of, kind="stable")
@@ -318,7 +326,7 @@ def _simulate(world: World, replication: int, progress):
         for j, f in enumerate(stops):
             dep = env.now
             yield env.timeout(tm[here, f])
-            drop = ids[bounds[j]:bounds[j + 1]]
+            drop = ids[bounds[j] : bounds[j + 1]]
             trips.append((vi, kind, here, f, dep, env.now, kmm[here, f], load, stop_min))
             on_vehicle[drop] = -1
             arrive(drop, env.now, f)
@@ -366,8 +374,9 @@ def _simulate(world: World, replication: int, progress):
                     yield env.timeout(t - env.now)
                 ids = q.take(min(cap, q.n_ready(env.now)))
                 p.t_shuttle[ids] = env.now
-                yield from drive(veh, vi, "shuttle", stops, ids, pos[p.township[ids]],
-                                 stop_min, at_township)
+                yield from drive(
+                    veh, vi, "shuttle", stops, ids, pos[p.township[ids]], stop_min, at_township
+                )
 
     def village_vehicle(vi: int, veh: Vehicle) -> Iterator:
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
@@ -390,8 +399,16 @@ def _simulate(world: World, replication: int, progress):
                     ids = _load_fifo([village_queues[v] for v in vills], cap, env.now)
                     p.t_loop[ids] = env.now
                     lookup[vills] = np.arange(len(vills))
-                    yield from drive(veh, n_sh + vi, "village_loop", stops, ids,
-                                     lookup[p.village[ids]], stop_min, at_village)
+                    yield from drive(
+                        veh,
+                        n_sh + vi,
+                        "village_loop",
+                        stops,
+                        ids,
+                        lookup[p.village[ids]],
+                        stop_min,
+                        at_village,
+                    )
 
     def clock() -> Iterator:
         for _ in range(sc.horizon_days):

@@ -89,22 +89,38 @@ def coverage_table(results: Results) -> pd.DataFrame:
     for i in range(w.n_villages):
         visits, p95 = v["visits_per_week"][i], v["p95_lead_h"][i]
         why = _village_why(w, i, visits, p95)
-        rows.append(("village", w.village_codes[i], w.village_names[i], why == "covered",
-                     visits, p95, why))
+        rows.append(
+            ("village", w.village_codes[i], w.village_names[i], why == "covered", visits, p95, why)
+        )
     t = _township_stats(w, results.parcels, results.trips)
     for i in range(w.n_townships):
         days, need = t["served_days"][i], t["window_days"]
         ok = days >= need
         why = "covered" if ok else f"shuttle on {days:g} of {need:g} days"
-        rows.append(("township", w.township_codes[i], w.township_names[i], ok,
-                     t["visits_per_week"][i], t["p95_lead_h"][i], why))
+        rows.append(
+            (
+                "township",
+                w.township_codes[i],
+                w.township_names[i],
+                ok,
+                t["visits_per_week"][i],
+                t["p95_lead_h"][i],
+                why,
+            )
+        )
     served_all = bool(np.all(t["served_days"] >= t["window_days"]))
     n_bad = int(np.sum(t["served_days"] < t["window_days"]))
-    rows.append((
-        "county", w.county_code, w.county_name, served_all, np.nan,
-        _quantile(_censored_lead_h(w, results.parcels), 0.95),
-        "covered" if served_all else f"{n_bad} townships not served every day",
-    ))
+    rows.append(
+        (
+            "county",
+            w.county_code,
+            w.county_name,
+            served_all,
+            np.nan,
+            _quantile(_censored_lead_h(w, results.parcels), 0.95),
+            "covered" if served_all else f"{n_bad} townships not served every day",
+        )
+    )
     del kpi
     return pd.DataFrame(
         rows, columns=["level", "code", "name", "covered", "visits_per_week", "p95_lead_h", "why"]
@@ -184,7 +200,7 @@ def _village_stats(w: World, parcels: pd.DataFrame, trips: pd.DataFrame) -> dict
 
 
 def _township_stats(w: World, parcels: pd.DataFrame, trips: pd.DataFrame) -> dict:
-    start, end = _window(w)
+    start, _ = _window(w)
     n_rep = max(parcels["replication"].nunique(), 1)
     inw = parcels["t_created"].to_numpy() >= start
     town = parcels["township_code"].cat.codes.to_numpy()[inw]

@@ -121,8 +121,15 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
                 def mark(i: int) -> None:
                     p.t_township[i] = env.now
 
-                yield from drive(vi, veh, stops, load, lambda i: pos[int(p.township[i])],
-                                 sc.facilities.townships.service_time_min, mark)
+                yield from drive(
+                    vi,
+                    veh,
+                    stops,
+                    load,
+                    lambda i: pos[int(p.township[i])],
+                    sc.facilities.townships.service_time_min,
+                    mark,
+                )
 
     def village_vehicle(vi: int, veh) -> Iterator:
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
@@ -135,8 +142,7 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
                     yield env.timeout(t - env.now)
                 for loop in veh.routes:
                     vills = [int(f) - 1 - n_t for f in loop]
-                    stops = [f for f, v in zip(loop, vills)
-                             if world.village_visit_days[v, weekday]]
+                    stops = [f for f, v in zip(loop, vills) if world.village_visit_days[v, weekday]]
                     today = [v for v in vills if world.village_visit_days[v, weekday]]
                     if not today:
                         continue
@@ -157,9 +163,15 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
                     def mark(i: int) -> None:
                         p.t_point[i] = env.now
 
-                    yield from drive(len(world.shuttles) + vi, veh, stops, load,
-                                     lambda i, pos=pos: pos[int(p.village[i])],
-                                     sc.facilities.village_points.service_time_min, mark)
+                    yield from drive(
+                        len(world.shuttles) + vi,
+                        veh,
+                        stops,
+                        load,
+                        lambda i, pos=pos: pos[int(p.village[i])],
+                        sc.facilities.village_points.service_time_min,
+                        mark,
+                    )
 
     for i in range(n):
         env.process(parcel(i))

@@ -193,9 +193,9 @@ class Fleet(_Model):
     township_default: VehicleCounts = Field(
         description="village-loop vehicles at every township point"
     )
-    townships: Annotated[
-        dict[TownshipCode, VehicleCounts], BeforeValidator(_codes_keys_to_str)
-    ] = Field(default_factory=dict, description="per-township overrides of township_default")
+    townships: Annotated[dict[TownshipCode, VehicleCounts], BeforeValidator(_codes_keys_to_str)] = (
+        Field(default_factory=dict, description="per-township overrides of township_default")
+    )
 
     @model_validator(mode="after")
     def _known_types(self) -> Fleet:
@@ -209,8 +209,7 @@ class Fleet(_Model):
             unknown = sorted(set(counts) - known)
             if unknown:
                 raise ValueError(
-                    f"{where} names vehicle type {unknown[0]!r}; "
-                    f"valid types are {sorted(known)}"
+                    f"{where} names vehicle type {unknown[0]!r}; valid types are {sorted(known)}"
                 )
         if sum(self.county_centre.values()) < 1:
             raise ValueError("county_centre needs at least one shuttle vehicle")
@@ -378,13 +377,13 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(data, source=path, lines=lines)
 
 
-def scenario_from_dict(
-    data: Any, *, source: str | Path = "<dict>", lines: Any = None
-) -> Scenario:
+def scenario_from_dict(data: Any, *, source: str | Path = "<dict>", lines: Any = None) -> Scenario:
     """Validate a scenario given as plain data (e.g. parsed YAML, or built in a notebook)."""
     from sim import _yaml
 
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_yaml.format_validation_error(exc, source=source, lines=lines)) from None
+        raise ScenarioError(
+            _yaml.format_validation_error(exc, source=source, lines=lines)
+        ) from None

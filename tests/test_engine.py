@@ -141,12 +141,17 @@ def _variants(draw):
         "facilities__county_centre__sorting_capacity_per_hour": draw(st.integers(30, 5000)),
         "schedules__visits_per_week": draw(st.integers(1, 7)),
         "schedules__shuttle_departures": draw(
-            st.lists(st.sampled_from(["06:00", "08:00", "12:15", "15:00", "22:30"]),
-                     min_size=1, max_size=3, unique=True)
+            st.lists(
+                st.sampled_from(["06:00", "08:00", "12:15", "15:00", "22:30"]),
+                min_size=1,
+                max_size=3,
+                unique=True,
+            )
         ),
         "schedules__village_departures": draw(
-            st.lists(st.sampled_from(["09:00", "10:30", "16:00"]), min_size=1, max_size=2,
-                     unique=True)
+            st.lists(
+                st.sampled_from(["09:00", "10:30", "16:00"]), min_size=1, max_size=2, unique=True
+            )
         ),
         "demand__inbound__parcels_per_village_per_day": draw(st.floats(0, 40)),
         "demand__inbound__distribution": draw(st.sampled_from(["poisson", "negative_binomial"])),

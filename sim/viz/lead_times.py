@@ -37,10 +37,18 @@ def plot_lead_times(results: Results, *, ax: Axes | None = None) -> Axes:
     if len(lead):
         ax.hist(lead, bins=np.arange(0, max(lead.max(), 1) + 2, 2), color="#264653")
         for q, style in ((0.5, "--"), (0.95, ":")):
-            ax.axvline(np.quantile(lead, q), color="#e76f51", linestyle=style,
-                       label=f"p{int(q * 100)} = {np.quantile(lead, q):.1f} h")
-    ax.axvline(sc.kpi.max_lead_time_h, color="black", linewidth=1,
-               label=f"max lead time {sc.kpi.max_lead_time_h:g} h")
+            ax.axvline(
+                np.quantile(lead, q),
+                color="#e76f51",
+                linestyle=style,
+                label=f"p{int(q * 100)} = {np.quantile(lead, q):.1f} h",
+            )
+    ax.axvline(
+        sc.kpi.max_lead_time_h,
+        color="black",
+        linewidth=1,
+        label=f"max lead time {sc.kpi.max_lead_time_h:g} h",
+    )
     ax.set_xlabel("lead time from county centre to collection point (h)")
     ax.set_ylabel("parcels")
     ax.set_title(f"{sc.name}: lead times ({len(lead):,} parcels, all replications)", fontsize=10)
