@@ -42,8 +42,9 @@ def build(scenario: Scenario) -> World:
     ScenarioError
         If the scenario names units that are not in its county.
     """
+    check_references(scenario)
     code = scenario.region.county
-    county = _county_unit(code)
+    county = unit(code)
     townships = children(code)
     t_codes = townships["code"].to_numpy(dtype=object)
     village_lists = {t: children(t) for t in t_codes}
@@ -51,7 +52,6 @@ def build(scenario: Scenario) -> World:
     v_codes = np.concatenate([f["code"].to_numpy(dtype=object) for f in v_frames])
     v_names = np.concatenate([f["name"].to_numpy(dtype=object) for f in v_frames])
     v_town = np.repeat(np.arange(len(t_codes)), [len(f) for f in v_frames])
-    _check_references(scenario, set(t_codes), set(v_codes))
 
     seat = county_seat(code)
     layout = synthetic_county(
@@ -141,48 +141,68 @@ def build(scenario: Scenario) -> World:
     )
 
 
-def _county_unit(code: str):
+def check_references(scenario: Scenario) -> None:
+    """Check that the codes a scenario names exist in its county.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the field; its ``loc`` attribute holds the field path (for line lookup).
+    """
+    code = scenario.region.county
     try:
         county = unit(code)
     except ValueError as exc:
-        raise ScenarioError(f"region.county: {exc}") from None
+        raise _ref_error(("region", "county"), str(exc)) from None
     if county.level != "county":
-        raise ScenarioError(f"region.county: {code} is a {county.level}, not a county")
+        raise _ref_error(("region", "county"), f"{code} is a {county.level}, not a county")
     if county.kind == "zone":
-        raise ScenarioError(
-            f"region.county: {code} {county.name} is a development/scenic zone without a "
-            "boundary of its own; choose one of the 117 counties"
+        raise _ref_error(
+            ("region", "county"),
+            f"{code} {county.name} is a development/scenic zone without a boundary of its "
+            "own; choose one of the 117 counties",
         )
-    return county
-
-
-def _check_references(scenario: Scenario, townships: set[str], villages: set[str]) -> None:
-    county = scenario.region.county
+    townships = children(code)
+    t_codes = set(townships["code"])
+    v_codes: set[str] = set()
+    for t in townships["code"]:
+        v_codes.update(children(t)["code"])
     listed = scenario.facilities.village_points.villages
-    checks: list[tuple[str, list[str], set[str], str]] = [
-        ("fleet.townships", list(scenario.fleet.townships), townships, "township"),
+    checks: list[tuple[tuple[str, ...], list[str], set[str], str]] = [
+        (("fleet", "townships"), list(scenario.fleet.townships), t_codes, "township"),
         (
-            "schedules.village_visits_per_week",
+            ("schedules", "village_visits_per_week"),
             list(scenario.schedules.village_visits_per_week),
-            villages,
+            v_codes,
             "village",
         ),
         (
-            "demand.inbound.populations",
+            ("demand", "inbound", "populations"),
             list(scenario.demand.inbound.populations),
-            villages,
+            v_codes,
             "village",
         ),
     ]
     if listed != "all":
-        checks.append(("facilities.village_points.villages", list(listed), villages, "village"))
-    for path, codes, valid, level in checks:
-        for c in codes:
+        checks.append(
+            (("facilities", "village_points", "villages"), list(listed), v_codes, "village")
+        )
+    for loc, codes, valid, level in checks:
+        for i, c in enumerate(codes):
             if c not in valid:
-                raise ScenarioError(
-                    f"{path}: {c} is not a {level} of county {county}; "
-                    f"see `ruralsim geodata show {county}` for the valid codes"
+                where = (*loc, i) if loc[-1] == "villages" else (*loc, c)
+                raise _ref_error(
+                    where,
+                    f"{c} is not a {level} of county {code} {county.name}; see "
+                    f"`ruralsim geodata show {code}` for the valid codes",
                 )
+
+
+def _ref_error(loc: tuple, message: str) -> ScenarioError:
+    err = ScenarioError(f"{'.'.join(str(x) for x in loc)}: {message}")
+    err.loc = loc  # type: ignore[attr-defined]
+    err.detail = message  # type: ignore[attr-defined]
+    return err
 
 
 def _demand_rates(scenario: Scenario, v_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

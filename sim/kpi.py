@@ -190,7 +190,7 @@ def _village_stats(w: World, parcels: pd.DataFrame, trips: pd.DataFrame) -> dict
     vill = parcels["village_code"].cat.codes.to_numpy()[inw]
     lead = _censored_lead_h(w, parcels)
     legs = trips[(trips["kind"] == "village_loop") & (trips["arrive"] >= start)]
-    vidx = pd.Categorical(legs["to_code"], categories=w.village_codes).codes
+    vidx = pd.Index(w.village_codes).get_indexer(legs["to_code"])
     vidx = vidx[vidx >= 0]
     return {
         "created": np.bincount(vill, minlength=w.n_villages) / n_rep,
@@ -206,7 +206,7 @@ def _township_stats(w: World, parcels: pd.DataFrame, trips: pd.DataFrame) -> dic
     town = parcels["township_code"].cat.codes.to_numpy()[inw]
     lead = _censored_lead_h(w, parcels)
     legs = trips[(trips["kind"] == "shuttle") & (trips["arrive"] >= start)]
-    tidx = pd.Categorical(legs["to_code"], categories=w.township_codes).codes
+    tidx = pd.Index(w.township_codes).get_indexer(legs["to_code"])
     keep = tidx >= 0
     tidx = tidx[keep]
     day = (legs["arrive"].to_numpy()[keep] // DAY_MIN).astype(np.int64)

@@ -371,10 +371,20 @@ def load_scenario(path: str | Path) -> Scenario:
         file, the line, the field path, the bad value and what is valid.
     """
     from sim import _yaml
+    from sim.build import check_references
 
     path = Path(path)
     data, lines = _yaml.load_with_lines(path)
-    return scenario_from_dict(data, source=path, lines=lines)
+    scenario = scenario_from_dict(data, source=path, lines=lines)
+    try:
+        check_references(scenario)
+    except ScenarioError as exc:
+        loc = getattr(exc, "loc", ())
+        pos = lines.find(loc) if loc else None
+        where = f"{path}:{pos[0]}" if pos else str(path)
+        detail = getattr(exc, "detail", str(exc))
+        raise ScenarioError(f"{where}: {'.'.join(map(str, loc))}: {detail}") from None
+    return scenario
 
 
 def scenario_from_dict(data: Any, *, source: str | Path = "<dict>", lines: Any = None) -> Scenario:

@@ -12,7 +12,7 @@ from sim.geodata.boundaries import county_seat
 from sim.geodata.divisions import Unit, load_divisions, unit
 
 _REAL_DIVISIONS = "divisions (NBS 2023)"
-_SYNTHETIC_NOTE = "seeded, flagged `synthetic` in outputs; OpenStreetMap replaces them when fetched"
+_SYNTHETIC_NOTE = "seeded inside the real county polygon, flagged `synthetic` in every output"
 _WIDTH = 100
 _TOWN_KINDS = ("town", "township", "subdistrict", "other")
 _VILLAGE_KINDS = ("village", "community", "other")

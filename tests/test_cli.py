@@ -1,0 +1,246 @@
+"""The command line: run folder contract, determinism, and clean errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sim
+from sim.cli import main
+from sim.kpi import SUMMARY_KPIS
+from sim.runfolder import RUN_FILES
+
+TABLES = [
+    "kpis.csv",
+    "kpis_summary.csv",
+    "coverage.csv",
+    "parcels.parquet",
+    "trips.parquet",
+    "scenario.resolved.yaml",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_path) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert main(["run", str(tiny_path), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_run_folder_contract(tiny_run, tiny_scenario):
+    names = {p.name for p in tiny_run.iterdir()}
+    assert names == {*RUN_FILES, "figures"}
+    assert {p.name for p in (tiny_run / "figures").iterdir()} == {
+        "county_map.png",
+        "lead_times.png",
+    }
+    manifest = json.loads((tiny_run / "manifest.json").read_text(encoding="utf-8"))
+    for key in (
+        "seed",
+        "replications",
+        "ruralsim_version",
+        "git_describe",
+        "scenario_hash",
+        "geodata_sources",
+        "wall_time_s",
+    ):
+        assert key in manifest
+    assert manifest["seed"] == tiny_scenario.seed
+    assert manifest["replications"] == tiny_scenario.replications
+    assert set(manifest["synthetic_layers"]) == {"roads", "township_points", "village_points"}
+    assert manifest["geodata_sources"]["divisions"].startswith("real")
+
+    kpis = pd.read_csv(tiny_run / "kpis.csv", dtype={"code": str})
+    assert list(kpis.columns) == ["replication", "scope", "code", "name", "kpi", "value"]
+    assert set(kpis["scope"]) == {"province", "county", "township", "village"}
+    for scope in ("province", "county"):
+        assert set(SUMMARY_KPIS) <= set(kpis.loc[kpis["scope"] == scope, "kpi"])
+    summary = pd.read_csv(tiny_run / "kpis_summary.csv", dtype={"code": str})
+    assert {"mean", "ci95_low", "ci95_high"} <= set(summary.columns)
+    county = summary[(summary["scope"] == "county")].set_index("kpi")
+    assert (county["ci95_low"] <= county["mean"] + 1e-9).all()
+    assert (county["mean"] <= county["ci95_high"] + 1e-9).all()
+
+    parcels = pd.read_parquet(tiny_run / "parcels.parquet")
+    for col in (
+        "parcel_id",
+        "carrier",
+        "direction",
+        "village_code",
+        "township_code",
+        "county_code",
+        "t_created",
+        "t_point",
+        "final_state",
+        "reason",
+    ):
+        assert col in parcels.columns
+    created = county.loc["parcels_created", "mean"] * tiny_scenario.replications
+    in_window = parcels["t_created"] >= tiny_scenario.warmup_days * 1440
+    assert in_window.sum() == pytest.approx(created)
+    trips = pd.read_parquet(tiny_run / "trips.parquet")
+    for col in ("vehicle", "type", "from_code", "to_code", "depart", "arrive", "km", "load"):
+        assert col in trips.columns
+    coverage = pd.read_csv(tiny_run / "coverage.csv", dtype={"code": str})
+    assert list(coverage.columns) == [
+        "level",
+        "code",
+        "name",
+        "covered",
+        "visits_per_week",
+        "p95_lead_h",
+        "why",
+    ]
+    assert (coverage["level"] == "village").sum() == 284
+    assert (coverage["level"] == "township").sum() == 14
+    resolved = sim.load_scenario(tiny_run / "scenario.resolved.yaml")
+    assert resolved == tiny_scenario
+
+
+def test_same_seed_byte_identical_tables(tiny_run, tiny_path, tmp_path):
+    again = tmp_path / "again"
+    assert main(["run", str(tiny_path), "--out", str(again), "--quiet", "--no-figures"]) == 0
+    for name in TABLES:
+        assert (again / name).read_bytes() == (tiny_run / name).read_bytes(), name
+    other = tmp_path / "other"
+    assert (
+        main(["run", str(tiny_path), "--out", str(other), "--quiet", "--no-figures", "--seed", "8"])
+        == 0
+    )
+    for name in ("kpis.csv", "parcels.parquet", "trips.parquet"):
+        assert (other / name).read_bytes() != (tiny_run / name).read_bytes(), name
+
+
+def test_rerun_replaces_earlier_run(tiny_run, tiny_path, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run, out)
+    assert (
+        main(
+            [
+                "run",
+                str(tiny_path),
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-figures",
+                "--replications",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "manifest.json").read_text())["replications"] == 1
+    assert not (out / "figures").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folders left
+
+
+def test_failed_run_keeps_earlier_run_whole(tiny_run, tiny_path, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("sim.viz.save_run_figures", boom)
+    with pytest.raises(RuntimeError):
+        main(["run", str(tiny_path), "--out", str(out), "--quiet", "--seed", "99"])
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def _fails_cleanly(capsys, argv: list[str], *needles: str) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("ruralsim: error:")
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def test_refuses_to_overwrite_unrelated_folder(tiny_path, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    _fails_cleanly(capsys, ["run", str(tiny_path), "--out", str(out), "--quiet"], "--out")
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_bad_scenario_exit_2_names_file_line_field(tmp_path, tiny_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    text = tiny_path.read_text(encoding="utf-8").replace(
+        "sorting_capacity_per_hour: 2000", "sorting_capacity_per_hour: -5"
+    )
+    bad.write_text(text, encoding="utf-8")
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "-5" in s)
+    out = tmp_path / "out"
+    _fails_cleanly(
+        capsys,
+        ["run", str(bad), "--out", str(out)],
+        f"bad.yaml:{line}",
+        "facilities.county_centre.sorting_capacity_per_hour",
+    )
+    assert not out.exists()
+    _fails_cleanly(capsys, ["validate", str(bad)], f"bad.yaml:{line}")
+
+
+def test_unknown_village_code_names_file_line_field(tmp_path, tiny_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    text = tiny_path.read_text(encoding="utf-8").replace(
+        "  village_departures:",
+        "  village_visits_per_week: {141124100201: 3}\n  village_departures:",
+    )
+    bad.write_text(text, encoding="utf-8")
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if "141124100201" in s)
+    _fails_cleanly(
+        capsys,
+        ["validate", str(bad)],
+        f"bad.yaml:{line}",
+        "schedules.village_visits_per_week",
+        "not a village of county 140821",
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["run", "tests/data/tiny.yaml"], "--out"),
+        (["run", "tests/data/tiny.yaml", "--out", "x", "--replications", "0"], "--replications"),
+        (["run", "no/such/file.yaml", "--out", "x"], "no/such/file.yaml"),
+        (["frobnicate"], "frobnicate"),
+        (["geodata", "show", "999"], "999"),
+        (["benchmark", "--days", "0"], "--days"),
+    ],
+)
+def test_bad_arguments_exit_2(argv, needle, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    _fails_cleanly(capsys, argv, needle)
+
+
+def test_validate_schema_and_show(capsys, tiny_path):
+    assert main(["validate", str(tiny_path)]) == 0
+    assert "valid scenario 'tiny'" in capsys.readouterr().out
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["additionalProperties"] is False
+    assert "horizon_days" in schema["properties"]
+    assert main(["geodata", "show", "140821"]) == 0
+    out = capsys.readouterr().out
+    assert "猗氏镇" in out and "284" in out
+
+
+def test_shipped_scenarios_validate(capsys):
+    root = Path(__file__).parent.parent / "scenarios"
+    for path in sorted(root.glob("*.yaml")):
+        assert main(["validate", str(path)]) == 0, path
+    assert {p.name for p in root.glob("*.yaml")} >= {
+        "linyi_baseline.yaml",
+        "linxian_mountain.yaml",
+    }
