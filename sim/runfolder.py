@@ -53,6 +53,8 @@ def scenario_hash(scenario: Scenario) -> str:
 def git_describe() -> str | None:
     """``git describe`` of the source tree the package runs from, if it is a git checkout."""
     here = Path(__file__).resolve().parent
+    if not (here.parent / ".git").exists():  # an installed package, not a checkout
+        return None
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--tags"],
