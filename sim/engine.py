@@ -411,7 +411,9 @@ def _simulate(world: World, replication: int, progress):
                     )
 
     def clock() -> Iterator:
-        for _ in range(sc.horizon_days):
+        # The last day ends exactly at the horizon, which env.run(until=...) leaves
+        # unprocessed; it is reported after the run.
+        for _ in range(sc.horizon_days - 1):
             yield env.timeout(DAY_MIN)
             if progress is not None:
                 progress(1)
@@ -424,6 +426,8 @@ def _simulate(world: World, replication: int, progress):
         env.process(village_vehicle(i, veh))
     env.process(clock())
     env.run(until=sc.horizon_days * DAY_MIN)
+    if progress is not None:
+        progress(1)
     return p, trips, on_vehicle
 
 

@@ -51,6 +51,10 @@ class RoadCSR:
     length_m: np.ndarray
     speed_kph: np.ndarray
 
+    def __post_init__(self) -> None:
+        for array in (self.node_ids, self.indptr, self.indices, self.length_m, self.speed_kph):
+            array.setflags(write=False)
+
     def index_of(self, nodes: Sequence[object]) -> np.ndarray:
         """Return the node index of each graph node id.
 
@@ -224,39 +228,40 @@ def _tree_lengths(
     so about log2(depth) passes suffice. Trees are stored flat: entry ``row * n + node``.
     """
     n_src, n = pred.shape
+    flat = np.int32 if n_src * n < 2**31 else np.int64
     up = pred.ravel()
-    row_start = np.repeat(np.arange(n_src, dtype=np.int64) * n, len(facilities))
-    targets = row_start + np.tile(facilities, n_src)
+    row_start = np.repeat(np.arange(n_src, dtype=flat) * flat(n), len(facilities))
+    targets = row_start + np.tile(facilities.astype(flat), n_src)
     reached = up[targets] >= 0  # the source itself and unreachable nodes have no parent
 
     seen = np.zeros(n_src * n, dtype=bool)
-    scratch = np.empty(n_src * n, dtype=np.int64)
+    scratch = np.empty(n_src * n, dtype=flat)
     walk, base = targets[reached], row_start[reached]
     seen[walk] = True
-    found = [walk]
+    found, found_base = [walk], [base]
     while walk.size:
         parent = base + up[walk]
         fresh = ~seen[parent]
         parent, base = parent[fresh], base[fresh]
-        rank = np.arange(parent.size)
+        rank = np.arange(parent.size, dtype=flat)
         scratch[parent] = rank
         once = scratch[parent] == rank  # siblings share a parent: keep it once
         parent, base = parent[once], base[once]
         seen[parent] = True
         found.append(parent)
+        found_base.append(base)
         more = up[parent] >= 0
         walk, base = parent[more], base[more]
 
-    nodes = np.concatenate(found)
-    here = np.arange(nodes.size)
-    scratch[nodes] = here  # now: the compact index of each kept entry
-    parent = up[nodes]
-    child = ~(parent < 0)
-    node = nodes % n
+    entry, base = np.concatenate(found), np.concatenate(found_base)
+    here = np.arange(entry.size, dtype=flat)
+    scratch[entry] = here  # now: the compact index of each kept entry
+    parent = up[entry]
+    child = parent >= 0
     jump = here.copy()
-    jump[child] = scratch[nodes[child] - node[child] + parent[child]]
-    acc = np.zeros(nodes.size)
-    acc[child] = lengths[_edge_positions(times, parent[child], node[child])]
+    jump[child] = scratch[base[child] + parent[child]]
+    acc = np.zeros(entry.size)
+    acc[child] = lengths[_edge_positions(times, parent[child], (entry - base)[child])]
     while True:
         acc += acc[jump]
         ahead = jump[jump]

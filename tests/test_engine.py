@@ -105,6 +105,13 @@ def test_same_seed_same_tables_different_seed_differs(tiny_scenario):
     )
 
 
+def test_progress_ticks_once_per_simulated_day(tiny_world):
+    ticks = []
+    sim.run(tiny_world, progress=ticks.append)
+    sc = tiny_world.scenario
+    assert ticks == [1] * (sc.horizon_days * sc.replications)
+
+
 def test_replications_differ(tiny_world):
     p = sim.run(tiny_world).parcels
     r0, r1 = (g for _, g in p.groupby("replication"))
@@ -160,13 +167,23 @@ def _variants(draw):
         "fleet__vehicle_types__etricycle__capacity_parcels": draw(st.integers(5, 120)),
         "pickup__mean_delay_h": draw(st.floats(0.5, 72)),
         "pickup__max_hold_days": draw(st.floats(0.5, 7)),
+        "region__terrain": draw(st.sampled_from(["plains", "hills", "mountain"])),
+        "village_points": draw(st.integers(0, 284)),
     }
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=_variants())
-def test_conservation_over_random_scenarios(tiny_scenario, changes):
-    sc = _scenario(tiny_scenario, warmup_days=1, replications=1, **changes)
+def test_conservation_over_random_scenarios(tiny_scenario, tiny_world, changes):
+    k = changes.pop("village_points")
+    points = "all" if k == 284 else list(tiny_world.village_codes[::3][:k])
+    sc = _scenario(
+        tiny_scenario,
+        warmup_days=1,
+        replications=1,
+        facilities__village_points__villages=points,
+        **changes,
+    )
     results = sim.run(sim.build(sc))
     assert_conserved(results)
     assert_capacities(results)

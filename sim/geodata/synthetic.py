@@ -1,14 +1,18 @@
 """Seeded synthetic rural road network inside a real county polygon.
 
 No road network or township/village coordinates are available offline, so this module
-invents them: points for the county seat, the townships and the villages, all inside the
-real county polygon, joined by roads of three classes that resemble rural China:
+invents them inside the real county polygon. The county seat keeps its real position; the
+seat town is placed within 1 km of it and the other townships are spread over the county by
+best-candidate sampling; each township's villages are spread over its share of the area
+(around it, preferably closer to it than to any other township). Roads of three classes
+resembling rural China join them:
 
 - county roads (县道, OSM ``tertiary``): the minimum spanning tree of a Delaunay
   triangulation of the seat and the townships, spokes from the seat (the hub) to its
   Delaunay neighbours, and the shortest remaining Delaunay edges to close a few loops;
-- township roads (乡道, ``unclassified``): the shortest link between each pair of
-  neighbouring township clusters (a cluster is a township with its villages);
+- township roads (乡道, ``unclassified``): the shortest link between neighbouring township
+  clusters (a cluster is a township with its villages), for a terrain-dependent share of
+  the neighbouring pairs, shortest links first;
 - village roads (村道, ``residential``): a tree grown from each township out to its villages
   (each village joins the nearest node of its cluster that is already connected), plus a
   few short links between nearby villages of the same cluster.
@@ -16,8 +20,10 @@ real county polygon, joined by roads of three classes that resemble rural China:
 The result is the graph type osmnx produces (a simplified ``networkx.MultiDiGraph`` in
 WGS-84 with ``length``, ``highway``, ``speed_kph``, ``travel_time`` and ``geometry`` on every
 edge), so a real OSM graph can replace it without changes downstream. Every node is a
-facility (seat, township or village); the graph has no interstitial nodes. Everything
-generated is flagged ``synthetic``.
+facility (seat, township or village); the graph has no interstitial nodes. Geometry is
+generated in a local equirectangular frame in metres and stored in lon/lat; lengths are
+great-circle lengths along the geometry. Everything generated is flagged ``synthetic``, and
+the same inputs and generator state always give the same county.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import shapely
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial import Delaunay, QhullError, cKDTree
+from scipy.spatial.distance import cdist
 
 from sim.errors import GeodataError
 
@@ -218,6 +225,7 @@ class _LocalFrame:
 
     @classmethod
     def around(cls, boundary: shapely.Geometry) -> _LocalFrame:
+        """Frame centred on the boundary's centroid, after checking the boundary."""
         if not isinstance(boundary, (shapely.Polygon, shapely.MultiPolygon)) or boundary.is_empty:
             raise GeodataError("boundary: expected a non-empty shapely Polygon or MultiPolygon")
         minx, miny, maxx, maxy = boundary.bounds
@@ -240,6 +248,7 @@ class _LocalFrame:
         return np.column_stack([xy[:, 0] / kx + self.lon0, xy[:, 1] / ky + self.lat0])
 
     def project(self, geometry: shapely.Geometry) -> shapely.Geometry:
+        """Project a lon/lat polygon to the frame; it must keep a positive area."""
         projected = shapely.transform(geometry, self.to_xy)
         if projected.area <= 0:
             raise GeodataError("boundary: the polygon has no area")
@@ -300,9 +309,9 @@ def _best_candidate(
     candidates: np.ndarray, placed: np.ndarray, score_cap: np.ndarray | None = None
 ) -> int:
     """Index of the candidate farthest from the placed points (optionally capped)."""
-    gaps = np.sqrt(((candidates[:, None, :] - placed[None, :, :]) ** 2).sum(-1)).min(1)
+    gaps = cdist(candidates, placed, "sqeuclidean").min(axis=1)
     if score_cap is not None:
-        gaps = np.minimum(gaps, score_cap)
+        gaps = np.minimum(gaps, score_cap**2)
     return int(np.argmax(gaps))
 
 
