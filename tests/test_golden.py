@@ -1,8 +1,8 @@
 """Golden regression: the tiny scenario's county KPIs stay what they were.
 
-A change to the model, the synthetic network or the random streams moves these numbers. If the
-change is intended, regenerate the file with ``RURALSIM_UPDATE_GOLDEN=1 pytest tests/test_golden.py``
-and say why in the commit.
+A change to the model, the synthetic network or the random streams moves these numbers. If
+the change is intended, regenerate the file with
+``RURALSIM_UPDATE_GOLDEN=1 pytest tests/test_golden.py`` and say why in the commit.
 """
 
 from __future__ import annotations
