@@ -8,8 +8,6 @@ township point. Everything a run needs is decided here, so the engine only execu
 
 from __future__ import annotations
 
-import datetime as _dt
-
 import numpy as np
 
 from sim.errors import ScenarioError
@@ -90,7 +88,7 @@ def build(scenario: Scenario) -> World:
         ],
         dtype=np.int64,
     )
-    visit_days = _visit_days(visits, scenario.start_date)
+    visit_days = _visit_days(visits)
 
     warnings: list[str] = []
     shuttles = _plan_shuttles(scenario, xy, rate, v_town, len(t_codes), time_min, warnings)
@@ -224,15 +222,18 @@ def _has_point(scenario: Scenario, v_codes: np.ndarray) -> np.ndarray:
     return np.isin(v_codes, np.array(listed, dtype=object))
 
 
-def _visit_days(visits: np.ndarray, start: _dt.date) -> np.ndarray:
-    """Spread ``visits[v]`` visits evenly over the week, staggered across villages."""
+def _visit_days(visits: np.ndarray) -> np.ndarray:
+    """Weekdays of each village's visits (columns, 0 = Monday).
+
+    Visits are spread evenly over the week and staggered across villages, so that a loop's
+    daily load stays even.
+    """
     days = np.zeros((len(visits), 7), dtype=bool)
     for v, n in enumerate(visits):
         if n > 0:
             offset = v % 7 if n < 7 else 0
             days[v, (np.floor(np.arange(n) * 7 / n).astype(int) + offset) % 7] = True
-    # Columns are weekdays (0 = Monday); the pattern is anchored on the scenario's start day.
-    return np.roll(days, start.weekday(), axis=1)
+    return days
 
 
 def _local_xy(lonlat: np.ndarray) -> np.ndarray:

@@ -1,0 +1,83 @@
+"""Building a world: units, matrices and route plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from tests.test_engine import _scenario
+
+
+def test_world_has_the_real_units(tiny_world):
+    w = tiny_world
+    assert w.county_name == "临猗县"
+    assert w.n_townships == 14
+    assert w.n_villages == 284
+    assert all(
+        c.startswith(w.township_codes[t]) for c, t in zip(w.village_codes, w.village_township)
+    )
+    assert {"roads", "township_points", "village_points"} == {
+        k for k, v in w.sources.items() if v.startswith("synthetic")
+    }
+
+
+def test_matrices_are_finite_and_consistent(tiny_world):
+    for name in tiny_world.time_min:
+        t, km = tiny_world.time_min[name], tiny_world.km[name]
+        assert np.isfinite(t).all() and np.isfinite(km).all()
+        assert np.allclose(np.diag(t), 0) and (t >= 0).all()
+    # The slower vehicle never arrives earlier.
+    assert (tiny_world.time_min["etricycle"] >= tiny_world.time_min["van"] - 1e-9).all()
+
+
+def test_routes_cover_each_unit_once(tiny_world):
+    w = tiny_world
+    shuttle_stops = np.concatenate([v.routes[0] for v in w.shuttles])
+    assert sorted(shuttle_stops) == list(range(1, w.n_townships + 1))
+    loop_stops = np.concatenate([r for v in w.village_vehicles for r in v.routes])
+    assert len(loop_stops) == len(set(loop_stops)) == w.n_villages
+    for v in w.village_vehicles:
+        for loop in v.routes:
+            township = w.village_township[loop - 1 - w.n_townships]
+            assert (township == v.base - 1).all()  # loops stay in their own township
+    assert w.village_served.all()
+
+
+def test_loops_respect_capacity(tiny_world):
+    w = tiny_world
+    sc = w.scenario
+    for v in w.village_vehicles:
+        cap = sc.fleet.vehicle_types[v.vtype].capacity_parcels
+        for loop in v.routes:
+            expected = w.village_rate[loop - 1 - w.n_townships].sum()
+            assert expected <= cap or len(loop) == 1
+
+
+def test_no_vehicle_means_parcels_wait_at_township(tiny_scenario):
+    code = "140821100"
+    sc = _scenario(tiny_scenario, fleet__townships={code: {"van": 0}})
+    w = sim.build(sc)
+    mine = w.township_codes[w.village_township] == code
+    assert not w.village_served[mine].any()
+    assert w.village_served[~mine].all()
+    assert any(code in msg for msg in w.warnings)
+
+
+@pytest.mark.parametrize(
+    "county, needle",
+    [("140171", "zone"), ("149999", "unknown"), ("141100", "not a county")],
+)
+def test_bad_region_is_a_scenario_error(tiny_scenario, county, needle):
+    sc = _scenario(tiny_scenario, region__county=county)
+    with pytest.raises(sim.ScenarioError, match="region.county") as exc:
+        sim.build(sc)
+    assert needle in str(exc.value).lower() or needle in str(exc.value)
+
+
+def test_visits_per_week_are_spread(tiny_scenario):
+    sc = _scenario(tiny_scenario, schedules__visits_per_week=3)
+    w = sim.build(sc)
+    assert (w.village_visit_days.sum(axis=1) == 3).all()
+    # Staggered: every weekday has some visits.
+    assert (w.village_visit_days.sum(axis=0) > 0).all()
