@@ -70,7 +70,7 @@ def test_no_vehicle_means_parcels_wait_at_township(tiny_scenario):
 )
 def test_bad_region_is_a_scenario_error(tiny_scenario, county, needle):
     sc = _scenario(tiny_scenario, region__county=county)
-    with pytest.raises(sim.ScenarioError, match="region.county") as exc:
+    with pytest.raises(sim.ScenarioError, match=r"region\.county") as exc:
         sim.build(sc)
     assert needle in str(exc.value).lower() or needle in str(exc.value)
 
