@@ -93,7 +93,7 @@ def build(scenario: Scenario) -> World:
     warnings: list[str] = []
     shuttles = _plan_shuttles(scenario, xy, rate, v_town, len(t_codes), time_min, warnings)
     village_vehicles, served = _plan_loops(
-        scenario, xy, rate, visits, has_point, v_town, t_codes, time_min, warnings
+        scenario, xy, rate, visits, visit_days, has_point, v_town, t_codes, time_min, warnings
     )
 
     sources = {
@@ -269,44 +269,108 @@ def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
 
 
 def _plan_shuttles(scenario, xy, rate, v_town, n_town, time_min, warnings) -> list[Vehicle]:
+    """Split the townships among the shuttles: contiguous sweeps with the shortest longest tour.
+
+    The sweep around the county centre is cut into at most one group per shuttle; the cut
+    minimises the longest tour while each group's daily volume fits the shuttle's capacity
+    over the day's departures (volume is relaxed when no cut can meet it).
+    """
     vtypes = _expand(scenario.fleet.county_centre)
-    load = np.bincount(v_town, weights=rate, minlength=n_town)
-    facs = _sweep(xy, 0, np.arange(1, n_town + 1))
-    n = min(len(vtypes), n_town)
     if len(vtypes) > n_town:
         warnings.append(
             f"fleet.county_centre: {len(vtypes)} shuttles for {n_town} townships; "
             f"{len(vtypes) - n_town} stay idle"
         )
-    # Split the sweep into n contiguous groups of about equal daily volume.
-    cum = np.cumsum(load[facs - 1]) if load.sum() > 0 else np.arange(1, n_town + 1, dtype=float)
-    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n) / n, side="right")
-    groups = np.split(facs, cuts)
+    vtypes = vtypes[:n_town]
+    n = len(vtypes)
+    load = np.bincount(v_town, weights=rate, minlength=n_town)
     stop_min = scenario.facilities.townships.service_time_min
+    tmat = time_min[min(vtypes, key=lambda v: scenario.fleet.vehicle_types[v].max_speed_kmh)]
+    cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * len(
+        scenario.schedules.shuttle_departures
+    )
+    sweep = _sweep(xy, 0, np.arange(1, n_town + 1))
+
+    def tour(group: list[int]) -> float:
+        return _tour_minutes(_nn_order(group, 0, tmat), 0, tmat, stop_min)
+
+    def split(order: np.ndarray, limit: float, volume: bool) -> list[list[int]] | None:
+        groups: list[list[int]] = [[]]
+        for f in order:
+            trial = [*groups[-1], int(f)]
+            over = tour(trial) > limit or (volume and load[np.array(trial) - 1].sum() > cap)
+            if groups[-1] and over:
+                groups.append([int(f)])
+                if len(groups) > n:
+                    return None
+            else:
+                groups[-1] = trial
+        return groups
+
+    best: list[list[int]] | None = None
+    for volume in (True, False):
+        for shift in range(n_town):
+            order = np.roll(sweep, shift)
+            lo, hi = 0.0, tour([int(f) for f in order]) + 1.0
+            if split(order, hi, volume) is None:
+                continue
+            for _ in range(20):  # bisect the longest tour allowed
+                mid = (lo + hi) / 2
+                if split(order, mid, volume) is None:
+                    lo = mid
+                else:
+                    hi = mid
+            groups = split(order, hi, volume)
+            if groups and (best is None or max(map(tour, groups)) < max(map(tour, best))):
+                best = groups
+        if best is not None:
+            break
     out = []
     counter: dict[str, int] = {}
-    for vtype, group in zip(vtypes[:n], groups):
-        if len(group) == 0:
-            continue
+    for vtype, group in zip(vtypes, best or []):
         counter[vtype] = counter.get(vtype, 0) + 1
-        order = _nn_order(list(group), 0, time_min[vtype])
-        tour = _tour_minutes(order, 0, time_min[vtype], stop_min)
+        order = _nn_order(group, 0, time_min[vtype])
+        minutes = _tour_minutes(order, 0, time_min[vtype], stop_min)
         vid = f"C-{vtype}-{counter[vtype]}"
-        if tour > scenario.schedules.max_loop_h * 60:
-            warnings.append(f"shuttle {vid}: its route takes {tour / 60:.1f} h")
+        if minutes > scenario.schedules.max_loop_h * 60:
+            warnings.append(
+                f"shuttle {vid}: its route takes {minutes / 60:.1f} h, more than "
+                f"schedules.max_loop_h = {scenario.schedules.max_loop_h:g}"
+            )
         out.append(Vehicle(vid, vtype, 0, (order,)))
     return out
 
 
+def _day_minutes(
+    order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float, days: np.ndarray
+) -> np.ndarray:
+    """Minutes of a loop on each weekday, visiting only the villages due that day."""
+    out = np.zeros(7)
+    for d in range(7):
+        stops = order[days[order, d]]
+        if len(stops):
+            out[d] = _tour_minutes(stops, base, tmat, stop_min)
+    return out
+
+
 def _plan_loops(
-    scenario, xy, rate, visits, has_point, v_town, t_codes, time_min, warnings
+    scenario, xy, rate, visits, visit_days, has_point, v_town, t_codes, time_min, warnings
 ) -> tuple[list[Vehicle], np.ndarray]:
+    """Plan village loops per township: sweep, cut by capacity and duration, then balance.
+
+    A loop's load and duration are checked on each weekday, over the villages due that day;
+    loops go to the township's vehicles longest first, each to the vehicle whose busiest day
+    stays shortest.
+    """
     n_town = len(t_codes)
     stop_min = scenario.facilities.village_points.service_time_min
     max_min = scenario.schedules.max_loop_h * 60
     eligible = has_point & (visits > 0)
     served = np.zeros(len(v_town), dtype=bool)
     per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
+    # Facility-indexed views, so that loops (facility indices) index them directly.
+    load_on = np.concatenate([np.zeros((n_town + 1, 7)), per_visit[:, None] * visit_days])
+    days_of = np.concatenate([np.zeros((n_town + 1, 7), dtype=bool), visit_days])
     vehicles: list[Vehicle] = []
     for t in range(n_town):
         code = t_codes[t]
@@ -326,36 +390,35 @@ def _plan_loops(
         tmat = time_min[vtypes[0]]
         loops: list[np.ndarray] = []
         current: list[int] = []
-        cur_load = 0.0
         for f in facs:
-            f_load = per_visit[f - 1 - n_town]
-            trial = _nn_order([*current, f], base, tmat)
-            too_long = _tour_minutes(trial, base, tmat, stop_min) > max_min
-            if current and (cur_load + f_load > cap or too_long):
-                loops.append(_nn_order(current, base, tmat))
-                current, cur_load = [], 0.0
+            if current:
+                trial = _nn_order([*current, f], base, tmat)
+                heavy = load_on[trial].sum(axis=0).max() > cap
+                long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
+                if heavy or long:
+                    loops.append(_nn_order(current, base, tmat))
+                    current = []
             current.append(f)
-            cur_load += f_load
         loops.append(_nn_order(current, base, tmat))
         served[members] = True
-        # Longest loops first, each to the vehicle with the least driving so far.
-        minutes = [_tour_minutes(lp, base, tmat, stop_min) for lp in loops]
+        minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
         assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
-        busy = np.zeros(len(vtypes))
-        for i in np.argsort(minutes, kind="stable")[::-1]:
-            k = int(np.argmin(busy))
+        busy = np.zeros((len(vtypes), 7))
+        for i in np.argsort(minutes.max(axis=1), kind="stable")[::-1]:
+            k = int(np.argmin((busy + minutes[i]).max(axis=1)))
             assigned[k].append(loops[i])
             busy[k] += minutes[i]
         counter: dict[str, int] = {}
-        for vtype, routes, total in zip(vtypes, assigned, busy):
+        for vtype, routes, day_busy in zip(vtypes, assigned, busy):
             counter[vtype] = counter.get(vtype, 0) + 1
             if not routes:
                 continue
             vid = f"{code}-{vtype}-{counter[vtype]}"
-            if total > max_min:
+            if day_busy.max() > max_min:
                 warnings.append(
-                    f"vehicle {vid}: its loops take {total / 60:.1f} h a departure, more "
-                    f"than schedules.max_loop_h = {scenario.schedules.max_loop_h:g}"
+                    f"vehicle {vid}: its loops take up to {day_busy.max() / 60:.1f} h a "
+                    f"departure, more than schedules.max_loop_h = "
+                    f"{scenario.schedules.max_loop_h:g}"
                 )
             vehicles.append(Vehicle(vid, vtype, base, tuple(routes)))
     return vehicles, served

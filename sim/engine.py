@@ -266,25 +266,15 @@ def _simulate(world: World, replication: int, progress):
             if not wake_sorter[0].triggered:
                 wake_sorter[0].succeed()
 
-    centre = sc.facilities.county_centre
-    rate_per_min = centre.sorting_capacity_per_hour / 60.0
-    shifts = sorted((clock_minutes(s.start), clock_minutes(s.end)) for s in centre.shifts)
-
-    def shift_at(t: float) -> tuple[float, float]:
-        """The shift (start, end) running at t, or the next one."""
-        day = np.floor(t / DAY_MIN)
-        for d in (day, day + 1):
-            for a, b in shifts:
-                if d * DAY_MIN + b > t:
-                    return d * DAY_MIN + a, d * DAY_MIN + b
-        raise AssertionError("unreachable")
+    rate_per_min = sc.facilities.county_centre.sorting_capacity_per_hour / 60.0
+    shifts = sorting_shifts(world)
 
     def sorter() -> Iterator:
         while True:
             if len(sorter_queue) == 0:
                 wake_sorter[0] = env.event()
                 yield wake_sorter[0]
-            start, end = shift_at(env.now)
+            start, end = shift_at(shifts, env.now)
             if env.now < start:
                 yield env.timeout(start - env.now)
             k = min(len(sorter_queue), int((end - env.now) * rate_per_min + 1e-9))
@@ -429,6 +419,22 @@ def _simulate(world: World, replication: int, progress):
     if progress is not None:
         progress(1)
     return p, trips, on_vehicle
+
+
+def sorting_shifts(world: World) -> list[tuple[int, int]]:
+    """The county centre's shifts as sorted (start, end) minutes after midnight."""
+    shifts = world.scenario.facilities.county_centre.shifts
+    return sorted((clock_minutes(s.start), clock_minutes(s.end)) for s in shifts)
+
+
+def shift_at(shifts: list[tuple[int, int]], t: float) -> tuple[float, float]:
+    """The shift (start, end), in minutes since day 0, running at ``t`` or the next one."""
+    day = np.floor(t / DAY_MIN)
+    for d in (day, day + 1):
+        for a, b in shifts:
+            if d * DAY_MIN + b > t:
+                return d * DAY_MIN + a, d * DAY_MIN + b
+    raise AssertionError("shifts must not be empty")
 
 
 def _load_fifo(queues: list[_Fifo], cap: int, now: float) -> np.ndarray:

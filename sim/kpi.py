@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.engine import DAY_MIN, FINAL_STATES, Results
+from sim.engine import DAY_MIN, FINAL_STATES, Results, sorting_shifts
 from sim.world import World
 
 #: Summary KPIs reported for the province and each county (DESIGN.md, "Run folder").
@@ -83,7 +83,6 @@ def coverage_table(results: Results) -> pd.DataFrame:
         level, code, name, covered, visits_per_week, p95_lead_h, why.
     """
     w = results.world
-    kpi = w.scenario.kpi
     v = _village_stats(w, results.parcels, results.trips)
     rows = []
     for i in range(w.n_villages):
@@ -121,7 +120,6 @@ def coverage_table(results: Results) -> pd.DataFrame:
             "covered" if served_all else f"{n_bad} townships not served every day",
         )
     )
-    del kpi
     return pd.DataFrame(
         rows, columns=["level", "code", "name", "covered", "visits_per_week", "p95_lead_h", "why"]
     )
@@ -275,10 +273,7 @@ def _replication_kpis(w: World, p: pd.DataFrame, t: pd.DataFrame) -> pd.DataFram
     pop = w.village_population
 
     sorted_in = p["t_sorted"].to_numpy()
-    shifts = sc.facilities.county_centre.shifts
-    from sim.scenario import clock_minutes
-
-    shift_h = sum(clock_minutes(s.end) - clock_minutes(s.start) for s in shifts) / 60.0
+    shift_h = sum(b - a for a, b in sorting_shifts(w)) / 60.0
     capacity = sc.facilities.county_centre.sorting_capacity_per_hour * shift_h
     n_sorted = np.sum((sorted_in >= start) & (sorted_in <= end))
     # Category 0 of ``place`` is the county centre (see sim.engine._parcel_table).

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.engine import DAY_MIN, _parcel_table, generate_demand
+from sim.engine import DAY_MIN, _parcel_table, generate_demand, shift_at, sorting_shifts
 from sim.scenario import clock_minutes
 from sim.world import World
 
@@ -36,7 +36,7 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
     arrived = [None] * n  # the event a parcel waits on while queued or on board
     centre = sc.facilities.county_centre
     per_parcel = 60.0 / centre.sorting_capacity_per_hour
-    shifts = sorted((clock_minutes(s.start), clock_minutes(s.end)) for s in centre.shifts)
+    shifts = sorting_shifts(world)
     sorter = simpy.Resource(env, capacity=1)
     shuttle_of = np.zeros(world.n_townships, dtype=np.int64)
     for i, veh in enumerate(world.shuttles):
@@ -44,14 +44,6 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
     shuttle_store = [simpy.Store(env) for _ in world.shuttles]
     village_store = [simpy.Store(env) for _ in range(world.n_villages)]
     hold = sc.pickup.max_hold_days * DAY_MIN
-
-    def shift_at(t: float) -> tuple[float, float]:
-        day = np.floor(t / DAY_MIN)
-        for d in (day, day + 1):
-            for a, b in shifts:
-                if d * DAY_MIN + b > t:
-                    return d * DAY_MIN + a, d * DAY_MIN + b
-        raise AssertionError("unreachable")
 
     def collect(i: int, mean_h: float) -> Iterator:
         delay = -np.log1p(-p.pickup_u[i]) * mean_h * 60.0
@@ -67,7 +59,7 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
         with sorter.request() as req:
             yield req
             while True:
-                start, end = shift_at(env.now)
+                start, end = shift_at(shifts, env.now)
                 if env.now < start:
                     yield env.timeout(start - env.now)
                 if end - env.now >= per_parcel - 1e-9:

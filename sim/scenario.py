@@ -233,7 +233,11 @@ class Schedules(_Model):
         BeforeValidator(_codes_keys_to_str),
     ] = Field(default_factory=dict, description="per-village overrides of visits_per_week")
     max_loop_h: float = Field(
-        8, gt=0, le=24, description="longest village loop (driving + stops), hours"
+        8,
+        gt=0,
+        le=24,
+        description="longest village loop (driving + stops) a vehicle may drive per departure, "
+        "hours; loops are planned within it, and longer shuttle routes are reported",
     )
 
 

@@ -41,6 +41,7 @@ def plot_county_map(results: Results, coverage: pd.DataFrame, *, ax: Axes | None
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 8))
     w = results.world
+    _draw_boundary(ax, w.county_code)
     segs: dict[str, list] = {k: [] for k in _ROAD_STYLE}
     for u, v, data in w.graph.edges(data=True):
         if data.get("reversed"):
@@ -118,3 +119,12 @@ def plot_county_map(results: Results, coverage: pd.DataFrame, *, ax: Axes | None
     ax.set_ylabel("latitude")
     ax.legend(loc="lower left", fontsize=8)
     return ax
+
+
+def _draw_boundary(ax: Axes, code: str) -> None:
+    from sim.geodata import county_boundary
+
+    geom = county_boundary(code)
+    for poly in getattr(geom, "geoms", [geom]):
+        x, y = poly.exterior.xy
+        ax.plot(x, y, color="#333333", linewidth=1.2, zorder=0)
