@@ -230,7 +230,10 @@ def generate_demand(world: World, replication: int) -> _Parcels:
     )
 
 
-def _simulate(world: World, replication: int, progress):
+def _simulate(
+    world: World, replication: int, progress: Callable[[int], None] | None
+) -> tuple[_Parcels, list[tuple], np.ndarray]:
+    """Run one replication; return the parcel arrays, the vehicle legs and who holds what."""
     sc = world.scenario
     env = simpy.Environment()
     p = generate_demand(world, replication)
@@ -345,9 +348,8 @@ def _simulate(world: World, replication: int, progress):
         p.t_point[ids] = now
         pickup(ids, now, sc.pickup.mean_delay_h)
 
-    departures = lambda times: [clock_minutes(t) for t in times]  # noqa: E731
-    shuttle_deps = departures(sc.schedules.shuttle_departures)
-    loop_deps = departures(sc.schedules.village_departures)
+    shuttle_deps = sorted(clock_minutes(t) for t in sc.schedules.shuttle_departures)
+    loop_deps = sorted(clock_minutes(t) for t in sc.schedules.village_departures)
     n_sh = len(world.shuttles)
 
     def shuttle(vi: int, veh: Vehicle) -> Iterator:

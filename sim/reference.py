@@ -100,7 +100,7 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
         store = shuttle_store[vi]
         for day in range(sc.horizon_days):
-            for dep in sc.schedules.shuttle_departures:
+            for dep in sorted(sc.schedules.shuttle_departures):
                 t = day * DAY_MIN + clock_minutes(dep)
                 if env.now < t:
                     yield env.timeout(t - env.now)
@@ -128,7 +128,7 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
         n_t = world.n_townships
         for day in range(sc.horizon_days):
             weekday = (sc.start_date.weekday() + day) % 7
-            for dep in sc.schedules.village_departures:
+            for dep in sorted(sc.schedules.village_departures):
                 t = day * DAY_MIN + clock_minutes(dep)
                 if env.now < t:
                     yield env.timeout(t - env.now)
