@@ -311,7 +311,7 @@ Small, derived files that ruralsim reads at run time (`sim.geodata`). They are g
 `derive.py` in this folder from raw sources that users do not need; do not edit them by hand.
 Only real, published data is shipped here. Road networks and township/village coordinates are
 **not** shipped: offline they are generated synthetically (seeded, flagged `synthetic` in every
-output), and online they can come from OpenStreetMap.
+output); OpenStreetMap import is planned.
 
 ## shanxi_divisions.csv.gz
 
