@@ -213,6 +213,6 @@ def test_engine_agrees_with_per_parcel_reference(tiny_scenario):
     assert lead_fast.mean() == pytest.approx(lead_slow.mean(), rel=0.01)
     assert (fast["final_state"].value_counts() == slow["final_state"].value_counts()).all()
     # Same demand and pickup draws, same rules: every parcel has the same history.
-    for col in TIMESTAMPS + ["t_picked_up", "t_returned"]:
+    for col in [*TIMESTAMPS, "t_picked_up", "t_returned"]:
         np.testing.assert_allclose(fast[col], slow[col], atol=1e-6, equal_nan=True)
     assert (fast["place"].astype(str) == slow["place"].astype(str)).all()
