@@ -16,13 +16,14 @@ from sim.errors import BuildError, GeodataError, ScenarioError, SimError, UsageE
 from sim.kpi import SUMMARY_KPIS, compute_kpis, coverage_table, summarize
 from sim.runfolder import RunTables, write_run
 from sim.scenario import Scenario, load_scenario, scenario_from_dict, scenario_json_schema
-from sim.world import Vehicle, World
+from sim.world import County, Vehicle, World
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SUMMARY_KPIS",
     "BuildError",
+    "County",
     "GeodataError",
     "Results",
     "RunTables",

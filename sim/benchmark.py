@@ -90,7 +90,7 @@ def run_benchmark(
         ref_parcels = len(ref)
     return BenchmarkResult(
         scenario=sc.name,
-        county=f"{world.county_name} {world.county_code}",
+        county=world.label,
         days=days,
         parcels=len(results.parcels),
         build_s=t1 - t0,

@@ -1,170 +1,90 @@
 """Build a runnable :class:`~sim.world.World` from a validated scenario.
 
-The build resolves the county's administrative units, lays the road network (the seeded
-synthetic network in v1), computes travel-time matrices between facilities, and plans the
-vehicles' routes: township shuttles from the county centre and village loops from each
-township point. Everything a run needs is decided here, so the engine only executes.
+For each county of the scenario's region the build resolves the administrative units, takes the
+road graph from the best available source (cached OpenStreetMap data, else the seeded synthetic
+network), places the facilities (OSM place nodes matched by name, else seeded synthetic points),
+snaps them to the graph with explicit connectors where the graph falls short, computes
+travel-time matrices between facilities, and plans the vehicles' routes. Everything a run needs
+is decided here, so the engine only executes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import numpy as np
+import pandas as pd
 
 from sim.errors import ScenarioError
-from sim.geodata import children, county_boundary, county_seat, unit
+from sim.geodata import county_boundary, county_seat, load_divisions, resolve_region, unit
+from sim.geodata.cache import CountyOSM, load_county
+from sim.geodata.snap import Snapped, snap_facilities
+from sim.geodata.speeds import add_speeds, highway_speeds
 from sim.geodata.synthetic import synthetic_county
 from sim.network import facility_matrices
+from sim.plan import local_xy, plan_loops, plan_shuttles, visit_days
 from sim.rng import stream
 from sim.scenario import Scenario
-from sim.world import Vehicle, World
-
-#: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
-_LOOP_FILL = 0.9
+from sim.world import County, World
 
 
-def build(scenario: Scenario) -> World:
-    """Build the world of a scenario.
-
-    Parameters
-    ----------
-    scenario
-        A validated scenario.
-
-    Returns
-    -------
-    World
-        The immutable model the engine runs.
+def region_counties(scenario: Scenario) -> list[str]:
+    """County codes of the scenario's region, in code order.
 
     Raises
     ------
     ScenarioError
-        If the scenario names units that are not in its county.
+        If a code is unknown, not a county, or a development zone; ``loc`` names the field.
     """
-    check_references(scenario)
-    code = scenario.region.county
-    county = unit(code)
-    townships = children(code)
-    t_codes = townships["code"].to_numpy(dtype=object)
-    village_lists = {t: children(t) for t in t_codes}
-    v_frames = [village_lists[t] for t in t_codes]
-    v_codes = np.concatenate([f["code"].to_numpy(dtype=object) for f in v_frames])
-    v_names = np.concatenate([f["name"].to_numpy(dtype=object) for f in v_frames])
-    v_town = np.repeat(np.arange(len(t_codes)), [len(f) for f in v_frames])
-
-    seat = county_seat(code)
-    layout = synthetic_county(
-        county_boundary(code),
-        (seat.lon, seat.lat),
-        list(t_codes),
-        {t: list(village_lists[t]["code"]) for t in t_codes},
-        rng=stream(scenario.seed, "network"),
-        terrain=scenario.region.terrain,
-    )
-    points = layout.points.set_index("code")
-    fac_codes = np.concatenate([["seat"], t_codes, v_codes]).astype(object)
-    fac_names = np.concatenate([[county.name], townships["name"].to_numpy(), v_names])
-    fac_levels = np.array(
-        ["county"] + ["township"] * len(t_codes) + ["village"] * len(v_codes), dtype=object
-    )
-    nodes = points.loc[fac_codes, "node"].to_numpy()
-    xy = _local_xy(points.loc[fac_codes, ["lon", "lat"]].to_numpy())
-
-    time_min: dict[str, np.ndarray] = {}
-    km: dict[str, np.ndarray] = {}
-    by_speed: dict[float, tuple[np.ndarray, np.ndarray]] = {}
-    for name, vt in scenario.fleet.vehicle_types.items():
-        if vt.max_speed_kmh not in by_speed:
-            by_speed[vt.max_speed_kmh] = facility_matrices(
-                layout.graph, nodes, max_speed_kmh=vt.max_speed_kmh
-            )
-        time_min[name], km[name] = by_speed[vt.max_speed_kmh]
-
-    population, rate = _demand_rates(scenario, v_codes)
-    has_point = _has_point(scenario, v_codes)
-    visits = np.array(
-        [
-            scenario.schedules.village_visits_per_week.get(c, scenario.schedules.visits_per_week)
-            for c in v_codes
-        ],
-        dtype=np.int64,
-    )
-    visit_days = _visit_days(visits)
-
-    warnings: list[str] = []
-    shuttles = _plan_shuttles(scenario, xy, rate, v_town, len(t_codes), time_min, warnings)
-    village_vehicles, served = _plan_loops(
-        scenario, xy, rate, visits, visit_days, has_point, v_town, t_codes, time_min, warnings
-    )
-
-    sources = {
-        "divisions": "real: NBS 2023 statistical division codes",
-        "county_boundary": "real: DataV.GeoAtlas county polygon (WGS-84)",
-        "county_seat": (
-            f"real: GeoNames {seat.source.split(':', 1)[1]}"
-            if seat.source.startswith("geonames:")
-            else "derived: representative point of the county polygon"
-        ),
-        "roads": f"synthetic: seeded rural road network (seed {scenario.seed})",
-        "township_points": "synthetic: seeded points inside the county polygon",
-        "village_points": "synthetic: seeded points around their township",
-        "population": (
-            "assumed: scenario village_population unless listed in demand.inbound.populations"
-        ),
-    }
-    return World(
-        scenario=scenario,
-        county_code=code,
-        county_name=county.name,
-        sources=sources,
-        graph=layout.graph,
-        points=layout.points,
-        codes=fac_codes,
-        names=fac_names.astype(object),
-        levels=fac_levels,
-        township_codes=t_codes,
-        township_names=townships["name"].to_numpy(dtype=object),
-        village_codes=v_codes,
-        village_names=v_names,
-        village_township=v_town,
-        village_has_point=has_point,
-        village_visit_days=visit_days,
-        village_served=served,
-        village_rate=rate,
-        village_population=population,
-        time_min=time_min,
-        km=km,
-        shuttles=tuple(shuttles),
-        village_vehicles=tuple(village_vehicles),
-        warnings=tuple(warnings),
-    )
+    r = scenario.region
+    if r.county or r.counties:
+        field = "county" if r.county else "counties"
+        codes = [r.county] if r.county else list(r.counties or [])
+        for i, code in enumerate(codes):
+            loc = ("region", "county") if r.county else ("region", "counties", i)
+            _check_county(code, loc)
+        if len(set(codes)) != len(codes):
+            raise _ref_error(("region", field), "a county is listed twice")
+        return sorted(codes)
+    loc = ("region", "prefecture" if r.prefecture else "province")
+    code = str(r.prefecture or r.province)
+    try:
+        return resolve_region(code)
+    except ValueError as exc:
+        raise _ref_error(loc, str(exc)) from None
 
 
-def check_references(scenario: Scenario) -> None:
-    """Check that the codes a scenario names exist in its county.
+def _check_county(code: str, loc: tuple) -> None:
+    try:
+        county = unit(code)
+    except ValueError as exc:
+        raise _ref_error(loc, str(exc)) from None
+    if county.level != "county":
+        raise _ref_error(loc, f"{code} is a {county.level}, not a county")
+    if county.kind == "zone":
+        raise _ref_error(
+            loc,
+            f"{code} {county.name} is a development/scenic zone without a boundary of its "
+            "own; choose one of the 117 counties",
+        )
+
+
+def check_references(scenario: Scenario) -> list[str]:
+    """Check that the codes a scenario names exist in its region; return its county codes.
 
     Raises
     ------
     ScenarioError
         Naming the field; its ``loc`` attribute holds the field path (for line lookup).
     """
-    code = scenario.region.county
-    try:
-        county = unit(code)
-    except ValueError as exc:
-        raise _ref_error(("region", "county"), str(exc)) from None
-    if county.level != "county":
-        raise _ref_error(("region", "county"), f"{code} is a {county.level}, not a county")
-    if county.kind == "zone":
-        raise _ref_error(
-            ("region", "county"),
-            f"{code} {county.name} is a development/scenic zone without a boundary of its "
-            "own; choose one of the 117 counties",
-        )
-    townships = children(code)
-    t_codes = set(townships["code"])
-    v_codes: set[str] = set()
-    for t in townships["code"]:
-        v_codes.update(children(t)["code"])
+    counties = region_counties(scenario)
+    div = load_divisions()
+    towns = div[(div["level"] == "township") & div["parent"].isin(counties)]
+    t_codes = set(towns["code"])
+    v_codes = set(div.loc[(div["level"] == "village") & div["parent"].isin(t_codes), "code"])
+    where = counties[0] if len(counties) == 1 else "the region"
     listed = scenario.facilities.village_points.villages
     checks: list[tuple[tuple[str, ...], list[str], set[str], str]] = [
         (("fleet", "townships"), list(scenario.fleet.townships), t_codes, "township"),
@@ -180,6 +100,12 @@ def check_references(scenario: Scenario) -> None:
             v_codes,
             "village",
         ),
+        (
+            ("region", "terrain_by_county"),
+            list(scenario.region.terrain_by_county),
+            set(counties),
+            "county",
+        ),
     ]
     if listed != "all":
         checks.append(
@@ -188,12 +114,18 @@ def check_references(scenario: Scenario) -> None:
     for loc, codes, valid, level in checks:
         for i, c in enumerate(codes):
             if c not in valid:
-                where = (*loc, i) if loc[-1] == "villages" else (*loc, c)
+                at = (*loc, i) if loc[-1] == "villages" else (*loc, c)
+                hint = counties[0] if len(counties) == 1 else c[:6]
                 raise _ref_error(
-                    where,
-                    f"{c} is not a {level} of county {code} {county.name}; see "
-                    f"`ruralsim geodata show {code}` for the valid codes",
+                    at,
+                    f"{c} is not a {level} of {_name(where)}; see "
+                    f"`ruralsim geodata show {hint}` for the valid codes",
                 )
+    return counties
+
+
+def _name(code: str) -> str:
+    return f"county {code} {unit(code).name}" if code.isdigit() else code
 
 
 def _ref_error(loc: tuple, message: str) -> ScenarioError:
@@ -201,6 +133,248 @@ def _ref_error(loc: tuple, message: str) -> ScenarioError:
     err.loc = loc  # type: ignore[attr-defined]
     err.detail = message  # type: ignore[attr-defined]
     return err
+
+
+def build(
+    scenario: Scenario,
+    *,
+    cache_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> World:
+    """Build the world of a scenario.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+    cache_dir
+        Cache of OpenStreetMap data (default: :func:`sim.geodata.cache.default_cache_dir`).
+    progress
+        Called with 1 after each county is built.
+
+    Returns
+    -------
+    World
+        The immutable model the engine runs.
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario names units outside its region, or asks for OpenStreetMap roads
+        (``region.road_network: osm``) that are not cached.
+    """
+    codes = check_references(scenario)
+    div = load_divisions()
+    counties = []
+    for code in codes:
+        counties.append(build_county(scenario, code, divisions=div, cache_dir=cache_dir))
+        if progress is not None:
+            progress(1)
+    return World(scenario=scenario, counties=tuple(counties))
+
+
+def build_county(
+    scenario: Scenario,
+    code: str,
+    *,
+    divisions: pd.DataFrame | None = None,
+    cache_dir: Path | None = None,
+) -> County:
+    """Build one county of a scenario (see :func:`build`)."""
+    div = load_divisions() if divisions is None else divisions
+    name = unit(code).name
+    towns = div[(div["level"] == "township") & (div["parent"] == code)]
+    t_codes = towns["code"].to_numpy(dtype=object)
+    vills = div[(div["level"] == "village") & div["parent"].isin(t_codes)]
+    order = np.argsort(pd.Categorical(vills["parent"], categories=t_codes).codes, kind="stable")
+    vills = vills.iloc[order]
+    v_codes = vills["code"].to_numpy(dtype=object)
+    v_town = pd.Categorical(vills["parent"], categories=t_codes).codes.astype(np.int64)
+    terrain = scenario.region.terrain_by_county.get(code, scenario.region.terrain)
+    speeds = highway_speeds(terrain, scenario.region.speeds_kmh)
+
+    seat = county_seat(code)
+    layout = synthetic_county(
+        county_boundary(code),
+        (seat.lon, seat.lat),
+        list(t_codes),
+        {t: list(v_codes[v_town == i]) for i, t in enumerate(t_codes)},
+        rng=stream(scenario.seed, f"network:{code}"),
+        terrain=terrain,
+    )
+    fac_codes = np.concatenate([["seat"], t_codes, v_codes]).astype(object)
+    osm = None if scenario.region.road_network == "synthetic" else load_county(code, cache_dir)
+    if osm is None and scenario.region.road_network == "osm":
+        raise _ref_error(
+            ("region", "road_network"),
+            f"no OpenStreetMap data cached for county {code} {name}; run `ruralsim geodata "
+            f"fetch {code}` (online) or `ruralsim geodata import FILE.osm.pbf --counties "
+            f"{code}`, or set road_network: auto to fall back to the synthetic network",
+        )
+    if osm is None:
+        points = layout.points.set_index("code").loc[fac_codes].reset_index()
+        graph = add_speeds(layout.graph.copy(), speeds)
+        snapped = Snapped(
+            graph=graph,
+            nodes=points["node"].to_numpy(dtype=np.int64),
+            table=pd.DataFrame({"snap_m": np.zeros(len(points)), "connector": False, "reason": ""}),
+        )
+        point_source = np.full(len(points), "synthetic", dtype=object)
+        match_rates: dict[str, float] | None = None
+    else:
+        points, point_source, match_rates = _real_points(osm, code, layout.points, fac_codes)
+        r = scenario.region
+        snapped = snap_facilities(
+            add_speeds(osm.graph.copy(), speeds),
+            points[["lon", "lat"]].to_numpy(),
+            max_m=r.snap_max_m,
+            connector_speed_kmh=r.connector_speed_kmh,
+            circuity=r.connector_circuity,
+        )
+    points = points.assign(
+        node=snapped.nodes,
+        source=point_source,
+        snap_m=snapped.table["snap_m"].to_numpy(),
+        connector=snapped.table["connector"].to_numpy(),
+        connector_reason=snapped.table["reason"].to_numpy(),
+    )
+
+    time_min: dict[str, np.ndarray] = {}
+    km: dict[str, np.ndarray] = {}
+    by_speed: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    for vname, vt in scenario.fleet.vehicle_types.items():
+        if vt.max_speed_kmh not in by_speed:
+            by_speed[vt.max_speed_kmh] = facility_matrices(
+                snapped.graph, snapped.nodes, max_speed_kmh=vt.max_speed_kmh
+            )
+        time_min[vname], km[vname] = by_speed[vt.max_speed_kmh]
+
+    xy = local_xy(points[["lon", "lat"]].to_numpy())
+    population, rate = _demand_rates(scenario, v_codes)
+    has_point = _has_point(scenario, v_codes)
+    sched = scenario.schedules
+    visits = np.array(
+        [sched.village_visits_per_week.get(c, sched.visits_per_week) for c in v_codes],
+        dtype=np.int64,
+    )
+    days = visit_days(visits)
+    warnings: list[str] = []
+    shuttles = plan_shuttles(scenario, xy, rate, v_town, len(t_codes), time_min, warnings)
+    village_vehicles, served = plan_loops(
+        scenario, xy, rate, visits, days, has_point, v_town, t_codes, time_min, warnings
+    )
+    return County(
+        scenario=scenario,
+        terrain=terrain,
+        county_code=code,
+        county_name=name,
+        sources=_sources(scenario, seat.source, osm, point_source, len(t_codes)),
+        quality=_quality(osm.graph if osm else layout.graph, snapped, points, match_rates),
+        graph=snapped.graph,
+        points=points,
+        codes=fac_codes,
+        names=np.concatenate([[name], towns["name"].to_numpy(), vills["name"].to_numpy()]),
+        levels=np.array(
+            ["county"] + ["township"] * len(t_codes) + ["village"] * len(v_codes), dtype=object
+        ),
+        township_codes=t_codes,
+        township_names=towns["name"].to_numpy(dtype=object),
+        village_codes=v_codes,
+        village_names=vills["name"].to_numpy(dtype=object),
+        village_township=v_town,
+        village_has_point=has_point,
+        village_visit_days=days,
+        village_served=served,
+        village_rate=rate,
+        village_population=population,
+        time_min=time_min,
+        km=km,
+        shuttles=tuple(shuttles),
+        village_vehicles=tuple(village_vehicles),
+        warnings=tuple(warnings),
+    )
+
+
+def _real_points(
+    osm: CountyOSM, code: str, synthetic: pd.DataFrame, fac_codes: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, float]]:
+    """Facility points from OSM place nodes where matched, synthetic ones elsewhere."""
+    from sim.geodata.places import match_places
+
+    pts = synthetic.set_index("code").loc[fac_codes, ["level", "parent", "lon", "lat"]].copy()
+    source = np.full(len(pts), "synthetic", dtype=object)
+    source[0] = "real"  # the county seat
+    match = match_places(osm.places, code)
+    found = match.points.dropna(subset=["lon", "lat"]).set_index("code")
+    hit = pts.index.isin(found.index)
+    pts.loc[hit, ["lon", "lat"]] = found.loc[pts.index[hit], ["lon", "lat"]].to_numpy()
+    source[hit] = "osm"
+    return pts.reset_index(), source, dict(match.rates)
+
+
+def _sources(
+    scenario: Scenario, seat_source: str, osm: CountyOSM | None, point_source, n_towns: int
+) -> dict[str, str]:
+    seat = (
+        f"real: GeoNames {seat_source.split(':', 1)[1]}"
+        if seat_source.startswith("geonames:")
+        else "derived: representative point of the county polygon"
+    )
+    if osm is None:
+        roads = f"synthetic: seeded rural road network (seed {scenario.seed})"
+    else:
+        how = "Overpass" if osm.meta.get("source") == "overpass" else "an OSM extract"
+        when = str(osm.meta.get("fetched") or osm.meta.get("osm_timestamp") or "")[:10]
+        roads = f"real: OpenStreetMap via {how}" + (f", {when}" if when else "")
+
+    def layer(src: np.ndarray, what: str) -> str:
+        n_real = int(np.sum(src == "osm"))
+        if n_real == 0:
+            return f"synthetic: seeded {what} inside the county polygon"
+        if n_real == len(src):
+            return f"real: OpenStreetMap place nodes ({n_real})"
+        return f"mixed: {n_real} of {len(src)} from OpenStreetMap place nodes, rest synthetic"
+
+    return {
+        "divisions": "real: NBS 2023 statistical division codes",
+        "county_boundary": "real: DataV.GeoAtlas county polygon (WGS-84)",
+        "county_seat": seat,
+        "roads": roads,
+        "township_points": layer(point_source[1 : 1 + n_towns], "points"),
+        "village_points": layer(point_source[1 + n_towns :], "points"),
+        "population": (
+            "assumed: scenario village_population unless listed in demand.inbound.populations"
+        ),
+    }
+
+
+def _quality(
+    source_graph, snapped: Snapped, points: pd.DataFrame, rates: dict[str, float] | None
+) -> dict[str, Any]:
+    """Data-quality summary of a county's roads and points (``ruralsim geodata check``)."""
+    import networkx as nx
+
+    g = source_graph
+    comps = [len(c) for c in nx.strongly_connected_components(g)]
+    snap = points["snap_m"].to_numpy()
+    reasons = points["connector_reason"].to_numpy()
+    return {
+        "roads": "synthetic" if g.graph.get("synthetic") else "osm",
+        "graph_nodes": g.number_of_nodes(),
+        "graph_edges": g.number_of_edges(),
+        "graph_km": round(sum(d["length"] for _, _, d in g.edges(data=True)) / 2000.0, 1),
+        "components": len(comps),
+        "largest_component_share": round(max(comps) / max(sum(comps), 1), 4),
+        "place_match_rate": rates,
+        "snap_m": {
+            q: round(float(np.quantile(snap, p)), 1)
+            for q, p in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        },
+        "connectors": {
+            "far": int(np.sum(reasons == "far")),
+            "disconnected": int(np.sum(reasons == "disconnected")),
+        },
+    }
 
 
 def _demand_rates(scenario: Scenario, v_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,205 +394,3 @@ def _has_point(scenario: Scenario, v_codes: np.ndarray) -> np.ndarray:
     if listed == "all":
         return np.ones(len(v_codes), dtype=bool)
     return np.isin(v_codes, np.array(listed, dtype=object))
-
-
-def _visit_days(visits: np.ndarray) -> np.ndarray:
-    """Weekdays of each village's visits (columns, 0 = Monday).
-
-    Visits are spread evenly over the week and staggered across villages, so that a loop's
-    daily load stays even.
-    """
-    days = np.zeros((len(visits), 7), dtype=bool)
-    for v, n in enumerate(visits):
-        if n > 0:
-            offset = v % 7 if n < 7 else 0
-            days[v, (np.floor(np.arange(n) * 7 / n).astype(int) + offset) % 7] = True
-    return days
-
-
-def _local_xy(lonlat: np.ndarray) -> np.ndarray:
-    lat0 = np.radians(lonlat[:, 1].mean())
-    return np.column_stack([lonlat[:, 0] * np.cos(lat0), lonlat[:, 1]]) * 111.32
-
-
-def _expand(counts: dict[str, int]) -> list[str]:
-    return [name for name in sorted(counts) for _ in range(counts[name])]
-
-
-def _nn_order(stops: list[int], base: int, tmat: np.ndarray) -> np.ndarray:
-    """Order stops by nearest neighbour from the base (a simple open tour)."""
-    left = list(stops)
-    order: list[int] = []
-    here = base
-    while left:
-        nxt = min(left, key=lambda s: tmat[here, s])
-        order.append(nxt)
-        left.remove(nxt)
-        here = nxt
-    return np.array(order, dtype=np.int64)
-
-
-def _tour_minutes(order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float) -> float:
-    path = np.concatenate([[base], order, [base]])
-    return float(tmat[path[:-1], path[1:]].sum() + stop_min * len(order))
-
-
-def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
-    d = xy[members] - xy[base]
-    return members[np.lexsort((members, np.arctan2(d[:, 1], d[:, 0])))]
-
-
-def _plan_shuttles(scenario, xy, rate, v_town, n_town, time_min, warnings) -> list[Vehicle]:
-    """Split the townships among the shuttles: contiguous sweeps with the shortest longest tour.
-
-    The sweep around the county centre is cut into at most one group per shuttle; the cut
-    minimises the longest tour while each group's daily volume fits the shuttle's capacity
-    over the day's departures (volume is relaxed when no cut can meet it).
-    """
-    vtypes = _expand(scenario.fleet.county_centre)
-    if len(vtypes) > n_town:
-        warnings.append(
-            f"fleet.county_centre: {len(vtypes)} shuttles for {n_town} townships; "
-            f"{len(vtypes) - n_town} stay idle"
-        )
-    vtypes = vtypes[:n_town]
-    n = len(vtypes)
-    load = np.bincount(v_town, weights=rate, minlength=n_town)
-    stop_min = scenario.facilities.townships.service_time_min
-    tmat = time_min[min(vtypes, key=lambda v: scenario.fleet.vehicle_types[v].max_speed_kmh)]
-    cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * len(
-        scenario.schedules.shuttle_departures
-    )
-    sweep = _sweep(xy, 0, np.arange(1, n_town + 1))
-
-    def tour(group: list[int]) -> float:
-        return _tour_minutes(_nn_order(group, 0, tmat), 0, tmat, stop_min)
-
-    def split(order: np.ndarray, limit: float, volume: bool) -> list[list[int]] | None:
-        groups: list[list[int]] = [[]]
-        for f in order:
-            trial = [*groups[-1], int(f)]
-            over = tour(trial) > limit or (volume and load[np.array(trial) - 1].sum() > cap)
-            if groups[-1] and over:
-                groups.append([int(f)])
-                if len(groups) > n:
-                    return None
-            else:
-                groups[-1] = trial
-        return groups
-
-    best: list[list[int]] | None = None
-    for volume in (True, False):
-        for shift in range(n_town):
-            order = np.roll(sweep, shift)
-            lo, hi = 0.0, tour([int(f) for f in order]) + 1.0
-            if split(order, hi, volume) is None:
-                continue
-            for _ in range(20):  # bisect the longest tour allowed
-                mid = (lo + hi) / 2
-                if split(order, mid, volume) is None:
-                    lo = mid
-                else:
-                    hi = mid
-            groups = split(order, hi, volume)
-            if groups and (best is None or max(map(tour, groups)) < max(map(tour, best))):
-                best = groups
-        if best is not None:
-            break
-    out = []
-    counter: dict[str, int] = {}
-    for vtype, group in zip(vtypes, best or []):
-        counter[vtype] = counter.get(vtype, 0) + 1
-        order = _nn_order(group, 0, time_min[vtype])
-        minutes = _tour_minutes(order, 0, time_min[vtype], stop_min)
-        vid = f"C-{vtype}-{counter[vtype]}"
-        if minutes > scenario.schedules.max_loop_h * 60:
-            warnings.append(
-                f"shuttle {vid}: its route takes {minutes / 60:.1f} h, more than "
-                f"schedules.max_loop_h = {scenario.schedules.max_loop_h:g}"
-            )
-        out.append(Vehicle(vid, vtype, 0, (order,)))
-    return out
-
-
-def _day_minutes(
-    order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float, days: np.ndarray
-) -> np.ndarray:
-    """Minutes of a loop on each weekday, visiting only the villages due that day."""
-    out = np.zeros(7)
-    for d in range(7):
-        stops = order[days[order, d]]
-        if len(stops):
-            out[d] = _tour_minutes(stops, base, tmat, stop_min)
-    return out
-
-
-def _plan_loops(
-    scenario, xy, rate, visits, visit_days, has_point, v_town, t_codes, time_min, warnings
-) -> tuple[list[Vehicle], np.ndarray]:
-    """Plan village loops per township: sweep, cut by capacity and duration, then balance.
-
-    A loop's load and duration are checked on each weekday, over the villages due that day;
-    loops go to the township's vehicles longest first, each to the vehicle whose busiest day
-    stays shortest.
-    """
-    n_town = len(t_codes)
-    stop_min = scenario.facilities.village_points.service_time_min
-    max_min = scenario.schedules.max_loop_h * 60
-    eligible = has_point & (visits > 0)
-    served = np.zeros(len(v_town), dtype=bool)
-    per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
-    # Facility-indexed views, so that loops (facility indices) index them directly.
-    load_on = np.concatenate([np.zeros((n_town + 1, 7)), per_visit[:, None] * visit_days])
-    days_of = np.concatenate([np.zeros((n_town + 1, 7), dtype=bool), visit_days])
-    vehicles: list[Vehicle] = []
-    for t in range(n_town):
-        code = t_codes[t]
-        vtypes = _expand(scenario.fleet.townships.get(code, scenario.fleet.township_default))
-        members = np.flatnonzero((v_town == t) & eligible)
-        if len(members) == 0:
-            continue
-        if not vtypes:
-            warnings.append(
-                f"township {code}: no village vehicle; its {len(members)} villages are "
-                "served at the township point"
-            )
-            continue
-        base = t + 1
-        facs = _sweep(xy, base, members + 1 + n_town)
-        cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * _LOOP_FILL
-        tmat = time_min[vtypes[0]]
-        loops: list[np.ndarray] = []
-        current: list[int] = []
-        for f in facs:
-            if current:
-                trial = _nn_order([*current, f], base, tmat)
-                heavy = load_on[trial].sum(axis=0).max() > cap
-                long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
-                if heavy or long:
-                    loops.append(_nn_order(current, base, tmat))
-                    current = []
-            current.append(f)
-        loops.append(_nn_order(current, base, tmat))
-        served[members] = True
-        minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
-        assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
-        busy = np.zeros((len(vtypes), 7))
-        for i in np.argsort(minutes.max(axis=1), kind="stable")[::-1]:
-            k = int(np.argmin((busy + minutes[i]).max(axis=1)))
-            assigned[k].append(loops[i])
-            busy[k] += minutes[i]
-        counter: dict[str, int] = {}
-        for vtype, routes, day_busy in zip(vtypes, assigned, busy):
-            counter[vtype] = counter.get(vtype, 0) + 1
-            if not routes:
-                continue
-            vid = f"{code}-{vtype}-{counter[vtype]}"
-            if day_busy.max() > max_min:
-                warnings.append(
-                    f"vehicle {vid}: its loops take up to {day_busy.max() / 60:.1f} h a "
-                    f"departure, more than schedules.max_loop_h = "
-                    f"{scenario.schedules.max_loop_h:g}"
-                )
-            vehicles.append(Vehicle(vid, vtype, base, tuple(routes)))
-    return vehicles, served

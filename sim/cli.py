@@ -147,11 +147,12 @@ def _load(path: Path, *, replications: int | None = None, seed: int | None = Non
 
 def _validate(args: argparse.Namespace) -> int:
     scenario, world = _load(args.scenario)
+    cs = world.counties
     print(
         f"{args.scenario}: valid scenario {scenario.name!r} (schema v{scenario.schema_version}): "
-        f"{world.county_name} {world.county_code}, {world.n_townships} townships, "
-        f"{world.n_villages} villages, {len(world.shuttles)} shuttles, "
-        f"{len(world.village_vehicles)} village vehicles"
+        f"{world.label}, {sum(c.n_townships for c in cs)} townships, "
+        f"{sum(c.n_villages for c in cs)} villages, {sum(len(c.shuttles) for c in cs)} "
+        f"shuttles, {sum(len(c.village_vehicles) for c in cs)} village vehicles"
     )
     for w in world.warnings:
         print(f"  warning: {w}")
@@ -172,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario, world = _load(args.scenario, replications=args.replications, seed=args.seed)
     for w in world.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    total = scenario.horizon_days * scenario.replications
+    total = scenario.horizon_days * scenario.replications * len(world.counties)
     with tqdm(
         total=total, unit="day", desc=scenario.name, disable=args.quiet or None, leave=False
     ) as bar:
@@ -191,10 +192,11 @@ def _headline(tables, world) -> str:
     from sim.kpi import SUMMARY_KPIS
 
     s = tables.summary
-    s = s[(s["scope"] == "county") & s["kpi"].isin(SUMMARY_KPIS)].set_index("kpi")
-    synthetic = [k for k, v in world.sources.items() if v.startswith("synthetic")]
+    scope = "county" if len(world.counties) == 1 else "province"
+    s = s[(s["scope"] == scope) & s["kpi"].isin(SUMMARY_KPIS)].set_index("kpi")
+    synthetic = world.synthetic_layers()
     lines = [
-        f"{world.scenario.name}: {world.county_name} {world.county_code}, "
+        f"{world.scenario.name}: {world.label}, "
         f"{world.scenario.replications} replication(s), "
         f"days {world.scenario.warmup_days}-{world.scenario.horizon_days} measured",
         f"synthetic layers: {', '.join(synthetic)}",

@@ -22,8 +22,8 @@ import pandas as pd
 import simpy
 
 from sim.rng import stream
-from sim.scenario import clock_minutes
-from sim.world import Vehicle, World
+from sim.scenario import Scenario, clock_minutes
+from sim.world import County, Vehicle, World
 
 DAY_MIN = 1440.0
 
@@ -172,15 +172,21 @@ def run(
         t_loop_depart, t_point, t_picked_up, t_returned (minutes since 00:00 of day 0; NaN when
         not reached), held_at_township, final_state (delivered | in_system | spoiled |
         failed), place (facility code or vehicle id where it is at the end), reason.
-        ``trips`` columns: replication, vehicle, type, kind, from_code, to_code, depart,
-        arrive, km, load, stop_min.
+        ``trips`` columns: replication, county_code, vehicle, type, kind, from_code, to_code,
+        depart, arrive, km, load, stop_min.
     """
     n = world.scenario.replications if replications is None else replications
+    cats = Categories.of(world)
     parcel_tables, trip_tables = [], []
     for r in range(n):
-        parcels, trips, locations = _simulate(world, r, progress)
-        parcel_tables.append(_parcel_table(world, r, parcels, locations))
-        trip_tables.append(_trip_table(world, r, trips))
+        first_id = 0
+        for i, county in enumerate(world.counties):
+            parcels, trips, locations = _simulate(county, r, progress)
+            table = _parcel_table(county, r, parcels, locations, cats, i)
+            table["parcel_id"] += first_id
+            first_id += len(table)
+            parcel_tables.append(table)
+            trip_tables.append(_trip_table(county, r, trips))
     return Results(
         world=world,
         parcels=pd.concat(parcel_tables, ignore_index=True),
@@ -188,12 +194,59 @@ def run(
     )
 
 
-def generate_demand(world: World, replication: int) -> _Parcels:
+@dataclass(frozen=True)
+class Categories:
+    """Category lists shared by every county's parcel table, so tables concatenate cheaply.
+
+    Attributes
+    ----------
+    counties, townships, villages, places
+        Codes (and, for places, vehicle ids and ``""``) of the whole region.
+    town_offset, village_offset, place_offset
+        Per county: index of its first township, village and place in those lists. A
+        county's places are its centre, townships, villages and vehicles, in that order.
+    """
+
+    counties: list[str]
+    townships: list[str]
+    villages: list[str]
+    places: list[str]
+    town_offset: list[int]
+    village_offset: list[int]
+    place_offset: list[int]
+
+    @classmethod
+    def of(cls, world: World) -> Categories:
+        """The categories of a world."""
+        towns: list[str] = []
+        vills: list[str] = []
+        places: list[str] = []
+        t_off, v_off, p_off = [], [], []
+        for c in world.counties:
+            t_off.append(len(towns))
+            v_off.append(len(vills))
+            p_off.append(len(places))
+            towns += list(c.township_codes)
+            vills += list(c.village_codes)
+            places += [c.county_code, *c.township_codes, *c.village_codes]
+            places += [v.id for v in c.shuttles + c.village_vehicles]
+        return cls(
+            counties=[c.county_code for c in world.counties],
+            townships=towns,
+            villages=vills,
+            places=[*places, ""],
+            town_offset=t_off,
+            village_offset=v_off,
+            place_offset=p_off,
+        )
+
+
+def generate_demand(county: County, replication: int) -> _Parcels:
     """Draw the inbound parcels of one replication, ordered by arrival at the county centre."""
-    sc = world.scenario
-    rng = stream(sc.seed, "demand", replication)
+    sc = county.scenario
+    rng = stream(sc.seed, f"demand:{county.county_code}", replication)
     days = sc.horizon_days
-    mean = np.broadcast_to(world.village_rate, (days, world.n_villages))
+    mean = np.broadcast_to(county.village_rate, (days, county.n_villages))
     dem = sc.demand.inbound
     if dem.distribution == "poisson":
         counts = rng.poisson(mean)
@@ -206,7 +259,7 @@ def generate_demand(world: World, replication: int) -> _Parcels:
     split = rng.multinomial(counts, shares / shares.sum())  # (days, V, W)
     # Order: day, wave, then parcels in random order within the wave.
     per = split.transpose(0, 2, 1).reshape(-1)  # (day, wave, village)
-    village = np.repeat(np.tile(np.arange(world.n_villages), days * len(waves)), per)
+    village = np.repeat(np.tile(np.arange(county.n_villages), days * len(waves)), per)
     slot = np.repeat(np.arange(days * len(waves)), per.reshape(days * len(waves), -1).sum(1))
     t_created = (slot // len(waves)) * DAY_MIN + wave_min[slot % len(waves)]
     # Shuffle within each wave: sort by (slot, random key).
@@ -216,9 +269,9 @@ def generate_demand(world: World, replication: int) -> _Parcels:
     nan = np.full(n, np.nan)
     return _Parcels(
         village=village,
-        township=world.village_township[village],
+        township=county.village_township[village],
         t_created=t_created,  # slot is already sorted, so t_created is unchanged by order
-        pickup_u=stream(sc.seed, "pickup", replication).random(n),
+        pickup_u=stream(sc.seed, f"pickup:{county.county_code}", replication).random(n),
         t_sorted=nan.copy(),
         t_shuttle=nan.copy(),
         t_township=nan.copy(),
@@ -226,26 +279,26 @@ def generate_demand(world: World, replication: int) -> _Parcels:
         t_point=nan.copy(),
         t_pickup=nan.copy(),
         t_returned=nan.copy(),
-        held=~world.village_served[village],
+        held=~county.village_served[village],
     )
 
 
 def _simulate(
-    world: World, replication: int, progress: Callable[[int], None] | None
+    county: County, replication: int, progress: Callable[[int], None] | None
 ) -> tuple[_Parcels, list[tuple], np.ndarray]:
     """Run one replication; return the parcel arrays, the vehicle legs and who holds what."""
-    sc = world.scenario
+    sc = county.scenario
     env = simpy.Environment()
-    p = generate_demand(world, replication)
+    p = generate_demand(county, replication)
     trips: list[tuple] = []
     # Where each parcel is while on a vehicle (vehicle index), for the final table.
     on_vehicle = np.full(len(p.village), -1, dtype=np.int32)
     sorter_queue = _Fifo()
-    route_of_township = np.zeros(world.n_townships, dtype=np.int64)
-    for i, veh in enumerate(world.shuttles):
+    route_of_township = np.zeros(county.n_townships, dtype=np.int64)
+    for i, veh in enumerate(county.shuttles):
         route_of_township[veh.routes[0] - 1] = i
-    shuttle_queues = [_Fifo() for _ in world.shuttles]
-    village_queues = [_Fifo() for _ in range(world.n_villages)]
+    shuttle_queues = [_Fifo() for _ in county.shuttles]
+    village_queues = [_Fifo() for _ in range(county.n_villages)]
     wake_sorter = [env.event()]
     hold_min = sc.pickup.max_hold_days * DAY_MIN
 
@@ -270,7 +323,7 @@ def _simulate(
                 wake_sorter[0].succeed()
 
     rate_per_min = sc.facilities.county_centre.sorting_capacity_per_hour / 60.0
-    shifts = sorting_shifts(world)
+    shifts = sorting_shifts(sc)
 
     def sorter() -> Iterator:
         while True:
@@ -309,7 +362,7 @@ def _simulate(
         arrive: Callable,
     ) -> Iterator:
         """Drive base -> stops -> base, unloading at each stop the parcels for it."""
-        tm, kmm = world.time_min[veh.vtype], world.km[veh.vtype]
+        tm, kmm = county.time_min[veh.vtype], county.km[veh.vtype]
         order = np.argsort(stop_of, kind="stable")
         ids, stop_of = ids[order], stop_of[order]
         bounds = np.searchsorted(stop_of, np.arange(len(stops) + 1))
@@ -350,12 +403,12 @@ def _simulate(
 
     shuttle_deps = sorted(clock_minutes(t) for t in sc.schedules.shuttle_departures)
     loop_deps = sorted(clock_minutes(t) for t in sc.schedules.village_departures)
-    n_sh = len(world.shuttles)
+    n_sh = len(county.shuttles)
 
     def shuttle(vi: int, veh: Vehicle) -> Iterator:
         stops = veh.routes[0]
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
-        pos = np.zeros(world.n_townships, dtype=np.int64)
+        pos = np.zeros(county.n_townships, dtype=np.int64)
         pos[stops - 1] = np.arange(len(stops))
         q = shuttle_queues[vi]
         stop_min = sc.facilities.townships.service_time_min
@@ -373,9 +426,9 @@ def _simulate(
     def village_vehicle(vi: int, veh: Vehicle) -> Iterator:
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
         stop_min = sc.facilities.village_points.service_time_min
-        n_t = world.n_townships
+        n_t = county.n_townships
         start_wd = sc.start_date.weekday()
-        lookup = np.zeros(world.n_villages, dtype=np.int64)
+        lookup = np.zeros(county.n_villages, dtype=np.int64)
         for day in range(sc.horizon_days):
             weekday = (start_wd + day) % 7
             for dep in loop_deps:
@@ -384,7 +437,7 @@ def _simulate(
                     yield env.timeout(t - env.now)
                 for loop in veh.routes:
                     vills = loop - 1 - n_t
-                    today = world.village_visit_days[vills, weekday]
+                    today = county.village_visit_days[vills, weekday]
                     if not today.any():
                         continue
                     stops, vills = loop[today], vills[today]
@@ -412,9 +465,9 @@ def _simulate(
 
     env.process(trunk())
     env.process(sorter())
-    for i, veh in enumerate(world.shuttles):
+    for i, veh in enumerate(county.shuttles):
         env.process(shuttle(i, veh))
-    for i, veh in enumerate(world.village_vehicles):
+    for i, veh in enumerate(county.village_vehicles):
         env.process(village_vehicle(i, veh))
     env.process(clock())
     env.run(until=sc.horizon_days * DAY_MIN)
@@ -423,9 +476,9 @@ def _simulate(
     return p, trips, on_vehicle
 
 
-def sorting_shifts(world: World) -> list[tuple[int, int]]:
+def sorting_shifts(scenario: Scenario) -> list[tuple[int, int]]:
     """The county centre's shifts as sorted (start, end) minutes after midnight."""
-    shifts = world.scenario.facilities.county_centre.shifts
+    shifts = scenario.facilities.county_centre.shifts
     return sorted((clock_minutes(s.start), clock_minutes(s.end)) for s in shifts)
 
 
@@ -469,24 +522,23 @@ def _stage(p: _Parcels, end: float) -> np.ndarray:
     return stage
 
 
-def _parcel_table(world: World, r: int, p: _Parcels, on_vehicle: np.ndarray) -> pd.DataFrame:
-    end = world.scenario.horizon_days * DAY_MIN
+def _parcel_table(
+    county: County,
+    r: int,
+    p: _Parcels,
+    on_vehicle: np.ndarray,
+    cats: Categories,
+    index: int,
+) -> pd.DataFrame:
+    end = county.scenario.horizon_days * DAY_MIN
     stage = _stage(p, end)
     state = np.ones(len(stage), dtype=np.int8)  # in_system
     state[stage == _STAGE["picked_up"]] = 0
     state[stage == _STAGE["returned"]] = 3
     reasons = [*STAGES[: _STAGE["picked_up"]], "", "unclaimed_returned"]
     # Place: the facility or vehicle holding the parcel at the end ("" once it left).
-    n_t, n_v = world.n_townships, world.n_villages
-    vehicles = world.shuttles + world.village_vehicles
-    places = [
-        world.county_code,
-        *world.township_codes,
-        *world.village_codes,
-        *(v.id for v in vehicles),
-        "",
-    ]
-    place = np.full(len(stage), len(places) - 1, dtype=np.int64)
+    n_t, n_v = county.n_townships, county.n_villages
+    place = np.full(len(stage), len(cats.places) - 1, dtype=np.int64)
     place[stage <= _STAGE["awaiting_shuttle"]] = 0
     moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
     place[moving] = 1 + n_t + n_v + on_vehicle[moving]
@@ -494,6 +546,8 @@ def _parcel_table(world: World, r: int, p: _Parcels, on_vehicle: np.ndarray) -> 
     place[at_town] = 1 + p.township[at_town]
     at_vill = (stage == _STAGE["awaiting_pickup"]) & ~p.held
     place[at_vill] = 1 + n_t + p.village[at_vill]
+    placed = place < len(cats.places) - 1
+    place[placed] += cats.place_offset[index]
     return pd.DataFrame(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
@@ -503,10 +557,14 @@ def _parcel_table(world: World, r: int, p: _Parcels, on_vehicle: np.ndarray) -> 
                 np.zeros(len(stage), dtype=np.int8), ["inbound"]
             ),
             "county_code": pd.Categorical.from_codes(
-                np.zeros(len(stage), dtype=np.int8), [world.county_code]
+                np.full(len(stage), index, dtype=np.int32), cats.counties
             ),
-            "township_code": pd.Categorical.from_codes(p.township, world.township_codes),
-            "village_code": pd.Categorical.from_codes(p.village, world.village_codes),
+            "township_code": pd.Categorical.from_codes(
+                p.township + cats.town_offset[index], cats.townships
+            ),
+            "village_code": pd.Categorical.from_codes(
+                p.village + cats.village_offset[index], cats.villages
+            ),
             "t_created": p.t_created,
             "t_sorted": _upto(p.t_sorted, end),
             "t_shuttle_depart": _upto(p.t_shuttle, end),
@@ -517,7 +575,7 @@ def _parcel_table(world: World, r: int, p: _Parcels, on_vehicle: np.ndarray) -> 
             "t_returned": _upto(p.t_returned, end),
             "held_at_township": p.held,
             "final_state": pd.Categorical.from_codes(state, FINAL_STATES),
-            "place": pd.Categorical.from_codes(place, places),
+            "place": pd.Categorical.from_codes(place, cats.places),
             "reason": pd.Categorical.from_codes(stage, reasons),
         }
     )
@@ -527,21 +585,22 @@ def _upto(t: np.ndarray, end: float) -> np.ndarray:
     return np.where(t <= end, t, np.nan)
 
 
-def _trip_table(world: World, r: int, trips: list[tuple]) -> pd.DataFrame:
+def _trip_table(county: County, r: int, trips: list[tuple]) -> pd.DataFrame:
     cols = ["vehicle", "kind", "from", "to", "depart", "arrive", "km", "load", "stop_min"]
     df = pd.DataFrame(trips, columns=cols)
-    vehicles = world.shuttles + world.village_vehicles
+    vehicles = county.shuttles + county.village_vehicles
     ids = np.array([v.id for v in vehicles], dtype=object)
     types = np.array([v.vtype for v in vehicles], dtype=object)
     vi = df["vehicle"].to_numpy(dtype=np.int64)
     return pd.DataFrame(
         {
             "replication": np.full(len(df), r, dtype=np.int32),
+            "county_code": np.full(len(df), county.county_code, dtype=object),
             "vehicle": ids[vi] if len(df) else np.empty(0, dtype=object),
             "type": types[vi] if len(df) else np.empty(0, dtype=object),
             "kind": df["kind"].to_numpy(dtype=object),
-            "from_code": world.codes[df["from"].to_numpy(dtype=np.int64)],
-            "to_code": world.codes[df["to"].to_numpy(dtype=np.int64)],
+            "from_code": county.codes[df["from"].to_numpy(dtype=np.int64)],
+            "to_code": county.codes[df["to"].to_numpy(dtype=np.int64)],
             "depart": df["depart"].to_numpy(dtype=float),
             "arrive": df["arrive"].to_numpy(dtype=float),
             "km": df["km"].to_numpy(dtype=float),

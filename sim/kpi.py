@@ -5,16 +5,23 @@ time of a parcel is the time from its arrival at the county centre to its arriva
 where the villager collects it (village point, or township point for villages without a point
 or a visit). A parcel that has not reached that point when the run ends counts with the time it
 has waited so far, a lower bound, so a backlog raises percentiles instead of hiding from them.
+
+KPIs are computed per county (with village and township rows) and for the province, which
+aggregates the counties of the run: coverage shares over all their units, lead-time
+percentiles over all their parcels, sums of counts, km and cost.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from sim.engine import DAY_MIN, FINAL_STATES, Results, sorting_shifts
-from sim.world import World
+from sim.world import County
 
 #: Summary KPIs reported for the province and each county (DESIGN.md, "Run folder").
 SUMMARY_KPIS = (
@@ -34,6 +41,7 @@ SUMMARY_KPIS = (
 )
 
 PROVINCE = ("14", "山西省")
+_COLUMNS = ["scope", "code", "name", "kpi", "value"]
 
 
 def compute_kpis(results: Results) -> pd.DataFrame:
@@ -50,14 +58,23 @@ def compute_kpis(results: Results) -> pd.DataFrame:
         Long format: replication, scope (province | county | township | village), code, name,
         kpi, value.
     """
-    reps = sorted(results.parcels["replication"].unique())
     frames = []
-    for r in reps:
-        p = results.parcels[results.parcels["replication"] == r]
-        t = results.trips[results.trips["replication"] == r]
-        frames.append(_replication_kpis(results.world, p, t).assign(replication=r))
+    by_rep: dict[int, list[_Parts]] = {}
+    for r, county, p, t in _blocks(results):
+        rows, parts = _county_kpis(county, p, t)
+        frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
+        by_rep.setdefault(r, []).append(parts)
+    for r, parts in by_rep.items():
+        rows = [("province", *PROVINCE, k, v) for k, v in _aggregate(parts).items()]
+        frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
     out = pd.concat(frames, ignore_index=True)
-    return out[["replication", "scope", "code", "name", "kpi", "value"]]
+    scope_order = {"province": 0, "county": 1, "township": 2, "village": 3}
+    out = out.sort_values(
+        ["replication", "scope"],
+        key=lambda s: s.map(scope_order) if s.name == "scope" else s,
+        kind="stable",
+    )
+    return out[["replication", *_COLUMNS]].reset_index(drop=True)
 
 
 def summarize(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -82,56 +99,98 @@ def coverage_table(results: Results) -> pd.DataFrame:
     pandas.DataFrame
         level, code, name, covered, visits_per_week, p95_lead_h, why.
     """
-    w = results.world
-    v = _village_stats(w, results.parcels, results.trips)
     rows = []
-    for i in range(w.n_villages):
-        visits, p95 = v["visits_per_week"][i], v["p95_lead_h"][i]
-        why = _village_why(w, i, visits, p95)
-        rows.append(
-            ("village", w.village_codes[i], w.village_names[i], why == "covered", visits, p95, why)
-        )
-    t = _township_stats(w, results.parcels, results.trips)
-    for i in range(w.n_townships):
-        days, need = t["served_days"][i], t["window_days"]
-        ok = days >= need
-        why = "covered" if ok else f"shuttle on {days:g} of {need:g} days"
+    for county, p, t in _county_blocks(results):
+        v = _village_stats(county, p, t)
+        for i in range(county.n_villages):
+            visits, p95 = v["visits_per_week"][i], v["p95_lead_h"][i]
+            why = _village_why(county, i, visits, p95)
+            rows.append(
+                (
+                    "village",
+                    county.village_codes[i],
+                    county.village_names[i],
+                    why == "covered",
+                    visits,
+                    p95,
+                    why,
+                )
+            )
+        ts = _township_stats(county, p, t)
+        for i in range(county.n_townships):
+            days, need = ts["served_days"][i], ts["window_days"]
+            ok = days >= need
+            why = "covered" if ok else f"shuttle on {days:g} of {need:g} days"
+            rows.append(
+                (
+                    "township",
+                    county.township_codes[i],
+                    county.township_names[i],
+                    ok,
+                    ts["visits_per_week"][i],
+                    ts["p95_lead_h"][i],
+                    why,
+                )
+            )
+        n_bad = int(np.sum(ts["served_days"] < ts["window_days"]))
         rows.append(
             (
-                "township",
-                w.township_codes[i],
-                w.township_names[i],
-                ok,
-                t["visits_per_week"][i],
-                t["p95_lead_h"][i],
-                why,
+                "county",
+                county.county_code,
+                county.county_name,
+                n_bad == 0,
+                np.nan,
+                _quantile(_censored_lead_h(county, p), 0.95),
+                "covered" if n_bad == 0 else f"{n_bad} townships not served every day",
             )
         )
-    served_all = bool(np.all(t["served_days"] >= t["window_days"]))
-    n_bad = int(np.sum(t["served_days"] < t["window_days"]))
-    rows.append(
-        (
-            "county",
-            w.county_code,
-            w.county_name,
-            served_all,
-            np.nan,
-            _quantile(_censored_lead_h(w, results.parcels), 0.95),
-            "covered" if served_all else f"{n_bad} townships not served every day",
-        )
-    )
     return pd.DataFrame(
         rows, columns=["level", "code", "name", "covered", "visits_per_week", "p95_lead_h", "why"]
     )
 
 
-def _village_why(w: World, i: int, visits: float, p95: float) -> str:
-    kpi = w.scenario.kpi
-    if not w.village_has_point[i]:
-        km = _township_km(w)[i]
+def _blocks(results: Results) -> Iterator[tuple[int, County, pd.DataFrame, pd.DataFrame]]:
+    """(replication, county, its parcels, its trips) for every block of a run."""
+    w = results.world
+    trips = dict(iter(results.trips.groupby(["replication", "county_code"], sort=False)))
+    empty = results.trips.iloc[:0]
+    keys = results.parcels["county_code"].cat.codes
+    for (r, ci), p in results.parcels.groupby([results.parcels["replication"], keys], sort=True):
+        county = w.counties[int(ci)]
+        yield int(r), county, p, trips.get((r, county.county_code), empty)
+    # Counties without any parcel still have KPIs (zero demand).
+    seen = set(zip(results.parcels["replication"], keys))
+    for r in sorted(results.trips["replication"].unique()):
+        for ci, county in enumerate(w.counties):
+            if (r, ci) not in seen:
+                yield (
+                    int(r),
+                    county,
+                    results.parcels.iloc[:0],
+                    trips.get((r, county.county_code), empty),
+                )
+
+
+def _county_blocks(results: Results) -> Iterator[tuple[County, pd.DataFrame, pd.DataFrame]]:
+    """(county, its parcels, its trips) over all replications pooled."""
+    w = results.world
+    keys = results.parcels["county_code"].cat.codes.to_numpy()
+    tkeys = results.trips["county_code"].to_numpy()
+    for ci, county in enumerate(w.counties):
+        yield (
+            county,
+            results.parcels[keys == ci],
+            results.trips[tkeys == county.county_code],
+        )
+
+
+def _village_why(c: County, i: int, visits: float, p95: float) -> str:
+    kpi = c.scenario.kpi
+    if not c.village_has_point[i]:
+        km = _township_km(c)[i]
         tag = "reachable" if km <= kpi.reachable_km else "not reachable"
         return f"no service point; township point {km:.1f} km away ({tag})"
-    if not w.village_served[i]:
+    if not c.village_served[i]:
         return "no village vehicle visits it; parcels wait at the township point"
     reasons = []
     if visits < kpi.min_visits_per_week:
@@ -141,19 +200,19 @@ def _village_why(w: World, i: int, visits: float, p95: float) -> str:
     return "; ".join(reasons) if reasons else "covered"
 
 
-def _township_km(w: World) -> np.ndarray:
-    km = np.minimum.reduce(list(w.km.values()))
-    vf = np.arange(w.n_villages) + 1 + w.n_townships
-    return np.minimum(km[vf, w.village_township + 1], km[w.village_township + 1, vf])
+def _township_km(c: County) -> np.ndarray:
+    km = np.minimum.reduce(list(c.km.values()))
+    vf = np.arange(c.n_villages) + 1 + c.n_townships
+    return np.minimum(km[vf, c.village_township + 1], km[c.village_township + 1, vf])
 
 
-def _window(w: World) -> tuple[float, float]:
-    sc = w.scenario
+def _window(c: County) -> tuple[float, float]:
+    sc = c.scenario
     return sc.warmup_days * DAY_MIN, sc.horizon_days * DAY_MIN
 
 
-def _censored_lead_h(w: World, parcels: pd.DataFrame) -> np.ndarray:
-    start, end = _window(w)
+def _censored_lead_h(c: County, parcels: pd.DataFrame) -> np.ndarray:
+    start, end = _window(c)
     p = parcels[parcels["t_created"].to_numpy() >= start]
     arrive = p["t_point"].to_numpy()
     return (np.where(np.isnan(arrive), end, arrive) - p["t_created"].to_numpy()) / 60.0
@@ -180,64 +239,93 @@ def _group_quantile(groups: np.ndarray, values: np.ndarray, n: int, q: float) ->
     return out
 
 
-def _village_stats(w: World, parcels: pd.DataFrame, trips: pd.DataFrame) -> dict:
-    start, end = _window(w)
-    n_rep = max(parcels["replication"].nunique(), 1)
+def _local(codes: pd.Series, local: np.ndarray) -> np.ndarray:
+    """Index of each row's (categorical) code within a county's own code list."""
+    mapping = pd.Index(local).get_indexer(codes.cat.categories)
+    return mapping[codes.cat.codes.to_numpy()]
+
+
+def _n_reps(c: County, parcels: pd.DataFrame, trips: pd.DataFrame) -> int:
+    return max(parcels["replication"].nunique(), trips["replication"].nunique(), 1)
+
+
+def _village_stats(c: County, parcels: pd.DataFrame, trips: pd.DataFrame) -> dict:
+    start, end = _window(c)
+    n_rep = _n_reps(c, parcels, trips)
     weeks = (end - start) / DAY_MIN / 7
     inw = parcels["t_created"].to_numpy() >= start
-    vill = parcels["village_code"].cat.codes.to_numpy()[inw]
-    lead = _censored_lead_h(w, parcels)
+    vill = _local(parcels["village_code"][inw], c.village_codes)
+    lead = _censored_lead_h(c, parcels)
     legs = trips[(trips["kind"] == "village_loop") & (trips["arrive"] >= start)]
-    vidx = pd.Index(w.village_codes).get_indexer(legs["to_code"])
+    vidx = pd.Index(c.village_codes).get_indexer(legs["to_code"])
     vidx = vidx[vidx >= 0]
     return {
-        "created": np.bincount(vill, minlength=w.n_villages) / n_rep,
-        "p95_lead_h": _group_quantile(vill, lead, w.n_villages, 0.95),
-        "visits_per_week": np.bincount(vidx, minlength=w.n_villages) / weeks / n_rep,
+        "created": np.bincount(vill, minlength=c.n_villages) / n_rep,
+        "p95_lead_h": _group_quantile(vill, lead, c.n_villages, 0.95),
+        "visits_per_week": np.bincount(vidx, minlength=c.n_villages) / weeks / n_rep,
     }
 
 
-def _township_stats(w: World, parcels: pd.DataFrame, trips: pd.DataFrame) -> dict:
-    start, _ = _window(w)
-    n_rep = max(parcels["replication"].nunique(), 1)
+def _township_stats(c: County, parcels: pd.DataFrame, trips: pd.DataFrame) -> dict:
+    start, _ = _window(c)
+    n_rep = _n_reps(c, parcels, trips)
     inw = parcels["t_created"].to_numpy() >= start
-    town = parcels["township_code"].cat.codes.to_numpy()[inw]
-    lead = _censored_lead_h(w, parcels)
+    town = _local(parcels["township_code"][inw], c.township_codes)
+    lead = _censored_lead_h(c, parcels)
     legs = trips[(trips["kind"] == "shuttle") & (trips["arrive"] >= start)]
-    tidx = pd.Index(w.township_codes).get_indexer(legs["to_code"])
+    tidx = pd.Index(c.township_codes).get_indexer(legs["to_code"])
     keep = tidx >= 0
     tidx = tidx[keep]
     day = (legs["arrive"].to_numpy()[keep] // DAY_MIN).astype(np.int64)
     rep = legs["replication"].to_numpy()[keep]
-    window_days = w.scenario.horizon_days - w.scenario.warmup_days
+    window_days = c.scenario.horizon_days - c.scenario.warmup_days
     # Days with at least one shuttle stop, counted per replication then averaged.
     uniq = np.unique(np.column_stack([rep, tidx, day]), axis=0) if len(tidx) else np.empty((0, 3))
-    served = np.bincount(uniq[:, 1].astype(np.int64), minlength=w.n_townships) / n_rep
+    served = np.bincount(uniq[:, 1].astype(np.int64), minlength=c.n_townships) / n_rep
     return {
-        "created": np.bincount(town, minlength=w.n_townships) / n_rep,
-        "p95_lead_h": _group_quantile(town, lead, w.n_townships, 0.95),
-        "visits_per_week": np.bincount(tidx, minlength=w.n_townships) / (window_days / 7) / n_rep,
+        "created": np.bincount(town, minlength=c.n_townships) / n_rep,
+        "p95_lead_h": _group_quantile(town, lead, c.n_townships, 0.95),
+        "visits_per_week": np.bincount(tidx, minlength=c.n_townships) / (window_days / 7) / n_rep,
         "served_days": served,
         "window_days": float(window_days),
     }
 
 
-def _replication_kpis(w: World, p: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
-    sc = w.scenario
-    start, end = _window(w)
-    rows: list[tuple[str, str, str, str, float]] = []
+@dataclass(frozen=True)
+class _Parts:
+    """What the province aggregate needs from one county and replication."""
 
-    vs = _village_stats(w, p, t)
-    ts = _township_stats(w, p, t)
+    v_cov: np.ndarray
+    population: np.ndarray
+    t_cov: np.ndarray
+    lead: np.ndarray
+    reached: np.ndarray
+    state: np.ndarray
+    at_centre: np.ndarray
+    km: float
+    hours: float
+    cost: float
+    arrived: int
+    n_sorted: int
+    capacity: float
+    limit_h: float
+
+
+def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tuple], _Parts]:
+    sc = c.scenario
+    start, end = _window(c)
+    rows: list[tuple] = []
+    vs = _village_stats(c, p, t)
+    ts = _township_stats(c, p, t)
     v_cov = (
-        w.village_has_point
-        & w.village_served
+        c.village_has_point
+        & c.village_served
         & (vs["visits_per_week"] >= sc.kpi.min_visits_per_week)
         & (vs["p95_lead_h"] <= sc.kpi.max_lead_time_h)
     )
     t_cov = ts["served_days"] >= ts["window_days"]
-    for i in range(w.n_villages):
-        code, name = w.village_codes[i], w.village_names[i]
+    for i in range(c.n_villages):
+        code, name = c.village_codes[i], c.village_names[i]
         for k, val in (
             ("village_express_covered", float(v_cov[i])),
             ("visits_per_week", vs["visits_per_week"][i]),
@@ -245,8 +333,8 @@ def _replication_kpis(w: World, p: pd.DataFrame, t: pd.DataFrame) -> pd.DataFram
             ("parcels_created", vs["created"][i]),
         ):
             rows.append(("village", code, name, k, val))
-    for i in range(w.n_townships):
-        code, name = w.township_codes[i], w.township_names[i]
+    for i in range(c.n_townships):
+        code, name = c.township_codes[i], c.township_names[i]
         for k, val in (
             ("township_point_covered", float(t_cov[i])),
             ("shuttle_days_served", ts["served_days"][i]),
@@ -256,52 +344,74 @@ def _replication_kpis(w: World, p: pd.DataFrame, t: pd.DataFrame) -> pd.DataFram
             rows.append(("township", code, name, k, val))
 
     inw = p["t_created"].to_numpy() >= start
-    state = np.asarray(FINAL_STATES, dtype=object)[p["final_state"].cat.codes.to_numpy()[inw]]
-    lead = _censored_lead_h(w, p)
-    reached = ~np.isnan(p["t_point"].to_numpy()[inw])
-    limit = sc.kpi.max_lead_time_h
-    determined = reached | (lead >= limit)
-    on_time = reached & (lead <= limit)
-
     legs = t[t["depart"].to_numpy() >= start]
     hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
     per_km = np.array([sc.fleet.vehicle_types[x].cost_per_km_yuan for x in legs["type"]])
     per_h = np.array([sc.fleet.vehicle_types[x].cost_per_hour_yuan for x in legs["type"]])
-    cost = float(np.sum(legs["km"].to_numpy() * per_km + hours * per_h))
     t_point = p["t_point"].to_numpy()
-    arrived = int(np.sum((t_point >= start) & (t_point <= end)))
-    pop = w.village_population
+    sorted_at = p["t_sorted"].to_numpy()
+    shift_h = sum(b - a for a, b in sorting_shifts(sc)) / 60.0
+    place = p["place"]
+    centre = place.cat.codes.to_numpy()[inw] == place.cat.categories.get_loc(c.county_code)
+    parts = _Parts(
+        v_cov=v_cov,
+        population=c.village_population,
+        t_cov=t_cov,
+        lead=_censored_lead_h(c, p),
+        reached=~np.isnan(t_point[inw]),
+        state=np.asarray(FINAL_STATES, dtype=object)[p["final_state"].cat.codes.to_numpy()[inw]],
+        at_centre=centre,
+        km=float(legs["km"].sum()),
+        hours=float(hours.sum()),
+        cost=float(np.sum(legs["km"].to_numpy() * per_km + hours * per_h)),
+        arrived=int(np.sum((t_point >= start) & (t_point <= end))),
+        n_sorted=int(np.sum((sorted_at >= start) & (sorted_at <= end))),
+        capacity=sc.facilities.county_centre.sorting_capacity_per_hour
+        * shift_h
+        * (end - start)
+        / DAY_MIN,
+        limit_h=sc.kpi.max_lead_time_h,
+    )
+    for k, val in _aggregate([parts]).items():
+        rows.append(("county", c.county_code, c.county_name, k, val))
+    return rows, parts
 
-    sorted_in = p["t_sorted"].to_numpy()
-    shift_h = sum(b - a for a, b in sorting_shifts(w)) / 60.0
-    capacity = sc.facilities.county_centre.sorting_capacity_per_hour * shift_h
-    n_sorted = np.sum((sorted_in >= start) & (sorted_in <= end))
-    # Category 0 of ``place`` is the county centre (see sim.engine._parcel_table).
-    at_centre = p["place"].cat.codes.to_numpy()[inw] == 0
+
+def _aggregate(parts: list[_Parts]) -> dict[str, float]:
+    """Region-level KPIs of one replication from its counties' parts."""
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(x, name) for x in parts])
+
+    v_cov, pop, t_cov = cat("v_cov"), cat("population"), cat("t_cov")
+    lead, reached, state, at_centre = cat("lead"), cat("reached"), cat("state"), cat("at_centre")
+    limit = parts[0].limit_h
+    determined = reached | (lead >= limit)
+    on_time = reached & (lead <= limit)
     in_sys = state == "in_system"
-
-    county = {
-        "county_hub_coverage": float(np.all(t_cov)),
+    cost = sum(x.cost for x in parts)
+    arrived = sum(x.arrived for x in parts)
+    capacity = sum(x.capacity for x in parts)
+    return {
+        "county_hub_coverage": float(np.mean([np.all(x.t_cov) for x in parts])),
         "township_point_coverage": float(np.mean(t_cov)) if len(t_cov) else np.nan,
         "village_express_coverage": float(np.mean(v_cov)) if len(v_cov) else np.nan,
-        "village_express_coverage_pop": float(np.sum(pop * v_cov) / np.sum(pop)),
+        "village_express_coverage_pop": (
+            float(np.sum(pop * v_cov) / np.sum(pop)) if np.sum(pop) > 0 else np.nan
+        ),
         "lead_time_p50_h": _quantile(lead, 0.5),
         "lead_time_p95_h": _quantile(lead, 0.95),
         "lead_time_max_h": float(lead.max()) if len(lead) else np.nan,
         "on_time_rate": float(on_time.sum() / determined.sum()) if determined.any() else np.nan,
-        "parcels_created": float(inw.sum()),
+        "parcels_created": float(len(state)),
         "parcels_delivered": float(np.sum(state == "delivered")),
         "parcels_in_system": float(np.sum(in_sys)),
         "parcels_spoiled": float(np.sum(state == "spoiled")),
         "parcels_failed": float(np.sum(state == "failed")),
         "backlog_county_centre": float(np.sum(in_sys & at_centre)),
-        "vehicle_km": float(legs["km"].sum()),
-        "vehicle_hours": float(hours.sum()),
-        "cost_yuan": cost,
+        "vehicle_km": float(sum(x.km for x in parts)),
+        "vehicle_hours": float(sum(x.hours for x in parts)),
+        "cost_yuan": float(cost),
         "cost_per_parcel_yuan": cost / arrived if arrived else np.nan,
-        "sorter_utilisation": float(n_sorted / (capacity * (end - start) / DAY_MIN)),
+        "sorter_utilisation": float(sum(x.n_sorted for x in parts) / capacity),
     }
-    for k, val in county.items():
-        rows.append(("county", w.county_code, w.county_name, k, val))
-        rows.append(("province", *PROVINCE, k, val))
-    return pd.DataFrame(rows, columns=["scope", "code", "name", "kpi", "value"])

@@ -15,34 +15,53 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.engine import DAY_MIN, _parcel_table, generate_demand, shift_at, sorting_shifts
+from sim.engine import (
+    DAY_MIN,
+    Categories,
+    _parcel_table,
+    generate_demand,
+    shift_at,
+    sorting_shifts,
+)
 from sim.scenario import clock_minutes
 from sim.world import World
 
 
-def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
-    """Run one replication with one SimPy process per parcel.
+def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.DataFrame:
+    """Run one replication of one county with one SimPy process per parcel.
+
+    Parameters
+    ----------
+    world
+        The built world.
+    replication
+        Replication number.
+    county
+        Index of the county in ``world.counties``.
 
     Returns
     -------
     pandas.DataFrame
-        The parcel table, with the same columns as :attr:`sim.engine.Results.parcels`.
+        The county's parcel table, with the columns of :attr:`sim.engine.Results.parcels`.
     """
-    sc = world.scenario
+    cats = Categories.of(world)
+    index = county
+    c = world.counties[county]
+    sc = c.scenario
     env = simpy.Environment()
-    p = generate_demand(world, replication)
+    p = generate_demand(c, replication)
     n = len(p.village)
     on_vehicle = np.full(n, -1, dtype=np.int32)
     arrived = [None] * n  # the event a parcel waits on while queued or on board
     centre = sc.facilities.county_centre
     per_parcel = 60.0 / centre.sorting_capacity_per_hour
-    shifts = sorting_shifts(world)
+    shifts = sorting_shifts(sc)
     sorter = simpy.Resource(env, capacity=1)
-    shuttle_of = np.zeros(world.n_townships, dtype=np.int64)
-    for i, veh in enumerate(world.shuttles):
+    shuttle_of = np.zeros(c.n_townships, dtype=np.int64)
+    for i, veh in enumerate(c.shuttles):
         shuttle_of[veh.routes[0] - 1] = i
-    shuttle_store = [simpy.Store(env) for _ in world.shuttles]
-    village_store = [simpy.Store(env) for _ in range(world.n_villages)]
+    shuttle_store = [simpy.Store(env) for _ in c.shuttles]
+    village_store = [simpy.Store(env) for _ in range(c.n_villages)]
     hold = sc.pickup.max_hold_days * DAY_MIN
 
     def collect(i: int, mean_h: float) -> Iterator:
@@ -79,7 +98,7 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
         yield from collect(i, sc.pickup.mean_delay_h)
 
     def drive(vi: int, veh, stops, load: list[int], stop_of, stop_min, mark) -> Iterator:
-        tm = world.time_min[veh.vtype]
+        tm = c.time_min[veh.vtype]
         here = veh.base
         for i in load:
             on_vehicle[i] = vi
@@ -125,7 +144,7 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
 
     def village_vehicle(vi: int, veh) -> Iterator:
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
-        n_t = world.n_townships
+        n_t = c.n_townships
         for day in range(sc.horizon_days):
             weekday = (sc.start_date.weekday() + day) % 7
             for dep in sorted(sc.schedules.village_departures):
@@ -134,8 +153,8 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
                     yield env.timeout(t - env.now)
                 for loop in veh.routes:
                     vills = [int(f) - 1 - n_t for f in loop]
-                    stops = [f for f, v in zip(loop, vills) if world.village_visit_days[v, weekday]]
-                    today = [v for v in vills if world.village_visit_days[v, weekday]]
+                    stops = [f for f, v in zip(loop, vills) if c.village_visit_days[v, weekday]]
+                    today = [v for v in vills if c.village_visit_days[v, weekday]]
                     if not today:
                         continue
                     waiting = sorted(
@@ -156,7 +175,7 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
                         p.t_point[i] = env.now
 
                     yield from drive(
-                        len(world.shuttles) + vi,
+                        len(c.shuttles) + vi,
                         veh,
                         stops,
                         load,
@@ -167,9 +186,9 @@ def run_reference(world: World, *, replication: int = 0) -> pd.DataFrame:
 
     for i in range(n):
         env.process(parcel(i))
-    for vi, veh in enumerate(world.shuttles):
+    for vi, veh in enumerate(c.shuttles):
         env.process(shuttle(vi, veh))
-    for vi, veh in enumerate(world.village_vehicles):
+    for vi, veh in enumerate(c.village_vehicles):
         env.process(village_vehicle(vi, veh))
     env.run(until=sc.horizon_days * DAY_MIN)
-    return _parcel_table(world, replication, p, on_vehicle)
+    return _parcel_table(c, replication, p, on_vehicle, cats, index)

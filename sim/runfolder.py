@@ -151,11 +151,21 @@ def manifest(results: Results, wall_time_s: float) -> dict[str, Any]:
         "replications": int(results.parcels["replication"].nunique()),
         "horizon_days": sc.horizon_days,
         "warmup_days": sc.warmup_days,
-        "county": {"code": w.county_code, "name": w.county_name},
+        "region": w.label,
         "ruralsim_version": __version__,
         "git_describe": git_describe(),
-        "geodata_sources": w.sources,
-        "synthetic_layers": sorted(k for k, v in w.sources.items() if v.startswith("synthetic")),
+        "geodata_sources": w.source_summary(),
+        "synthetic_layers": w.synthetic_layers(),
+        "counties": [
+            {
+                "code": c.county_code,
+                "name": c.county_name,
+                "terrain": c.terrain,
+                "sources": c.sources,
+                "data_quality": c.quality,
+            }
+            for c in w.counties
+        ],
         "build_warnings": list(w.warnings),
         "parcels": len(results.parcels),
         "vehicle_legs": len(results.trips),

@@ -42,6 +42,16 @@ def _codes_keys_to_str(value: Any) -> Any:
     return value
 
 
+PrefectureCode = Annotated[
+    str,
+    BeforeValidator(_code_to_str),
+    Field(pattern=r"^14\d{2}$", description="4-digit statistical code of a prefecture"),
+]
+ProvinceCode = Annotated[
+    str,
+    BeforeValidator(_code_to_str),
+    Field(pattern=r"^14$", description="'14', the province of Shanxi"),
+]
 CountyCode = Annotated[
     str,
     BeforeValidator(_code_to_str),
@@ -76,18 +86,68 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Region(_Model):
-    """Where the scenario plays."""
+Terrain = Literal["plains", "hills", "mountain"]
 
-    county: CountyCode = Field(description="statistical code of the county, e.g. '140821' 临猗县")
-    terrain: Literal["plains", "hills", "mountain"] = Field(
+
+class Region(_Model):
+    """Where the scenario plays: one county, several, a prefecture or the whole province.
+
+    Give exactly one of ``county``, ``counties``, ``prefecture`` and ``province``. Every county
+    gets the same facilities, fleet and schedules; per-unit overrides name their codes.
+    """
+
+    county: CountyCode | None = Field(
+        None, description="statistical code of one county, e.g. '140821' 临猗县"
+    )
+    counties: list[CountyCode] | None = Field(
+        None, min_length=1, description="several counties by code"
+    )
+    prefecture: PrefectureCode | None = Field(
+        None, description="a prefecture: all its counties, e.g. '1411' 吕梁市"
+    )
+    province: ProvinceCode | None = Field(None, description="'14' for all 117 counties of Shanxi")
+    terrain: Terrain = Field(
         "plains",
         description="terrain class; scales road speeds (plains 1.0, hills 0.85, mountain 0.7)",
     )
-    road_network: Literal["synthetic"] = Field(
-        "synthetic",
-        description="source of the road graph; v1 offers the seeded synthetic network only",
+    terrain_by_county: Annotated[dict[CountyCode, Terrain], BeforeValidator(_codes_keys_to_str)] = (
+        Field(default_factory=dict, description="per-county terrain overrides")
     )
+    road_network: Literal["auto", "synthetic", "osm"] = Field(
+        "auto",
+        description="road graph of each county: 'osm' requires cached OpenStreetMap data "
+        "(`ruralsim geodata fetch` or `import`), 'synthetic' always uses the seeded offline "
+        "network, 'auto' uses OpenStreetMap where cached and synthetic elsewhere",
+    )
+    speeds_kmh: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], float] = Field(
+        default_factory=dict,
+        description="km/h per OSM highway class, overriding the defaults (e.g. tertiary: 45); "
+        "synthetic county/township/village roads are tertiary/unclassified/residential",
+    )
+    snap_max_m: float = Field(
+        500,
+        gt=0,
+        description="a facility farther than this from the road graph gets a connector road",
+    )
+    connector_speed_kmh: float = Field(
+        15, gt=0, description="speed on connector roads added for far or isolated facilities"
+    )
+    connector_circuity: float = Field(
+        1.3, ge=1, description="connector length = straight distance x this factor"
+    )
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> Region:
+        given = [k for k in ("county", "counties", "prefecture", "province") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of region.county, region.counties, region.prefecture and "
+                f"region.province (got {', '.join(given) or 'none'})"
+            )
+        for kmh in self.speeds_kmh.values():
+            if not kmh > 0:
+                raise ValueError(f"speeds_kmh values must be > 0 km/h, got {kmh}")
+        return self
 
 
 class Shift(_Model):

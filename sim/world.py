@@ -1,14 +1,19 @@
 """The World: everything the engine needs, built once from a scenario.
 
-Facilities are numbered in one index space shared by the travel matrices: index 0 is the county
-centre, indices ``1 .. T`` are the township points (township ``t`` has facility ``t + 1``) and
-``T + 1 .. T + V`` are the villages (village ``v`` has facility ``T + 1 + v``).
+A world holds one :class:`County` per county of the scenario's region; counties do not
+interact (inbound parcels flow from each county centre to its own villages), so the engine
+runs them one after another and the KPIs aggregate them to the province.
+
+Within a county, facilities are numbered in one index space shared by the travel matrices:
+index 0 is the county centre, indices ``1 .. T`` are the township points (township ``t`` has
+facility ``t + 1``) and ``T + 1 .. T + V`` are the villages (village ``v`` has facility
+``T + 1 + v``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,17 +49,21 @@ class Vehicle:
 
 
 @dataclass(frozen=True)
-class World:
+class County:
     """A runnable model of one county, immutable once built.
 
     Attributes
     ----------
     scenario
         The validated scenario it was built from.
+    terrain
+        Terrain class used for its road speeds.
     county_code, county_name
         The county simulated.
     sources
-        Layer name -> provenance (``"real: ..."`` or ``"synthetic: ..."``).
+        Layer name -> provenance (``"real: ..."``, ``"synthetic: ..."`` or ``"mixed: ..."``).
+    quality
+        Data-quality summary: place match rates, snap distances, connectors, components.
     graph
         The road network (osmnx-style MultiDiGraph).
     points
@@ -84,9 +93,11 @@ class World:
     """
 
     scenario: Scenario
+    terrain: str
     county_code: str
     county_name: str
     sources: dict[str, str]
+    quality: dict[str, Any]
     graph: nx.MultiDiGraph
     points: pd.DataFrame
     codes: np.ndarray
@@ -125,3 +136,57 @@ class World:
     def village_facility(self, v: np.ndarray | int) -> np.ndarray | int:
         """Facility index of village index ``v``."""
         return v + 1 + self.n_townships
+
+
+@dataclass(frozen=True)
+class World:
+    """The runnable model of a scenario's region: one :class:`County` per county.
+
+    Attributes
+    ----------
+    scenario
+        The validated scenario it was built from.
+    counties
+        The counties, in code order.
+    """
+
+    scenario: Scenario
+    counties: tuple[County, ...]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Build warnings of every county, prefixed with the county code."""
+        return tuple(f"{c.county_code}: {m}" for c in self.counties for m in c.warnings)
+
+    @property
+    def label(self) -> str:
+        """A short name of the region, e.g. ``"临猗县 140821"`` or ``"3 counties"``."""
+        if len(self.counties) == 1:
+            c = self.counties[0]
+            return f"{c.county_name} {c.county_code}"
+        return f"{len(self.counties)} counties"
+
+    def source_summary(self) -> dict[str, dict[str, int]]:
+        """Per data layer, how many counties have it real, synthetic, mixed or derived."""
+        out: dict[str, dict[str, int]] = {}
+        for c in self.counties:
+            for layer, text in c.sources.items():
+                kind = text.split(":", 1)[0]
+                out.setdefault(layer, {}).setdefault(kind, 0)
+                out[layer][kind] += 1
+        return out
+
+    def synthetic_layers(self) -> list[str]:
+        """Layers that are synthetic (or partly so) in at least one county."""
+        return sorted(
+            layer
+            for layer, kinds in self.source_summary().items()
+            if "synthetic" in kinds or "mixed" in kinds
+        )
+
+    def county(self, code: str) -> County:
+        """The county with statistical code ``code``."""
+        for c in self.counties:
+            if c.county_code == code:
+                return c
+        raise KeyError(code)

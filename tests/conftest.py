@@ -25,3 +25,8 @@ def tiny_scenario(tiny_path) -> sim.Scenario:
 @pytest.fixture(scope="session")
 def tiny_world(tiny_scenario) -> sim.World:
     return sim.build(tiny_scenario)
+
+
+@pytest.fixture(scope="session")
+def tiny_county(tiny_world) -> sim.County:
+    return tiny_world.counties[0]

@@ -9,8 +9,8 @@ import sim
 from tests.test_engine import _scenario
 
 
-def test_world_has_the_real_units(tiny_world):
-    w = tiny_world
+def test_world_has_the_real_units(tiny_county):
+    w = tiny_county
     assert w.county_name == "临猗县"
     assert w.n_townships == 14
     assert w.n_villages == 284
@@ -22,7 +22,8 @@ def test_world_has_the_real_units(tiny_world):
     }
 
 
-def test_matrices_are_finite_and_consistent(tiny_world):
+def test_matrices_are_finite_and_consistent(tiny_county):
+    tiny_world = tiny_county
     for name in tiny_world.time_min:
         t, km = tiny_world.time_min[name], tiny_world.km[name]
         assert np.isfinite(t).all() and np.isfinite(km).all()
@@ -31,8 +32,8 @@ def test_matrices_are_finite_and_consistent(tiny_world):
     assert (tiny_world.time_min["etricycle"] >= tiny_world.time_min["van"] - 1e-9).all()
 
 
-def test_routes_cover_each_unit_once(tiny_world):
-    w = tiny_world
+def test_routes_cover_each_unit_once(tiny_county):
+    w = tiny_county
     shuttle_stops = np.concatenate([v.routes[0] for v in w.shuttles])
     assert sorted(shuttle_stops) == list(range(1, w.n_townships + 1))
     loop_stops = np.concatenate([r for v in w.village_vehicles for r in v.routes])
@@ -44,8 +45,8 @@ def test_routes_cover_each_unit_once(tiny_world):
     assert w.village_served.all()
 
 
-def test_loops_respect_capacity(tiny_world):
-    w = tiny_world
+def test_loops_respect_capacity(tiny_county):
+    w = tiny_county
     sc = w.scenario
     for v in w.village_vehicles:
         cap = sc.fleet.vehicle_types[v.vtype].capacity_parcels
@@ -57,7 +58,7 @@ def test_loops_respect_capacity(tiny_world):
 def test_no_vehicle_means_parcels_wait_at_township(tiny_scenario):
     code = "140821100"
     sc = _scenario(tiny_scenario, fleet__townships={code: {"van": 0}})
-    w = sim.build(sc)
+    w = sim.build(sc).counties[0]
     mine = w.township_codes[w.village_township] == code
     assert not w.village_served[mine].any()
     assert w.village_served[~mine].all()
@@ -77,7 +78,7 @@ def test_bad_region_is_a_scenario_error(tiny_scenario, county, needle):
 
 def test_visits_per_week_are_spread(tiny_scenario):
     sc = _scenario(tiny_scenario, schedules__visits_per_week=3)
-    w = sim.build(sc)
+    w = sim.build(sc).counties[0]
     assert (w.village_visit_days.sum(axis=1) == 3).all()
     # Staggered: every weekday has some visits.
     assert (w.village_visit_days.sum(axis=0) > 0).all()

@@ -52,7 +52,12 @@ def test_run_folder_contract(tiny_run, tiny_scenario):
     assert manifest["seed"] == tiny_scenario.seed
     assert manifest["replications"] == tiny_scenario.replications
     assert set(manifest["synthetic_layers"]) == {"roads", "township_points", "village_points"}
-    assert manifest["geodata_sources"]["divisions"].startswith("real")
+    assert manifest["geodata_sources"]["divisions"] == {"real": 1}
+    assert manifest["geodata_sources"]["roads"] == {"synthetic": 1}
+    (county,) = manifest["counties"]
+    assert county["code"] == "140821"
+    assert county["sources"]["roads"].startswith("synthetic")
+    assert county["data_quality"]["connectors"] == {"far": 0, "disconnected": 0}
 
     kpis = pd.read_csv(tiny_run / "kpis.csv", dtype={"code": str})
     assert list(kpis.columns) == ["replication", "scope", "code", "name", "kpi", "value"]

@@ -128,8 +128,8 @@ def test_sorting_bottleneck_leaves_backlog_at_centre(tiny_scenario):
     assert at_centre.sum() > 0.5 * len(p)
 
 
-def test_villages_without_points_wait_at_township(tiny_world, tiny_scenario):
-    some = list(tiny_world.village_codes[:10])
+def test_villages_without_points_wait_at_township(tiny_county, tiny_scenario):
+    some = list(tiny_county.village_codes[:10])
     sc = _scenario(tiny_scenario, facilities__village_points__villages=some)
     results = sim.run(sim.build(sc), replications=1)
     assert_conserved(results)
@@ -174,9 +174,9 @@ def _variants(draw):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=_variants())
-def test_conservation_over_random_scenarios(tiny_scenario, tiny_world, changes):
+def test_conservation_over_random_scenarios(tiny_scenario, tiny_county, changes):
     k = changes.pop("village_points")
-    points = "all" if k == 284 else list(tiny_world.village_codes[::3][:k])
+    points = "all" if k == 284 else list(tiny_county.village_codes[::3][:k])
     sc = _scenario(
         tiny_scenario,
         warmup_days=1,

@@ -252,10 +252,17 @@ CASES = [
     ),
     (
         "missing field",
+        "horizon_days: 3\n",
+        "",
+        "schema_version: 1",
+        ["horizon_days: required field missing"],
+    ),
+    (
+        "no region",
         '  county: "140821"\n',
         "  terrain: hills\n",
         "region:",
-        ["region.county: required field missing", "statistical code"],
+        ["region: give exactly one of region.county, region.counties"],
     ),
     (
         "bad key",

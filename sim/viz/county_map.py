@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from sim.engine import Results
+    from sim.world import County
 
 _ROAD_STYLE = {
     "county": (1.6, "#555555"),
@@ -19,15 +20,19 @@ _ROAD_STYLE = {
 }
 
 
-def plot_county_map(results: Results, coverage: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Draw the county's roads, its centre and township points, and villages by coverage.
+def plot_county_map(
+    results: Results, coverage: pd.DataFrame, *, county: str | None = None, ax: Axes | None = None
+) -> Axes:
+    """Draw roads, centres, township points and villages coloured by coverage.
 
     Parameters
     ----------
     results
-        A run's results (its world gives the graph and points).
+        A run's results (its world gives the graphs and points).
     coverage
         The coverage table of the run (:func:`sim.kpi.coverage_table`).
+    county
+        Code of the county to draw; all counties of the run when None.
     ax
         Axes to draw on; a new figure when None.
 
@@ -36,65 +41,92 @@ def plot_county_map(results: Results, coverage: pd.DataFrame, *, ax: Axes | None
     matplotlib.axes.Axes
     """
     import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 8))
-    w = results.world
-    _draw_boundary(ax, w.county_code)
-    segs: dict[str, list] = {k: [] for k in _ROAD_STYLE}
-    for u, v, data in w.graph.edges(data=True):
-        if data.get("reversed"):
-            continue
-        geom = data.get("geometry")
-        xy = (
-            np.asarray(geom.coords)
-            if geom is not None
-            else np.array(
-                [
-                    [w.graph.nodes[u]["x"], w.graph.nodes[u]["y"]],
-                    [w.graph.nodes[v]["x"], w.graph.nodes[v]["y"]],
-                ]
+    world = results.world
+    counties = [world.county(county)] if county else list(world.counties)
+    cov = coverage[coverage["level"] == "village"].set_index("code")["covered"]
+    counts = {"covered": 0, "not covered": 0, "no point": 0}
+    for i, c in enumerate(counties):
+        _draw_county(ax, c, cov, counts, legend=i == 0, roads=len(counties) <= 12)
+    pts = counties[0].points
+    ax.set_aspect(1 / np.cos(np.radians(float(pts["lat"].mean()))))
+    ax.autoscale_view()
+    synthetic = (
+        world.synthetic_layers()
+        if county is None
+        else [
+            k for k, v in counties[0].sources.items() if v.split(":")[0] in ("synthetic", "mixed")
+        ]
+    )
+    title = f"{counties[0].county_code}" if county or len(counties) == 1 else world.label
+    ax.set_title(
+        f"{title}: village express coverage, {counts['covered']} of "
+        f"{sum(counts.values())} villages covered\n"
+        f"synthetic layers: {', '.join(synthetic) or 'none'}",
+        fontsize=10,
+    )
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.legend(loc="lower left", fontsize=8)
+    return ax
+
+
+def _draw_county(
+    ax: Axes, c: County, cov: pd.Series, counts: dict, *, legend: bool, roads: bool
+) -> None:
+    from matplotlib.collections import LineCollection
+
+    _draw_boundary(ax, c.county_code)
+    if roads:
+        segs: dict[str, list] = {k: [] for k in _ROAD_STYLE}
+        for u, v, data in c.graph.edges(data=True):
+            if data.get("reversed"):
+                continue
+            geom = data.get("geometry")
+            xy = (
+                np.asarray(geom.coords)
+                if geom is not None
+                else np.array(
+                    [
+                        [c.graph.nodes[u]["x"], c.graph.nodes[u]["y"]],
+                        [c.graph.nodes[v]["x"], c.graph.nodes[v]["y"]],
+                    ]
+                )
             )
-        )
-        segs.setdefault(data.get("road_class", "village"), []).append(xy)
-    for cls, lines in segs.items():
-        width, colour = _ROAD_STYLE.get(cls, (0.5, "#bbbbbb"))
-        ax.add_collection(LineCollection(lines, linewidths=width, colors=colour, zorder=1))
-    pts = w.points.set_index("code")
-    cov = coverage[coverage["level"] == "village"].set_index("code")
-    vill = pts.loc[w.village_codes]
-    covered = cov.loc[w.village_codes, "covered"].to_numpy(dtype=bool)
-    has_point = w.village_has_point
-    ax.scatter(
-        vill["lon"][covered],
-        vill["lat"][covered],
-        s=10,
-        c="#2a9d8f",
-        zorder=3,
-        label=f"village covered ({covered.sum()})",
+            segs.setdefault(_road_class(data), []).append(xy)
+        for cls, lines in segs.items():
+            width, colour = _ROAD_STYLE.get(cls, (0.5, "#bbbbbb"))
+            ax.add_collection(LineCollection(lines, linewidths=width, colors=colour, zorder=1))
+    pts = c.points.set_index("code")
+    vill = pts.loc[c.village_codes]
+    covered = cov.reindex(c.village_codes).fillna(False).to_numpy(dtype=bool)
+    has_point = c.village_has_point
+    groups = (
+        ("covered", covered, {"s": 10, "c": "#2a9d8f"}),
+        ("not covered", ~covered & has_point, {"s": 10, "c": "#e76f51"}),
+        ("no point", ~has_point, {"s": 10, "facecolors": "none", "edgecolors": "#e76f51"}),
     )
+    for label, mask, style in groups:
+        counts[label] += int(mask.sum())
+        if mask.any():
+            ax.scatter(
+                vill["lon"][mask],
+                vill["lat"][mask],
+                zorder=3,
+                label=f"village: {label}" if legend else None,
+                **style,
+            )
+    town = pts.loc[c.township_codes]
     ax.scatter(
-        vill["lon"][~covered & has_point],
-        vill["lat"][~covered & has_point],
-        s=10,
-        c="#e76f51",
-        zorder=3,
-        label=f"village not covered ({(~covered & has_point).sum()})",
-    )
-    if (~has_point).any():
-        ax.scatter(
-            vill["lon"][~has_point],
-            vill["lat"][~has_point],
-            s=10,
-            facecolors="none",
-            edgecolors="#e76f51",
-            zorder=3,
-            label=f"no service point ({(~has_point).sum()})",
-        )
-    town = pts.loc[w.township_codes]
-    ax.scatter(
-        town["lon"], town["lat"], s=40, marker="s", c="#264653", zorder=4, label="township point"
+        town["lon"],
+        town["lat"],
+        s=40,
+        marker="s",
+        c="#264653",
+        zorder=4,
+        label="township point" if legend else None,
     )
     seat = pts.loc["seat"]
     ax.scatter(
@@ -105,20 +137,19 @@ def plot_county_map(results: Results, coverage: pd.DataFrame, *, ax: Axes | None
         c="#f4a261",
         zorder=5,
         edgecolors="black",
-        label="county centre",
+        label="county centre" if legend else None,
     )
-    ax.set_aspect(1 / np.cos(np.radians(float(pts["lat"].mean()))))
-    ax.autoscale_view()
-    synthetic = [k for k, v in w.sources.items() if v.startswith("synthetic")]
-    ax.set_title(
-        f"{w.county_code} — village express coverage\n"
-        f"synthetic layers: {', '.join(synthetic) or 'none'}",
-        fontsize=10,
-    )
-    ax.set_xlabel("longitude")
-    ax.set_ylabel("latitude")
-    ax.legend(loc="lower left", fontsize=8)
-    return ax
+
+
+def _road_class(data: dict) -> str:
+    if "road_class" in data:
+        return str(data["road_class"])
+    hwy = data.get("highway")
+    if hwy in ("motorway", "trunk", "primary", "secondary", "tertiary"):
+        return "county"
+    if hwy in ("unclassified", "motorway_link", "trunk_link", "primary_link"):
+        return "township"
+    return "village"
 
 
 def _draw_boundary(ax: Axes, code: str) -> None:

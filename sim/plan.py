@@ -1,0 +1,218 @@
+"""Route planning at build time: township shuttles and village loops.
+
+Shuttles from the county centre each serve a contiguous sweep of townships; village loops from
+each township point are cut from a sweep of its villages by capacity and duration, checked on
+every weekday, and shared out among the township's vehicles. A VRP solver can replace these
+heuristics later without changing the engine, which only drives the planned routes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.world import Vehicle
+
+#: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
+_LOOP_FILL = 0.9
+
+
+def visit_days(visits: np.ndarray) -> np.ndarray:
+    """Weekdays of each village's visits (columns, 0 = Monday).
+
+    Visits are spread evenly over the week and staggered across villages, so that a loop's
+    daily load stays even.
+    """
+    days = np.zeros((len(visits), 7), dtype=bool)
+    for v, n in enumerate(visits):
+        if n > 0:
+            offset = v % 7 if n < 7 else 0
+            days[v, (np.floor(np.arange(n) * 7 / n).astype(int) + offset) % 7] = True
+    return days
+
+
+def local_xy(lonlat: np.ndarray) -> np.ndarray:
+    lat0 = np.radians(lonlat[:, 1].mean())
+    return np.column_stack([lonlat[:, 0] * np.cos(lat0), lonlat[:, 1]]) * 111.32
+
+
+def _expand(counts: dict[str, int]) -> list[str]:
+    return [name for name in sorted(counts) for _ in range(counts[name])]
+
+
+def _nn_order(stops: list[int], base: int, tmat: np.ndarray) -> np.ndarray:
+    """Order stops by nearest neighbour from the base (a simple open tour)."""
+    left = list(stops)
+    order: list[int] = []
+    here = base
+    while left:
+        nxt = min(left, key=lambda s: tmat[here, s])
+        order.append(nxt)
+        left.remove(nxt)
+        here = nxt
+    return np.array(order, dtype=np.int64)
+
+
+def _tour_minutes(order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float) -> float:
+    path = np.concatenate([[base], order, [base]])
+    return float(tmat[path[:-1], path[1:]].sum() + stop_min * len(order))
+
+
+def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
+    d = xy[members] - xy[base]
+    return members[np.lexsort((members, np.arctan2(d[:, 1], d[:, 0])))]
+
+
+def plan_shuttles(scenario, xy, rate, v_town, n_town, time_min, warnings) -> list[Vehicle]:
+    """Split the townships among the shuttles: contiguous sweeps with the shortest longest tour.
+
+    The sweep around the county centre is cut into at most one group per shuttle; the cut
+    minimises the longest tour while each group's daily volume fits the shuttle's capacity
+    over the day's departures (volume is relaxed when no cut can meet it).
+    """
+    vtypes = _expand(scenario.fleet.county_centre)
+    if len(vtypes) > n_town:
+        warnings.append(
+            f"fleet.county_centre: {len(vtypes)} shuttles for {n_town} townships; "
+            f"{len(vtypes) - n_town} stay idle"
+        )
+    vtypes = vtypes[:n_town]
+    n = len(vtypes)
+    load = np.bincount(v_town, weights=rate, minlength=n_town)
+    stop_min = scenario.facilities.townships.service_time_min
+    tmat = time_min[min(vtypes, key=lambda v: scenario.fleet.vehicle_types[v].max_speed_kmh)]
+    cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * len(
+        scenario.schedules.shuttle_departures
+    )
+    sweep = _sweep(xy, 0, np.arange(1, n_town + 1))
+
+    def tour(group: list[int]) -> float:
+        return _tour_minutes(_nn_order(group, 0, tmat), 0, tmat, stop_min)
+
+    def split(order: np.ndarray, limit: float, volume: bool) -> list[list[int]] | None:
+        groups: list[list[int]] = [[]]
+        for f in order:
+            trial = [*groups[-1], int(f)]
+            over = tour(trial) > limit or (volume and load[np.array(trial) - 1].sum() > cap)
+            if groups[-1] and over:
+                groups.append([int(f)])
+                if len(groups) > n:
+                    return None
+            else:
+                groups[-1] = trial
+        return groups
+
+    best: list[list[int]] | None = None
+    for volume in (True, False):
+        for shift in range(n_town):
+            order = np.roll(sweep, shift)
+            lo, hi = 0.0, tour([int(f) for f in order]) + 1.0
+            if split(order, hi, volume) is None:
+                continue
+            for _ in range(20):  # bisect the longest tour allowed
+                mid = (lo + hi) / 2
+                if split(order, mid, volume) is None:
+                    lo = mid
+                else:
+                    hi = mid
+            groups = split(order, hi, volume)
+            if groups and (best is None or max(map(tour, groups)) < max(map(tour, best))):
+                best = groups
+        if best is not None:
+            break
+    out = []
+    counter: dict[str, int] = {}
+    for vtype, group in zip(vtypes, best or []):
+        counter[vtype] = counter.get(vtype, 0) + 1
+        order = _nn_order(group, 0, time_min[vtype])
+        minutes = _tour_minutes(order, 0, time_min[vtype], stop_min)
+        vid = f"C-{vtype}-{counter[vtype]}"
+        if minutes > scenario.schedules.max_loop_h * 60:
+            warnings.append(
+                f"shuttle {vid}: its route takes {minutes / 60:.1f} h, more than "
+                f"schedules.max_loop_h = {scenario.schedules.max_loop_h:g}"
+            )
+        out.append(Vehicle(vid, vtype, 0, (order,)))
+    return out
+
+
+def _day_minutes(
+    order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float, days: np.ndarray
+) -> np.ndarray:
+    """Minutes of a loop on each weekday, visiting only the villages due that day."""
+    out = np.zeros(7)
+    for d in range(7):
+        stops = order[days[order, d]]
+        if len(stops):
+            out[d] = _tour_minutes(stops, base, tmat, stop_min)
+    return out
+
+
+def plan_loops(
+    scenario, xy, rate, visits, visit_days, has_point, v_town, t_codes, time_min, warnings
+) -> tuple[list[Vehicle], np.ndarray]:
+    """Plan village loops per township: sweep, cut by capacity and duration, then balance.
+
+    A loop's load and duration are checked on each weekday, over the villages due that day;
+    loops go to the township's vehicles longest first, each to the vehicle whose busiest day
+    stays shortest.
+    """
+    n_town = len(t_codes)
+    stop_min = scenario.facilities.village_points.service_time_min
+    max_min = scenario.schedules.max_loop_h * 60
+    eligible = has_point & (visits > 0)
+    served = np.zeros(len(v_town), dtype=bool)
+    per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
+    # Facility-indexed views, so that loops (facility indices) index them directly.
+    load_on = np.concatenate([np.zeros((n_town + 1, 7)), per_visit[:, None] * visit_days])
+    days_of = np.concatenate([np.zeros((n_town + 1, 7), dtype=bool), visit_days])
+    vehicles: list[Vehicle] = []
+    for t in range(n_town):
+        code = t_codes[t]
+        vtypes = _expand(scenario.fleet.townships.get(code, scenario.fleet.township_default))
+        members = np.flatnonzero((v_town == t) & eligible)
+        if len(members) == 0:
+            continue
+        if not vtypes:
+            warnings.append(
+                f"township {code}: no village vehicle; its {len(members)} villages are "
+                "served at the township point"
+            )
+            continue
+        base = t + 1
+        facs = _sweep(xy, base, members + 1 + n_town)
+        cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * _LOOP_FILL
+        tmat = time_min[vtypes[0]]
+        loops: list[np.ndarray] = []
+        current: list[int] = []
+        for f in facs:
+            if current:
+                trial = _nn_order([*current, f], base, tmat)
+                heavy = load_on[trial].sum(axis=0).max() > cap
+                long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
+                if heavy or long:
+                    loops.append(_nn_order(current, base, tmat))
+                    current = []
+            current.append(f)
+        loops.append(_nn_order(current, base, tmat))
+        served[members] = True
+        minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
+        assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
+        busy = np.zeros((len(vtypes), 7))
+        for i in np.argsort(minutes.max(axis=1), kind="stable")[::-1]:
+            k = int(np.argmin((busy + minutes[i]).max(axis=1)))
+            assigned[k].append(loops[i])
+            busy[k] += minutes[i]
+        counter: dict[str, int] = {}
+        for vtype, routes, day_busy in zip(vtypes, assigned, busy):
+            counter[vtype] = counter.get(vtype, 0) + 1
+            if not routes:
+                continue
+            vid = f"{code}-{vtype}-{counter[vtype]}"
+            if day_busy.max() > max_min:
+                warnings.append(
+                    f"vehicle {vid}: its loops take up to {day_busy.max() / 60:.1f} h a "
+                    f"departure, more than schedules.max_loop_h = "
+                    f"{scenario.schedules.max_loop_h:g}"
+                )
+            vehicles.append(Vehicle(vid, vtype, base, tuple(routes)))
+    return vehicles, served
