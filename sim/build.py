@@ -213,7 +213,7 @@ def build_county(
         )
     if osm is None:
         points = layout.points.set_index("code").loc[fac_codes].reset_index()
-        graph = add_speeds(layout.graph.copy(), speeds)
+        graph = add_speeds(layout.graph, speeds)  # the layout is ours: no copy needed
         snapped = Snapped(
             graph=graph,
             nodes=points["node"].to_numpy(dtype=np.int64),

@@ -85,8 +85,13 @@ def plan_shuttles(scenario, xy, rate, v_town, n_town, time_min, warnings) -> lis
     )
     sweep = _sweep(xy, 0, np.arange(1, n_town + 1))
 
+    tours: dict[tuple[int, ...], float] = {}
+
     def tour(group: list[int]) -> float:
-        return _tour_minutes(_nn_order(group, 0, tmat), 0, tmat, stop_min)
+        key = tuple(group)
+        if key not in tours:
+            tours[key] = _tour_minutes(_nn_order(group, 0, tmat), 0, tmat, stop_min)
+        return tours[key]
 
     def split(order: np.ndarray, limit: float, volume: bool) -> list[list[int]] | None:
         groups: list[list[int]] = [[]]
@@ -108,7 +113,7 @@ def plan_shuttles(scenario, xy, rate, v_town, n_town, time_min, warnings) -> lis
             lo, hi = 0.0, tour([int(f) for f in order]) + 1.0
             if split(order, hi, volume) is None:
                 continue
-            for _ in range(20):  # bisect the longest tour allowed
+            for _ in range(14):  # bisect the longest tour allowed (to ~1e-4 of it)
                 mid = (lo + hi) / 2
                 if split(order, mid, volume) is None:
                     lo = mid
