@@ -12,20 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.errors import ScenarioError
-from sim.geodata import county_boundary, county_seat, load_divisions, resolve_region, unit
-from sim.geodata.cache import CountyOSM, load_county
-from sim.geodata.snap import Snapped, snap_facilities
-from sim.geodata.speeds import add_speeds, highway_speeds
-from sim.geodata.synthetic import synthetic_county
+from sim.errors import GeodataError, ScenarioError
+from sim.geodata import load_divisions, resolve_region, unit
+from sim.geodata.layout import lay_out_county
 from sim.network import facility_matrices
 from sim.plan import local_xy, plan_loops, plan_shuttles, visit_days
-from sim.rng import stream
 from sim.scenario import Scenario
 from sim.world import County, World
 
@@ -181,71 +176,32 @@ def build_county(
     cache_dir: Path | None = None,
 ) -> County:
     """Build one county of a scenario (see :func:`build`)."""
-    div = load_divisions() if divisions is None else divisions
-    name = unit(code).name
-    towns = div[(div["level"] == "township") & (div["parent"] == code)]
-    t_codes = towns["code"].to_numpy(dtype=object)
-    vills = div[(div["level"] == "village") & div["parent"].isin(t_codes)]
-    order = np.argsort(pd.Categorical(vills["parent"], categories=t_codes).codes, kind="stable")
-    vills = vills.iloc[order]
-    v_codes = vills["code"].to_numpy(dtype=object)
-    v_town = pd.Categorical(vills["parent"], categories=t_codes).codes.astype(np.int64)
-    terrain = scenario.region.terrain_by_county.get(code, scenario.region.terrain)
-    speeds = highway_speeds(terrain, scenario.region.speeds_kmh)
-
-    seat = county_seat(code)
-    layout = synthetic_county(
-        county_boundary(code),
-        (seat.lon, seat.lat),
-        list(t_codes),
-        {t: list(v_codes[v_town == i]) for i, t in enumerate(t_codes)},
-        rng=stream(scenario.seed, f"network:{code}"),
-        terrain=terrain,
-    )
-    fac_codes = np.concatenate([["seat"], t_codes, v_codes]).astype(object)
-    osm = None if scenario.region.road_network == "synthetic" else load_county(code, cache_dir)
-    if osm is None and scenario.region.road_network == "osm":
-        raise _ref_error(
-            ("region", "road_network"),
-            f"no OpenStreetMap data cached for county {code} {name}; run `ruralsim geodata "
-            f"fetch {code}` (online) or `ruralsim geodata import FILE.osm.pbf --counties "
-            f"{code}`, or set road_network: auto to fall back to the synthetic network",
-        )
-    if osm is None:
-        points = layout.points.set_index("code").loc[fac_codes].reset_index()
-        graph = add_speeds(layout.graph, speeds)  # the layout is ours: no copy needed
-        snapped = Snapped(
-            graph=graph,
-            nodes=points["node"].to_numpy(dtype=np.int64),
-            table=pd.DataFrame({"snap_m": np.zeros(len(points)), "connector": False, "reason": ""}),
-        )
-        point_source = np.full(len(points), "synthetic", dtype=object)
-        match_rates: dict[str, float] | None = None
-    else:
-        points, point_source, match_rates = _real_points(osm, code, layout.points, fac_codes)
-        r = scenario.region
-        snapped = snap_facilities(
-            add_speeds(osm.graph.copy(), speeds),
-            points[["lon", "lat"]].to_numpy(),
-            max_m=r.snap_max_m,
+    r = scenario.region
+    terrain = r.terrain_by_county.get(code, r.terrain)
+    try:
+        lay = lay_out_county(
+            code,
+            seed=scenario.seed,
+            terrain=terrain,
+            speeds_kmh=r.speeds_kmh,
+            road_network=r.road_network,
+            cache_dir=cache_dir,
+            snap_max_m=r.snap_max_m,
             connector_speed_kmh=r.connector_speed_kmh,
-            circuity=r.connector_circuity,
+            connector_circuity=r.connector_circuity,
+            divisions=divisions,
         )
-    points = points.assign(
-        node=snapped.nodes,
-        source=point_source,
-        snap_m=snapped.table["snap_m"].to_numpy(),
-        connector=snapped.table["connector"].to_numpy(),
-        connector_reason=snapped.table["reason"].to_numpy(),
-    )
-
+    except GeodataError as exc:
+        raise _ref_error(("region", "road_network"), str(exc)) from None
+    points = lay.points
+    t_codes, v_codes, v_town = lay.township_codes, lay.village_codes, lay.village_township
     time_min: dict[str, np.ndarray] = {}
     km: dict[str, np.ndarray] = {}
     by_speed: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     for vname, vt in scenario.fleet.vehicle_types.items():
         if vt.max_speed_kmh not in by_speed:
             by_speed[vt.max_speed_kmh] = facility_matrices(
-                snapped.graph, snapped.nodes, max_speed_kmh=vt.max_speed_kmh
+                lay.graph, points["node"].to_numpy(), max_speed_kmh=vt.max_speed_kmh
             )
         time_min[vname], km[vname] = by_speed[vt.max_speed_kmh]
 
@@ -267,20 +223,25 @@ def build_county(
         scenario=scenario,
         terrain=terrain,
         county_code=code,
-        county_name=name,
-        sources=_sources(scenario, seat.source, osm, point_source, len(t_codes)),
-        quality=_quality(osm.graph if osm else layout.graph, snapped, points, match_rates),
-        graph=snapped.graph,
+        county_name=lay.name,
+        sources={
+            **lay.sources,
+            "population": (
+                "assumed: scenario village_population unless listed in demand.inbound.populations"
+            ),
+        },
+        quality=lay.quality,
+        graph=lay.graph,
         points=points,
-        codes=fac_codes,
-        names=np.concatenate([[name], towns["name"].to_numpy(), vills["name"].to_numpy()]),
+        codes=points["code"].to_numpy(dtype=object),
+        names=np.concatenate([[lay.name], lay.township_names, lay.village_names]),
         levels=np.array(
             ["county"] + ["township"] * len(t_codes) + ["village"] * len(v_codes), dtype=object
         ),
         township_codes=t_codes,
-        township_names=towns["name"].to_numpy(dtype=object),
+        township_names=lay.township_names,
         village_codes=v_codes,
-        village_names=vills["name"].to_numpy(dtype=object),
+        village_names=lay.village_names,
         village_township=v_town,
         village_has_point=has_point,
         village_visit_days=days,
@@ -293,88 +254,6 @@ def build_county(
         village_vehicles=tuple(village_vehicles),
         warnings=tuple(warnings),
     )
-
-
-def _real_points(
-    osm: CountyOSM, code: str, synthetic: pd.DataFrame, fac_codes: np.ndarray
-) -> tuple[pd.DataFrame, np.ndarray, dict[str, float]]:
-    """Facility points from OSM place nodes where matched, synthetic ones elsewhere."""
-    from sim.geodata.places import match_places
-
-    pts = synthetic.set_index("code").loc[fac_codes, ["level", "parent", "lon", "lat"]].copy()
-    source = np.full(len(pts), "synthetic", dtype=object)
-    source[0] = "real"  # the county seat
-    match = match_places(osm.places, code)
-    found = match.points.dropna(subset=["lon", "lat"]).set_index("code")
-    hit = pts.index.isin(found.index)
-    pts.loc[hit, ["lon", "lat"]] = found.loc[pts.index[hit], ["lon", "lat"]].to_numpy()
-    source[hit] = "osm"
-    return pts.reset_index(), source, dict(match.rates)
-
-
-def _sources(
-    scenario: Scenario, seat_source: str, osm: CountyOSM | None, point_source, n_towns: int
-) -> dict[str, str]:
-    seat = (
-        f"real: GeoNames {seat_source.split(':', 1)[1]}"
-        if seat_source.startswith("geonames:")
-        else "derived: representative point of the county polygon"
-    )
-    if osm is None:
-        roads = f"synthetic: seeded rural road network (seed {scenario.seed})"
-    else:
-        how = "Overpass" if osm.meta.get("source") == "overpass" else "an OSM extract"
-        when = str(osm.meta.get("fetched") or osm.meta.get("osm_timestamp") or "")[:10]
-        roads = f"real: OpenStreetMap via {how}" + (f", {when}" if when else "")
-
-    def layer(src: np.ndarray, what: str) -> str:
-        n_real = int(np.sum(src == "osm"))
-        if n_real == 0:
-            return f"synthetic: seeded {what} inside the county polygon"
-        if n_real == len(src):
-            return f"real: OpenStreetMap place nodes ({n_real})"
-        return f"mixed: {n_real} of {len(src)} from OpenStreetMap place nodes, rest synthetic"
-
-    return {
-        "divisions": "real: NBS 2023 statistical division codes",
-        "county_boundary": "real: DataV.GeoAtlas county polygon (WGS-84)",
-        "county_seat": seat,
-        "roads": roads,
-        "township_points": layer(point_source[1 : 1 + n_towns], "points"),
-        "village_points": layer(point_source[1 + n_towns :], "points"),
-        "population": (
-            "assumed: scenario village_population unless listed in demand.inbound.populations"
-        ),
-    }
-
-
-def _quality(
-    source_graph, snapped: Snapped, points: pd.DataFrame, rates: dict[str, float] | None
-) -> dict[str, Any]:
-    """Data-quality summary of a county's roads and points (``ruralsim geodata check``)."""
-    import networkx as nx
-
-    g = source_graph
-    comps = [len(c) for c in nx.strongly_connected_components(g)]
-    snap = points["snap_m"].to_numpy()
-    reasons = points["connector_reason"].to_numpy()
-    return {
-        "roads": "synthetic" if g.graph.get("synthetic") else "osm",
-        "graph_nodes": g.number_of_nodes(),
-        "graph_edges": g.number_of_edges(),
-        "graph_km": round(sum(d["length"] for _, _, d in g.edges(data=True)) / 2000.0, 1),
-        "components": len(comps),
-        "largest_component_share": round(max(comps) / max(sum(comps), 1), 4),
-        "place_match_rate": rates,
-        "snap_m": {
-            q: round(float(np.quantile(snap, p)), 1)
-            for q, p in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
-        },
-        "connectors": {
-            "far": int(np.sum(reasons == "far")),
-            "disconnected": int(np.sum(reasons == "disconnected")),
-        },
-    }
 
 
 def _demand_rates(scenario: Scenario, v_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
