@@ -35,16 +35,67 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
     r.add_argument("--quiet", action="store_true", help="no progress bar and no KPI table")
+    r.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
+    )
 
     v = sub.add_parser("validate", help="check a scenario file against the schema")
     v.add_argument("scenario", type=Path, help="scenario YAML file")
+    v.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
+    )
 
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
 
-    g = sub.add_parser("geodata", help="inspect the shipped Shanxi geodata")
+    g = sub.add_parser(
+        "geodata", help="inspect Shanxi geodata; fetch or import OpenStreetMap roads"
+    )
     gsub = g.add_subparsers(dest="geodata_command", required=True, parser_class=_Parser)
-    show = gsub.add_parser("show", help="print a unit and its children")
+    show = gsub.add_parser(
+        "show", help="print a unit and its children, with the source of each layer"
+    )
     show.add_argument("code", help="statistical code, e.g. 140821 (临猗县) or 1411 or 14")
+    check = gsub.add_parser(
+        "check", help="data-quality report: real vs synthetic, matches, snapping, connectors"
+    )
+    check.add_argument("code", help="county, prefecture or province code")
+    check.add_argument("--seed", type=int, default=0, help="seed of the synthetic layers (0)")
+    check.add_argument(
+        "--terrain",
+        choices=["plains", "hills", "mountain"],
+        default="plains",
+        help="terrain for road speeds (plains)",
+    )
+    fetch = gsub.add_parser(
+        "fetch", help="download a county's OpenStreetMap roads and places (needs internet)"
+    )
+    fetch.add_argument("code", help="county, prefecture or province code")
+    fetch.add_argument(
+        "--overpass-url",
+        help="Overpass API endpoint (the default server is slow from mainland China; use a mirror)",
+    )
+    fetch.add_argument("--buffer-m", type=float, default=2000.0, help="buffer around the county")
+    fetch.add_argument("--timeout", type=int, default=180, help="seconds per request (180)")
+    fetch.add_argument("--retries", type=int, default=3, help="attempts per request (3)")
+    fetch.add_argument("--force", action="store_true", help="download even if cached")
+    imp = gsub.add_parser(
+        "import", help="cut an OSM extract (.osm.pbf or .osm) into counties and cache them"
+    )
+    imp.add_argument("file", type=Path, help="OSM extract, e.g. a Geofabrik China .osm.pbf")
+    imp.add_argument(
+        "--counties", default="14", help="county, prefecture or province code (default 14: all)"
+    )
+    imp.add_argument("--buffer-m", type=float, default=2000.0, help="buffer around a county")
+    for p_ in (show, check, fetch, imp):
+        p_.add_argument(
+            "--cache-dir",
+            type=Path,
+            help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
+        )
 
     b = sub.add_parser(
         "benchmark", help="time build, run and KPIs of a county and the per-parcel reference"
@@ -100,10 +151,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False))
         return 0
     if args.command == "geodata":
-        from sim.geodata import describe
-
-        print(describe(args.code))
-        return 0
+        return _geodata(args)
     if args.command == "benchmark":
         from sim.benchmark import format_benchmark, run_benchmark
 
@@ -122,6 +170,62 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _geodata(args: argparse.Namespace) -> int:
+    if args.geodata_command == "show":
+        from sim.geodata import describe
+
+        print(describe(args.code, cache_dir=args.cache_dir))
+    elif args.geodata_command == "check":
+        from sim.geodata.check import check_report
+
+        print(
+            check_report(args.code, cache_dir=args.cache_dir, seed=args.seed, terrain=args.terrain)
+        )
+    elif args.geodata_command == "fetch":
+        from sim.geodata import resolve_region
+        from sim.geodata.osm import fetch_county
+
+        _positive("--buffer-m", args.buffer_m, allow_zero=True)
+        _positive("--timeout", args.timeout)
+        _positive("--retries", args.retries)
+        for code in resolve_region(args.code):
+            data = fetch_county(
+                code,
+                cache_dir=args.cache_dir,
+                overpass_url=args.overpass_url,
+                buffer_m=args.buffer_m,
+                timeout_s=args.timeout,
+                retries=args.retries,
+                force=args.force,
+            )
+            print(
+                f"{code}: {data.graph.number_of_nodes():,} nodes, "
+                f"{data.graph.number_of_edges():,} edges, {len(data.places):,} places "
+                f"(fetched {str(data.meta.get('fetched', ''))[:10]})"
+            )
+    elif args.geodata_command == "import":
+        from tqdm import tqdm
+
+        from sim.geodata.extract import import_extract
+
+        _positive("--buffer-m", args.buffer_m, allow_zero=True)
+        with tqdm(unit="county", desc="import", disable=None, leave=False) as bar:
+            done = import_extract(
+                args.file,
+                region=args.counties,
+                cache_dir=args.cache_dir,
+                buffer_m=args.buffer_m,
+                progress=lambda *a, **k: bar.update(1),
+            )
+        for data in done:
+            print(
+                f"{data.code}: {data.graph.number_of_nodes():,} nodes, "
+                f"{data.graph.number_of_edges():,} edges, {len(data.places):,} places"
+            )
+        print(f"{len(done)} counties cached from {args.file}")
+    return 0
+
+
 def _positive(flag: str, value: float | None, *, allow_zero: bool = False) -> None:
     if value is None:
         return
@@ -130,7 +234,13 @@ def _positive(flag: str, value: float | None, *, allow_zero: bool = False) -> No
         raise UsageError(f"{flag}: got {value}; valid: {valid}")
 
 
-def _load(path: Path, *, replications: int | None = None, seed: int | None = None):
+def _load(
+    path: Path,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    cache_dir: Path | None = None,
+):
     from sim.build import build
     from sim.scenario import load_scenario, scenario_from_dict
 
@@ -142,11 +252,11 @@ def _load(path: Path, *, replications: int | None = None, seed: int | None = Non
         if seed is not None:
             data["seed"] = seed
         scenario = scenario_from_dict(data, source=path)
-    return scenario, build(scenario)
+    return scenario, build(scenario, cache_dir=cache_dir)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    scenario, world = _load(args.scenario)
+    scenario, world = _load(args.scenario, cache_dir=args.cache_dir)
     cs = world.counties
     print(
         f"{args.scenario}: valid scenario {scenario.name!r} (schema v{scenario.schema_version}): "
@@ -170,7 +280,9 @@ def _run(args: argparse.Namespace) -> int:
     _positive("--seed", args.seed, allow_zero=True)
     check_out_dir(args.out)
     start = time.perf_counter()
-    scenario, world = _load(args.scenario, replications=args.replications, seed=args.seed)
+    scenario, world = _load(
+        args.scenario, replications=args.replications, seed=args.seed, cache_dir=args.cache_dir
+    )
     for w in world.warnings:
         print(f"warning: {w}", file=sys.stderr)
     total = scenario.horizon_days * scenario.replications * len(world.counties)

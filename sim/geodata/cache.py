@@ -82,6 +82,17 @@ def cached_counties(cache_dir: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file())
 
 
+def read_meta(code: str, cache_dir: Path | None = None) -> dict[str, Any] | None:
+    """The ``meta.json`` of a cached county (without loading its graph), or None."""
+    path = county_dir(code, cache_dir) / "meta.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def save_county(data: CountyOSM, cache_dir: Path | None = None) -> Path:
     """Write a county to the cache (atomically replacing an earlier copy); return its folder."""
     final = county_dir(data.code, cache_dir)

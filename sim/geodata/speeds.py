@@ -16,7 +16,7 @@ import numbers
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 import networkx as nx
 
@@ -194,14 +194,14 @@ def add_speeds(
         If a speed is not positive or an edge has no valid length.
     """
     for name, kmh in [*speeds_kmh.items(), ("fallback", fallback_kmh)]:
-        if not (_is_number(kmh) and kmh > 0):
+        if not (_is_number(kmh) and float(kmh) > 0):
             raise GeodataError(f"speed of highway class {name!r} must be > 0 km/h, got {kmh!r}")
     for u, v, key, data in graph.edges(keys=True, data=True):
-        kmh = parse_maxspeed(data.get("maxspeed"))
-        if kmh is None:
-            kmh = float(speeds_kmh.get(main_highway_class(data.get("highway")) or "", fallback_kmh))
+        tagged = parse_maxspeed(data.get("maxspeed"))
+        cls = main_highway_class(data.get("highway"))
+        kmh = tagged if tagged is not None else float(speeds_kmh.get(cls or "", fallback_kmh))
         length = data.get("length")
-        if not (_is_number(length) and length >= 0):
+        if not (_is_number(length) and float(length) >= 0):
             raise GeodataError(
                 f"road edge ({u}, {v}, {key}) has length {length!r}; every edge needs a length "
                 "in metres >= 0"
@@ -211,7 +211,7 @@ def add_speeds(
     return graph
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[numbers.Real]:
     return (
         isinstance(value, numbers.Real)
         and not isinstance(value, bool)
