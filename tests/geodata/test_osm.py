@@ -428,3 +428,38 @@ def test_a_code_that_is_not_a_county_fails_before_any_request(server, tmp_path):
 def test_the_cache_dir_defaults_to_the_environment(server, sleeps, tmp_path):
     fetch_county(CODE, sleep=sleeps.append)
     assert (tmp_path / "env-cache" / "osm" / CODE / "meta.json").is_file()
+
+
+def test_cli_fetch_check_and_run_on_real_roads(server, tmp_path, capsys, tiny_path):
+    """The README path of an online user: fetch, check, then run the county on OSM roads."""
+    from sim.cli import main
+
+    cache = str(tmp_path / "cli-cache")
+    url = "https://overpass.example.cn/api"
+    assert main(["geodata", "fetch", CODE, "--cache-dir", cache, "--overpass-url", url]) == 0
+    assert "140821:" in capsys.readouterr().out
+    assert all(r.url.startswith(url) for r in server.requests)
+    n_requests = len(server.requests)
+
+    assert main(["geodata", "check", CODE, "--cache-dir", cache]) == 0
+    report = capsys.readouterr().out
+    assert "roads            real: OpenStreetMap via Overpass" in report
+    assert "connectors:" in report and "snap distance" in report
+    assert main(["geodata", "show", "1408", "--cache-dir", cache]) == 0
+    assert "osm overpass" in capsys.readouterr().out
+
+    scenario = tmp_path / "osm.yaml"
+    scenario.write_text(
+        tiny_path.read_text(encoding="utf-8").replace(
+            '  county: "140821"\n', '  county: "140821"\n  road_network: osm\n'
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    argv = ["run", str(scenario), "--out", str(out), "--quiet", "--no-figures",
+            "--cache-dir", cache]
+    assert main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["geodata_sources"]["roads"] == {"real": 1}
+    assert manifest["counties"][0]["data_quality"]["roads"] == "osm"
+    assert len(server.requests) == n_requests  # the run never went online
