@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -88,42 +89,61 @@ def graph_to_csr(graph: nx.MultiDiGraph) -> RoadCSR:
         If an edge lacks ``length`` or ``speed_kph``, or has a negative length or a speed
         that is not positive.
     """
-    node_ids = np.empty(graph.number_of_nodes(), dtype=object)
-    node_ids[:] = list(graph.nodes)
     index = {node: i for i, node in enumerate(graph.nodes)}
-    m = graph.number_of_edges()
-    tail = np.empty(m, dtype=np.int64)
-    head = np.empty(m, dtype=np.int64)
-    length = np.empty(m)
-    speed = np.empty(m)
-    for k, (u, v, data) in enumerate(graph.edges(data=True)):
-        try:
-            length[k] = data["length"]
-            speed[k] = data["speed_kph"]
-        except KeyError as err:
-            raise GeodataError(
-                f"road graph: edge ({u!r}, {v!r}) has no {err.args[0]!r} attribute; "
-                "osmnx graphs need osmnx.routing.add_edge_speeds first"
-            ) from None
-        tail[k] = index[u]
-        head[k] = index[v]
-    bad = np.flatnonzero(~(length >= 0) | ~(speed > 0) | ~np.isfinite(length + speed))
+    tail: list[int] = []
+    head: list[int] = []
+    length: list[object] = []
+    speed: list[object] = []
+    for u, successors in graph.adjacency():
+        i = index[u]
+        for v, keyed in successors.items():
+            j = index[v]
+            for data in keyed.values():
+                tail.append(i)
+                head.append(j)
+                length.append(data.get("length", math.nan))
+                speed.append(data.get("speed_kph", math.nan))
+    tails, heads = np.array(tail, dtype=np.int64), np.array(head, dtype=np.int64)
+    node_ids = np.empty(len(index), dtype=object)
+    node_ids[:] = list(index)
+    try:
+        metres, kph = np.array(length, dtype=float), np.array(speed, dtype=float)
+        bad = np.flatnonzero(~(metres >= 0) | ~(kph > 0) | ~np.isfinite(metres + kph))
+    except (TypeError, ValueError):  # a value that is not a number
+        bad = np.arange(len(tail))
     if bad.size:
-        k = int(bad[0])
-        raise GeodataError(
-            f"road graph: edge ({node_ids[tail[k]]!r}, {node_ids[head[k]]!r}) has length "
-            f"{length[k]!r} m and speed_kph {speed[k]!r}; need length >= 0 and speed > 0"
-        )
-    order = np.lexsort((head, tail))
+        _raise_bad_edge(graph, node_ids[tails[bad[0]]], node_ids[heads[bad[0]]])
+    order = np.lexsort((heads, tails))
     if np.issubdtype(np.asarray(list(index)).dtype, np.integer):
         node_ids = node_ids.astype(np.int64)
     return RoadCSR(
         node_ids=node_ids,
-        indptr=np.concatenate([[0], np.cumsum(np.bincount(tail, minlength=len(index)))]),
-        indices=head[order],
-        length_m=length[order],
-        speed_kph=speed[order],
+        indptr=np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=len(index)))]),
+        indices=heads[order],
+        length_m=metres[order],
+        speed_kph=kph[order],
     )
+
+
+def _raise_bad_edge(graph: nx.MultiDiGraph, u: object, v: object) -> None:
+    """Raise the `GeodataError` that names what is wrong with an edge from u to v."""
+    for data in graph[u][v].values():
+        for name in ("length", "speed_kph"):
+            if name not in data:
+                raise GeodataError(
+                    f"road graph: edge ({u!r}, {v!r}) has no {name!r} attribute; "
+                    "osmnx graphs need osmnx.routing.add_edge_speeds first"
+                )
+        length, speed = data["length"], data["speed_kph"]
+        try:
+            fine = float(length) >= 0 and float(speed) > 0 and math.isfinite(length + speed)
+        except (TypeError, ValueError):
+            fine = False
+        if not fine:
+            raise GeodataError(
+                f"road graph: edge ({u!r}, {v!r}) has length {length!r} m and speed_kph "
+                f"{speed!r}; need length >= 0 and speed > 0"
+            )
 
 
 def facility_matrices(
@@ -165,34 +185,163 @@ def facility_matrices(
         return np.empty((0, 0)), np.empty((0, 0))
     facilities, inverse = np.unique(idx, return_inverse=True)
 
-    times, lengths = _fastest_edges(csr, max_speed_kmh)
-    dist_s, pred = dijkstra(times, indices=facilities, return_predecessors=True)
-    time_s = dist_s[:, facilities]
-    length_m = _path_lengths(pred, facilities, times, lengths)
+    kept, edges = _reduce(len(csr.node_ids), _fastest_edges(csr, max_speed_kmh), facilities)
+    sources = np.searchsorted(kept, facilities)
+    times = csr_matrix(
+        (edges.seconds, edges.head, _row_pointers(edges.tail, len(kept))),
+        shape=(len(kept), len(kept)),
+    )
+    dist_s, pred = dijkstra(times, indices=sources, return_predecessors=True)
+    time_s = dist_s[:, sources]
+    length_m = _path_lengths(pred, sources, times, edges.metres)
     pick = np.ix_(inverse, inverse)
     return time_s[pick] / 60.0, length_m[pick] / 1000.0
 
 
-def _fastest_edges(csr: RoadCSR, max_speed_kmh: float | None) -> tuple[csr_matrix, np.ndarray]:
-    """Travel-time matrix (s) keeping the fastest of parallel edges, and its edge lengths.
+class _Edges(NamedTuple):
+    """Directed edges sorted by tail then head, at most one per pair, no self-loops."""
 
-    Self-loops are dropped: they never lie on a fastest path. The returned lengths are
-    aligned with the matrix's ``data``.
-    """
-    n = len(csr.node_ids)
-    tail = np.repeat(np.arange(n), np.diff(csr.indptr))
-    head = csr.indices
+    tail: np.ndarray
+    head: np.ndarray
+    seconds: np.ndarray
+    metres: np.ndarray
+
+
+def _row_pointers(tail: np.ndarray, n: int) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(np.bincount(tail, minlength=n))])
+
+
+def _fastest_edges(csr: RoadCSR, max_speed_kmh: float | None) -> _Edges:
+    """Edge travel times (s) and lengths (m), keeping the fastest of parallel edges."""
+    tail = np.repeat(np.arange(len(csr.node_ids)), np.diff(csr.indptr))
     speed = csr.speed_kph if max_speed_kmh is None else np.minimum(csr.speed_kph, max_speed_kmh)
-    seconds = csr.length_m / (speed / 3.6)
-    # sorted by tail, head, then time: the first edge of each (tail, head) run is the fastest
+    return _fastest_of_parallel(tail, csr.indices, csr.length_m / (speed / 3.6), csr.length_m)
+
+
+def _fastest_of_parallel(
+    tail: np.ndarray, head: np.ndarray, seconds: np.ndarray, metres: np.ndarray
+) -> _Edges:
+    """Keep the fastest edge of each (tail, head) pair; drop self-loops and untravellable edges.
+
+    Self-loops never lie on a fastest path, nor do edges of infinite time.
+    """
     order = np.lexsort((seconds, head, tail))
     tail, head = tail[order], head[order]
-    first = np.r_[True, (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])] & (tail != head)
+    first = (tail != head) & np.isfinite(seconds[order])
+    first[1:] &= (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
     keep = order[first]
-    tail, head = tail[first], head[first]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(tail, minlength=n))])
-    times = csr_matrix((seconds[keep], head, indptr), shape=(n, n))
-    return times, csr.length_m[keep]
+    return _Edges(tail[first], head[first], seconds[keep], metres[keep])
+
+
+def _reduce(n: int, edges: _Edges, facilities: np.ndarray) -> tuple[np.ndarray, _Edges]:
+    """Shrink the graph to the nodes that matter to fastest paths between facilities.
+
+    Two rules, applied until neither changes anything (removing a chain that loops back to
+    where it starts, or merging it with a parallel road, can make new dead ends and chains):
+
+    - dead ends: a node other than a facility with at most one neighbour (in either
+      direction) cannot lie on a path between two other nodes; it is removed, and so,
+      one by one, are the whole trees of lanes hanging off the network without a facility;
+    - chains: a node other than a facility with exactly two neighbours ``a`` and ``b`` can
+      only be passed through, ``a -> x -> b`` or ``b -> x -> a``. Each maximal chain of such
+      nodes becomes one edge per direction that can be driven all along it, with the sums
+      of the times and lengths; the fastest of parallel edges is kept.
+
+    Returns the sorted indices of the kept nodes and the edges between them, renumbered
+    ``0 .. len(kept) - 1``. Fastest times between kept nodes are unchanged, and the length
+    of each new edge is that of the path it stands for.
+    """
+    is_facility = np.zeros(n, dtype=bool)
+    is_facility[facilities] = True
+    alive = np.ones(n, dtype=bool)
+    while True:
+        alive, degree = _prune_dead_ends(n, edges, alive, is_facility)
+        inside = alive[edges.tail] & alive[edges.head]
+        edges = _Edges(*(column[inside] for column in edges))
+        interior = alive & ~is_facility & (degree == 2)
+        if not interior.any():
+            break
+        edges = _contract_chains(n, edges, interior)
+        alive &= ~interior
+    kept = np.flatnonzero(alive)
+    renumber = np.cumsum(alive) - 1
+    return kept, edges._replace(tail=renumber[edges.tail], head=renumber[edges.head])
+
+
+def _neighbours(n: int, edges: _Edges) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected adjacency, each neighbour once: row pointers and neighbour of each entry."""
+    pair = np.unique(np.minimum(edges.tail, edges.head) * n + np.maximum(edges.tail, edges.head))
+    lo, hi = pair // n, pair % n
+    src, dst = np.concatenate([lo, hi]), np.concatenate([hi, lo])
+    order = np.lexsort((dst, src))
+    return _row_pointers(src, n), dst[order]
+
+
+def _prune_dead_ends(
+    n: int, edges: _Edges, alive: np.ndarray, is_facility: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remove dead ends without facilities, repeatedly; return the alive mask and degrees.
+
+    The degree of an alive node is its number of alive neighbours. Each round removes the
+    current dead ends and looks only at their neighbours for the next ones.
+    """
+    ptr, neighbour = _neighbours(n, edges)
+    degree = np.diff(ptr)
+    alive = alive & (degree > 0) | is_facility
+    leaves = np.flatnonzero(alive & ~is_facility & (degree <= 1))
+    while leaves.size:
+        alive[leaves] = False
+        around = neighbour[_row_entries(ptr, leaves)]
+        around, lost = np.unique(around[alive[around]], return_counts=True)
+        degree[around] -= lost
+        leaves = around[(degree[around] <= 1) & ~is_facility[around]]
+    degree[~alive] = 0
+    return alive, degree
+
+
+def _row_entries(ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions ``ptr[r]:ptr[r + 1]`` of all the given rows, concatenated."""
+    start, count = ptr[rows], ptr[rows + 1] - ptr[rows]
+    offset = np.cumsum(count) - count
+    return np.repeat(start - offset, count) + np.arange(count.sum())
+
+
+def _contract_chains(n: int, edges: _Edges, interior: np.ndarray) -> _Edges:
+    """Replace each chain of ``interior`` nodes by one edge per drivable direction.
+
+    Works on arcs, the undirected edges taken both ways: an arc into an interior node
+    continues with the arc out of it on the other side. Every arc leaving a node that
+    stays starts a walk that ends on the first arc into a node that stays; pointer jumping
+    sums the walk's times (inf where the road is missing in that direction) and lengths in
+    about log2(longest chain) passes. Rings of interior nodes, which no walk enters, are
+    dropped with them.
+    """
+    ptr, arc_head = _neighbours(n, edges)
+    arc_tail = np.repeat(np.arange(n), np.diff(ptr))
+    n_arcs = arc_head.size
+    # arc of each directed edge: arcs are sorted by (tail, head), so by tail * n + head
+    at = np.searchsorted(arc_tail * n + arc_head, edges.tail * n + edges.head)
+    seconds = np.full(n_arcs + 1, np.inf)  # the extra slot is the end of every walk
+    metres = np.zeros(n_arcs + 1)
+    seconds[at], seconds[n_arcs] = edges.seconds, 0.0
+    metres[at] = edges.metres
+    # next arc: of the two arcs out of an interior head, the one not going straight back
+    through = np.flatnonzero(interior[arc_head])
+    out = ptr[arc_head[through]]
+    nxt = np.full(n_arcs + 1, n_arcs)
+    nxt[through] = out + (arc_head[out] == arc_tail[through])
+    last = np.arange(n_arcs + 1)
+    starts = np.flatnonzero(~interior[arc_tail])
+    while (nxt[starts] != n_arcs).any():
+        walking = np.flatnonzero(nxt[:n_arcs] != n_arcs)
+        ahead = nxt[walking]
+        seconds[walking] += seconds[ahead]
+        metres[walking] += metres[ahead]
+        last[walking] = last[ahead]
+        nxt[walking] = nxt[ahead]
+    return _fastest_of_parallel(
+        arc_tail[starts], arc_head[last[starts]], seconds[starts], metres[starts]
+    )
 
 
 def _path_lengths(

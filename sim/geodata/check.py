@@ -45,7 +45,11 @@ def check_report(
     div = load_divisions()
     layouts = [
         lay_out_county(
-            c, seed=seed, terrain=terrain, cache_dir=cache_dir, snap_max_m=snap_max_m,
+            c,
+            seed=seed,
+            terrain=terrain,
+            cache_dir=cache_dir,
+            snap_max_m=snap_max_m,
             divisions=div,
         )
         for c in counties
@@ -72,8 +76,16 @@ def check_report(
         f"({n_osm} on OpenStreetMap roads, {len(layouts) - n_osm} synthetic)",
         "",
         *_table(
-            ["code", "name", "roads", "towns matched", "villages matched", "snap p90",
-             "connectors", "components"],
+            [
+                "code",
+                "name",
+                "roads",
+                "towns matched",
+                "villages matched",
+                "snap p90",
+                "connectors",
+                "components",
+            ],
             rows,
         ),
     ]

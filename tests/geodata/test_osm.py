@@ -456,8 +456,16 @@ def test_cli_fetch_check_and_run_on_real_roads(server, tmp_path, capsys, tiny_pa
         encoding="utf-8",
     )
     out = tmp_path / "run"
-    argv = ["run", str(scenario), "--out", str(out), "--quiet", "--no-figures",
-            "--cache-dir", cache]
+    argv = [
+        "run",
+        str(scenario),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-figures",
+        "--cache-dir",
+        cache,
+    ]
     assert main(argv) == 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["geodata_sources"]["roads"] == {"real": 1}
