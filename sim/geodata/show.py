@@ -217,9 +217,7 @@ def _describe_region(u: Unit, df: pd.DataFrame, cache_dir: Path | None) -> list[
         ("villages", f"{len(villages):,}"),
     ]
     lines = [f"{u.name}  {u.code}", *_fields(fields), ""]
-    lines += _table(
-        [*header, "townships", "villages", "boundary", "seat", "roads", "places"], rows
-    )
+    lines += _table([*header, "townships", "villages", "boundary", "seat", "roads", "places"], rows)
     lines += [
         "",
         *_layers(
