@@ -215,7 +215,7 @@ def build_county(
     )
     days = visit_days(visits)
     warnings: list[str] = []
-    shuttles = plan_shuttles(scenario, xy, rate, v_town, len(t_codes), time_min, warnings)
+    shuttles = plan_shuttles(scenario, code, xy, rate, v_town, len(t_codes), time_min, warnings)
     village_vehicles, served = plan_loops(
         scenario, xy, rate, visits, days, has_point, v_town, t_codes, time_min, warnings
     )

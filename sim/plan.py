@@ -62,7 +62,7 @@ def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
     return members[np.lexsort((members, np.arctan2(d[:, 1], d[:, 0])))]
 
 
-def plan_shuttles(scenario, xy, rate, v_town, n_town, time_min, warnings) -> list[Vehicle]:
+def plan_shuttles(scenario, county, xy, rate, v_town, n_town, time_min, warnings) -> list[Vehicle]:
     """Split the townships among the shuttles: contiguous sweeps with the shortest longest tour.
 
     The sweep around the county centre is cut into at most one group per shuttle; the cut
@@ -130,7 +130,7 @@ def plan_shuttles(scenario, xy, rate, v_town, n_town, time_min, warnings) -> lis
         counter[vtype] = counter.get(vtype, 0) + 1
         order = _nn_order(group, 0, time_min[vtype])
         minutes = _tour_minutes(order, 0, time_min[vtype], stop_min)
-        vid = f"C-{vtype}-{counter[vtype]}"
+        vid = f"{county}-centre-{vtype}-{counter[vtype]}"
         if minutes > scenario.schedules.max_loop_h * 60:
             warnings.append(
                 f"shuttle {vid}: its route takes {minutes / 60:.1f} h, more than "

@@ -31,7 +31,7 @@ class Vehicle:
     Attributes
     ----------
     id
-        Unique vehicle name, e.g. ``"C-van-1"`` or ``"141124100-etricycle-2"``.
+        Unique vehicle name, e.g. ``"141124-centre-van-1"`` or ``"141124100-etricycle-2"``.
     vtype
         Name of its vehicle type in the scenario's fleet.
     base
