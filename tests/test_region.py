@@ -84,7 +84,7 @@ def test_references_must_lie_in_the_region(tiny_scenario):
 def test_multi_county_map_and_report(pair, tmp_path):
     from sim.runfolder import RunTables, write_run
 
-    world, results = pair
+    _, results = pair
     kpis = sim.compute_kpis(results)
     tables = RunTables(kpis, sim.summarize(kpis), sim.coverage_table(results))
     out = write_run(tmp_path / "run", results, tables, wall_time_s=1.0)
