@@ -122,3 +122,64 @@ def format_benchmark(b: BenchmarkResult) -> str:
             f"  speed ratio  {ratio:8.1f} x (engine parcels/s over reference parcels/s)",
         ]
     return "\n".join(lines)
+
+
+def run_province_benchmark(scenario: str | Path, *, cache_dir: Path | None = None) -> str:
+    """Time building the whole province's world from a scenario (its region set to 14).
+
+    Counties with cached OpenStreetMap data use it; the others are synthetic. Returns the
+    lines the command prints: wall time, counties per source, units, and peak memory.
+    """
+    base = load_scenario(scenario).model_dump(mode="json")
+    base["region"] = {
+        **base["region"],
+        "county": None,
+        "counties": None,
+        "province": "14",
+        "prefecture": None,
+    }
+    sc = scenario_from_dict(base, source=scenario)
+    t0 = time.perf_counter()
+    world = build(sc, cache_dir=cache_dir)
+    wall = time.perf_counter() - t0
+    roads = world.source_summary().get("roads", {})
+    facilities = sum(1 + c.n_townships + c.n_villages for c in world.counties)
+    nodes = sum(c.graph.number_of_nodes() for c in world.counties)
+    return "\n".join(
+        [
+            f"province build: {len(world.counties)} counties from {sc.name} "
+            f"({', '.join(f'{n} {k}' for k, n in sorted(roads.items()))} road networks)",
+            f"  facilities   {facilities:,} (centres, township points, villages)",
+            f"  graph nodes  {nodes:,}",
+            f"  wall time    {wall:8.2f} s",
+            f"  peak memory  {_peak_rss_mib():8.1f} MiB (process RSS)",
+        ]
+    )
+
+
+def run_matrix_benchmark(*, n_nodes: int = 50_000, n_facilities: int = 600, repeat: int = 3) -> str:
+    """Time travel-time and distance matrices between facilities on a large county graph.
+
+    The graph is a seeded stand-in for a simplified OpenStreetMap county graph
+    (:func:`sim._bench_graphs.county_like_graph`); the best of ``repeat`` runs is reported.
+    """
+    from sim._bench_graphs import county_like_graph, pick_facilities
+    from sim.network import facility_matrices
+
+    graph = county_like_graph(n_nodes, seed=0)
+    nodes = pick_facilities(graph, n_facilities, seed=0)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        time_min, km = facility_matrices(graph, nodes, max_speed_kmh=50.0)
+        times.append(time.perf_counter() - t0)
+    return "\n".join(
+        [
+            f"matrices: {graph.number_of_nodes():,}-node graph "
+            f"({graph.number_of_edges():,} edges), {len(nodes)} facilities, one vehicle speed",
+            f"  wall time    {min(times):8.3f} s (best of {repeat}; all: "
+            f"{', '.join(f'{t:.3f}' for t in times)})",
+            f"  finite pairs {int((time_min < float('inf')).sum()):,} of {time_min.size:,}",
+            f"  peak memory  {_peak_rss_mib():8.1f} MiB (process RSS)",
+        ]
+    )

@@ -112,6 +112,21 @@ def _parser() -> argparse.ArgumentParser:
         "--rate", type=float, default=30.0, help="inbound parcels per village per day (30)"
     )
     b.add_argument(
+        "--province",
+        action="store_true",
+        help="instead: time building the whole province (117 counties) from the scenario",
+    )
+    b.add_argument(
+        "--matrices",
+        action="store_true",
+        help="instead: time travel matrices for 600 facilities on a 50,000-node road graph",
+    )
+    b.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
+    )
+    b.add_argument(
         "--reference-days",
         type=int,
         help="days to run the per-parcel reference for the speed ratio (default: the same "
@@ -153,7 +168,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "geodata":
         return _geodata(args)
     if args.command == "benchmark":
-        from sim.benchmark import format_benchmark, run_benchmark
+        from sim.benchmark import format_benchmark, run_benchmark, run_province_benchmark
+
+        if args.province:
+            print(run_province_benchmark(args.scenario, cache_dir=args.cache_dir))
+            return 0
+        if args.matrices:
+            from sim.benchmark import run_matrix_benchmark
+
+            print(run_matrix_benchmark())
+            return 0
 
         _positive("--days", args.days)
         _positive("--rate", args.rate, allow_zero=True)
