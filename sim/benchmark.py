@@ -171,7 +171,7 @@ def run_matrix_benchmark(*, n_nodes: int = 50_000, n_facilities: int = 600, repe
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        time_min, km = facility_matrices(graph, nodes, max_speed_kmh=50.0)
+        time_min, _ = facility_matrices(graph, nodes, max_speed_kmh=50.0)
         times.append(time.perf_counter() - t0)
     return "\n".join(
         [
