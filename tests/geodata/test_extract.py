@@ -302,3 +302,48 @@ def test_filters_mirror_osmnx(network_type) -> None:
     assert set(ours) == set(osmnx_rules)
     for key, pattern in osmnx_rules.items():
         assert set(ours[key].split("|")) == set(pattern.split("|")), key
+
+
+def test_cli_import_then_run_offline(files, tmp_path, capsys, tiny_path) -> None:
+    """The README path of an offline user with an extract: import, show, run on real roads."""
+    import json
+
+    from sim.cli import main
+
+    cache = str(tmp_path / "cache")
+    argv = ["geodata", "import", str(files["osm.pbf"]), "--counties", "1408", "--cache-dir", cache]
+    with pytest.warns(UserWarning):  # 11 counties of 1408 have no road in the file
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 counties cached" in out and "140821:" in out
+    assert main(["geodata", "show", "1408", "--cache-dir", cache]) == 0
+    assert "osm extract" in capsys.readouterr().out
+    scenario = tmp_path / "osm.yaml"
+    scenario.write_text(
+        tiny_path.read_text(encoding="utf-8").replace(
+            '  county: "140821"\n', '  county: "140821"\n  road_network: osm\n'
+        ),
+        encoding="utf-8",
+    )
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "run",
+                str(scenario),
+                "--out",
+                str(run),
+                "--quiet",
+                "--no-figures",
+                "--cache-dir",
+                cache,
+            ]
+        )
+        == 0
+    )
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counties"][0]["sources"]["roads"].startswith("real: OpenStreetMap via an OSM")
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not osm")
+    assert main(["geodata", "import", str(bad), "--cache-dir", cache]) == 2
+    assert "notes.txt" in capsys.readouterr().err
