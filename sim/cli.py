@@ -288,8 +288,7 @@ def _validate(args: argparse.Namespace) -> int:
         f"{sum(c.n_villages for c in cs)} villages, {sum(len(c.shuttles) for c in cs)} "
         f"shuttles, {sum(len(c.village_vehicles) for c in cs)} village vehicles"
     )
-    for w in world.warnings:
-        print(f"  warning: {w}")
+    _print_warnings(world.warnings, stream=sys.stdout, indent="  ", limit=None)
     return 0
 
 
@@ -307,8 +306,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario, world = _load(
         args.scenario, replications=args.replications, seed=args.seed, cache_dir=args.cache_dir
     )
-    for w in world.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    _print_warnings(world.warnings)
     total = scenario.horizon_days * scenario.replications * len(world.counties)
     with tqdm(
         total=total, unit="day", desc=scenario.name, disable=args.quiet or None, leave=False
@@ -322,6 +320,22 @@ def _run(args: argparse.Namespace) -> int:
         print(_headline(tables, world))
     print(f"run folder: {out}  ({wall:.1f} s)")
     return 0
+
+
+def _print_warnings(
+    warnings: Sequence[str], *, stream=None, indent: str = "", limit: int | None = 8
+) -> None:
+    """Print build warnings, at most ``limit`` of them (the manifest keeps them all)."""
+    stream = stream or sys.stderr
+    shown = warnings if limit is None else warnings[:limit]
+    for w in shown:
+        print(f"{indent}warning: {w}", file=stream)
+    if len(warnings) > len(shown):
+        print(
+            f"{indent}... and {len(warnings) - len(shown)} more warnings: see build_warnings in "
+            "manifest.json, or `ruralsim validate SCENARIO`",
+            file=stream,
+        )
 
 
 def _headline(tables, world) -> str:

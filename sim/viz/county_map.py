@@ -49,7 +49,15 @@ def plot_county_map(
     cov = coverage[coverage["level"] == "village"].set_index("code")["covered"]
     counts = {"covered": 0, "not covered": 0, "no point": 0}
     for i, c in enumerate(counties):
-        _draw_county(ax, c, cov, counts, legend=i == 0, roads=len(counties) <= 12)
+        _draw_county(
+            ax,
+            c,
+            cov,
+            counts,
+            legend=i == 0,
+            roads=len(counties) <= 12,
+            scale=1.0 if len(counties) <= 12 else 0.2,
+        )
     pts = counties[0].points
     ax.set_aspect(1 / np.cos(np.radians(float(pts["lat"].mean()))))
     ax.autoscale_view()
@@ -74,7 +82,14 @@ def plot_county_map(
 
 
 def _draw_county(
-    ax: Axes, c: County, cov: pd.Series, counts: dict, *, legend: bool, roads: bool
+    ax: Axes,
+    c: County,
+    cov: pd.Series,
+    counts: dict,
+    *,
+    legend: bool,
+    roads: bool,
+    scale: float,
 ) -> None:
     from matplotlib.collections import LineCollection
 
@@ -104,9 +119,13 @@ def _draw_county(
     covered = cov.reindex(c.village_codes).fillna(False).to_numpy(dtype=bool)
     has_point = c.village_has_point
     groups = (
-        ("covered", covered, {"s": 10, "c": "#2a9d8f"}),
-        ("not covered", ~covered & has_point, {"s": 10, "c": "#e76f51"}),
-        ("no point", ~has_point, {"s": 10, "facecolors": "none", "edgecolors": "#e76f51"}),
+        ("covered", covered, {"s": 10 * scale, "c": "#2a9d8f"}),
+        ("not covered", ~covered & has_point, {"s": 10 * scale, "c": "#e76f51"}),
+        (
+            "no point",
+            ~has_point,
+            {"s": 10 * scale, "facecolors": "none", "edgecolors": "#e76f51"},
+        ),
     )
     for label, mask, style in groups:
         counts[label] += int(mask.sum())
@@ -122,7 +141,7 @@ def _draw_county(
     ax.scatter(
         town["lon"],
         town["lat"],
-        s=40,
+        s=40 * scale,
         marker="s",
         c="#264653",
         zorder=4,
@@ -132,7 +151,7 @@ def _draw_county(
     ax.scatter(
         [seat["lon"]],
         [seat["lat"]],
-        s=120,
+        s=120 * max(scale, 0.4),
         marker="*",
         c="#f4a261",
         zorder=5,
