@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import dijkstra
 from sim.errors import GeodataError
 
 _BLOCK_ENTRIES = 1 << 19  # tree entries handled together when recovering path lengths
+_MAX_ROUNDS = 32  # elimination rounds at most (they stop earlier when they gain little)
 
 
 @dataclass(frozen=True)
@@ -234,61 +235,71 @@ def _fastest_of_parallel(
 
 
 def _reduce(n: int, edges: _Edges, facilities: np.ndarray) -> tuple[np.ndarray, _Edges]:
-    """Shrink the graph to the nodes that matter to fastest paths between facilities.
+    """Shrink the graph to fewer nodes with the same fastest times between facilities.
 
-    Two rules, applied until neither changes anything (removing a chain that loops back to
-    where it starts, or merging it with a parallel road, can make new dead ends and chains):
+    Three steps, each removing only nodes other than facilities:
 
-    - dead ends: a node other than a facility with at most one neighbour (in either
-      direction) cannot lie on a path between two other nodes; it is removed, and so,
-      one by one, are the whole trees of lanes hanging off the network without a facility;
-    - chains: a node other than a facility with exactly two neighbours ``a`` and ``b`` can
-      only be passed through, ``a -> x -> b`` or ``b -> x -> a``. Each maximal chain of such
-      nodes becomes one edge per direction that can be driven all along it, with the sums
-      of the times and lengths; the fastest of parallel edges is kept.
+    1. dead ends: a node with at most one neighbour (in either direction) cannot lie on a
+       path between two other nodes; it is removed and so, one by one, are the whole trees
+       of lanes that hang off the network without a facility;
+    2. chains: a node with exactly two neighbours ``a`` and ``b`` can only be passed
+       through, ``a -> x -> b`` or ``b -> x -> a``. Each maximal chain of such nodes becomes
+       one edge per direction that can be driven all along it;
+    3. elimination rounds: a set of nodes no two of which are neighbours is removed, each
+       replaced by a shortcut ``u -> w`` for every pair of edges ``u -> x -> w``, as long as
+       that makes at most twice as many shortcuts as it removes edges (low degrees first).
+       Rounds stop when they remove less than 1 % of the nodes.
 
-    Returns the sorted indices of the kept nodes and the edges between them, renumbered
-    ``0 .. len(kept) - 1``. Fastest times between kept nodes are unchanged, and the length
-    of each new edge is that of the path it stands for.
+    Every new edge stands for one path and has its time and length; of parallel edges the
+    fastest is kept. Returns the sorted indices of the kept nodes and the edges between
+    them, renumbered ``0 .. len(kept) - 1``.
     """
     is_facility = np.zeros(n, dtype=bool)
     is_facility[facilities] = True
-    alive = np.ones(n, dtype=bool)
-    while True:
-        alive, degree = _prune_dead_ends(n, edges, alive, is_facility)
-        inside = alive[edges.tail] & alive[edges.head]
-        edges = _Edges(*(column[inside] for column in edges))
-        interior = alive & ~is_facility & (degree == 2)
-        if not interior.any():
-            break
+    alive, degree = _prune_dead_ends(n, edges, is_facility)
+    inside = alive[edges.tail] & alive[edges.head]
+    edges = _Edges(*(column[inside] for column in edges))
+    interior = alive & ~is_facility & (degree == 2)
+    if interior.any():
         edges = _contract_chains(n, edges, interior)
         alive &= ~interior
     kept = np.flatnonzero(alive)
-    renumber = np.cumsum(alive) - 1
-    return kept, edges._replace(tail=renumber[edges.tail], head=renumber[edges.head])
+    edges = _renumber(edges, alive)
+    for _ in range(_MAX_ROUNDS):
+        removed, edges = _eliminate(len(kept), edges, is_facility[kept])
+        edges = _renumber(edges, ~removed)
+        kept = kept[~removed]
+        if removed.sum() < 0.01 * removed.size:
+            break
+    return kept, edges
+
+
+def _renumber(edges: _Edges, alive: np.ndarray) -> _Edges:
+    """Edges between alive nodes, with the nodes numbered in order among the alive ones."""
+    number = np.cumsum(alive) - 1
+    return edges._replace(tail=number[edges.tail], head=number[edges.head])
 
 
 def _neighbours(n: int, edges: _Edges) -> tuple[np.ndarray, np.ndarray]:
-    """Undirected adjacency, each neighbour once: row pointers and neighbour of each entry."""
-    pair = np.unique(np.minimum(edges.tail, edges.head) * n + np.maximum(edges.tail, edges.head))
-    lo, hi = pair // n, pair % n
-    src, dst = np.concatenate([lo, hi]), np.concatenate([hi, lo])
-    order = np.lexsort((dst, src))
-    return _row_pointers(src, n), dst[order]
+    """Undirected adjacency, each neighbour once and in order: row pointers and neighbours."""
+    arc = np.concatenate([edges.tail * n + edges.head, edges.head * n + edges.tail])
+    arc.sort()
+    arc = arc[np.r_[True, arc[1:] != arc[:-1]]] if arc.size else arc
+    return _row_pointers(arc // n, n), arc % n
 
 
 def _prune_dead_ends(
-    n: int, edges: _Edges, alive: np.ndarray, is_facility: np.ndarray
+    n: int, edges: _Edges, is_facility: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Remove dead ends without facilities, repeatedly; return the alive mask and degrees.
+    """Remove dead ends other than facilities, repeatedly; return alive nodes and degrees.
 
     The degree of an alive node is its number of alive neighbours. Each round removes the
     current dead ends and looks only at their neighbours for the next ones.
     """
     ptr, neighbour = _neighbours(n, edges)
     degree = np.diff(ptr)
-    alive = alive & (degree > 0) | is_facility
-    leaves = np.flatnonzero(alive & ~is_facility & (degree <= 1))
+    alive = np.ones(n, dtype=bool)
+    leaves = np.flatnonzero(~is_facility & (degree <= 1))
     while leaves.size:
         alive[leaves] = False
         around = neighbour[_row_entries(ptr, leaves)]
@@ -341,6 +352,42 @@ def _contract_chains(n: int, edges: _Edges, interior: np.ndarray) -> _Edges:
         nxt[walking] = nxt[ahead]
     return _fastest_of_parallel(
         arc_tail[starts], arc_head[last[starts]], seconds[starts], metres[starts]
+    )
+
+
+def _eliminate(n: int, edges: _Edges, is_facility: np.ndarray) -> tuple[np.ndarray, _Edges]:
+    """One elimination round (step 3 of `_reduce`): removed nodes and the new edges.
+
+    A node is eligible if it is not a facility and its shortcuts (in-neighbours times
+    out-neighbours, less the round trips) are at most twice its edges. An eligible node is
+    removed if it ranks below all its neighbours, by degree and then by a fixed scramble of
+    its index, so no two removed nodes are neighbours. The edges keep the old numbering.
+    """
+    ptr, neighbour = _neighbours(n, edges)
+    degree = np.diff(ptr)
+    n_in = np.bincount(edges.head, minlength=n)
+    n_out = np.bincount(edges.tail, minlength=n)
+    shortcuts = n_in * n_out - (n_in + n_out - degree)  # less neighbours linked both ways
+    eligible = ~is_facility & (shortcuts <= 2 * (n_in + n_out))
+    scramble = (np.arange(n, dtype=np.uint64) * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)
+    rank = np.where(eligible, degree + scramble / 2.0**33, np.inf)
+    lowest_around = np.full(n, np.inf)
+    linked = degree > 0
+    if neighbour.size:
+        lowest_around[linked] = np.minimum.reduceat(rank[neighbour], ptr[:-1][linked])
+    removed = eligible & (rank < lowest_around)
+
+    into, out_of = removed[edges.head], removed[edges.tail]
+    first = np.flatnonzero(into)  # u -> x, then each x -> w (out-edges of x are contiguous)
+    via = edges.head[first]
+    second = _row_entries(_row_pointers(edges.tail, n), via)
+    first = np.repeat(first, n_out[via])
+    keep = ~(into | out_of)
+    return removed, _fastest_of_parallel(
+        np.concatenate([edges.tail[keep], edges.tail[first]]),
+        np.concatenate([edges.head[keep], edges.head[second]]),
+        np.concatenate([edges.seconds[keep], edges.seconds[first] + edges.seconds[second]]),
+        np.concatenate([edges.metres[keep], edges.metres[first] + edges.metres[second]]),
     )
 
 
