@@ -30,3 +30,15 @@ def tiny_world(tiny_scenario) -> sim.World:
 @pytest.fixture(scope="session")
 def tiny_county(tiny_world) -> sim.County:
     return tiny_world.counties[0]
+
+
+@pytest.fixture
+def osm_tiny_path(tmp_path, tiny_path) -> Path:
+    """The tiny scenario, required to run on cached OpenStreetMap roads."""
+    path = tmp_path / "osm.yaml"
+    text = tiny_path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace('  county: "140821"\n', '  county: "140821"\n  road_network: osm\n'),
+        encoding="utf-8",
+    )
+    return path

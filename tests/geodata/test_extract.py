@@ -304,7 +304,7 @@ def test_filters_mirror_osmnx(network_type) -> None:
         assert set(ours[key].split("|")) == set(pattern.split("|")), key
 
 
-def test_cli_import_then_run_offline(files, tmp_path, capsys, tiny_path) -> None:
+def test_cli_import_then_run_offline(files, tmp_path, capsys, osm_tiny_path) -> None:
     """The README path of an offline user with an extract: import, show, run on real roads."""
     import json
 
@@ -318,13 +318,7 @@ def test_cli_import_then_run_offline(files, tmp_path, capsys, tiny_path) -> None
     assert "2 counties cached" in out and "140821:" in out
     assert main(["geodata", "show", "1408", "--cache-dir", cache]) == 0
     assert "osm extract" in capsys.readouterr().out
-    scenario = tmp_path / "osm.yaml"
-    scenario.write_text(
-        tiny_path.read_text(encoding="utf-8").replace(
-            '  county: "140821"\n', '  county: "140821"\n  road_network: osm\n'
-        ),
-        encoding="utf-8",
-    )
+    scenario = osm_tiny_path
     run = tmp_path / "run"
     assert (
         main(

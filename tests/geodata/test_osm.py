@@ -430,7 +430,7 @@ def test_the_cache_dir_defaults_to_the_environment(server, sleeps, tmp_path):
     assert (tmp_path / "env-cache" / "osm" / CODE / "meta.json").is_file()
 
 
-def test_cli_fetch_check_and_run_on_real_roads(server, tmp_path, capsys, tiny_path):
+def test_cli_fetch_check_and_run_on_real_roads(server, tmp_path, capsys, osm_tiny_path):
     """The README path of an online user: fetch, check, then run the county on OSM roads."""
     from sim.cli import main
 
@@ -448,13 +448,7 @@ def test_cli_fetch_check_and_run_on_real_roads(server, tmp_path, capsys, tiny_pa
     assert main(["geodata", "show", "1408", "--cache-dir", cache]) == 0
     assert "osm overpass" in capsys.readouterr().out
 
-    scenario = tmp_path / "osm.yaml"
-    scenario.write_text(
-        tiny_path.read_text(encoding="utf-8").replace(
-            '  county: "140821"\n', '  county: "140821"\n  road_network: osm\n'
-        ),
-        encoding="utf-8",
-    )
+    scenario = osm_tiny_path
     out = tmp_path / "run"
     argv = [
         "run",
