@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import simpy
+from scipy import stats
 
+from sim.calendar import demand_factors
 from sim.rng import stream
 from sim.scenario import Scenario, clock_minutes
 from sim.world import County, Vehicle, World
@@ -246,13 +248,17 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     sc = county.scenario
     rng = stream(sc.seed, f"demand:{county.county_code}", replication)
     days = sc.horizon_days
-    mean = np.broadcast_to(county.village_rate, (days, county.n_villages))
+    mean = demand_factors(sc)[:, None] * county.village_rate[None, :]
     dem = sc.demand.inbound
+    # Inverse CDF of one uniform per (day, village): a variant that changes the mean of some
+    # days or villages keeps the counts of all others (common random numbers).
+    u = rng.random(mean.shape)
     if dem.distribution == "poisson":
-        counts = rng.poisson(mean)
+        counts = stats.poisson.ppf(u, mean)
     else:
         k = dem.dispersion
-        counts = rng.negative_binomial(k, k / (k + np.maximum(mean, 1e-12)))
+        counts = stats.nbinom.ppf(u, k, k / (k + mean))
+    counts = np.maximum(np.nan_to_num(counts, nan=0.0, posinf=0.0), 0).astype(np.int64)
     waves = sc.facilities.county_centre.trunk_arrivals
     shares = np.array([w.share for w in waves])
     wave_min = np.array([clock_minutes(w.time) for w in waves], dtype=float)

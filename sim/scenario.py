@@ -331,10 +331,59 @@ class InboundDemand(_Model):
     )
 
 
+MonthDay = Annotated[
+    str,
+    Field(
+        pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$",
+        description="a day of every year, MM-DD",
+    ),
+]
+
+
+class DemandEvent(_Model):
+    """A period of the year when inbound demand is multiplied, e.g. Double-11."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40)] = Field(
+        description="label of the event"
+    )
+    start: _dt.date | MonthDay = Field(
+        description="first day: a date (YYYY-MM-DD) or a day of every year (MM-DD)"
+    )
+    end: _dt.date | MonthDay = Field(
+        description="last day, inclusive, in the same form as start; a yearly period may "
+        "wrap past the new year (12-20 to 01-10)"
+    )
+    factor: float = Field(gt=0, le=20, description="demand multiplier on those days")
+
+    @model_validator(mode="after")
+    def _same_form(self) -> DemandEvent:
+        if isinstance(self.start, _dt.date) != isinstance(self.end, _dt.date):
+            raise ValueError("start and end must both be dates or both be MM-DD days")
+        if isinstance(self.start, _dt.date) and self.end < self.start:  # type: ignore[operator]
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class Calendar(_Model):
+    """Weekly pattern and peak periods of inbound demand."""
+
+    weekday_factors: Annotated[
+        list[Annotated[float, Field(ge=0)]], Field(min_length=7, max_length=7)
+    ] = Field(
+        default_factory=lambda: [1.0] * 7,
+        description="demand multiplier per weekday, Monday first",
+    )
+    events: list[DemandEvent] = Field(
+        default_factory=list,
+        description="peak periods (Double-11, Spring Festival, ...); overlapping factors multiply",
+    )
+
+
 class Demand(_Model):
     """Parcel demand."""
 
     inbound: InboundDemand = InboundDemand()
+    calendar: Calendar = Calendar()
 
 
 class Pickup(_Model):

@@ -1,0 +1,40 @@
+"""The simulated calendar: which date each simulated day is, and its demand factor.
+
+Day ``d`` of a run is ``start_date + d``. Its inbound demand is the villages' mean rate times
+the weekday factor times the factor of every event (Double-11, Spring Festival, ...) covering
+that date; overlapping events multiply.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+from sim.scenario import DemandEvent, Scenario
+
+
+def dates(scenario: Scenario) -> list[_dt.date]:
+    """The calendar date of each simulated day."""
+    return [scenario.start_date + _dt.timedelta(days=d) for d in range(scenario.horizon_days)]
+
+
+def _covers(event: DemandEvent, day: _dt.date) -> bool:
+    if isinstance(event.start, _dt.date) and isinstance(event.end, _dt.date):
+        return event.start <= day <= event.end
+    md = day.strftime("%m-%d")
+    start, end = str(event.start), str(event.end)
+    return start <= md <= end if start <= end else md >= start or md <= end
+
+
+def demand_factors(scenario: Scenario) -> np.ndarray:
+    """Multiplier of the inbound demand on each simulated day, shape (horizon_days,)."""
+    cal = scenario.demand.calendar
+    out = np.empty(scenario.horizon_days)
+    for d, day in enumerate(dates(scenario)):
+        f = cal.weekday_factors[day.weekday()]
+        for event in cal.events:
+            if _covers(event, day):
+                f *= event.factor
+        out[d] = f
+    return out
