@@ -111,10 +111,14 @@ def check_references(scenario: Scenario) -> list[str]:
             if c not in valid:
                 at = (*loc, i) if loc[-1] == "villages" else (*loc, c)
                 hint = counties[0] if len(counties) == 1 else c[:6]
+                what = (
+                    f"not one of the region's counties ({', '.join(counties[:5])}"
+                    f"{', ...' if len(counties) > 5 else ''})"
+                    if level == "county"
+                    else f"not a {level} of {_name(where)}"
+                )
                 raise _ref_error(
-                    at,
-                    f"{c} is not a {level} of {_name(where)}; see "
-                    f"`ruralsim geodata show {hint}` for the valid codes",
+                    at, f"{c} is {what}; see `ruralsim geodata show {hint}` for the valid codes"
                 )
     return counties
 
@@ -215,9 +219,20 @@ def build_county(
     )
     days = visit_days(visits)
     warnings: list[str] = []
-    shuttles = plan_shuttles(scenario, code, xy, rate, v_town, len(t_codes), time_min, warnings)
+    shuttles = plan_shuttles(scenario, code, xy, rate, v_town, len(t_codes), time_min, km, warnings)
     village_vehicles, served = plan_loops(
-        scenario, xy, rate, visits, days, has_point, v_town, t_codes, time_min, warnings
+        scenario,
+        xy,
+        rate,
+        visits,
+        days,
+        has_point,
+        v_town,
+        t_codes,
+        v_codes,
+        time_min,
+        km,
+        warnings,
     )
     return County(
         scenario=scenario,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.errors import SimError, UsageError
+from sim.errors import BuildError, SimError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -276,7 +276,11 @@ def _load(
         if seed is not None:
             data["seed"] = seed
         scenario = scenario_from_dict(data, source=path)
-    return scenario, build(scenario, cache_dir=cache_dir)
+    try:
+        world = build(scenario, cache_dir=cache_dir)
+    except BuildError as exc:
+        raise BuildError(f"{path}: {exc}") from None
+    return scenario, world
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -174,7 +174,8 @@ def run(
         t_loop_depart, t_point, t_picked_up, t_returned (minutes since 00:00 of day 0; NaN when
         not reached), held_at_township, final_state (delivered | in_system | spoiled |
         failed), place (facility code or vehicle id where it is at the end), reason.
-        ``trips`` columns: replication, county_code, vehicle, type, kind, from_code, to_code,
+        ``trips`` columns: replication, county_code, run (one vehicle run from its base and
+        back, numbered per county and replication), vehicle, type, kind, from_code, to_code,
         depart, arrive, km, load, stop_min.
     """
     n = world.scenario.replications if replications is None else replications
@@ -306,6 +307,7 @@ def _simulate(
     shuttle_queues = [_Fifo() for _ in county.shuttles]
     village_queues = [_Fifo() for _ in range(county.n_villages)]
     wake_sorter = [env.event()]
+    runs = [0]  # number of vehicle runs (base -> stops -> base) so far
     hold_min = sc.pickup.max_hold_days * DAY_MIN
 
     def pickup(ids: np.ndarray, at: float, mean_h: float) -> None:
@@ -369,6 +371,8 @@ def _simulate(
     ) -> Iterator:
         """Drive base -> stops -> base, unloading at each stop the parcels for it."""
         tm, kmm = county.time_min[veh.vtype], county.km[veh.vtype]
+        run = runs[0]
+        runs[0] += 1
         order = np.argsort(stop_of, kind="stable")
         ids, stop_of = ids[order], stop_of[order]
         bounds = np.searchsorted(stop_of, np.arange(len(stops) + 1))
@@ -379,7 +383,7 @@ def _simulate(
             dep = env.now
             yield env.timeout(tm[here, f])
             drop = ids[bounds[j] : bounds[j + 1]]
-            trips.append((vi, kind, here, f, dep, env.now, kmm[here, f], load, stop_min))
+            trips.append((run, vi, kind, here, f, dep, env.now, kmm[here, f], load, stop_min))
             on_vehicle[drop] = -1
             arrive(drop, env.now, f)
             load -= len(drop)
@@ -387,7 +391,7 @@ def _simulate(
             yield env.timeout(stop_min)
         dep = env.now
         yield env.timeout(tm[here, veh.base])
-        trips.append((vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], 0, 0.0))
+        trips.append((run, vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], 0, 0.0))
 
     def at_township(ids: np.ndarray, now: float, f: int) -> None:
         p.t_township[ids] = now
@@ -592,7 +596,7 @@ def _upto(t: np.ndarray, end: float) -> np.ndarray:
 
 
 def _trip_table(county: County, r: int, trips: list[tuple]) -> pd.DataFrame:
-    cols = ["vehicle", "kind", "from", "to", "depart", "arrive", "km", "load", "stop_min"]
+    cols = ["run", "vehicle", "kind", "from", "to", "depart", "arrive", "km", "load", "stop_min"]
     df = pd.DataFrame(trips, columns=cols)
     vehicles = county.shuttles + county.village_vehicles
     ids = np.array([v.id for v in vehicles], dtype=object)
@@ -602,6 +606,7 @@ def _trip_table(county: County, r: int, trips: list[tuple]) -> pd.DataFrame:
         {
             "replication": np.full(len(df), r, dtype=np.int32),
             "county_code": np.full(len(df), county.county_code, dtype=object),
+            "run": df["run"].to_numpy(dtype=np.int64),
             "vehicle": ids[vi] if len(df) else np.empty(0, dtype=object),
             "type": types[vi] if len(df) else np.empty(0, dtype=object),
             "kind": df["kind"].to_numpy(dtype=object),

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.costs import county_costs, village_economics
 from sim.engine import DAY_MIN, FINAL_STATES, Results, sorting_shifts
 from sim.world import County
 
@@ -305,6 +306,13 @@ class _Parts:
     km: float
     hours: float
     cost: float
+    cost_shuttle: float
+    cost_village: float
+    cost_fixed: float
+    co2: float
+    village_delivered: int
+    uneconomic: int
+    subsidy_per_day: float
     arrived: int
     n_sorted: int
     capacity: float
@@ -324,6 +332,8 @@ def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tupl
         & (vs["p95_lead_h"] <= sc.kpi.max_lead_time_h)
     )
     t_cov = ts["served_days"] >= ts["window_days"]
+    costs = county_costs(c, t, p)
+    econ = village_economics(c, costs)
     for i in range(c.n_villages):
         code, name = c.village_codes[i], c.village_names[i]
         for k, val in (
@@ -331,6 +341,8 @@ def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tupl
             ("visits_per_week", vs["visits_per_week"][i]),
             ("lead_time_p95_h", vs["p95_lead_h"][i]),
             ("parcels_created", vs["created"][i]),
+            ("cost_per_parcel_yuan", econ["cost_per_parcel_yuan"].iat[i]),
+            ("subsidy_yuan_per_day", econ["subsidy_yuan_per_day"].iat[i]),
         ):
             rows.append(("village", code, name, k, val))
     for i in range(c.n_townships):
@@ -346,8 +358,6 @@ def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tupl
     inw = p["t_created"].to_numpy() >= start
     legs = t[t["depart"].to_numpy() >= start]
     hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
-    per_km = np.array([sc.fleet.vehicle_types[x].cost_per_km_yuan for x in legs["type"]])
-    per_h = np.array([sc.fleet.vehicle_types[x].cost_per_hour_yuan for x in legs["type"]])
     t_point = p["t_point"].to_numpy()
     sorted_at = p["t_sorted"].to_numpy()
     shift_h = sum(b - a for a, b in sorting_shifts(sc)) / 60.0
@@ -363,7 +373,14 @@ def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tupl
         at_centre=centre,
         km=float(legs["km"].sum()),
         hours=float(hours.sum()),
-        cost=float(np.sum(legs["km"].to_numpy() * per_km + hours * per_h)),
+        cost=costs.total_yuan,
+        cost_shuttle=costs.shuttle_yuan,
+        cost_village=costs.village_yuan,
+        cost_fixed=costs.fixed_yuan,
+        co2=costs.co2_kg,
+        village_delivered=int(costs.village_parcels.sum()),
+        uneconomic=int(econ["uneconomic"].sum()),
+        subsidy_per_day=float(econ["subsidy_yuan_per_day"].sum()),
         arrived=int(np.sum((t_point >= start) & (t_point <= end))),
         n_sorted=int(np.sum((sorted_at >= start) & (sorted_at <= end))),
         capacity=sc.facilities.county_centre.sorting_capacity_per_hour
@@ -391,6 +408,7 @@ def _aggregate(parts: list[_Parts]) -> dict[str, float]:
     in_sys = state == "in_system"
     cost = sum(x.cost for x in parts)
     arrived = sum(x.arrived for x in parts)
+    village = sum(x.village_delivered for x in parts)
     capacity = sum(x.capacity for x in parts)
     return {
         "county_hub_coverage": float(np.mean([np.all(x.t_cov) for x in parts])),
@@ -412,6 +430,18 @@ def _aggregate(parts: list[_Parts]) -> dict[str, float]:
         "vehicle_km": float(sum(x.km for x in parts)),
         "vehicle_hours": float(sum(x.hours for x in parts)),
         "cost_yuan": float(cost),
+        "cost_shuttle_yuan": float(sum(x.cost_shuttle for x in parts)),
+        "cost_village_yuan": float(sum(x.cost_village for x in parts)),
+        "cost_fixed_yuan": float(sum(x.cost_fixed for x in parts)),
         "cost_per_parcel_yuan": cost / arrived if arrived else np.nan,
+        "cost_per_parcel_shuttle_yuan": (
+            sum(x.cost_shuttle for x in parts) / arrived if arrived else np.nan
+        ),
+        "cost_per_parcel_village_yuan": (
+            sum(x.cost_village for x in parts) / village if village else np.nan
+        ),
+        "uneconomic_villages": float(sum(x.uneconomic for x in parts)),
+        "subsidy_needed_yuan_per_day": float(sum(x.subsidy_per_day for x in parts)),
+        "co2_kg": float(sum(x.co2 for x in parts)),
         "sorter_utilisation": float(sum(x.n_sorted for x in parts) / capacity),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.errors import BuildError
 from sim.world import Vehicle
 
 #: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
@@ -62,7 +63,9 @@ def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
     return members[np.lexsort((members, np.arctan2(d[:, 1], d[:, 0])))]
 
 
-def plan_shuttles(scenario, county, xy, rate, v_town, n_town, time_min, warnings) -> list[Vehicle]:
+def plan_shuttles(
+    scenario, county, xy, rate, v_town, n_town, time_min, km, warnings
+) -> list[Vehicle]:
     """Split the townships among the shuttles: contiguous sweeps with the shortest longest tour.
 
     The sweep around the county centre is cut into at most one group per shuttle; the cut
@@ -131,6 +134,17 @@ def plan_shuttles(scenario, county, xy, rate, v_town, n_town, time_min, warnings
         order = _nn_order(group, 0, time_min[vtype])
         minutes = _tour_minutes(order, 0, time_min[vtype], stop_min)
         vid = f"{county}-centre-{vtype}-{counter[vtype]}"
+        route_km = _tour_minutes(order, 0, km[vtype], 0.0) * len(
+            scenario.schedules.shuttle_departures
+        )
+        limit = scenario.fleet.vehicle_types[vtype].range_km
+        if limit is not None and route_km > limit:
+            raise BuildError(
+                f"fleet: shuttle {vid} drives {route_km:.0f} km a day to its townships, "
+                f"beyond the {limit:g} km range of vehicle type {vtype!r} "
+                f"(fleet.vehicle_types.{vtype}.range_km); add shuttles to "
+                "fleet.county_centre or use a vehicle type with more range"
+            )
         if minutes > scenario.schedules.max_loop_h * 60:
             warnings.append(
                 f"shuttle {vid}: its route takes {minutes / 60:.1f} h, more than "
@@ -153,17 +167,36 @@ def _day_minutes(
 
 
 def plan_loops(
-    scenario, xy, rate, visits, visit_days, has_point, v_town, t_codes, time_min, warnings
+    scenario,
+    xy,
+    rate,
+    visits,
+    visit_days,
+    has_point,
+    v_town,
+    t_codes,
+    v_codes,
+    time_min,
+    km,
+    warnings,
 ) -> tuple[list[Vehicle], np.ndarray]:
-    """Plan village loops per township: sweep, cut by capacity and duration, then balance.
+    """Plan village loops per township: sweep, cut by capacity, duration and range, balance.
 
-    A loop's load and duration are checked on each weekday, over the villages due that day;
-    loops go to the township's vehicles longest first, each to the vehicle whose busiest day
-    stays shortest.
+    A loop's load, duration and km are checked on each weekday, over the villages due that
+    day; loops go to the township's vehicles longest first, each to the vehicle whose busiest
+    day stays shortest among those whose range still covers the day's km (every departure of
+    the day, on one overnight charge).
+
+    Raises
+    ------
+    BuildError
+        If a village is out of range of its township's vehicles, or their range cannot cover
+        the loops of a day.
     """
     n_town = len(t_codes)
     stop_min = scenario.facilities.village_points.service_time_min
     max_min = scenario.schedules.max_loop_h * 60
+    n_dep = len(scenario.schedules.village_departures)
     eligible = has_point & (visits > 0)
     served = np.zeros(len(v_town), dtype=bool)
     per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
@@ -184,9 +217,24 @@ def plan_loops(
             )
             continue
         base = t + 1
+        types = scenario.fleet.vehicle_types
         facs = _sweep(xy, base, members + 1 + n_town)
-        cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * _LOOP_FILL
-        tmat = time_min[vtypes[0]]
+        cap = min(types[v].capacity_parcels for v in vtypes) * _LOOP_FILL
+        ranges = np.array([types[v].range_km or np.inf for v in vtypes])
+        per_dep_range = ranges.min() / n_dep
+        tmat, kmat = time_min[vtypes[0]], km[vtypes[0]]
+        for f in facs:
+            round_trip = kmat[base, f] + kmat[f, base]
+            if round_trip > per_dep_range:
+                short = vtypes[int(np.argmin(ranges))]
+                raise BuildError(
+                    f"fleet: village {v_codes[f - 1 - n_town]} is {round_trip:.1f} km "
+                    f"there and back from township point {code}, beyond the "
+                    f"{types[short].range_km:g} km range of vehicle type {short!r} "
+                    f"(fleet.vehicle_types.{short}.range_km) over {n_dep} departure(s) a "
+                    "day; give the township a vehicle with more range (fleet.townships) or "
+                    "fewer village_departures"
+                )
         loops: list[np.ndarray] = []
         current: list[int] = []
         for f in facs:
@@ -194,19 +242,34 @@ def plan_loops(
                 trial = _nn_order([*current, f], base, tmat)
                 heavy = load_on[trial].sum(axis=0).max() > cap
                 long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
-                if heavy or long:
+                far = _day_minutes(trial, base, kmat, 0.0, days_of).max() > per_dep_range
+                if heavy or long or far:
                     loops.append(_nn_order(current, base, tmat))
                     current = []
             current.append(f)
         loops.append(_nn_order(current, base, tmat))
         served[members] = True
         minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
+        dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
         assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
         busy = np.zeros((len(vtypes), 7))
+        busy_km = np.zeros((len(vtypes), 7))
         for i in np.argsort(minutes.max(axis=1), kind="stable")[::-1]:
-            k = int(np.argmin((busy + minutes[i]).max(axis=1)))
+            fits = ((busy_km + dist[i]) <= ranges[:, None] + 1e-9).all(axis=1)
+            if not fits.any():
+                day = int(np.argmax(dist.sum(axis=0)))
+                raise BuildError(
+                    f"fleet: the village loops of township {code} need "
+                    f"{dist[:, day].sum():.0f} km on weekday {day} (0 = Monday), more than its "
+                    f"{len(vtypes)} vehicle(s) can drive on one charge "
+                    f"(range_km {', '.join(f'{r:g}' for r in ranges)}); add vehicles in "
+                    "fleet.townships or use vehicles with more range"
+                )
+            score = np.where(fits, (busy + minutes[i]).max(axis=1), np.inf)
+            k = int(np.argmin(score))
             assigned[k].append(loops[i])
             busy[k] += minutes[i]
+            busy_km[k] += dist[i]
         counter: dict[str, int] = {}
         for vtype, routes, day_busy in zip(vtypes, assigned, busy):
             counter[vtype] = counter.get(vtype, 0) + 1

@@ -231,8 +231,18 @@ class VehicleType(_Model):
     )
     cost_per_km_yuan: float = Field(ge=0, description="running cost per km driven, yuan")
     cost_per_hour_yuan: float = Field(
-        ge=0, description="driver and time cost per hour on the road, yuan"
+        ge=0, description="driver wage and time cost per hour on the road, yuan"
     )
+    cost_per_day_yuan: float = Field(
+        0, ge=0, description="fixed cost per day the vehicle drives (depreciation, charging), yuan"
+    )
+    range_km: float | None = Field(
+        None,
+        gt=0,
+        description="km on one charge or tank, recharged overnight (EV tricycles ~50 km, "
+        "YZ/T 0136-2014); all of a vehicle's loops of one day must fit. None: unlimited",
+    )
+    co2_kg_per_km: float = Field(0, ge=0, description="CO2 emitted per km driven, kg")
 
 
 VehicleCounts = Annotated[
@@ -403,6 +413,17 @@ class Pickup(_Model):
     )
 
 
+class Economics(_Model):
+    """What the last mile earns, to find the villages that do not pay for themselves."""
+
+    revenue_per_parcel_yuan: float = Field(
+        1.1,
+        ge=0,
+        description="last-mile fee (派费) a carrier earns per parcel delivered to a village; "
+        "courier piece rates are 0.8-1.5 yuan (domain notes)",
+    )
+
+
 class Kpi(_Model):
     """Thresholds of the policy KPIs."""
 
@@ -444,6 +465,7 @@ class Scenario(_Model):
     schedules: Schedules
     demand: Demand = Demand()
     pickup: Pickup = Pickup()
+    economics: Economics = Economics()
     kpi: Kpi = Kpi()
 
     @model_validator(mode="after")

@@ -1,0 +1,159 @@
+"""Costs of a county's run: by tier, per village, and the subsidy that keeps villages served.
+
+Every vehicle leg costs ``km x cost_per_km_yuan + hours x cost_per_hour_yuan`` (hours on the
+road plus the stop at its end); a vehicle also costs ``cost_per_day_yuan`` on each day it drives,
+shared equally among its runs of that day. Tiers are the shuttles (county centre to township
+points) and the village loops (township points to villages).
+
+Village costs use the proportional stand-alone cost rule: the cost of each village-loop run is
+split among the villages it served in proportion to each village's stand-alone cost, taken as
+the round-trip time from its township point to the village alone. Remote villages thus carry
+more of a loop than villages next to the township, while the shares add up to the run's cost.
+A village is uneconomic when its cost per parcel exceeds the last-mile fee
+(``economics.revenue_per_parcel_yuan``); the subsidy it needs is its cost minus its fee income,
+per day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.world import County
+
+DAY_MIN = 1440.0
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Costs of one county and replication over the measured window.
+
+    Attributes
+    ----------
+    shuttle_yuan, village_yuan
+        Tier costs (variable and fixed).
+    fixed_yuan
+        The part of both that is fixed per vehicle-day.
+    co2_kg
+        Emissions of all legs.
+    village_yuan_each
+        Village-loop cost allocated to each village (per village index).
+    village_parcels
+        Parcels delivered to each village's point in the window.
+    """
+
+    shuttle_yuan: float
+    village_yuan: float
+    fixed_yuan: float
+    co2_kg: float
+    village_yuan_each: np.ndarray
+    village_parcels: np.ndarray
+
+    @property
+    def total_yuan(self) -> float:
+        """All vehicle costs."""
+        return self.shuttle_yuan + self.village_yuan
+
+
+def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs:
+    """Costs of a county's legs departing in the measured window (see the module notes)."""
+    sc = c.scenario
+    start, end = sc.warmup_days * DAY_MIN, sc.horizon_days * DAY_MIN
+    legs = trips[trips["depart"].to_numpy() >= start]
+    types = sc.fleet.vehicle_types
+    vt = legs["type"].to_numpy()
+    per_km = np.array([types[x].cost_per_km_yuan for x in vt])
+    per_h = np.array([types[x].cost_per_hour_yuan for x in vt])
+    co2 = np.array([types[x].co2_kg_per_km for x in vt])
+    km = legs["km"].to_numpy()
+    hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
+    variable = km * per_km + hours * per_h
+
+    # One row per run: its vehicle, type, kind, day and variable cost; then the fixed cost.
+    frame = pd.DataFrame(
+        {
+            "key": _run_keys(legs),
+            "vehicle": legs["vehicle"].to_numpy(),
+            "type": vt,
+            "kind": legs["kind"].to_numpy(),
+            "day": (legs["depart"].to_numpy() // DAY_MIN).astype(np.int64),
+            "cost": variable,
+        }
+    )
+    runs = frame.groupby("key", sort=False).agg(
+        vehicle=("vehicle", "first"),
+        type=("type", "first"),
+        kind=("kind", "first"),
+        day=("day", "min"),
+        cost=("cost", "sum"),
+    )
+    per_day = np.array([types[x].cost_per_day_yuan for x in runs["type"]])
+    n_same_day = runs.groupby(["vehicle", "day"])["cost"].transform("size").to_numpy()
+    runs["fixed"] = per_day / n_same_day
+    runs["total"] = runs["cost"] + runs["fixed"]
+
+    alloc = np.zeros(c.n_villages)
+    village_legs = legs[legs["kind"].to_numpy() == "village_loop"]
+    vidx = pd.Index(c.village_codes).get_indexer(village_legs["to_code"])
+    stops = village_legs[vidx >= 0]
+    if len(stops):
+        v = vidx[vidx >= 0]
+        vf = v + 1 + c.n_townships
+        base = c.village_township[v] + 1
+        weight = np.empty(len(v))
+        for name, tm in c.time_min.items():
+            mask = stops["type"].to_numpy() == name
+            weight[mask] = tm[base[mask], vf[mask]] + tm[vf[mask], base[mask]]
+        weight = np.maximum(weight, 1e-9)
+        key = _run_keys(stops)
+        share = weight / pd.Series(weight).groupby(key).transform("sum").to_numpy()
+        alloc = np.bincount(
+            v, weights=share * runs.loc[key, "total"].to_numpy(), minlength=c.n_villages
+        )
+
+    t_point = parcels["t_point"].to_numpy()
+    delivered = (t_point >= start) & (t_point <= end) & ~parcels["held_at_township"].to_numpy()
+    codes = parcels["village_code"]
+    mapping = pd.Index(c.village_codes).get_indexer(codes.cat.categories)
+    local = mapping[codes.cat.codes.to_numpy()[delivered]]
+    n_parcels = np.bincount(local[local >= 0], minlength=c.n_villages).astype(float)
+    is_shuttle = runs["kind"].to_numpy() == "shuttle"
+    return Costs(
+        shuttle_yuan=float(runs.loc[is_shuttle, "total"].sum()),
+        village_yuan=float(runs.loc[~is_shuttle, "total"].sum()),
+        fixed_yuan=float(runs["fixed"].sum()),
+        co2_kg=float(np.sum(km * co2)),
+        village_yuan_each=alloc,
+        village_parcels=n_parcels,
+    )
+
+
+def _run_keys(legs: pd.DataFrame) -> np.ndarray:
+    """A key per leg naming its run (replication and run number)."""
+    rep = legs["replication"].to_numpy().astype(str)
+    run = legs["run"].to_numpy().astype(str)
+    return np.char.add(np.char.add(rep, ":"), run)
+
+
+def village_economics(c: County, costs: Costs, n_reps: int = 1) -> pd.DataFrame:
+    """Per village: cost per parcel, whether it pays for itself, subsidy needed per day.
+
+    ``costs`` may pool several replications; ``n_reps`` then divides the daily figures.
+    """
+    sc = c.scenario
+    days = (sc.horizon_days - sc.warmup_days) * n_reps
+    fee = sc.economics.revenue_per_parcel_yuan
+    n = costs.village_parcels
+    cost = costs.village_yuan_each
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_parcel = np.where(n > 0, cost / n, np.nan)
+    subsidy = np.maximum(cost - fee * n, 0.0) / days
+    return pd.DataFrame(
+        {
+            "cost_per_parcel_yuan": per_parcel,
+            "uneconomic": (cost > fee * n) & (cost > 0),
+            "subsidy_yuan_per_day": subsidy,
+        }
+    )
