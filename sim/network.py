@@ -185,6 +185,12 @@ def facility_matrices(
     ------
     GeodataError
         If a node is not in the graph or `max_speed_kmh` is not a positive number.
+
+    Notes
+    -----
+    The search runs on the graph reduced for these facilities (see `_reduce`), which gives
+    the same times and distances up to float rounding and, where two paths are exactly as
+    fast, possibly the distance of the other one.
     """
     if max_speed_kmh is not None and not (math.isfinite(max_speed_kmh) and max_speed_kmh > 0):
         raise GeodataError(f"max_speed_kmh: {max_speed_kmh!r} is not a positive speed")
