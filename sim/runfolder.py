@@ -32,6 +32,7 @@ RUN_FILES = (
     "parcels.parquet",
     "trips.parquet",
     "coverage.csv",
+    "facilities.csv",
 )
 
 
@@ -138,6 +139,34 @@ def write_run(
     return out
 
 
+def facilities_table(world) -> pd.DataFrame:
+    """Every facility of the run with its position and where that position came from.
+
+    Columns: county_code, level, code, name, lon, lat, source (real | derived | osm |
+    synthetic), snap_m, connector, connector_reason.
+    """
+    frames = []
+    for c in world.counties:
+        pts = c.points
+        frames.append(
+            pd.DataFrame(
+                {
+                    "county_code": c.county_code,
+                    "level": c.levels,
+                    "code": [c.county_code, *pts["code"].iloc[1:]],
+                    "name": c.names,
+                    "lon": pts["lon"].to_numpy(),
+                    "lat": pts["lat"].to_numpy(),
+                    "source": pts["source"].to_numpy(),
+                    "snap_m": pts["snap_m"].to_numpy(),
+                    "connector": pts["connector"].to_numpy(),
+                    "connector_reason": pts["connector_reason"].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
 def manifest(results: Results, wall_time_s: float) -> dict[str, Any]:
     """The manifest of a run: what ran, from which sources, with which code."""
     from sim import __version__
@@ -187,3 +216,6 @@ def _write_tables(folder: Path, results: Results, tables: RunTables, wall: float
     results.parcels.to_parquet(folder / "parcels.parquet", index=False)
     results.trips.to_parquet(folder / "trips.parquet", index=False)
     tables.coverage.to_csv(folder / "coverage.csv", index=False, float_format="%.6g")
+    facilities_table(results.world).to_csv(
+        folder / "facilities.csv", index=False, float_format="%.7g"
+    )

@@ -102,6 +102,10 @@ def test_run_folder_contract(tiny_run, tiny_scenario):
     ]
     assert (coverage["level"] == "village").sum() == 284
     assert (coverage["level"] == "township").sum() == 14
+    fac = pd.read_csv(tiny_run / "facilities.csv", dtype={"code": str, "county_code": str})
+    assert len(fac) == 1 + 14 + 284
+    assert set(fac.loc[fac["level"] != "county", "source"]) == {"synthetic"}
+    assert fac.loc[0, "code"] == "140821" and fac.loc[0, "source"] == "real"
     resolved = sim.load_scenario(tiny_run / "scenario.resolved.yaml")
     assert resolved == tiny_scenario
 
