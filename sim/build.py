@@ -22,7 +22,7 @@ from sim.geodata.layout import lay_out_county
 from sim.network import facility_matrices
 from sim.plan import local_xy, plan_loops, plan_shuttles, visit_days
 from sim.scenario import Scenario
-from sim.world import County, World
+from sim.world import POINT_KINDS, County, World
 
 
 def region_counties(scenario: Scenario) -> list[str]:
@@ -212,6 +212,11 @@ def build_county(
     xy = local_xy(points[["lon", "lat"]].to_numpy())
     population, rate = _demand_rates(scenario, v_codes)
     has_point = _has_point(scenario, v_codes)
+    vp = scenario.facilities.village_points
+    kinds = np.array([POINT_KINDS.index(vp.kinds.get(c, vp.kind)) for c in v_codes], dtype=np.int8)
+    km_any = np.minimum.reduce(list(km.values()))
+    vf = np.arange(len(v_codes)) + 1 + len(t_codes)
+    township_km = np.minimum(km_any[vf, v_town + 1], km_any[v_town + 1, vf])
     sched = scenario.schedules
     visits = np.array(
         [sched.village_visits_per_week.get(c, sched.visits_per_week) for c in v_codes],
@@ -259,6 +264,8 @@ def build_county(
         village_names=lay.village_names,
         village_township=v_town,
         village_has_point=has_point,
+        village_kind=kinds,
+        village_township_km=township_km,
         village_visit_days=days,
         village_served=served,
         village_rate=rate,

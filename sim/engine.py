@@ -25,7 +25,7 @@ from scipy import stats
 from sim.calendar import demand_factors
 from sim.rng import stream
 from sim.scenario import Scenario, clock_minutes
-from sim.world import County, Vehicle, World
+from sim.world import POINT_KINDS, County, Vehicle, World
 
 DAY_MIN = 1440.0
 
@@ -41,6 +41,10 @@ STAGES = (
     "returned",  # unclaimed, returned after max_hold_days
 )
 _STAGE = {name: i for i, name in enumerate(STAGES)}
+
+_LOCKER = POINT_KINDS.index("locker")
+_DOOR = POINT_KINDS.index("door")
+_NONE = np.empty(0, dtype=np.int64)
 
 #: Final states of a parcel at the end of a run.
 FINAL_STATES = ("delivered", "in_system", "spoiled", "failed")
@@ -65,6 +69,12 @@ class _Fifo:
         """
         if len(ids):
             self._chunks.append((ids, ready))
+            self._n += len(ids)
+
+    def push_front(self, ids: np.ndarray, ready: np.ndarray | float) -> None:
+        """Put parcels back at the head (their ready times must not exceed the head's)."""
+        if len(ids):
+            self._chunks.appendleft((ids, ready))
             self._n += len(ids)
 
     def n_ready(self, now: float) -> int:
@@ -128,6 +138,7 @@ class _Parcels:
     t_pickup: np.ndarray
     t_returned: np.ndarray
     held: np.ndarray
+    overflows: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -172,8 +183,10 @@ def run(
         ``parcels`` columns: replication, parcel_id, carrier, direction, county_code,
         township_code, village_code, t_created, t_sorted, t_shuttle_depart, t_township,
         t_loop_depart, t_point, t_picked_up, t_returned (minutes since 00:00 of day 0; NaN when
-        not reached), held_at_township, final_state (delivered | in_system | spoiled |
-        failed), place (facility code or vehicle id where it is at the end), reason.
+        not reached), held_at_township, point_kind (service_point | partner_outlet | locker |
+        door | township), locker_overflows (times a full locker turned it away), final_state
+        (delivered | in_system | spoiled | failed), place (facility code or vehicle id where
+        it is at the end), reason.
         ``trips`` columns: replication, county_code, run (one vehicle run from its base and
         back, numbered per county and replication), vehicle, type, kind, from_code, to_code,
         depart, arrive, km, load, stop_min.
@@ -287,6 +300,7 @@ def generate_demand(county: County, replication: int) -> _Parcels:
         t_pickup=nan.copy(),
         t_returned=nan.copy(),
         held=~county.village_served[village],
+        overflows=np.zeros(n, dtype=np.int16),
     )
 
 
@@ -309,8 +323,18 @@ def _simulate(
     wake_sorter = [env.event()]
     runs = [0]  # number of vehicle runs (base -> stops -> base) so far
     hold_min = sc.pickup.max_hold_days * DAY_MIN
+    pk = sc.pickup
+    point_delay_h = {
+        POINT_KINDS.index("service_point"): pk.mean_delay_h,
+        POINT_KINDS.index("partner_outlet"): pk.outlet_mean_delay_h,
+        _LOCKER: pk.locker_mean_delay_h,
+    }
+    town_delay_h, per_km_h = pk.township_mean_delay_h, pk.delay_h_per_km
+    locker_cap = sc.facilities.village_points.locker_capacity_parcels
+    # Release times (pickup or return) of the parcels in each village's locker.
+    lockers = [np.empty(0) for _ in range(county.n_villages)]
 
-    def pickup(ids: np.ndarray, at: float, mean_h: float) -> None:
+    def pickup(ids: np.ndarray, at: float, mean_h: float | np.ndarray) -> None:
         delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
         late = delay > hold_min
         p.t_pickup[ids[~late]] = at + delay[~late]
@@ -369,7 +393,12 @@ def _simulate(
         stop_min: float,
         arrive: Callable,
     ) -> Iterator:
-        """Drive base -> stops -> base, unloading at each stop the parcels for it."""
+        """Drive base -> stops -> base, unloading at each stop the parcels for it.
+
+        ``arrive(drop, now, facility)`` takes the parcels for a stop and returns those it
+        refused (a full locker) and the extra stop minutes; refused parcels ride back to the
+        base and wait there for the next visit.
+        """
         tm, kmm = county.time_min[veh.vtype], county.km[veh.vtype]
         run = runs[0]
         runs[0] += 1
@@ -379,25 +408,41 @@ def _simulate(
         on_vehicle[ids] = vi
         load = len(ids)
         here = veh.base
+        refused: list[np.ndarray] = []
         for j, f in enumerate(stops):
             dep = env.now
             yield env.timeout(tm[here, f])
             drop = ids[bounds[j] : bounds[j + 1]]
-            trips.append((run, vi, kind, here, f, dep, env.now, kmm[here, f], load, stop_min))
+            back, extra = arrive(drop, env.now, f)
+            trips.append(
+                (run, vi, kind, here, f, dep, env.now, kmm[here, f], load, stop_min + extra)
+            )
             on_vehicle[drop] = -1
-            arrive(drop, env.now, f)
-            load -= len(drop)
+            if len(back):
+                on_vehicle[back] = vi
+                refused.append(back)
+            load -= len(drop) - len(back)
             here = f
-            yield env.timeout(stop_min)
+            yield env.timeout(stop_min + extra)
         dep = env.now
         yield env.timeout(tm[here, veh.base])
-        trips.append((run, vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], 0, 0.0))
+        trips.append((run, vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], load, 0.0))
+        if refused:
+            back = np.concatenate(refused)
+            on_vehicle[back] = -1
+            p.t_loop[back] = np.nan
+            for v in np.unique(p.village[back]):
+                mine = back[p.village[back] == v]
+                # They left the head of the queue; they go back to the head, in order.
+                village_queues[v].push_front(mine, p.t_township[mine])
 
-    def at_township(ids: np.ndarray, now: float, f: int) -> None:
+    def at_township(ids: np.ndarray, now: float, f: int) -> tuple[np.ndarray, float]:
         p.t_township[ids] = now
         held = p.held[ids]
         if held.any():
-            pickup(ids[held], now, sc.pickup.township_mean_delay_h)
+            h = ids[held]
+            mean = town_delay_h + per_km_h * county.village_township_km[p.village[h]]
+            pickup(h, now, mean)
             ids = ids[~held]
         if len(ids):
             vill = p.village[ids]
@@ -406,10 +451,26 @@ def _simulate(
             cut = np.flatnonzero(np.diff(vill)) + 1
             for part in np.split(ids, cut):
                 village_queues[p.village[part[0]]].push(part, float(now))
+        return _NONE, 0.0
 
-    def at_village(ids: np.ndarray, now: float, f: int) -> None:
+    def at_village(ids: np.ndarray, now: float, f: int) -> tuple[np.ndarray, float]:
+        v = f - 1 - county.n_townships
+        kind = county.village_kind[v]
+        back = _NONE
+        if kind == _LOCKER:
+            held_now = lockers[v][lockers[v] > now]
+            free = max(locker_cap - len(held_now), 0)
+            ids, back = ids[:free], ids[free:]
+            p.overflows[back] += 1
         p.t_point[ids] = now
-        pickup(ids, now, sc.pickup.mean_delay_h)
+        if kind == _DOOR:
+            p.t_pickup[ids] = now
+            return back, sc.facilities.village_points.door_min_per_parcel * len(ids)
+        pickup(ids, now, point_delay_h[kind])
+        if kind == _LOCKER:
+            release = np.where(np.isnan(p.t_pickup[ids]), p.t_returned[ids], p.t_pickup[ids])
+            lockers[v] = np.concatenate([held_now, release])
+        return back, 0.0
 
     shuttle_deps = sorted(clock_minutes(t) for t in sc.schedules.shuttle_departures)
     loop_deps = sorted(clock_minutes(t) for t in sc.schedules.village_departures)
@@ -584,6 +645,11 @@ def _parcel_table(
             "t_picked_up": _upto(p.t_pickup, end),
             "t_returned": _upto(p.t_returned, end),
             "held_at_township": p.held,
+            "point_kind": pd.Categorical.from_codes(
+                np.where(p.held, len(POINT_KINDS), county.village_kind[p.village]),
+                [*POINT_KINDS, "township"],
+            ),
+            "locker_overflows": p.overflows,
             "final_state": pd.Categorical.from_codes(state, FINAL_STATES),
             "place": pd.Categorical.from_codes(place, cats.places),
             "reason": pd.Categorical.from_codes(stage, reasons),

@@ -314,6 +314,9 @@ class _Parts:
     uneconomic: int
     subsidy_per_day: float
     arrived: int
+    overflows: int
+    locker_busy_min: float
+    locker_capacity_min: float
     n_sorted: int
     capacity: float
     limit_h: float
@@ -382,6 +385,8 @@ def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tupl
         uneconomic=int(econ["uneconomic"].sum()),
         subsidy_per_day=float(econ["subsidy_yuan_per_day"].sum()),
         arrived=int(np.sum((t_point >= start) & (t_point <= end))),
+        overflows=int(p["locker_overflows"].to_numpy()[inw].sum()),
+        **_locker_use(c, p, start, end),
         n_sorted=int(np.sum((sorted_at >= start) & (sorted_at <= end))),
         capacity=sc.facilities.county_centre.sorting_capacity_per_hour
         * shift_h
@@ -392,6 +397,23 @@ def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tupl
     for k, val in _aggregate([parts]).items():
         rows.append(("county", c.county_code, c.county_name, k, val))
     return rows, parts
+
+
+def _locker_use(c: County, p: pd.DataFrame, start: float, end: float) -> dict[str, float]:
+    """Parcel-minutes spent in lockers during the window, and the lockers' capacity-minutes."""
+    from sim.world import POINT_KINDS
+
+    locker = POINT_KINDS.index("locker")
+    n_lockers = int(np.sum(c.village_has_point & (c.village_kind == locker)))
+    cap = n_lockers * c.scenario.facilities.village_points.locker_capacity_parcels * (end - start)
+    if n_lockers == 0 or len(p) == 0:
+        return {"locker_busy_min": 0.0, "locker_capacity_min": float(cap)}
+    at = p["point_kind"].to_numpy() == "locker"
+    t_in = p["t_point"].to_numpy()[at]
+    t_out = np.fmin(p["t_picked_up"].to_numpy()[at], p["t_returned"].to_numpy()[at])
+    t_out = np.where(np.isnan(t_out), end, t_out)
+    busy = np.clip(np.minimum(t_out, end) - np.maximum(t_in, start), 0, None)
+    return {"locker_busy_min": float(np.nansum(busy)), "locker_capacity_min": float(cap)}
 
 
 def _aggregate(parts: list[_Parts]) -> dict[str, float]:
@@ -409,6 +431,7 @@ def _aggregate(parts: list[_Parts]) -> dict[str, float]:
     cost = sum(x.cost for x in parts)
     arrived = sum(x.arrived for x in parts)
     village = sum(x.village_delivered for x in parts)
+    locker_cap = sum(x.locker_capacity_min for x in parts)
     capacity = sum(x.capacity for x in parts)
     return {
         "county_hub_coverage": float(np.mean([np.all(x.t_cov) for x in parts])),
@@ -443,5 +466,9 @@ def _aggregate(parts: list[_Parts]) -> dict[str, float]:
         "uneconomic_villages": float(sum(x.uneconomic for x in parts)),
         "subsidy_needed_yuan_per_day": float(sum(x.subsidy_per_day for x in parts)),
         "co2_kg": float(sum(x.co2 for x in parts)),
+        "locker_overflows": float(sum(x.overflows for x in parts)),
+        "locker_utilisation": (
+            sum(x.locker_busy_min for x in parts) / locker_cap if locker_cap else np.nan
+        ),
         "sorter_utilisation": float(sum(x.n_sorted for x in parts) / capacity),
     }

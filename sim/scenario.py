@@ -71,6 +71,7 @@ ClockTime = Annotated[
     str,
     Field(pattern=_CLOCK.pattern, description="time of day, HH:MM on a 24-hour clock"),
 ]
+PointKind = Literal["service_point", "partner_outlet", "locker", "door"]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=40)]
 
 
@@ -211,6 +212,24 @@ class VillagePoints(_Model):
     )
     service_time_min: float = Field(
         5, ge=0, description="minutes a village loop stops at a village point"
+    )
+    kind: PointKind = Field(
+        "service_point",
+        description="what a village point is: service_point (村级服务点), partner_outlet (a "
+        "shop or village information station), locker (智能快件箱, finite compartments) or "
+        "door (the courier hands parcels to the villagers)",
+    )
+    kinds: Annotated[dict[VillageCode, PointKind], BeforeValidator(_codes_keys_to_str)] = Field(
+        default_factory=dict, description="per-village overrides of kind"
+    )
+    locker_capacity_parcels: int = Field(
+        60,
+        gt=0,
+        description="compartments of a village locker (units hold 40-200, Shanghai Daily "
+        "2017); parcels that find it full stay on the vehicle and return to the township",
+    )
+    door_min_per_parcel: float = Field(
+        2, ge=0, description="extra stop minutes per parcel handed over at the door"
     )
 
 
@@ -402,11 +421,21 @@ class Pickup(_Model):
     mean_delay_h: float = Field(
         8, gt=0, description="mean hours from arrival at a village point to pickup (exponential)"
     )
+    outlet_mean_delay_h: float = Field(
+        6, gt=0, description="mean hours to pickup at a partner outlet (shop opening hours)"
+    )
+    locker_mean_delay_h: float = Field(12, gt=0, description="mean hours to pickup from a locker")
     township_mean_delay_h: float = Field(
         24,
         gt=0,
         description="mean hours to pickup for parcels held at a township point "
-        "(villages without a point or a visit)",
+        "(villages without a point or a visit), before the distance term",
+    )
+    delay_h_per_km: float = Field(
+        0.5,
+        ge=0,
+        description="extra mean hours per km from the village to the township point where "
+        "its parcels wait (villagers farther away come less often)",
     )
     max_hold_days: float = Field(
         7, gt=0, description="days a point holds a parcel before returning it as unclaimed"

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 
+#: Kinds of village points, in the order of :attr:`County.village_kind` codes.
+POINT_KINDS = ("service_point", "partner_outlet", "locker", "door")
+
+
 @dataclass(frozen=True)
 class Vehicle:
     """One vehicle and the routes it drives on each departure.
@@ -75,7 +79,11 @@ class County:
     village_codes, village_names, village_township
         Per village index; ``village_township`` is the township index.
     village_has_point
-        Village has its own service point.
+        Village has its own point.
+    village_kind
+        Index into :data:`POINT_KINDS` of each village's point (meaningless without a point).
+    village_township_km
+        Road km from each village to its township point (for pickups held there).
     village_visit_days
         Shape (V, 7): visited on that weekday (0 = Monday).
     village_served
@@ -109,6 +117,8 @@ class County:
     village_names: np.ndarray
     village_township: np.ndarray
     village_has_point: np.ndarray
+    village_kind: np.ndarray
+    village_township_km: np.ndarray
     village_visit_days: np.ndarray
     village_served: np.ndarray
     village_rate: np.ndarray

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,6 +68,8 @@ def test_run_folder_contract(tiny_run, tiny_scenario):
     summary = pd.read_csv(tiny_run / "kpis_summary.csv", dtype={"code": str})
     assert {"mean", "ci95_low", "ci95_high"} <= set(summary.columns)
     county = summary[(summary["scope"] == "county")].set_index("kpi")
+    assert np.isnan(county.loc["locker_utilisation", "mean"])  # no lockers: not applicable
+    county = county.dropna(subset=["mean"])
     assert (county["ci95_low"] <= county["mean"] + 1e-9).all()
     assert (county["mean"] <= county["ci95_high"] + 1e-9).all()
 
