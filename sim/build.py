@@ -106,10 +106,14 @@ def check_references(scenario: Scenario) -> list[str]:
         checks.append(
             (("facilities", "village_points", "villages"), list(listed), v_codes, "village")
         )
+    for i, spec in enumerate(scenario.demand.outbound.specialties):
+        if spec.villages != "all":
+            loc = ("demand", "outbound", "specialties", str(i), "villages")
+            checks.append((loc, list(spec.villages), v_codes, "village"))
     for loc, codes, valid, level in checks:
         for i, c in enumerate(codes):
             if c not in valid:
-                at = (*loc, i) if loc[-1] == "villages" else (*loc, c)
+                at = (*loc, str(i)) if loc[-1] == "villages" else (*loc, c)
                 hint = counties[0] if len(counties) == 1 else c[:6]
                 what = (
                     f"not one of the region's counties ({', '.join(counties[:5])}"

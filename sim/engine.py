@@ -23,6 +23,7 @@ import simpy
 from scipy import stats
 
 from sim.calendar import demand_factors
+from sim.outbound import Outbound, generate_outbound, spoil_times
 from sim.rng import stream
 from sim.scenario import Scenario, clock_minutes
 from sim.world import POINT_KINDS, County, Vehicle, World
@@ -45,6 +46,21 @@ _STAGE = {name: i for i, name in enumerate(STAGES)}
 _LOCKER = POINT_KINDS.index("locker")
 _DOOR = POINT_KINDS.index("door")
 _NONE = np.empty(0, dtype=np.int64)
+
+#: Parcel directions: 工业品下乡 (into villages) and 农产品进城 (out of them).
+DIRECTIONS = ("inbound", "outbound")
+
+#: Reasons in the parcel table: the inbound stages in order (see ``STAGES``; picked up is
+#: "", returned is "unclaimed_returned"), then the outbound ones.
+REASONS = (
+    *STAGES[:6],
+    "",
+    "unclaimed_returned",
+    "awaiting_collection",
+    "awaiting_shuttle_backhaul",
+    "awaiting_trunk",
+    "shelf_life_exceeded",
+)
 
 #: Final states of a parcel at the end of a run.
 FINAL_STATES = ("delivered", "in_system", "spoiled", "failed")
@@ -197,11 +213,14 @@ def run(
     for r in range(n):
         first_id = 0
         for i, county in enumerate(world.counties):
-            parcels, trips, locations = _simulate(county, r, progress)
-            table = _parcel_table(county, r, parcels, locations, cats, i)
-            table["parcel_id"] += first_id
-            first_id += len(table)
-            parcel_tables.append(table)
+            parcels, trips, locations, out, out_locations = _simulate(county, r, progress)
+            for table in (
+                _parcel_table(county, r, parcels, locations, cats, i),
+                _outbound_table(county, r, out, out_locations, cats, i),
+            ):
+                table["parcel_id"] += first_id
+                first_id += len(table)
+                parcel_tables.append(table)
             trip_tables.append(_trip_table(county, r, trips))
     return Results(
         world=world,
@@ -306,7 +325,7 @@ def generate_demand(county: County, replication: int) -> _Parcels:
 
 def _simulate(
     county: County, replication: int, progress: Callable[[int], None] | None
-) -> tuple[_Parcels, list[tuple], np.ndarray]:
+) -> tuple[_Parcels, list[tuple], np.ndarray, Outbound, np.ndarray]:
     """Run one replication; return the parcel arrays, the vehicle legs and who holds what."""
     sc = county.scenario
     env = simpy.Environment()
@@ -392,16 +411,24 @@ def _simulate(
         stop_of: np.ndarray,
         stop_min: float,
         arrive: Callable,
+        out_queues: list[_Fifo] | None = None,
+        out_home: Callable | None = None,
     ) -> Iterator:
         """Drive base -> stops -> base, unloading at each stop the parcels for it.
 
         ``arrive(drop, now, facility)`` takes the parcels for a stop and returns those it
         refused (a full locker) and the extra stop minutes; refused parcels ride back to the
-        base and wait there for the next visit.
+        base and wait there for the next visit. With ``out_queues`` (indexed by the stop's
+        queue index, see ``_out_index``), the vehicle also collects the outbound parcels ready
+        at each stop, in the room left on board, and ``out_home(ids, now)`` receives them at
+        the base (backhaul).
         """
         tm, kmm = county.time_min[veh.vtype], county.km[veh.vtype]
+        vtype = sc.fleet.vehicle_types[veh.vtype]
         run = runs[0]
         runs[0] += 1
+        outbound: list[np.ndarray] = []
+        n_out = 0
         order = np.argsort(stop_of, kind="stable")
         ids, stop_of = ids[order], stop_of[order]
         bounds = np.searchsorted(stop_of, np.arange(len(stops) + 1))
@@ -415,18 +442,36 @@ def _simulate(
             drop = ids[bounds[j] : bounds[j + 1]]
             back, extra = arrive(drop, env.now, f)
             trips.append(
-                (run, vi, kind, here, f, dep, env.now, kmm[here, f], load, stop_min + extra)
+                (run, vi, kind, here, f, dep, env.now, kmm[here, f], load + n_out, stop_min + extra)
             )
             on_vehicle[drop] = -1
             if len(back):
                 on_vehicle[back] = vi
                 refused.append(back)
             load -= len(drop) - len(back)
+            if out_queues is not None:
+                q = out_queues[_out_index(f)]
+                room = max(vtype.capacity_parcels - load - n_out, 0)
+                got = q.take(min(q.n_ready(env.now), room))
+                if len(got):
+                    out_board[got] = env.now
+                    out_on_vehicle[got] = vi
+                    out_stamp(got, env.now)
+                    outbound.append(got)
+                    n_out += len(got)
             here = f
             yield env.timeout(stop_min + extra)
         dep = env.now
         yield env.timeout(tm[here, veh.base])
-        trips.append((run, vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], load, 0.0))
+        trips.append(
+            (run, vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], load + n_out, 0.0)
+        )
+        if outbound and out_home is not None:
+            got = np.concatenate(outbound)
+            if vtype.cold_chain:
+                o.cold_min[got] += env.now - out_board[got]
+            out_on_vehicle[got] = -1
+            out_home(got, env.now)
         if refused:
             back = np.concatenate(refused)
             on_vehicle[back] = -1
@@ -472,6 +517,51 @@ def _simulate(
             lockers[v] = np.concatenate([held_now, release])
         return back, 0.0
 
+    # Outbound parcels (农产品进城): queues at villages, townships and the centre.
+    o = generate_outbound(county, replication)
+    has_out = len(o) > 0
+    out_board = np.full(len(o), np.nan)  # when the vehicle carrying it took it on
+    out_on_vehicle = np.full(len(o), -1, dtype=np.int32)
+    out_village = [_Fifo() for _ in range(county.n_villages)]
+    out_town = [_Fifo() for _ in range(county.n_townships)]
+    out_centre = _Fifo()
+    if has_out:
+        order = np.lexsort((o.t_created, o.village))
+        cut = np.flatnonzero(np.diff(o.village[order])) + 1
+        for part in np.split(order, cut):
+            out_village[o.village[part[0]]].push(part, o.t_created[part])
+
+    def _out_index(f: int) -> int:
+        """Queue index of a stop: its village for villages, its township for townships."""
+        n_t = county.n_townships
+        return f - 1 - n_t if f > n_t else f - 1
+
+    def out_stamp(ids: np.ndarray, now: float) -> None:
+        # Collected at a village (by a loop) or at a township point (by a shuttle).
+        first = np.isnan(o.t_collected[ids])
+        o.t_collected[ids[first]] = now
+        o.t_shuttle[ids[~first]] = now
+
+    def out_at_township(ids: np.ndarray, now: float) -> None:
+        o.t_township[ids] = now
+        for t in np.unique(o.township[ids]):
+            out_town[t].push(ids[o.township[ids] == t], float(now))
+
+    def out_at_centre(ids: np.ndarray, now: float) -> None:
+        o.t_centre[ids] = now
+        out_centre.push(ids, float(now))
+
+    def trunk_out() -> Iterator:
+        trunks = sc.facilities.county_centre.trunk_departures
+        departures = sorted((clock_minutes(d.time), d.cutoff_min) for d in trunks)
+        for day in range(sc.horizon_days):
+            for dep, cutoff in departures:
+                t = day * DAY_MIN + dep
+                if env.now < t:
+                    yield env.timeout(t - env.now)
+                ids = out_centre.take(out_centre.n_ready(t - cutoff))
+                o.t_trunk[ids] = env.now
+
     shuttle_deps = sorted(clock_minutes(t) for t in sc.schedules.shuttle_departures)
     loop_deps = sorted(clock_minutes(t) for t in sc.schedules.village_departures)
     n_sh = len(county.shuttles)
@@ -491,7 +581,16 @@ def _simulate(
                 ids = q.take(min(cap, q.n_ready(env.now)))
                 p.t_shuttle[ids] = env.now
                 yield from drive(
-                    veh, vi, "shuttle", stops, ids, pos[p.township[ids]], stop_min, at_township
+                    veh,
+                    vi,
+                    "shuttle",
+                    stops,
+                    ids,
+                    pos[p.township[ids]],
+                    stop_min,
+                    at_township,
+                    out_town if has_out else None,
+                    out_at_centre,
                 )
 
     def village_vehicle(vi: int, veh: Vehicle) -> Iterator:
@@ -524,6 +623,8 @@ def _simulate(
                         lookup[p.village[ids]],
                         stop_min,
                         at_village,
+                        out_village if has_out else None,
+                        out_at_township,
                     )
 
     def clock() -> Iterator:
@@ -536,6 +637,8 @@ def _simulate(
 
     env.process(trunk())
     env.process(sorter())
+    if has_out:
+        env.process(trunk_out())
     for i, veh in enumerate(county.shuttles):
         env.process(shuttle(i, veh))
     for i, veh in enumerate(county.village_vehicles):
@@ -544,7 +647,7 @@ def _simulate(
     env.run(until=sc.horizon_days * DAY_MIN)
     if progress is not None:
         progress(1)
-    return p, trips, on_vehicle
+    return p, trips, on_vehicle, o, out_on_vehicle
 
 
 def sorting_shifts(scenario: Scenario) -> list[tuple[int, int]]:
@@ -606,7 +709,7 @@ def _parcel_table(
     state = np.ones(len(stage), dtype=np.int8)  # in_system
     state[stage == _STAGE["picked_up"]] = 0
     state[stage == _STAGE["returned"]] = 3
-    reasons = [*STAGES[: _STAGE["picked_up"]], "", "unclaimed_returned"]
+    reason = stage.astype(np.int16)  # REASONS starts with the inbound stages in order
     # Place: the facility or vehicle holding the parcel at the end ("" once it left).
     n_t, n_v = county.n_townships, county.n_villages
     place = np.full(len(stage), len(cats.places) - 1, dtype=np.int64)
@@ -624,9 +727,7 @@ def _parcel_table(
             "replication": np.full(len(stage), r, dtype=np.int32),
             "parcel_id": np.arange(len(stage), dtype=np.int64),
             "carrier": pd.Categorical.from_codes(np.zeros(len(stage), dtype=np.int8), ["all"]),
-            "direction": pd.Categorical.from_codes(
-                np.zeros(len(stage), dtype=np.int8), ["inbound"]
-            ),
+            "direction": pd.Categorical.from_codes(np.zeros(len(stage), dtype=np.int8), DIRECTIONS),
             "county_code": pd.Categorical.from_codes(
                 np.full(len(stage), index, dtype=np.int32), cats.counties
             ),
@@ -644,6 +745,9 @@ def _parcel_table(
             "t_point": np.where(p.held, _upto(p.t_township, end), _upto(p.t_point, end)),
             "t_picked_up": _upto(p.t_pickup, end),
             "t_returned": _upto(p.t_returned, end),
+            "t_collected": np.full(len(stage), np.nan),
+            "t_centre": np.full(len(stage), np.nan),
+            "t_trunk": np.full(len(stage), np.nan),
             "held_at_township": p.held,
             "point_kind": pd.Categorical.from_codes(
                 np.where(p.held, len(POINT_KINDS), county.village_kind[p.village]),
@@ -652,7 +756,86 @@ def _parcel_table(
             "locker_overflows": p.overflows,
             "final_state": pd.Categorical.from_codes(state, FINAL_STATES),
             "place": pd.Categorical.from_codes(place, cats.places),
-            "reason": pd.Categorical.from_codes(stage, reasons),
+            "reason": pd.Categorical.from_codes(reason, REASONS),
+        }
+    )
+
+
+def _outbound_table(
+    county: County,
+    r: int,
+    o: Outbound,
+    on_vehicle: np.ndarray,
+    cats: Categories,
+    index: int,
+) -> pd.DataFrame:
+    """Rows of the parcel table for outbound parcels (same columns as the inbound rows)."""
+    sc = county.scenario
+    end = sc.horizon_days * DAY_MIN
+    n = len(o)
+    n_t, n_v = county.n_townships, county.n_villages
+    spoil = spoil_times(o, sc.demand.outbound.cold_chain_shelf_factor)
+    shipped = o.t_trunk <= end
+    spoiled = spoil < np.where(shipped, o.t_trunk, end)
+    # Stage at the end, latest first: on a trunk, at the centre, on a shuttle, at the
+    # township, on a loop, at the village.
+    on_shuttle = ~np.isnan(o.t_shuttle) & np.isnan(o.t_centre)
+    at_town = ~np.isnan(o.t_township) & np.isnan(o.t_shuttle)
+    on_loop = ~np.isnan(o.t_collected) & np.isnan(o.t_township)
+    at_centre = ~np.isnan(o.t_centre) & ~shipped
+    reason = np.full(n, REASONS.index("awaiting_collection"), dtype=np.int16)
+    reason[on_loop] = REASONS.index("on_loop")
+    reason[at_town] = REASONS.index("awaiting_shuttle_backhaul")
+    reason[on_shuttle] = REASONS.index("on_shuttle")
+    reason[at_centre] = REASONS.index("awaiting_trunk")
+    reason[shipped] = REASONS.index("")
+    reason[spoiled] = REASONS.index("shelf_life_exceeded")
+    state = np.ones(n, dtype=np.int8)  # in_system
+    state[shipped] = 0
+    state[spoiled] = 2
+    place = np.full(n, len(cats.places) - 1, dtype=np.int64)
+    place[~shipped] = 1 + n_t + o.village[~shipped]  # still at the village
+    moving = (on_loop | on_shuttle) & ~shipped
+    place[moving] = 1 + n_t + n_v + on_vehicle[moving]
+    place[at_town] = 1 + o.township[at_town]
+    place[at_centre] = 0
+    placed = place < len(cats.places) - 1
+    place[placed] += cats.place_offset[index]
+    nan = np.full(n, np.nan)
+    return pd.DataFrame(
+        {
+            "replication": np.full(n, r, dtype=np.int32),
+            "parcel_id": np.arange(n, dtype=np.int64),
+            "carrier": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), ["all"]),
+            "direction": pd.Categorical.from_codes(np.ones(n, dtype=np.int8), DIRECTIONS),
+            "county_code": pd.Categorical.from_codes(
+                np.full(n, index, dtype=np.int32), cats.counties
+            ),
+            "township_code": pd.Categorical.from_codes(
+                o.township + cats.town_offset[index], cats.townships
+            ),
+            "village_code": pd.Categorical.from_codes(
+                o.village + cats.village_offset[index], cats.villages
+            ),
+            "t_created": o.t_created,
+            "t_sorted": nan,
+            "t_shuttle_depart": _upto(o.t_shuttle, end),
+            "t_township": _upto(o.t_township, end),
+            "t_loop_depart": nan,
+            "t_point": nan,
+            "t_picked_up": nan,
+            "t_returned": nan,
+            "t_collected": _upto(o.t_collected, end),
+            "t_centre": _upto(o.t_centre, end),
+            "t_trunk": _upto(o.t_trunk, end),
+            "held_at_township": np.zeros(n, dtype=bool),
+            "point_kind": pd.Categorical.from_codes(
+                county.village_kind[o.village], [*POINT_KINDS, "township"]
+            ),
+            "locker_overflows": np.zeros(n, dtype=np.int16),
+            "final_state": pd.Categorical.from_codes(state, FINAL_STATES),
+            "place": pd.Categorical.from_codes(place, cats.places),
+            "reason": pd.Categorical.from_codes(reason, REASONS),
         }
     )
 

@@ -101,7 +101,8 @@ def coverage_table(results: Results) -> pd.DataFrame:
         level, code, name, covered, visits_per_week, p95_lead_h, why.
     """
     rows = []
-    for county, p, t in _county_blocks(results):
+    for county, p_all, t in _county_blocks(results):
+        p, _ = _split_directions(p_all)
         v = _village_stats(county, p, t)
         for i in range(county.n_villages):
             visits, p95 = v["visits_per_week"][i], v["p95_lead_h"][i]
@@ -315,6 +316,10 @@ class _Parts:
     subsidy_per_day: float
     arrived: int
     overflows: int
+    out_created: int
+    out_shipped: int
+    out_spoiled: int
+    out_lead: np.ndarray
     locker_busy_min: float
     locker_capacity_min: float
     n_sorted: int
@@ -322,10 +327,11 @@ class _Parts:
     limit_h: float
 
 
-def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tuple], _Parts]:
+def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tuple], _Parts]:
     sc = c.scenario
     start, end = _window(c)
     rows: list[tuple] = []
+    p, out = _split_directions(p_all)
     vs = _village_stats(c, p, t)
     ts = _township_stats(c, p, t)
     v_cov = (
@@ -364,15 +370,19 @@ def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tupl
     t_point = p["t_point"].to_numpy()
     sorted_at = p["t_sorted"].to_numpy()
     shift_h = sum(b - a for a, b in sorting_shifts(sc)) / 60.0
-    place = p["place"]
-    centre = place.cat.codes.to_numpy()[inw] == place.cat.categories.get_loc(c.county_code)
+    place = p_all["place"]
+    all_inw = p_all["t_created"].to_numpy() >= start
+    centre = place.cat.codes.to_numpy()[all_inw] == place.cat.categories.get_loc(c.county_code)
     parts = _Parts(
         v_cov=v_cov,
         population=c.village_population,
         t_cov=t_cov,
         lead=_censored_lead_h(c, p),
         reached=~np.isnan(t_point[inw]),
-        state=np.asarray(FINAL_STATES, dtype=object)[p["final_state"].cat.codes.to_numpy()[inw]],
+        state=np.asarray(FINAL_STATES, dtype=object)[
+            p_all["final_state"].cat.codes.to_numpy()[all_inw]
+        ],
+        **_outbound_parts(out, start, end),
         at_centre=centre,
         km=float(legs["km"].sum()),
         hours=float(hours.sum()),
@@ -397,6 +407,28 @@ def _county_kpis(c: County, p: pd.DataFrame, t: pd.DataFrame) -> tuple[list[tupl
     for k, val in _aggregate([parts]).items():
         rows.append(("county", c.county_code, c.county_name, k, val))
     return rows, parts
+
+
+def _split_directions(p: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(inbound rows, outbound rows) of a parcel table."""
+    outbound = p["direction"].cat.codes.to_numpy() == 1
+    if not outbound.any():
+        return p, p.iloc[:0]
+    return p[~outbound], p[outbound]
+
+
+def _outbound_parts(out: pd.DataFrame, start: float, end: float) -> dict:
+    """Outbound counts and lead times (packed at the village to the trunk) in the window."""
+    inw = out["t_created"].to_numpy() >= start
+    trunk = out["t_trunk"].to_numpy()[inw]
+    created = out["t_created"].to_numpy()[inw]
+    state = out["final_state"].to_numpy()[inw]
+    return {
+        "out_created": int(inw.sum()),
+        "out_shipped": int(np.sum(state == "delivered")),
+        "out_spoiled": int(np.sum(state == "spoiled")),
+        "out_lead": (np.where(np.isnan(trunk), end, trunk) - created) / 60.0,
+    }
 
 
 def _locker_use(c: County, p: pd.DataFrame, start: float, end: float) -> dict[str, float]:
@@ -467,6 +499,15 @@ def _aggregate(parts: list[_Parts]) -> dict[str, float]:
         "subsidy_needed_yuan_per_day": float(sum(x.subsidy_per_day for x in parts)),
         "co2_kg": float(sum(x.co2 for x in parts)),
         "locker_overflows": float(sum(x.overflows for x in parts)),
+        "outbound_parcels_created": float(sum(x.out_created for x in parts)),
+        "outbound_parcels_shipped": float(sum(x.out_shipped for x in parts)),
+        "outbound_lead_time_p50_h": _quantile(cat("out_lead"), 0.5),
+        "outbound_lead_time_p95_h": _quantile(cat("out_lead"), 0.95),
+        "spoilage_rate": (
+            sum(x.out_spoiled for x in parts) / sum(x.out_created for x in parts)
+            if sum(x.out_created for x in parts)
+            else np.nan
+        ),
         "locker_utilisation": (
             sum(x.locker_busy_min for x in parts) / locker_cap if locker_cap else np.nan
         ),

@@ -171,6 +171,15 @@ class TrunkArrival(_Model):
     share: float = Field(gt=0, le=1, description="fraction of the day's inbound parcels on it")
 
 
+class TrunkDeparture(_Model):
+    """A daily trunk-line departure carrying outbound parcels from the county centre."""
+
+    time: ClockTime = Field(description="departure time of the trunk truck, HH:MM")
+    cutoff_min: float = Field(
+        60, ge=0, description="parcels must be at the centre this many minutes before"
+    )
+
+
 class CountyCentre(_Model):
     """The county sorting centre (县级分拨中心), at the county seat."""
 
@@ -180,6 +189,11 @@ class CountyCentre(_Model):
     shifts: list[Shift] = Field(min_length=1, description="sorting shifts, each day")
     trunk_arrivals: list[TrunkArrival] = Field(
         min_length=1, description="daily trunk arrivals; their shares sum to 1"
+    )
+    trunk_departures: list[TrunkDeparture] = Field(
+        default_factory=lambda: [TrunkDeparture(time="20:00", cutoff_min=60)],
+        min_length=1,
+        description="daily trunk departures taking outbound parcels to the city",
     )
 
     @model_validator(mode="after")
@@ -262,6 +276,11 @@ class VehicleType(_Model):
         "YZ/T 0136-2014); all of a vehicle's loops of one day must fit. None: unlimited",
     )
     co2_kg_per_km: float = Field(0, ge=0, description="CO2 emitted per km driven, kg")
+    cold_chain: bool = Field(
+        False,
+        description="refrigerated: perishable parcels on board age slower "
+        "(demand.outbound.cold_chain_shelf_factor)",
+    )
 
 
 VehicleCounts = Annotated[
@@ -408,10 +427,47 @@ class Calendar(_Model):
     )
 
 
+class Specialty(_Model):
+    """A farm product villages send out in its season (农产品进城), e.g. apples or dates."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40)] = Field(description="the product")
+    villages: Literal["all"] | list[VillageCode] = Field(
+        "all", description="villages that produce it: 'all' or a list of codes"
+    )
+    start: MonthDay = Field(description="first day of the season, MM-DD")
+    end: MonthDay = Field(description="last day of the season, MM-DD (may wrap the new year)")
+    peak_parcels_per_village_per_day: float = Field(
+        gt=0,
+        description="parcels per village at the height of the season; the season rises and "
+        "falls linearly (a triangle from start to end)",
+    )
+    shelf_life_h: float | None = Field(
+        None, gt=0, description="hours from packing to spoiling; None: not perishable"
+    )
+
+
+class OutboundDemand(_Model):
+    """Farm products and other parcels flowing out of villages (农产品进城)."""
+
+    parcels_per_village_per_day: float = Field(
+        0, ge=0, description="outbound parcels per village and day outside any season"
+    )
+    ready_time: ClockTime = Field(
+        "08:00", description="when each day's outbound parcels are ready at the village point"
+    )
+    specialties: list[Specialty] = Field(default_factory=list, description="seasonal farm products")
+    cold_chain_shelf_factor: float = Field(
+        3,
+        ge=1,
+        description="an hour on a cold-chain vehicle uses 1/this of an hour of shelf life",
+    )
+
+
 class Demand(_Model):
     """Parcel demand."""
 
     inbound: InboundDemand = InboundDemand()
+    outbound: OutboundDemand = OutboundDemand()
     calendar: Calendar = Calendar()
 
 

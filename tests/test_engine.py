@@ -34,20 +34,42 @@ def _scenario(base: sim.Scenario, **changes) -> sim.Scenario:
     return sim.scenario_from_dict(data)
 
 
+OUTBOUND_TIMESTAMPS = [
+    "t_created",
+    "t_collected",
+    "t_township",
+    "t_shuttle_depart",
+    "t_centre",
+    "t_trunk",
+]
+
+
 def assert_conserved(results: sim.Results) -> None:
     """Every parcel is in exactly one final state, with a consistent history."""
-    p = results.parcels
+    p_all = results.parcels
     w = results.world
     end = w.scenario.horizon_days * DAY_MIN
-    counts = p["final_state"].value_counts()
-    assert counts.sum() == len(p)
-    assert set(p["final_state"].dropna().unique()) <= {"delivered", "in_system", "failed"}
-    assert p["final_state"].notna().all()
+    counts = p_all["final_state"].value_counts()
+    assert counts.sum() == len(p_all)
+    assert set(p_all["final_state"].dropna().unique()) <= {
+        "delivered",
+        "in_system",
+        "spoiled",
+        "failed",
+    }
+    assert p_all["final_state"].notna().all()
     # Parcel ids are unique per replication.
-    assert not p.duplicated(["replication", "parcel_id"]).any()
+    assert not p_all.duplicated(["replication", "parcel_id"]).any()
+    outbound = p_all["direction"] == "outbound"
+    _assert_inbound(p_all[~outbound], end)
+    _assert_outbound(p_all[outbound], end)
+
+
+def _assert_inbound(p, end: float) -> None:
     delivered = p["final_state"] == "delivered"
     assert p.loc[delivered, "t_picked_up"].le(end).all()
     assert p.loc[delivered, "reason"].eq("").all()
+    assert not (p["final_state"] == "spoiled").any()
     failed = p["final_state"] == "failed"
     assert p.loc[failed, "reason"].eq("unclaimed_returned").all()
     assert p.loc[failed, "t_returned"].notna().all()
@@ -66,6 +88,24 @@ def assert_conserved(results: sim.Results) -> None:
         else:
             assert p.loc[p[b].notna() & not_held, a].notna().all()
     assert p.loc[p["held_at_township"], "t_loop_depart"].isna().all()
+
+
+def _assert_outbound(p, end: float) -> None:
+    if p.empty:
+        return
+    shipped = p["final_state"] == "delivered"
+    assert p.loc[shipped, "t_trunk"].le(end).all()
+    assert p.loc[p["t_trunk"].notna(), "final_state"].isin(["delivered", "spoiled"]).all()
+    spoiled = p["final_state"] == "spoiled"
+    assert p.loc[spoiled, "reason"].eq("shelf_life_exceeded").all()
+    assert not (p["final_state"] == "failed").any()
+    in_sys = p["final_state"] == "in_system"
+    assert p.loc[in_sys, "t_trunk"].isna().all()
+    assert (p.loc[in_sys, "place"] != "").all()
+    for a, b in zip(OUTBOUND_TIMESTAMPS, OUTBOUND_TIMESTAMPS[1:]):
+        both = p[a].notna() & p[b].notna()
+        assert (p.loc[both, b] >= p.loc[both, a] - 1e-9).all(), (a, b)
+        assert p.loc[p[b].notna(), a].notna().all(), (a, b)
 
 
 def assert_capacities(results: sim.Results) -> None:
@@ -185,6 +225,35 @@ def _variants(draw):
         ),
         "fleet__vehicle_types__etricycle__range_km": draw(st.sampled_from([None, 400.0])),
         "fleet__vehicle_types__van__cost_per_day_yuan": draw(st.floats(0, 100)),
+        "fleet__vehicle_types__van__cold_chain": draw(st.booleans()),
+        "demand__outbound": draw(
+            st.sampled_from(
+                [
+                    {},
+                    {"parcels_per_village_per_day": 3},
+                    {
+                        "parcels_per_village_per_day": 1,
+                        "specialties": [
+                            {
+                                "name": "cherries",
+                                "start": "02-20",
+                                "end": "03-20",
+                                "peak_parcels_per_village_per_day": 20,
+                                "shelf_life_h": 30,
+                            }
+                        ],
+                    },
+                ]
+            )
+        ),
+        "facilities__county_centre__trunk_departures": draw(
+            st.sampled_from(
+                [
+                    [{"time": "20:00", "cutoff_min": 60}],
+                    [{"time": "12:00", "cutoff_min": 30}, {"time": "21:00", "cutoff_min": 0}],
+                ]
+            )
+        ),
     }
 
 
