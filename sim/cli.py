@@ -112,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
         "--rate", type=float, default=30.0, help="inbound parcels per village per day (30)"
     )
     b.add_argument(
+        "--all-options",
+        action="store_true",
+        help="turn on every optional mechanism (calendar, outbound with spoilage, lockers, "
+        "cold chain, EV range, costs); the reference is skipped",
+    )
+    b.add_argument(
         "--province",
         action="store_true",
         help="instead: time building the whole province (117 counties) from the scenario",
@@ -186,7 +192,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(
             format_benchmark(
                 run_benchmark(
-                    args.scenario, days=args.days, rate=args.rate, reference_days=ref_days
+                    args.scenario,
+                    days=args.days,
+                    rate=args.rate,
+                    reference_days=ref_days,
+                    options=args.all_options,
                 )
             )
         )
