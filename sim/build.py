@@ -22,7 +22,7 @@ from sim.geodata.layout import lay_out_county
 from sim.network import facility_matrices
 from sim.plan import local_xy, plan_loops, plan_shuttles, visit_days
 from sim.scenario import Scenario
-from sim.world import POINT_KINDS, County, World
+from sim.world import POINT_KINDS, County, Vehicle, World
 
 
 def region_counties(scenario: Scenario) -> list[str]:
@@ -106,6 +106,14 @@ def check_references(scenario: Scenario) -> list[str]:
         checks.append(
             (("facilities", "village_points", "villages"), list(listed), v_codes, "village")
         )
+    for i, line in enumerate(scenario.buses):
+        checks.append((("buses", str(i), "stops"), list(line.stops), v_codes, "village"))
+        if len({c[:6] for c in line.stops}) > 1:
+            raise _ref_error(
+                ("buses", str(i), "stops"),
+                f"line {line.name!r} calls at villages of several counties; a line runs "
+                "from one county's bus station",
+            )
     for i, spec in enumerate(scenario.demand.outbound.specialties):
         if spec.villages != "all":
             loc = ("demand", "outbound", "specialties", str(i), "villages")
@@ -113,7 +121,7 @@ def check_references(scenario: Scenario) -> list[str]:
     for loc, codes, valid, level in checks:
         for i, c in enumerate(codes):
             if c not in valid:
-                at = (*loc, str(i)) if loc[-1] == "villages" else (*loc, c)
+                at = (*loc, str(i)) if loc[-1] in ("villages", "stops") else (*loc, c)
                 hint = counties[0] if len(counties) == 1 else c[:6]
                 what = (
                     f"not one of the region's counties ({', '.join(counties[:5])}"
@@ -212,10 +220,26 @@ def build_county(
                 lay.graph, points["node"].to_numpy(), max_speed_kmh=vt.max_speed_kmh
             )
         time_min[vname], km[vname] = by_speed[vt.max_speed_kmh]
+    lines = [ln for ln in scenario.buses if ln.stops[0] in set(v_codes)]
+    for line in lines:
+        if line.max_speed_kmh not in by_speed:
+            by_speed[line.max_speed_kmh] = facility_matrices(
+                lay.graph, points["node"].to_numpy(), max_speed_kmh=line.max_speed_kmh
+            )
+        time_min[f"bus:{line.name}"], km[f"bus:{line.name}"] = by_speed[line.max_speed_kmh]
 
     xy = local_xy(points[["lon", "lat"]].to_numpy())
     population, rate = _demand_rates(scenario, v_codes)
     has_point = _has_point(scenario, v_codes)
+    on_bus = np.full(len(v_codes), -1, dtype=np.int64)
+    index_of = {c: i for i, c in enumerate(v_codes)}
+    buses = []
+    for i, line in enumerate(lines):
+        stops = np.array([index_of[c] for c in line.stops], dtype=np.int64)
+        stops = stops[(on_bus[stops] < 0) & has_point[stops]]
+        on_bus[stops] = i
+        facilities = stops + 1 + len(t_codes)
+        buses.append(Vehicle(f"{code}-bus-{line.name}", f"bus:{line.name}", 0, (facilities,)))
     vp = scenario.facilities.village_points
     kinds = np.array([POINT_KINDS.index(vp.kinds.get(c, vp.kind)) for c in v_codes], dtype=np.int8)
     km_any = np.minimum.reduce(list(km.values()))
@@ -235,7 +259,7 @@ def build_county(
         rate,
         visits,
         days,
-        has_point,
+        has_point & (on_bus < 0),
         v_town,
         t_codes,
         v_codes,
@@ -271,13 +295,15 @@ def build_county(
         village_kind=kinds,
         village_township_km=township_km,
         village_visit_days=days,
-        village_served=served,
+        village_served=served | (on_bus >= 0),
         village_rate=rate,
         village_population=population,
         time_min=time_min,
         km=km,
         shuttles=tuple(shuttles),
         village_vehicles=tuple(village_vehicles),
+        buses=tuple(buses),
+        village_bus=on_bus,
         warnings=tuple(warnings),
     )
 

@@ -9,6 +9,7 @@ Village costs use the proportional stand-alone cost rule: the cost of each villa
 split among the villages it served in proportion to each village's stand-alone cost, taken as
 the round-trip time from its township point to the village alone. Remote villages thus carry
 more of a loop than villages next to the township, while the shares add up to the run's cost.
+Villages on a rural bus line (客货邮) cost the bus fee per parcel carried instead.
 A village is uneconomic when its cost per parcel exceeds the last-mile fee
 (``economics.revenue_per_parcel_yuan``); the subsidy it needs is its cost minus its fee income,
 per day.
@@ -33,7 +34,9 @@ class Costs:
     Attributes
     ----------
     shuttle_yuan, village_yuan
-        Tier costs (variable and fixed).
+        Tier costs (variable and fixed); the village tier includes bus fees.
+    bus_yuan
+        Fees paid to bus operators for parcels carried on bus lines.
     fixed_yuan
         The part of both that is fixed per vehicle-day.
     co2_kg
@@ -46,6 +49,7 @@ class Costs:
 
     shuttle_yuan: float
     village_yuan: float
+    bus_yuan: float
     fixed_yuan: float
     co2_kg: float
     village_yuan_each: np.ndarray
@@ -62,6 +66,8 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     sc = c.scenario
     start, end = sc.warmup_days * DAY_MIN, sc.horizon_days * DAY_MIN
     legs = trips[trips["depart"].to_numpy() >= start]
+    on_bus = legs["kind"].to_numpy() == "bus"
+    legs = legs[~on_bus]  # the bus runs anyway: the carrier pays a fee per parcel instead
     types = sc.fleet.vehicle_types
     vt = legs["type"].to_numpy()
     per_km = np.array([types[x].cost_per_km_yuan for x in vt])
@@ -119,10 +125,25 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     mapping = pd.Index(c.village_codes).get_indexer(codes.cat.categories)
     local = mapping[codes.cat.codes.to_numpy()[delivered]]
     n_parcels = np.bincount(local[local >= 0], minlength=c.n_villages).astype(float)
+    # Bus fees: per parcel carried to a village on a bus line.
+    bus_fee = np.zeros(c.n_villages)
+    if c.buses:
+        fees = np.array(
+            [
+                ln.fee_per_parcel_yuan
+                for ln in sc.buses
+                if f"bus:{ln.name}" in {b.vtype for b in c.buses}
+            ]
+        )
+        line = c.village_bus
+        by_bus = line >= 0
+        bus_fee[by_bus] = n_parcels[by_bus] * fees[line[by_bus]]
+    alloc = alloc + bus_fee
     is_shuttle = runs["kind"].to_numpy() == "shuttle"
     return Costs(
         shuttle_yuan=float(runs.loc[is_shuttle, "total"].sum()),
-        village_yuan=float(runs.loc[~is_shuttle, "total"].sum()),
+        village_yuan=float(runs.loc[~is_shuttle, "total"].sum()) + float(bus_fee.sum()),
+        bus_yuan=float(bus_fee.sum()),
         fixed_yuan=float(runs["fixed"].sum()),
         co2_kg=float(np.sum(km * co2)),
         village_yuan_each=alloc,

@@ -264,7 +264,7 @@ class Categories:
             towns += list(c.township_codes)
             vills += list(c.village_codes)
             places += [c.county_code, *c.township_codes, *c.village_codes]
-            places += [v.id for v in c.shuttles + c.village_vehicles]
+            places += [v.id for v in c.vehicles]
         return cls(
             counties=[c.county_code for c in world.counties],
             townships=towns,
@@ -337,7 +337,10 @@ def _simulate(
     route_of_township = np.zeros(county.n_townships, dtype=np.int64)
     for i, veh in enumerate(county.shuttles):
         route_of_township[veh.routes[0] - 1] = i
-    shuttle_queues = [_Fifo() for _ in county.shuttles]
+    # One queue per shuttle, then one per bus line (parcels for the villages it serves).
+    shuttle_queues = [_Fifo() for _ in county.shuttles + county.buses]
+    n_sh = len(county.shuttles)
+    bus_of = county.village_bus if county.village_bus is not None else None
     village_queues = [_Fifo() for _ in range(county.n_villages)]
     wake_sorter = [env.event()]
     runs = [0]  # number of vehicle runs (base -> stops -> base) so far
@@ -393,6 +396,9 @@ def _simulate(
             p.t_sorted[ids] = done
             # Hand each parcel to its shuttle's queue; it is loadable once sorted.
             route = route_of_township[p.township[ids]]
+            if county.buses:
+                line = bus_of[p.village[ids]]
+                route = np.where(line >= 0, n_sh + line, route)
             order = np.argsort(route, kind="stable")
             ids, done, route = ids[order], done[order], route[order]
             cut = np.flatnonzero(np.diff(route)) + 1
@@ -424,7 +430,11 @@ def _simulate(
         the base (backhaul).
         """
         tm, kmm = county.time_min[veh.vtype], county.km[veh.vtype]
-        vtype = sc.fleet.vehicle_types[veh.vtype]
+        if veh.vtype in lines:
+            capacity, cold = lines[veh.vtype].capacity_parcels, False
+        else:
+            capacity = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
+            cold = sc.fleet.vehicle_types[veh.vtype].cold_chain
         run = runs[0]
         runs[0] += 1
         outbound: list[np.ndarray] = []
@@ -451,7 +461,7 @@ def _simulate(
             load -= len(drop) - len(back)
             if out_queues is not None:
                 q = out_queues[_out_index(f)]
-                room = max(vtype.capacity_parcels - load - n_out, 0)
+                room = max(capacity - load - n_out, 0)
                 got = q.take(min(q.n_ready(env.now), room))
                 if len(got):
                     out_board[got] = env.now
@@ -468,13 +478,18 @@ def _simulate(
         )
         if outbound and out_home is not None:
             got = np.concatenate(outbound)
-            if vtype.cold_chain:
+            if cold:
                 o.cold_min[got] += env.now - out_board[got]
             out_on_vehicle[got] = -1
             out_home(got, env.now)
         if refused:
             back = np.concatenate(refused)
             on_vehicle[back] = -1
+            if kind == "bus":
+                # They go back to the head of the bus queue at the station, in order.
+                p.t_shuttle[back] = np.nan
+                shuttle_queues[vi - n_vv].push_front(back, p.t_sorted[back])
+                return
             p.t_loop[back] = np.nan
             for v in np.unique(p.village[back]):
                 mine = back[p.village[back] == v]
@@ -564,7 +579,35 @@ def _simulate(
 
     shuttle_deps = sorted(clock_minutes(t) for t in sc.schedules.shuttle_departures)
     loop_deps = sorted(clock_minutes(t) for t in sc.schedules.village_departures)
-    n_sh = len(county.shuttles)
+    n_vv = n_sh + len(county.village_vehicles)  # index of the first bus among vehicles
+    lines = {f"bus:{ln.name}": ln for ln in sc.buses}
+
+    def bus(i: int, veh: Vehicle) -> Iterator:
+        line = lines[veh.vtype]
+        stops = veh.routes[0]
+        pos = np.zeros(county.n_villages, dtype=np.int64)
+        pos[stops - 1 - county.n_townships] = np.arange(len(stops))
+        q = shuttle_queues[n_sh + i]
+        deps = sorted(clock_minutes(t) for t in line.departures)
+        for day in range(sc.horizon_days):
+            for dep in deps:
+                t = day * DAY_MIN + dep
+                if env.now < t:
+                    yield env.timeout(t - env.now)
+                ids = q.take(min(line.capacity_parcels, q.n_ready(env.now)))
+                p.t_shuttle[ids] = env.now
+                yield from drive(
+                    veh,
+                    n_vv + i,
+                    "bus",
+                    stops,
+                    ids,
+                    pos[p.village[ids]],
+                    line.stop_min,
+                    at_village,
+                    out_village if has_out else None,
+                    out_at_centre,
+                )
 
     def shuttle(vi: int, veh: Vehicle) -> Iterator:
         stops = veh.routes[0]
@@ -643,6 +686,8 @@ def _simulate(
         env.process(shuttle(i, veh))
     for i, veh in enumerate(county.village_vehicles):
         env.process(village_vehicle(i, veh))
+    for i, veh in enumerate(county.buses):
+        env.process(bus(i, veh))
     env.process(clock())
     env.run(until=sc.horizon_days * DAY_MIN)
     if progress is not None:
@@ -847,7 +892,7 @@ def _upto(t: np.ndarray, end: float) -> np.ndarray:
 def _trip_table(county: County, r: int, trips: list[tuple]) -> pd.DataFrame:
     cols = ["run", "vehicle", "kind", "from", "to", "depart", "arrive", "km", "load", "stop_min"]
     df = pd.DataFrame(trips, columns=cols)
-    vehicles = county.shuttles + county.village_vehicles
+    vehicles = county.vehicles
     ids = np.array([v.id for v in vehicles], dtype=object)
     types = np.array([v.vtype for v in vehicles], dtype=object)
     vi = df["vehicle"].to_numpy(dtype=np.int64)

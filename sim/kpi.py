@@ -258,7 +258,7 @@ def _village_stats(c: County, parcels: pd.DataFrame, trips: pd.DataFrame) -> dic
     inw = parcels["t_created"].to_numpy() >= start
     vill = _local(parcels["village_code"][inw], c.village_codes)
     lead = _censored_lead_h(c, parcels)
-    legs = trips[(trips["kind"] == "village_loop") & (trips["arrive"] >= start)]
+    legs = trips[trips["kind"].isin(["village_loop", "bus"]) & (trips["arrive"] >= start)]
     vidx = pd.Index(c.village_codes).get_indexer(legs["to_code"])
     vidx = vidx[vidx >= 0]
     return {
@@ -309,6 +309,8 @@ class _Parts:
     cost: float
     cost_shuttle: float
     cost_village: float
+    cost_bus: float
+    bus_parcels: int
     cost_fixed: float
     co2: float
     village_delivered: int
@@ -365,7 +367,7 @@ def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[
             rows.append(("township", code, name, k, val))
 
     inw = p["t_created"].to_numpy() >= start
-    legs = t[t["depart"].to_numpy() >= start]
+    legs = t[(t["depart"].to_numpy() >= start) & (t["kind"].to_numpy() != "bus")]
     hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
     t_point = p["t_point"].to_numpy()
     sorted_at = p["t_sorted"].to_numpy()
@@ -389,6 +391,10 @@ def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[
         cost=costs.total_yuan,
         cost_shuttle=costs.shuttle_yuan,
         cost_village=costs.village_yuan,
+        cost_bus=costs.bus_yuan,
+        bus_parcels=int(costs.village_parcels[c.village_bus >= 0].sum())
+        if c.village_bus is not None
+        else 0,
         cost_fixed=costs.fixed_yuan,
         co2=costs.co2_kg,
         village_delivered=int(costs.village_parcels.sum()),
@@ -488,6 +494,8 @@ def _aggregate(parts: list[_Parts]) -> dict[str, float]:
         "cost_shuttle_yuan": float(sum(x.cost_shuttle for x in parts)),
         "cost_village_yuan": float(sum(x.cost_village for x in parts)),
         "cost_fixed_yuan": float(sum(x.cost_fixed for x in parts)),
+        "cost_bus_yuan": float(sum(x.cost_bus for x in parts)),
+        "bus_parcels": float(sum(x.bus_parcels for x in parts)),
         "cost_per_parcel_yuan": cost / arrived if arrived else np.nan,
         "cost_per_parcel_shuttle_yuan": (
             sum(x.cost_shuttle for x in parts) / arrived if arrived else np.nan

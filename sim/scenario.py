@@ -498,6 +498,33 @@ class Pickup(_Model):
     )
 
 
+class BusLine(_Model):
+    """A rural bus line that also carries parcels (客货邮融合).
+
+    The bus leaves the county bus station at the county seat, where the sorted parcels of its
+    villages wait, calls at its villages in order and returns. Villages on a line get their
+    parcels by bus instead of a van loop (and send their outbound parcels back with it).
+    """
+
+    name: Name = Field(description="line name")
+    stops: list[VillageCode] = Field(
+        min_length=1, description="village codes the line calls at, in order"
+    )
+    departures: list[ClockTime] = Field(
+        min_length=1, description="daily departures from the county bus station"
+    )
+    capacity_parcels: int = Field(
+        gt=0,
+        description="parcels a run may carry (national average ~390 per route and day, "
+        "Yucheng ~700: domain notes)",
+    )
+    fee_per_parcel_yuan: float = Field(
+        0.5, ge=0, description="what the carrier pays the bus operator per parcel carried [U]"
+    )
+    max_speed_kmh: float = Field(50, gt=0, description="bus speed cap on the roads")
+    stop_min: float = Field(2, ge=0, description="minutes at each stop")
+
+
 class Economics(_Model):
     """What the last mile earns, to find the villages that do not pay for themselves."""
 
@@ -550,8 +577,19 @@ class Scenario(_Model):
     schedules: Schedules
     demand: Demand = Demand()
     pickup: Pickup = Pickup()
+    buses: list[BusLine] = Field(
+        default_factory=list, description="rural bus lines carrying parcels (客货邮融合)"
+    )
     economics: Economics = Economics()
     kpi: Kpi = Kpi()
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> Scenario:
+        names = [ln.name for ln in self.buses]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"buses: line name {dup[0]!r} is used twice; names must be unique")
+        return self
 
     @model_validator(mode="after")
     def _horizon(self) -> Scenario:

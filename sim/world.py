@@ -96,6 +96,11 @@ class County:
         Per vehicle type, (F, F) matrices of fastest-path minutes and the km driven on them.
     shuttles, village_vehicles
         Vehicles of the county centre and of the township points.
+    buses
+        Rural bus lines carrying parcels; vehicle type ``"bus:<line>"`` (matrices under that
+        key), routes: the line's village facilities.
+    village_bus
+        Per village, the index of the bus line serving it, or -1.
     warnings
         Things the build noticed that a planner should know (e.g. loops longer than allowed).
     """
@@ -127,7 +132,14 @@ class County:
     km: dict[str, np.ndarray]
     shuttles: tuple[Vehicle, ...]
     village_vehicles: tuple[Vehicle, ...]
+    buses: tuple[Vehicle, ...] = ()
+    village_bus: np.ndarray | None = None
     warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def vehicles(self) -> tuple[Vehicle, ...]:
+        """All vehicles, in the order of vehicle indices: shuttles, village vehicles, buses."""
+        return self.shuttles + self.village_vehicles + self.buses
 
     @property
     def n_townships(self) -> int:

@@ -105,14 +105,26 @@ def _assert_outbound(p, end: float) -> None:
     for a, b in zip(OUTBOUND_TIMESTAMPS, OUTBOUND_TIMESTAMPS[1:]):
         both = p[a].notna() & p[b].notna()
         assert (p.loc[both, b] >= p.loc[both, a] - 1e-9).all(), (a, b)
-        assert p.loc[p[b].notna(), a].notna().all(), (a, b)
+    # Each stage needs the one before it; bus villages go straight from collection to the
+    # centre (no township point, no shuttle).
+    for later, earlier in (
+        ("t_collected", "t_created"),
+        ("t_township", "t_collected"),
+        ("t_shuttle_depart", "t_township"),
+        ("t_centre", "t_collected"),
+        ("t_trunk", "t_centre"),
+    ):
+        assert p.loc[p[later].notna(), earlier].notna().all(), (later, earlier)
 
 
 def assert_capacities(results: sim.Results) -> None:
     """No vehicle ever carries more than its capacity; sorting never exceeds its rate."""
     sc = results.world.scenario
     t = results.trips
-    cap = t["type"].map({k: v.capacity_parcels for k, v in sc.fleet.vehicle_types.items()})
+    caps = {k: v.capacity_parcels for k, v in sc.fleet.vehicle_types.items()}
+    caps |= {f"bus:{ln.name}": ln.capacity_parcels for ln in sc.buses}
+    cap = t["type"].map(caps)
+    assert cap.notna().all()
     assert (t["load"] <= cap).all()
     assert (t["load"] >= 0).all()
     p = results.parcels
@@ -209,6 +221,7 @@ def _variants(draw):
         "pickup__max_hold_days": draw(st.floats(0.5, 7)),
         "region__terrain": draw(st.sampled_from(["plains", "hills", "mountain"])),
         "village_points": draw(st.integers(0, 284)),
+        "bus_capacity": draw(st.one_of(st.none(), st.integers(1, 300))),
         "facilities__village_points__kind": draw(
             st.sampled_from(["service_point", "partner_outlet", "locker", "door"])
         ),
@@ -260,6 +273,12 @@ def _variants(draw):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=_variants())
 def test_conservation_over_random_scenarios(tiny_scenario, tiny_county, changes):
+    bus = changes.pop("bus_capacity")
+    if bus is not None:
+        stops = list(tiny_county.village_codes[::40][:5])
+        changes["buses"] = [
+            {"name": "k1", "stops": stops, "departures": ["09:30"], "capacity_parcels": bus}
+        ]
     k = changes.pop("village_points")
     points = "all" if k == 284 else list(tiny_county.village_codes[::3][:k])
     sc = _scenario(
