@@ -20,7 +20,7 @@ from sim.errors import GeodataError, ScenarioError
 from sim.geodata import load_divisions, resolve_region, unit
 from sim.geodata.layout import lay_out_county
 from sim.network import facility_matrices
-from sim.plan import local_xy, plan_loops, plan_shuttles, visit_days
+from sim.plan import local_xy, nn_order, plan_loops, plan_shuttles, visit_days
 from sim.scenario import Scenario
 from sim.world import POINT_KINDS, County, Vehicle, World
 
@@ -239,6 +239,8 @@ def build_county(
         stops = stops[(on_bus[stops] < 0) & has_point[stops]]
         on_bus[stops] = i
         facilities = stops + 1 + len(t_codes)
+        if line.reorder and len(facilities):
+            facilities = nn_order(list(facilities), 0, time_min[f"bus:{line.name}"])
         buses.append(Vehicle(f"{code}-bus-{line.name}", f"bus:{line.name}", 0, (facilities,)))
     vp = scenario.facilities.village_points
     kinds = np.array([POINT_KINDS.index(vp.kinds.get(c, vp.kind)) for c in v_codes], dtype=np.int8)

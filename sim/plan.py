@@ -40,7 +40,7 @@ def _expand(counts: dict[str, int]) -> list[str]:
     return [name for name in sorted(counts) for _ in range(counts[name])]
 
 
-def _nn_order(stops: list[int], base: int, tmat: np.ndarray) -> np.ndarray:
+def nn_order(stops: list[int], base: int, tmat: np.ndarray) -> np.ndarray:
     """Order stops by nearest neighbour from the base (a simple open tour)."""
     left = list(stops)
     order: list[int] = []
@@ -93,7 +93,7 @@ def plan_shuttles(
     def tour(group: list[int]) -> float:
         key = tuple(group)
         if key not in tours:
-            tours[key] = _tour_minutes(_nn_order(group, 0, tmat), 0, tmat, stop_min)
+            tours[key] = _tour_minutes(nn_order(group, 0, tmat), 0, tmat, stop_min)
         return tours[key]
 
     def split(order: np.ndarray, limit: float, volume: bool) -> list[list[int]] | None:
@@ -131,7 +131,7 @@ def plan_shuttles(
     counter: dict[str, int] = {}
     for vtype, group in zip(vtypes, best or []):
         counter[vtype] = counter.get(vtype, 0) + 1
-        order = _nn_order(group, 0, time_min[vtype])
+        order = nn_order(group, 0, time_min[vtype])
         minutes = _tour_minutes(order, 0, time_min[vtype], stop_min)
         vid = f"{county}-centre-{vtype}-{counter[vtype]}"
         route_km = _tour_minutes(order, 0, km[vtype], 0.0) * len(
@@ -239,15 +239,15 @@ def plan_loops(
         current: list[int] = []
         for f in facs:
             if current:
-                trial = _nn_order([*current, f], base, tmat)
+                trial = nn_order([*current, f], base, tmat)
                 heavy = load_on[trial].sum(axis=0).max() > cap
                 long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
                 far = _day_minutes(trial, base, kmat, 0.0, days_of).max() > per_dep_range
                 if heavy or long or far:
-                    loops.append(_nn_order(current, base, tmat))
+                    loops.append(nn_order(current, base, tmat))
                     current = []
             current.append(f)
-        loops.append(_nn_order(current, base, tmat))
+        loops.append(nn_order(current, base, tmat))
         served[members] = True
         minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
         dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep

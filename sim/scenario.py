@@ -523,6 +523,11 @@ class BusLine(_Model):
     )
     max_speed_kmh: float = Field(50, gt=0, description="bus speed cap on the roads")
     stop_min: float = Field(2, ge=0, description="minutes at each stop")
+    reorder: bool = Field(
+        True,
+        description="visit the stops in nearest-neighbour order from the station instead of "
+        "the order given (useful where village positions are synthetic)",
+    )
 
 
 class Economics(_Model):
