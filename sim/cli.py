@@ -362,7 +362,8 @@ def _headline(tables, world) -> str:
     lines = [
         f"{world.scenario.name}: {world.label}, "
         f"{world.scenario.replications} replication(s), "
-        f"days {world.scenario.warmup_days}-{world.scenario.horizon_days} measured",
+        f"{world.scenario.horizon_days - world.scenario.warmup_days} days measured after "
+        f"{world.scenario.warmup_days} warm-up",
         f"synthetic layers: {', '.join(synthetic)}",
         f"{'KPI':<26}{'mean':>12}   95% CI",
     ]

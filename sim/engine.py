@@ -169,11 +169,14 @@ class Results:
         One row per parcel; see :data:`PARCEL_COLUMNS` in the docs of :func:`run`.
     trips
         One row per vehicle leg.
+    replications
+        How many replications were run.
     """
 
     world: World
     parcels: pd.DataFrame
     trips: pd.DataFrame
+    replications: int = 1
 
 
 def run(
@@ -226,6 +229,7 @@ def run(
         world=world,
         parcels=pd.concat(parcel_tables, ignore_index=True),
         trips=pd.concat(trip_tables, ignore_index=True),
+        replications=n,
     )
 
 
@@ -292,7 +296,7 @@ def generate_demand(county: County, replication: int) -> _Parcels:
         k = dem.dispersion
         counts = stats.nbinom.ppf(u, k, k / (k + mean))
     counts = np.maximum(np.nan_to_num(counts, nan=0.0, posinf=0.0), 0).astype(np.int64)
-    waves = sc.facilities.county_centre.trunk_arrivals
+    waves = sorted(sc.facilities.county_centre.trunk_arrivals, key=lambda w: clock_minutes(w.time))
     shares = np.array([w.share for w in waves])
     wave_min = np.array([clock_minutes(w.time) for w in waves], dtype=float)
     split = rng.multinomial(counts, shares / shares.sum())  # (days, V, W)

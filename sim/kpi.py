@@ -260,11 +260,16 @@ def _village_stats(c: County, parcels: pd.DataFrame, trips: pd.DataFrame) -> dic
     lead = _censored_lead_h(c, parcels)
     legs = trips[trips["kind"].isin(["village_loop", "bus"]) & (trips["arrive"] >= start)]
     vidx = pd.Index(c.village_codes).get_indexer(legs["to_code"])
-    vidx = vidx[vidx >= 0]
+    keep = vidx >= 0
+    # A visit is a day with at least one stop: several departures a day count once.
+    day = (legs["arrive"].to_numpy()[keep] // DAY_MIN).astype(np.int64)
+    rep = legs["replication"].to_numpy()[keep]
+    days = np.unique(np.column_stack([rep, vidx[keep], day]), axis=0) if keep.any() else None
+    visited = days[:, 1] if days is not None else np.empty(0, dtype=np.int64)
     return {
         "created": np.bincount(vill, minlength=c.n_villages) / n_rep,
         "p95_lead_h": _group_quantile(vill, lead, c.n_villages, 0.95),
-        "visits_per_week": np.bincount(vidx, minlength=c.n_villages) / weeks / n_rep,
+        "visits_per_week": np.bincount(visited, minlength=c.n_villages) / weeks / n_rep,
     }
 
 

@@ -62,17 +62,24 @@ class Outbound:
         return len(self.village)
 
 
+def _on(month_day: str, year: int) -> _dt.date:
+    """The date of an MM-DD day in a year (02-29 falls on 02-28 in other years)."""
+    month, day = (int(x) for x in month_day.split("-"))
+    if (month, day) == (2, 29) and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+        day = 28
+    return _dt.date(year, month, day)
+
+
 def season_curve(spec: Specialty, days: list[_dt.date]) -> np.ndarray:
     """Share of the peak on each day: a triangle over the season, 0 outside it."""
     out = np.zeros(len(days))
     for i, day in enumerate(days):
-        start = _dt.date(day.year, *map(int, spec.start.split("-")))
-        end = _dt.date(day.year, *map(int, spec.end.split("-")))
+        start, end = _on(spec.start, day.year), _on(spec.end, day.year)
         if end < start:  # the season wraps the new year: take the one containing ``day``
             if day >= start:
-                end = end.replace(year=day.year + 1)
+                end = _on(spec.end, day.year + 1)
             else:
-                start = start.replace(year=day.year - 1)
+                start = _on(spec.start, day.year - 1)
         if not start <= day <= end:
             continue
         length = (end - start).days
@@ -104,7 +111,8 @@ def generate_outbound(county: County, replication: int) -> Outbound:
         sources.append(curve[:, None] * grows[None, :] * spec.peak_parcels_per_village_per_day)
         shelves.append(spec.shelf_life_h * 60.0 if spec.shelf_life_h else np.inf)
     mean = np.stack(sources, axis=2)  # (days, villages, sources)
-    mean = mean * county.village_has_point[None, :, None]  # only villages with a point ship
+    # Only villages with a point that some vehicle visits can send parcels out.
+    mean = mean * (county.village_has_point & county.village_served)[None, :, None]
     counts = np.maximum(
         np.nan_to_num(stats.poisson.ppf(rng.random(mean.shape), mean), nan=0.0), 0
     ).astype(np.int64)

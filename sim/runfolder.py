@@ -79,6 +79,16 @@ def check_out_dir(out: str | Path) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder; give a folder for the run")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out}: cannot create its parent folder {parent} ({exc.strerror or exc}); "
+            "give a folder in a writable place"
+        ) from None
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--out {out}: the folder {parent} is not writable")
     if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
         raise UsageError(
             f"--out {out}: the folder holds files that are not a ruralsim run; "
@@ -130,9 +140,20 @@ def write_run(
         old = out.parent / f".{out.name}.old-{os.getpid()}"
         if out.exists():
             out.rename(old)
-        tmp.rename(out)
+        try:
+            tmp.rename(out)
+        except BaseException:
+            if old.exists() and not out.exists():
+                old.rename(out)  # put the earlier run back
+            raise
         if old.exists():
             shutil.rmtree(old)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UsageError(
+            f"--out {out}: could not write the run folder ({exc.strerror or exc}); nothing "
+            "was changed there"
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -177,7 +198,7 @@ def manifest(results: Results, wall_time_s: float) -> dict[str, Any]:
         "scenario": sc.name,
         "scenario_hash": scenario_hash(sc),
         "seed": sc.seed,
-        "replications": int(results.parcels["replication"].nunique()),
+        "replications": results.replications,
         "horizon_days": sc.horizon_days,
         "warmup_days": sc.warmup_days,
         "region": w.label,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -379,12 +380,23 @@ class InboundDemand(_Model):
     )
 
 
+def _real_month_day(value: str) -> str:
+    # 02-29 is allowed (it falls on 02-28 in other years); 02-30 or 04-31 are not days.
+    month, day = (int(x) for x in value.split("-"))
+    try:
+        _dt.date(2024, month, day)
+    except ValueError:
+        raise ValueError(f"{value} is not a day of the year (MM-DD)") from None
+    return value
+
+
 MonthDay = Annotated[
     str,
     Field(
         pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$",
         description="a day of every year, MM-DD",
     ),
+    AfterValidator(_real_month_day),
 ]
 
 

@@ -125,6 +125,10 @@ def _line_graph() -> nx.MultiDiGraph:
 def test_snap_near_far_and_disconnected():
     g = _line_graph()
     pts = np.array([[110.0101, 35.0], [110.01, 35.02], [110.0505, 35.0]])
+    # The third is 45 m from the fragment and ~3.3 km from the network: a connector even with
+    # a threshold that would reach the network.
+    wide = snap_facilities(g, pts, max_m=5000, connector_speed_kmh=15, circuity=1.3)
+    assert list(wide.table["reason"]) == ["", "", "disconnected"]
     s = snap_facilities(g, pts, max_m=500, connector_speed_kmh=15, circuity=1.3)
     assert s.nodes[0] == 1
     assert list(s.table["reason"]) == ["", "far", "disconnected"]

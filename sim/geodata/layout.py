@@ -235,7 +235,12 @@ def _quality(
         "roads": "synthetic" if g.graph.get("synthetic") else "osm",
         "graph_nodes": g.number_of_nodes(),
         "graph_edges": g.number_of_edges(),
-        "graph_km": round(sum(d["length"] for _, _, d in g.edges(data=True)) / 2000.0, 1),
+        # Two-way roads are two directed edges, one-way roads one.
+        "graph_km": round(
+            sum(d["length"] * (1.0 if d.get("oneway") else 0.5) for *_, d in g.edges(data=True))
+            / 1000.0,
+            1,
+        ),
         "components": len(comps),
         "largest_component_share": round(max(comps) / max(sum(comps), 1), 4),
         "place_match_rate": rates,

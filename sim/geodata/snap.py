@@ -34,8 +34,9 @@ class Snapped:
         Graph node of each facility, in input order.
     table
         Per facility: ``snap_m`` (straight distance to the nearest main-component node),
-        ``connector`` (bool) and ``reason``: "" (snapped), "far" (no road within the
-        threshold) or "disconnected" (a road within it, but not joined to the network).
+        ``connector`` (bool) and ``reason``: "" (snapped), "far" (no road of the network
+        within the threshold) or "disconnected" (its nearest road is a fragment that does not
+        join the network).
     """
 
     graph: nx.MultiDiGraph
@@ -96,12 +97,14 @@ def snap_facilities(
     next_id = int(ids.max()) + 1 if first_node_id is None else first_node_id
     nodes = np.empty(len(pts), dtype=np.int64)
     reason = np.full(len(pts), "", dtype=object)
+    # The nearest road is a fragment that does not join the network: its villagers reach the
+    # network by it, so the facility gets a connector rather than a free jump to the network.
+    fragment = d_any < d_main - 1e-6
     for f in range(len(pts)):
-        if d_main[f] <= max_m:
+        if d_main[f] <= max_m and not fragment[f]:
             nodes[f] = main_ids[i_main[f]]
             continue
-        # A road within reach that does not join the network, or no road at all.
-        reason[f] = "disconnected" if d_any[f] <= max_m else "far"
+        reason[f] = "disconnected" if fragment[f] else "far"
         target = int(main_ids[i_main[f]])
         new = next_id
         next_id += 1
