@@ -106,6 +106,9 @@ def check_references(scenario: Scenario) -> list[str]:
         checks.append(
             (("facilities", "village_points", "villages"), list(listed), v_codes, "village")
         )
+    co = scenario.co_delivery.townships
+    if co not in ("all", "none"):
+        checks.append((("co_delivery", "townships"), list(co), t_codes, "township"))
     for i, line in enumerate(scenario.buses):
         checks.append((("buses", str(i), "stops"), list(line.stops), v_codes, "village"))
         if len({c[:6] for c in line.stops}) > 1:
@@ -121,7 +124,8 @@ def check_references(scenario: Scenario) -> list[str]:
     for loc, codes, valid, level in checks:
         for i, c in enumerate(codes):
             if c not in valid:
-                at = (*loc, str(i)) if loc[-1] in ("villages", "stops") else (*loc, c)
+                listed = ("villages", "stops", "townships")
+                at = (*loc, str(i)) if loc[-1] in listed and loc[0] != "fleet" else (*loc, c)
                 hint = counties[0] if len(counties) == 1 else c[:6]
                 what = (
                     f"not one of the region's counties ({', '.join(counties[:5])}"
@@ -255,6 +259,15 @@ def build_county(
     days = visit_days(visits)
     warnings: list[str] = []
     shuttles = plan_shuttles(scenario, code, xy, rate, v_town, len(t_codes), time_min, km, warnings)
+    co = scenario.co_delivery.townships
+    shared = np.array([co == "all" or (co != "none" and t in co) for t in t_codes], dtype=bool)
+    n_c = len(scenario.carriers)
+    lanes = [
+        [(n_c, 1.0, "")]
+        if shared[t]
+        else [(k, c.share, f"{c.name}-") for k, c in enumerate(scenario.carriers)]
+        for t in range(len(t_codes))
+    ]
     village_vehicles, served = plan_loops(
         scenario,
         xy,
@@ -268,6 +281,7 @@ def build_county(
         time_min,
         km,
         warnings,
+        lanes,
     )
     return County(
         scenario=scenario,
@@ -306,6 +320,7 @@ def build_county(
         village_vehicles=tuple(village_vehicles),
         buses=tuple(buses),
         village_bus=on_bus,
+        township_shared=shared,
         warnings=tuple(warnings),
     )
 

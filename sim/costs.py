@@ -45,6 +45,10 @@ class Costs:
         Village-loop cost allocated to each village (per village index).
     village_parcels
         Parcels delivered to each village's point in the window.
+    carrier_own_yuan, carrier_shared_yuan, carrier_parcels
+        Per carrier: the cost of its own village vehicles, its share of the shared costs
+        (shuttles, co-delivery vehicles, bus fees) in proportion to its parcels, and its
+        inbound parcels that reached their collection point in the window.
     """
 
     shuttle_yuan: float
@@ -54,6 +58,9 @@ class Costs:
     co2_kg: float
     village_yuan_each: np.ndarray
     village_parcels: np.ndarray
+    carrier_own_yuan: np.ndarray
+    carrier_shared_yuan: np.ndarray
+    carrier_parcels: np.ndarray
 
     @property
     def total_yuan(self) -> float:
@@ -140,7 +147,24 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
         bus_fee[by_bus] = n_parcels[by_bus] * fees[line[by_bus]]
     alloc = alloc + bus_fee
     is_shuttle = runs["kind"].to_numpy() == "shuttle"
+    n_c = len(sc.carriers)
+    lane_of = {v.id: v.lane if v in c.village_vehicles else n_c for v in c.vehicles}
+    lane = np.array([lane_of.get(v, n_c) for v in runs["vehicle"]], dtype=np.int64)
+    own = np.bincount(lane[lane < n_c], weights=runs["total"].to_numpy()[lane < n_c], minlength=n_c)
+    reached = (t_point >= start) & (t_point <= end) & (parcels["direction"] == "inbound").to_numpy()
+    carrier_parcels = np.bincount(
+        parcels["carrier"].cat.codes.to_numpy()[reached], minlength=n_c
+    ).astype(float)[:n_c]
+    pool = float(runs["total"].to_numpy()[lane >= n_c].sum() + bus_fee.sum())
+    weight = (
+        carrier_parcels / carrier_parcels.sum()
+        if carrier_parcels.sum()
+        else np.full(n_c, 1.0 / n_c)
+    )
     return Costs(
+        carrier_own_yuan=own,
+        carrier_shared_yuan=pool * weight,
+        carrier_parcels=carrier_parcels,
         shuttle_yuan=float(runs.loc[is_shuttle, "total"].sum()),
         village_yuan=float(runs.loc[~is_shuttle, "total"].sum()) + float(bus_fee.sum()),
         bus_yuan=float(bus_fee.sum()),

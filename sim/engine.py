@@ -155,6 +155,7 @@ class _Parcels:
     t_returned: np.ndarray
     held: np.ndarray
     overflows: np.ndarray
+    carrier: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,7 @@ class Categories:
     """
 
     counties: list[str]
+    carriers: list[str]
     townships: list[str]
     villages: list[str]
     places: list[str]
@@ -271,6 +273,7 @@ class Categories:
             places += [v.id for v in c.vehicles]
         return cls(
             counties=[c.county_code for c in world.counties],
+            carriers=[c.name for c in world.scenario.carriers],
             townships=towns,
             villages=vills,
             places=[*places, ""],
@@ -324,7 +327,15 @@ def generate_demand(county: County, replication: int) -> _Parcels:
         t_returned=nan.copy(),
         held=~county.village_served[village],
         overflows=np.zeros(n, dtype=np.int16),
+        carrier=draw_carriers(sc, f"carrier:{county.county_code}", replication, n),
     )
+
+
+def draw_carriers(sc: Scenario, name: str, replication: int, n: int) -> np.ndarray:
+    """Carrier index of ``n`` parcels, by market share, from the named stream."""
+    cum = np.cumsum([c.share for c in sc.carriers])
+    u = stream(sc.seed, name, replication).random(n) * cum[-1]
+    return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1).astype(np.int8)
 
 
 def _simulate(
@@ -345,7 +356,15 @@ def _simulate(
     shuttle_queues = [_Fifo() for _ in county.shuttles + county.buses]
     n_sh = len(county.shuttles)
     bus_of = county.village_bus if county.village_bus is not None else None
-    village_queues = [_Fifo() for _ in range(county.n_villages)]
+    # Village queues per lane: one per carrier, then a shared one (co-delivery townships).
+    n_v = county.n_villages
+    n_c = len(sc.carriers)
+    village_queues = [_Fifo() for _ in range(n_v * (n_c + 1))]
+    shared = (
+        county.township_shared
+        if county.township_shared is not None
+        else np.ones(county.n_townships, dtype=bool)
+    )
     wake_sorter = [env.event()]
     runs = [0]  # number of vehicle runs (base -> stops -> base) so far
     hold_min = sc.pickup.max_hold_days * DAY_MIN
@@ -498,7 +517,7 @@ def _simulate(
             for v in np.unique(p.village[back]):
                 mine = back[p.village[back] == v]
                 # They left the head of the queue; they go back to the head, in order.
-                village_queues[v].push_front(mine, p.t_township[mine])
+                village_queues[veh.lane * n_v + v].push_front(mine, p.t_township[mine])
 
     def at_township(ids: np.ndarray, now: float, f: int) -> tuple[np.ndarray, float]:
         p.t_township[ids] = now
@@ -509,12 +528,13 @@ def _simulate(
             pickup(h, now, mean)
             ids = ids[~held]
         if len(ids):
-            vill = p.village[ids]
-            order = np.argsort(vill, kind="stable")
-            ids, vill = ids[order], vill[order]
-            cut = np.flatnonzero(np.diff(vill)) + 1
-            for part in np.split(ids, cut):
-                village_queues[p.village[part[0]]].push(part, float(now))
+            lane = np.where(shared[p.township[ids]], n_c, p.carrier[ids]).astype(np.int64)
+            key = lane * n_v + p.village[ids]
+            order = np.argsort(key, kind="stable")
+            ids, key = ids[order], key[order]
+            cut = np.flatnonzero(np.diff(key)) + 1
+            for part, k in zip(np.split(ids, cut), key[np.r_[0, cut]]):
+                village_queues[k].push(part, float(now))
         return _NONE, 0.0
 
     def at_village(ids: np.ndarray, now: float, f: int) -> tuple[np.ndarray, float]:
@@ -658,7 +678,9 @@ def _simulate(
                     if not today.any():
                         continue
                     stops, vills = loop[today], vills[today]
-                    ids = _load_fifo([village_queues[v] for v in vills], cap, env.now)
+                    ids = _load_fifo(
+                        [village_queues[veh.lane * n_v + v] for v in vills], cap, env.now
+                    )
                     p.t_loop[ids] = env.now
                     lookup[vills] = np.arange(len(vills))
                     yield from drive(
@@ -775,7 +797,7 @@ def _parcel_table(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
             "parcel_id": np.arange(len(stage), dtype=np.int64),
-            "carrier": pd.Categorical.from_codes(np.zeros(len(stage), dtype=np.int8), ["all"]),
+            "carrier": pd.Categorical.from_codes(p.carrier, cats.carriers),
             "direction": pd.Categorical.from_codes(np.zeros(len(stage), dtype=np.int8), DIRECTIONS),
             "county_code": pd.Categorical.from_codes(
                 np.full(len(stage), index, dtype=np.int32), cats.counties
@@ -855,7 +877,9 @@ def _outbound_table(
         {
             "replication": np.full(n, r, dtype=np.int32),
             "parcel_id": np.arange(n, dtype=np.int64),
-            "carrier": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), ["all"]),
+            "carrier": pd.Categorical.from_codes(
+                draw_carriers(sc, f"carrier-out:{county.county_code}", r, n), cats.carriers
+            ),
             "direction": pd.Categorical.from_codes(np.ones(n, dtype=np.int8), DIRECTIONS),
             "county_code": pd.Categorical.from_codes(
                 np.full(n, index, dtype=np.int32), cats.counties

@@ -65,11 +65,13 @@ def compute_kpis(results: Results) -> pd.DataFrame:
         rows, parts = _county_kpis(county, p, t)
         frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
         by_rep.setdefault(r, []).append(parts)
+    names = [c.name for c in results.world.scenario.carriers]
     for r, parts in by_rep.items():
         rows = [("province", *PROVINCE, k, v) for k, v in _aggregate(parts).items()]
+        rows += _carrier_rows(parts, names)
         frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
     out = pd.concat(frames, ignore_index=True)
-    scope_order = {"province": 0, "county": 1, "township": 2, "village": 3}
+    scope_order = {"province": 0, "carrier": 1, "county": 2, "township": 3, "village": 4}
     out = out.sort_values(
         ["replication", "scope"],
         key=lambda s: s.map(scope_order) if s.name == "scope" else s,
@@ -315,6 +317,9 @@ class _Parts:
     cost_shuttle: float
     cost_village: float
     cost_bus: float
+    carrier_own: np.ndarray
+    carrier_shared: np.ndarray
+    carrier_parcels: np.ndarray
     bus_parcels: int
     cost_fixed: float
     co2: float
@@ -397,6 +402,9 @@ def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[
         cost_shuttle=costs.shuttle_yuan,
         cost_village=costs.village_yuan,
         cost_bus=costs.bus_yuan,
+        carrier_own=costs.carrier_own_yuan,
+        carrier_shared=costs.carrier_shared_yuan,
+        carrier_parcels=costs.carrier_parcels,
         bus_parcels=int(costs.village_parcels[c.village_bus >= 0].sum())
         if c.village_bus is not None
         else 0,
@@ -418,6 +426,25 @@ def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[
     for k, val in _aggregate([parts]).items():
         rows.append(("county", c.county_code, c.county_name, k, val))
     return rows, parts
+
+
+def _carrier_rows(parts: list[_Parts], names: list[str]) -> list[tuple]:
+    """Per-carrier costs of a replication, over all counties (scope "carrier")."""
+    own = np.sum([x.carrier_own for x in parts], axis=0)
+    shared = np.sum([x.carrier_shared for x in parts], axis=0)
+    n = np.sum([x.carrier_parcels for x in parts], axis=0)
+    rows = []
+    for i, name in enumerate(names):
+        total = own[i] + shared[i]
+        for kpi, val in (
+            ("parcels_reached_point", n[i]),
+            ("cost_own_vehicles_yuan", own[i]),
+            ("cost_shared_yuan", shared[i]),
+            ("cost_yuan", total),
+            ("cost_per_parcel_yuan", total / n[i] if n[i] else np.nan),
+        ):
+            rows.append(("carrier", name, name, kpi, float(val)))
+    return rows
 
 
 def _split_directions(p: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -179,8 +179,13 @@ def plan_loops(
     time_min,
     km,
     warnings,
+    lanes,
 ) -> tuple[list[Vehicle], np.ndarray]:
     """Plan village loops per township: sweep, cut by capacity, duration and range, balance.
+
+    ``lanes[t]`` lists, for township ``t``, who runs its loops: ``(lane, share, tag)`` per
+    carrier with its own vehicles (its share of the demand, its name in the vehicle ids), or
+    one shared lane for co-delivery. Each lane gets the township's fleet.
 
     A loop's load, duration and km are checked on each weekday, over the villages due that
     day; loops go to the township's vehicles longest first, each to the vehicle whose busiest
@@ -235,52 +240,53 @@ def plan_loops(
                     "day; give the township a vehicle with more range (fleet.townships) or "
                     "fewer village_departures"
                 )
-        loops: list[np.ndarray] = []
-        current: list[int] = []
-        for f in facs:
-            if current:
-                trial = nn_order([*current, f], base, tmat)
-                heavy = load_on[trial].sum(axis=0).max() > cap
-                long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
-                far = _day_minutes(trial, base, kmat, 0.0, days_of).max() > per_dep_range
-                if heavy or long or far:
-                    loops.append(nn_order(current, base, tmat))
-                    current = []
-            current.append(f)
-        loops.append(nn_order(current, base, tmat))
-        served[members] = True
-        minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
-        dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
-        assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
-        busy = np.zeros((len(vtypes), 7))
-        busy_km = np.zeros((len(vtypes), 7))
-        for i in np.argsort(minutes.max(axis=1), kind="stable")[::-1]:
-            fits = ((busy_km + dist[i]) <= ranges[:, None] + 1e-9).all(axis=1)
-            if not fits.any():
-                day = int(np.argmax(dist.sum(axis=0)))
-                raise BuildError(
-                    f"fleet: the village loops of township {code} need "
-                    f"{dist[:, day].sum():.0f} km on weekday {day} (0 = Monday), more than its "
-                    f"{len(vtypes)} vehicle(s) can drive on one charge "
-                    f"(range_km {', '.join(f'{r:g}' for r in ranges)}); add vehicles in "
-                    "fleet.townships or use vehicles with more range"
-                )
-            score = np.where(fits, (busy + minutes[i]).max(axis=1), np.inf)
-            k = int(np.argmin(score))
-            assigned[k].append(loops[i])
-            busy[k] += minutes[i]
-            busy_km[k] += dist[i]
-        counter: dict[str, int] = {}
-        for vtype, routes, day_busy in zip(vtypes, assigned, busy):
-            counter[vtype] = counter.get(vtype, 0) + 1
-            if not routes:
-                continue
-            vid = f"{code}-{vtype}-{counter[vtype]}"
-            if day_busy.max() > max_min:
-                warnings.append(
-                    f"vehicle {vid}: its loops take up to {day_busy.max() / 60:.1f} h a "
-                    f"departure, more than schedules.max_loop_h = "
-                    f"{scenario.schedules.max_loop_h:g}"
-                )
-            vehicles.append(Vehicle(vid, vtype, base, tuple(routes)))
+        for lane, share, tag in lanes[t]:
+            loops: list[np.ndarray] = []
+            current: list[int] = []
+            for f in facs:
+                if current:
+                    trial = nn_order([*current, f], base, tmat)
+                    heavy = (load_on[trial] * share).sum(axis=0).max() > cap
+                    long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
+                    far = _day_minutes(trial, base, kmat, 0.0, days_of).max() > per_dep_range
+                    if heavy or long or far:
+                        loops.append(nn_order(current, base, tmat))
+                        current = []
+                current.append(f)
+            loops.append(nn_order(current, base, tmat))
+            served[members] = True
+            minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
+            dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
+            assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
+            busy = np.zeros((len(vtypes), 7))
+            busy_km = np.zeros((len(vtypes), 7))
+            for i in np.argsort(minutes.max(axis=1), kind="stable")[::-1]:
+                fits = ((busy_km + dist[i]) <= ranges[:, None] + 1e-9).all(axis=1)
+                if not fits.any():
+                    day = int(np.argmax(dist.sum(axis=0)))
+                    raise BuildError(
+                        f"fleet: the village loops of township {code} need "
+                        f"{dist[:, day].sum():.0f} km on weekday {day} (0 = Monday), more than its "
+                        f"{len(vtypes)} vehicle(s) can drive on one charge "
+                        f"(range_km {', '.join(f'{r:g}' for r in ranges)}); add vehicles in "
+                        "fleet.townships or use vehicles with more range"
+                    )
+                score = np.where(fits, (busy + minutes[i]).max(axis=1), np.inf)
+                k = int(np.argmin(score))
+                assigned[k].append(loops[i])
+                busy[k] += minutes[i]
+                busy_km[k] += dist[i]
+            counter: dict[str, int] = {}
+            for vtype, routes, day_busy in zip(vtypes, assigned, busy):
+                counter[vtype] = counter.get(vtype, 0) + 1
+                if not routes:
+                    continue
+                vid = f"{code}-{tag}{vtype}-{counter[vtype]}"
+                if day_busy.max() > max_min:
+                    warnings.append(
+                        f"vehicle {vid}: its loops take up to {day_busy.max() / 60:.1f} h a "
+                        f"departure, more than schedules.max_loop_h = "
+                        f"{scenario.schedules.max_loop_h:g}"
+                    )
+                vehicles.append(Vehicle(vid, vtype, base, tuple(routes), lane))
     return vehicles, served

@@ -542,6 +542,23 @@ class BusLine(_Model):
     )
 
 
+class Carrier(_Model):
+    """An express brand (快递品牌) with its share of the inbound parcels."""
+
+    name: Name = Field(description="brand, e.g. zto, yto, post")
+    share: float = Field(gt=0, le=1, description="share of the parcels; shares sum to 1")
+
+
+class CoDelivery(_Model):
+    """Which townships pool the last mile of all carriers (共同配送)."""
+
+    townships: Literal["all", "none"] | list[TownshipCode] = Field(
+        "all",
+        description="townships with one shared station and shared village vehicles; in the "
+        "others every carrier runs its own vehicles (the township fleet, each)",
+    )
+
+
 class Economics(_Model):
     """What the last mile earns, to find the villages that do not pay for themselves."""
 
@@ -594,11 +611,27 @@ class Scenario(_Model):
     schedules: Schedules
     demand: Demand = Demand()
     pickup: Pickup = Pickup()
+    carriers: list[Carrier] = Field(
+        default_factory=lambda: [Carrier(name="all", share=1.0)],
+        min_length=1,
+        description="express brands and their market shares",
+    )
+    co_delivery: CoDelivery = CoDelivery()
     buses: list[BusLine] = Field(
         default_factory=list, description="rural bus lines carrying parcels (客货邮融合)"
     )
     economics: Economics = Economics()
     kpi: Kpi = Kpi()
+
+    @model_validator(mode="after")
+    def _carriers(self) -> Scenario:
+        names = [c.name for c in self.carriers]
+        if len(set(names)) != len(names):
+            raise ValueError("carriers: each carrier name must be unique")
+        total = sum(c.share for c in self.carriers)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"carriers: shares sum to {total:g}; they must sum to 1")
+        return self
 
     @model_validator(mode="after")
     def _unique_lines(self) -> Scenario:

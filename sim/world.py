@@ -44,12 +44,16 @@ class Vehicle:
         Stop sequences (facility indices, base excluded) driven one after another at each
         departure. Shuttles have one route of township facilities; village vehicles have one
         or more loops of village facilities.
+    lane
+        Whose parcels a village vehicle carries: the index of its carrier, or the number of
+        carriers for a shared (co-delivery) vehicle.
     """
 
     id: str
     vtype: str
     base: int
     routes: tuple[np.ndarray, ...]
+    lane: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class County:
         key), routes: the line's village facilities.
     village_bus
         Per village, the index of the bus line serving it, or -1.
+    township_shared
+        Per township, whether its last mile is shared by all carriers (共同配送).
     warnings
         Things the build noticed that a planner should know (e.g. loops longer than allowed).
     """
@@ -134,6 +140,7 @@ class County:
     village_vehicles: tuple[Vehicle, ...]
     buses: tuple[Vehicle, ...] = ()
     village_bus: np.ndarray | None = None
+    township_shared: np.ndarray | None = None
     warnings: tuple[str, ...] = field(default=())
 
     @property

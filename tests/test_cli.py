@@ -62,7 +62,7 @@ def test_run_folder_contract(tiny_run, tiny_scenario):
 
     kpis = pd.read_csv(tiny_run / "kpis.csv", dtype={"code": str})
     assert list(kpis.columns) == ["replication", "scope", "code", "name", "kpi", "value"]
-    assert set(kpis["scope"]) == {"province", "county", "township", "village"}
+    assert set(kpis["scope"]) == {"province", "carrier", "county", "township", "village"}
     for scope in ("province", "county"):
         assert set(SUMMARY_KPIS) <= set(kpis.loc[kpis["scope"] == scope, "kpi"])
     summary = pd.read_csv(tiny_run / "kpis_summary.csv", dtype={"code": str})

@@ -222,6 +222,15 @@ def _variants(draw):
         "region__terrain": draw(st.sampled_from(["plains", "hills", "mountain"])),
         "village_points": draw(st.integers(0, 284)),
         "bus_capacity": draw(st.one_of(st.none(), st.integers(1, 300))),
+        "carriers": draw(
+            st.sampled_from(
+                [
+                    [{"name": "all", "share": 1.0}],
+                    [{"name": "zto", "share": 0.6}, {"name": "post", "share": 0.4}],
+                ]
+            )
+        ),
+        "co_delivery": {"townships": draw(st.sampled_from(["all", "none"]))},
         "facilities__village_points__kind": draw(
             st.sampled_from(["service_point", "partner_outlet", "locker", "door"])
         ),
