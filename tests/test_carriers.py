@@ -94,7 +94,7 @@ def test_mixed_townships(tiny_scenario, tiny_county):
 def test_bad_carriers(tiny_scenario):
     data = tiny_scenario.model_dump(mode="json")
     data["carriers"] = [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.4}]
-    with pytest.raises(sim.ScenarioError, match="sum to 0.9"):
+    with pytest.raises(sim.ScenarioError, match=r"sum to 0\.9"):
         sim.scenario_from_dict(data)
     bad = _scenario(tiny_scenario, co_delivery={"townships": ["141124100"]})
     with pytest.raises(sim.ScenarioError, match=r"co_delivery\.townships"):
