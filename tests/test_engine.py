@@ -333,3 +333,20 @@ def test_engine_agrees_with_per_parcel_reference(tiny_scenario):
     for col in [*TIMESTAMPS, "t_picked_up", "t_returned"]:
         np.testing.assert_allclose(fast[col], slow[col], atol=1e-6, equal_nan=True)
     assert (fast["place"].astype(str) == slow["place"].astype(str)).all()
+
+
+def test_all_options_are_deterministic(tiny_scenario):
+    from sim.benchmark import all_options
+
+    data = all_options(tiny_scenario.model_dump(mode="json"))
+    data.update(horizon_days=3, replications=1)
+    data["carriers"] = [{"name": "zto", "share": 0.7}, {"name": "post", "share": 0.3}]
+    data["co_delivery"] = {"townships": "none"}
+    sc = sim.scenario_from_dict(data)
+    a, b = sim.run(sim.build(sc)), sim.run(sim.build(sc))
+    pd.testing.assert_frame_equal(a.parcels, b.parcels)
+    pd.testing.assert_frame_equal(a.trips, b.trips)
+    pd.testing.assert_frame_equal(sim.compute_kpis(a), sim.compute_kpis(b))
+    assert (a.parcels["direction"] == "outbound").any()
+    c = sim.run(sim.build(_scenario(sc, seed=sc.seed + 1))).parcels
+    assert not c["t_created"].equals(a.parcels["t_created"]) or len(c) != len(a.parcels)
