@@ -602,7 +602,11 @@ def _simulate(
                 o.t_trunk[ids] = env.now
 
     shuttle_deps = sorted(clock_minutes(t) for t in sc.schedules.shuttle_departures)
-    loop_deps = sorted(clock_minutes(t) for t in sc.schedules.village_departures)
+    # Village departures, and dedicated outbound collection runs (no inbound loaded).
+    loop_deps = sorted(
+        [(clock_minutes(t), False) for t in sc.schedules.village_departures]
+        + [(clock_minutes(t), True) for t in sc.demand.outbound.collection_departures]
+    )
     n_vv = n_sh + len(county.village_vehicles)  # index of the first bus among vehicles
     lines = {f"bus:{ln.name}": ln for ln in sc.buses}
 
@@ -668,18 +672,24 @@ def _simulate(
         lookup = np.zeros(county.n_villages, dtype=np.int64)
         for day in range(sc.horizon_days):
             weekday = (start_wd + day) % 7
-            for dep in loop_deps:
+            for dep, collect_only in loop_deps:
                 t = day * DAY_MIN + dep
                 if env.now < t:
                     yield env.timeout(t - env.now)
+                if collect_only and not has_out:
+                    continue
                 for loop in veh.routes:
                     vills = loop - 1 - n_t
                     today = county.village_visit_days[vills, weekday]
                     if not today.any():
                         continue
                     stops, vills = loop[today], vills[today]
-                    ids = _load_fifo(
-                        [village_queues[veh.lane * n_v + v] for v in vills], cap, env.now
+                    ids = (
+                        _NONE
+                        if collect_only
+                        else _load_fifo(
+                            [village_queues[veh.lane * n_v + v] for v in vills], cap, env.now
+                        )
                     )
                     p.t_loop[ids] = env.now
                     lookup[vills] = np.arange(len(vills))

@@ -201,7 +201,10 @@ def plan_loops(
     n_town = len(t_codes)
     stop_min = scenario.facilities.village_points.service_time_min
     max_min = scenario.schedules.max_loop_h * 60
-    n_dep = len(scenario.schedules.village_departures)
+    # Every daily run of the loops uses range: deliveries and outbound collection runs.
+    n_dep = len(scenario.schedules.village_departures) + len(
+        scenario.demand.outbound.collection_departures
+    )
     eligible = has_point & (visits > 0)
     served = np.zeros(len(v_town), dtype=bool)
     per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)

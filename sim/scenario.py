@@ -468,6 +468,11 @@ class OutboundDemand(_Model):
         "08:00", description="when each day's outbound parcels are ready at the village point"
     )
     specialties: list[Specialty] = Field(default_factory=list, description="seasonal farm products")
+    collection_departures: list[ClockTime] = Field(
+        default_factory=list,
+        description="extra daily runs of the village loops that only collect outbound "
+        "parcels (dedicated runs, e.g. in the harvest), besides the backhaul on every loop",
+    )
     cold_chain_shelf_factor: float = Field(
         3,
         ge=1,
