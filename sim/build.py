@@ -248,6 +248,10 @@ def build_county(
         buses.append(Vehicle(f"{code}-bus-{line.name}", f"bus:{line.name}", 0, (facilities,)))
     vp = scenario.facilities.village_points
     kinds = np.array([POINT_KINDS.index(vp.kinds.get(c, vp.kind)) for c in v_codes], dtype=np.int8)
+    # Villages whose line carries all their parcels lose their van loops.
+    replaced = (on_bus >= 0) & np.array(
+        [lines[i].share_of_parcels >= 1.0 if i >= 0 else False for i in on_bus], dtype=bool
+    )
     km_any = np.minimum.reduce(list(km.values()))
     vf = np.arange(len(v_codes)) + 1 + len(t_codes)
     township_km = np.minimum(km_any[vf, v_town + 1], km_any[v_town + 1, vf])
@@ -274,7 +278,7 @@ def build_county(
         rate,
         visits,
         days,
-        has_point & (on_bus < 0),
+        has_point & ~replaced,
         v_town,
         t_codes,
         v_codes,

@@ -35,8 +35,8 @@ class Costs:
     ----------
     shuttle_yuan, village_yuan
         Tier costs (variable and fixed); the village tier includes bus fees.
-    bus_yuan
-        Fees paid to bus operators for parcels carried on bus lines.
+    bus_yuan, bus_parcels
+        Fees paid to bus operators, and the parcels they carried to villages.
     fixed_yuan
         The part of both that is fixed per vehicle-day.
     co2_kg
@@ -54,6 +54,7 @@ class Costs:
     shuttle_yuan: float
     village_yuan: float
     bus_yuan: float
+    bus_parcels: int
     fixed_yuan: float
     co2_kg: float
     village_yuan_each: np.ndarray
@@ -134,17 +135,17 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     n_parcels = np.bincount(local[local >= 0], minlength=c.n_villages).astype(float)
     # Bus fees: per parcel carried to a village on a bus line.
     bus_fee = np.zeros(c.n_villages)
+    n_bus = np.zeros(c.n_villages)
     if c.buses:
-        fees = np.array(
-            [
-                ln.fee_per_parcel_yuan
-                for ln in sc.buses
-                if f"bus:{ln.name}" in {b.vtype for b in c.buses}
-            ]
-        )
+        names = {b.vtype for b in c.buses}
+        fees = np.array([ln.fee_per_parcel_yuan for ln in sc.buses if f"bus:{ln.name}" in names])
+        # Bus parcels never pass a township point.
+        by_bus = delivered & np.isnan(parcels["t_township"].to_numpy())
+        local_bus = mapping[codes.cat.codes.to_numpy()[by_bus]]
+        n_bus = np.bincount(local_bus[local_bus >= 0], minlength=c.n_villages).astype(float)
         line = c.village_bus
-        by_bus = line >= 0
-        bus_fee[by_bus] = n_parcels[by_bus] * fees[line[by_bus]]
+        on_line = line >= 0
+        bus_fee[on_line] = n_bus[on_line] * fees[line[on_line]]
     alloc = alloc + bus_fee
     is_shuttle = runs["kind"].to_numpy() == "shuttle"
     n_c = len(sc.carriers)
@@ -168,6 +169,7 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
         shuttle_yuan=float(runs.loc[is_shuttle, "total"].sum()),
         village_yuan=float(runs.loc[~is_shuttle, "total"].sum()) + float(bus_fee.sum()),
         bus_yuan=float(bus_fee.sum()),
+        bus_parcels=int(n_bus.sum()),
         fixed_yuan=float(runs["fixed"].sum()),
         co2_kg=float(np.sum(km * co2)),
         village_yuan_each=alloc,

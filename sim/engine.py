@@ -156,6 +156,7 @@ class _Parcels:
     held: np.ndarray
     overflows: np.ndarray
     carrier: np.ndarray
+    route_u: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,7 @@ def generate_demand(county: County, replication: int) -> _Parcels:
         held=~county.village_served[village],
         overflows=np.zeros(n, dtype=np.int16),
         carrier=draw_carriers(sc, f"carrier:{county.county_code}", replication, n),
+        route_u=stream(sc.seed, f"route:{county.county_code}", replication).random(n),
     )
 
 
@@ -356,6 +358,13 @@ def _simulate(
     shuttle_queues = [_Fifo() for _ in county.shuttles + county.buses]
     n_sh = len(county.shuttles)
     bus_of = county.village_bus if county.village_bus is not None else None
+    bus_share = np.array(
+        [
+            ln.share_of_parcels
+            for ln in sc.buses
+            if f"bus:{ln.name}" in {b.vtype for b in county.buses}
+        ]
+    )
     # Village queues per lane: one per carrier, then a shared one (co-delivery townships).
     n_v = county.n_villages
     n_c = len(sc.carriers)
@@ -421,7 +430,8 @@ def _simulate(
             route = route_of_township[p.township[ids]]
             if county.buses:
                 line = bus_of[p.village[ids]]
-                route = np.where(line >= 0, n_sh + line, route)
+                by_bus = (line >= 0) & (p.route_u[ids] < bus_share[np.maximum(line, 0)])
+                route = np.where(by_bus, n_sh + line, route)
             order = np.argsort(route, kind="stable")
             ids, done, route = ids[order], done[order], route[order]
             cut = np.flatnonzero(np.diff(route)) + 1

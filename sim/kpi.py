@@ -405,9 +405,7 @@ def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[
         carrier_own=costs.carrier_own_yuan,
         carrier_shared=costs.carrier_shared_yuan,
         carrier_parcels=costs.carrier_parcels,
-        bus_parcels=int(costs.village_parcels[c.village_bus >= 0].sum())
-        if c.village_bus is not None
-        else 0,
+        bus_parcels=costs.bus_parcels,
         cost_fixed=costs.fixed_yuan,
         co2=costs.co2_kg,
         village_delivered=int(costs.village_parcels.sum()),

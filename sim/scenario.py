@@ -520,7 +520,8 @@ class BusLine(_Model):
 
     The bus leaves the county bus station at the county seat, where the sorted parcels of its
     villages wait, calls at its villages in order and returns. Villages on a line get their
-    parcels by bus instead of a van loop (and send their outbound parcels back with it).
+    parcels by bus instead of a van loop (and send their outbound parcels back with it), or,
+    with ``share_of_parcels`` below 1, that share by bus and the rest by the van loops.
     """
 
     name: Name = Field(description="line name")
@@ -540,6 +541,14 @@ class BusLine(_Model):
     )
     max_speed_kmh: float = Field(50, gt=0, description="bus speed cap on the roads")
     stop_min: float = Field(2, ge=0, description="minutes at each stop")
+    share_of_parcels: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="share of its villages' inbound parcels the line carries: 1 replaces the "
+        "van loops of those villages (alternative), less keeps the vans for the rest "
+        "(complement)",
+    )
     reorder: bool = Field(
         True,
         description="visit the stops in nearest-neighbour order from the station instead of "

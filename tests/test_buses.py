@@ -81,3 +81,23 @@ def test_bad_lines_are_rejected(tiny_scenario, line_villages):
     far = _scenario(tiny_scenario, buses=[{**line, "stops": ["141124100201"]}])
     with pytest.raises(sim.ScenarioError, match=r"buses\.0\.stops"):
         sim.build(far)
+
+
+def test_bus_as_complement_keeps_the_vans(tiny_scenario, line_villages):
+    sc = _bus_scenario(tiny_scenario, line_villages, share_of_parcels=0.4)
+    world = sim.build(sc)
+    c = world.counties[0]
+    loops = np.concatenate([r for v in c.village_vehicles for r in v.routes])
+    assert np.isin(np.arange(6) + 1 + c.n_townships, loops).all()  # vans still call
+    results = sim.run(world, replications=1)
+    assert_conserved(results)
+    assert_capacities(results)
+    p = results.parcels
+    mine = p[(p["direction"] == "inbound") & p["village_code"].isin(line_villages)]
+    reached = mine[mine["t_point"].notna()]
+    by_bus = reached["t_township"].isna()
+    assert by_bus.mean() == pytest.approx(0.4, abs=0.1)
+    k = sim.compute_kpis(results)
+    county = k[k["scope"] == "county"].set_index("kpi")["value"]
+    window = reached[reached["t_point"] >= sc.warmup_days * 1440]
+    assert county["bus_parcels"] == window["t_township"].isna().sum()
