@@ -13,20 +13,15 @@ import numpy as np
 import pytest
 
 import sim
+from tests.test_engine import _scenario
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
 
 def _run(name: str, **changes) -> tuple[sim.Results, dict]:
-    data = sim.load_scenario(SCENARIOS / f"{name}.yaml").model_dump(mode="json")
-    data["replications"] = 1
-    for path, value in changes.items():
-        node = data
-        keys = path.split("__")
-        for k in keys[:-1]:
-            node = node[k]
-        node[keys[-1]] = value
-    results = sim.run(sim.build(sim.scenario_from_dict(data)))
+    scenario = sim.load_scenario(SCENARIOS / f"{name}.yaml")
+    scenario = _scenario(scenario, replications=1, **changes)
+    results = sim.run(sim.build(scenario))
     kpis = sim.compute_kpis(results)
     county = kpis[kpis["scope"] == "county"].groupby("kpi")["value"].mean().to_dict()
     return results, county
