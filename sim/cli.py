@@ -274,8 +274,11 @@ def _load(
     replications: int | None = None,
     seed: int | None = None,
     cache_dir: Path | None = None,
+    quiet: bool = False,
 ):
-    from sim.build import build
+    from tqdm import tqdm
+
+    from sim.build import build, region_counties
     from sim.scenario import load_scenario, scenario_from_dict
 
     scenario = load_scenario(path)
@@ -286,8 +289,11 @@ def _load(
         if seed is not None:
             data["seed"] = seed
         scenario = scenario_from_dict(data, source=path)
+    n = len(region_counties(scenario))
+    bar = tqdm(total=n, unit="county", desc="build", disable=quiet or n < 2 or None, leave=False)
     try:
-        world = build(scenario, cache_dir=cache_dir)
+        with bar:
+            world = build(scenario, cache_dir=cache_dir, progress=bar.update)
     except BuildError as exc:
         raise BuildError(f"{path}: {exc}") from None
     return scenario, world
@@ -318,7 +324,11 @@ def _run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
     start = time.perf_counter()
     scenario, world = _load(
-        args.scenario, replications=args.replications, seed=args.seed, cache_dir=args.cache_dir
+        args.scenario,
+        replications=args.replications,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        quiet=args.quiet,
     )
     _print_warnings(world.warnings)
     total = scenario.horizon_days * scenario.replications * len(world.counties)
