@@ -15,7 +15,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeGuard, Union, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -164,7 +164,8 @@ def _index(loader: _ScenarioLoader, root: yaml.Node) -> Lines:
             children = [([str(i)], item, item.start_mark) for i, item in enumerate(node.value)]
         for names, child, mark in children:
             for name in names:
-                out[(*path, name)] = (mark.line + 1, mark.column + 1)
+                key = (*path, name)
+                out[key] = (mark.line + 1, mark.column + 1)
             stack.append((child, (*path, names[0])))
     return Lines(types.MappingProxyType(out))
 
@@ -304,7 +305,7 @@ def _unwrap(tp: Any) -> tuple[Any, tuple[Any, ...]]:
     return tp, meta
 
 
-def _is_model(tp: Any) -> bool:
+def _is_model(tp: Any) -> TypeGuard[type[BaseModel]]:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
@@ -542,7 +543,9 @@ def format_validation_error(
         One line per problem, ``FILE:LINE: field.path: problem; got VALUE; valid: ...``, at
         most a few of them, with pydantic's links and branch-by-branch noise left out.
     """
-    errors = _drop_union_noise(list(exc.errors(include_url=False)), Scenario)
+    errors = _drop_union_noise(
+        cast("list[dict[str, Any]]", list(exc.errors(include_url=False))), Scenario
+    )
     rendered = []
     for err in errors[:MAX_SHOWN_ERRORS]:
         loc = tuple(err["loc"])

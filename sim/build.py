@@ -119,13 +119,13 @@ def check_references(scenario: Scenario) -> list[str]:
             )
     for i, spec in enumerate(scenario.demand.outbound.specialties):
         if spec.villages != "all":
-            loc = ("demand", "outbound", "specialties", str(i), "villages")
+            loc: tuple[str, ...] = ("demand", "outbound", "specialties", str(i), "villages")
             checks.append((loc, list(spec.villages), v_codes, "village"))
     for loc, codes, valid, level in checks:
         for i, c in enumerate(codes):
             if c not in valid:
-                listed = ("villages", "stops", "townships")
-                at = (*loc, str(i)) if loc[-1] in listed and loc[0] != "fleet" else (*loc, c)
+                list_fields = ("villages", "stops", "townships")
+                at = (*loc, str(i)) if loc[-1] in list_fields and loc[0] != "fleet" else (*loc, c)
                 hint = counties[0] if len(counties) == 1 else c[:6]
                 what = (
                     f"not one of the region's counties ({', '.join(counties[:5])}"

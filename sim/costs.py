@@ -108,7 +108,7 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     runs["fixed"] = per_day / n_same_day
     runs["total"] = runs["cost"] + runs["fixed"]
 
-    alloc = np.zeros(c.n_villages)
+    alloc: np.ndarray = np.zeros(c.n_villages)
     village_legs = legs[legs["kind"].to_numpy() == "village_loop"]
     vidx = pd.Index(c.village_codes).get_indexer(village_legs["to_code"])
     stops = village_legs[vidx >= 0]
@@ -144,6 +144,7 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
         local_bus = mapping[codes.cat.codes.to_numpy()[by_bus]]
         n_bus = np.bincount(local_bus[local_bus >= 0], minlength=c.n_villages).astype(float)
         line = c.village_bus
+        assert line is not None  # build_county always sets village_bus
         on_line = line >= 0
         bus_fee[on_line] = n_bus[on_line] * fees[line[on_line]]
     alloc = alloc + bus_fee

@@ -14,8 +14,9 @@ without a visiting vehicle wait at the township point for the villager.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,9 @@ REASONS = (
 #: Final states of a parcel at the end of a run.
 FINAL_STATES = ("delivered", "in_system", "spoiled", "failed")
 
+# pandas-stubs accepts only an Index (or None) as ``categories``; pandas takes any list-like.
+_from_codes = cast("Callable[..., pd.Categorical]", pd.Categorical.from_codes)
+
 
 class _Fifo:
     """A FIFO of parcel ids with the time each becomes available, kept as array chunks."""
@@ -72,7 +76,7 @@ class _Fifo:
     __slots__ = ("_chunks", "_n")
 
     def __init__(self) -> None:
-        self._chunks: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self._chunks: deque[tuple[np.ndarray, np.ndarray | float]] = deque()
         self._n = 0
 
     def __len__(self) -> int:
@@ -394,7 +398,7 @@ def _simulate(
         p.t_pickup[ids[~late]] = at + delay[~late]
         p.t_returned[ids[late]] = at + hold_min
 
-    def trunk() -> Iterator:
+    def trunk() -> Generator[simpy.Event, Any, None]:
         if len(p.t_created) == 0:
             return
         bounds = np.flatnonzero(np.diff(p.t_created)) + 1
@@ -411,7 +415,7 @@ def _simulate(
     rate_per_min = sc.facilities.county_centre.sorting_capacity_per_hour / 60.0
     shifts = sorting_shifts(sc)
 
-    def sorter() -> Iterator:
+    def sorter() -> Generator[simpy.Event, Any, None]:
         while True:
             if len(sorter_queue) == 0:
                 wake_sorter[0] = env.event()
@@ -429,6 +433,7 @@ def _simulate(
             # Hand each parcel to its shuttle's queue; it is loadable once sorted.
             route = route_of_township[p.township[ids]]
             if county.buses:
+                assert bus_of is not None  # build_county always sets village_bus
                 line = bus_of[p.village[ids]]
                 by_bus = (line >= 0) & (p.route_u[ids] < bus_share[np.maximum(line, 0)])
                 route = np.where(by_bus, n_sh + line, route)
@@ -452,7 +457,7 @@ def _simulate(
         arrive: Callable,
         out_queues: list[_Fifo] | None = None,
         out_home: Callable | None = None,
-    ) -> Iterator:
+    ) -> Generator[simpy.Event, Any, None]:
         """Drive base -> stops -> base, unloading at each stop the parcels for it.
 
         ``arrive(drop, now, facility)`` takes the parcels for a stop and returns those it
@@ -600,7 +605,7 @@ def _simulate(
         o.t_centre[ids] = now
         out_centre.push(ids, float(now))
 
-    def trunk_out() -> Iterator:
+    def trunk_out() -> Generator[simpy.Event, Any, None]:
         trunks = sc.facilities.county_centre.trunk_departures
         departures = sorted((clock_minutes(d.time), d.cutoff_min) for d in trunks)
         for day in range(sc.horizon_days):
@@ -620,7 +625,7 @@ def _simulate(
     n_vv = n_sh + len(county.village_vehicles)  # index of the first bus among vehicles
     lines = {f"bus:{ln.name}": ln for ln in sc.buses}
 
-    def bus(i: int, veh: Vehicle) -> Iterator:
+    def bus(i: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
         line = lines[veh.vtype]
         stops = veh.routes[0]
         pos = np.zeros(county.n_villages, dtype=np.int64)
@@ -647,7 +652,7 @@ def _simulate(
                     out_at_centre,
                 )
 
-    def shuttle(vi: int, veh: Vehicle) -> Iterator:
+    def shuttle(vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
         stops = veh.routes[0]
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
         pos = np.zeros(county.n_townships, dtype=np.int64)
@@ -674,7 +679,7 @@ def _simulate(
                     out_at_centre,
                 )
 
-    def village_vehicle(vi: int, veh: Vehicle) -> Iterator:
+    def village_vehicle(vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
         stop_min = sc.facilities.village_points.service_time_min
         n_t = county.n_townships
@@ -716,7 +721,7 @@ def _simulate(
                         out_at_township,
                     )
 
-    def clock() -> Iterator:
+    def clock() -> Generator[simpy.Event, Any, None]:
         # The last day ends exactly at the horizon, which env.run(until=...) leaves
         # unprocessed; it is reported after the run.
         for _ in range(sc.horizon_days - 1):
@@ -817,17 +822,11 @@ def _parcel_table(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
             "parcel_id": np.arange(len(stage), dtype=np.int64),
-            "carrier": pd.Categorical.from_codes(p.carrier, cats.carriers),
-            "direction": pd.Categorical.from_codes(np.zeros(len(stage), dtype=np.int8), DIRECTIONS),
-            "county_code": pd.Categorical.from_codes(
-                np.full(len(stage), index, dtype=np.int32), cats.counties
-            ),
-            "township_code": pd.Categorical.from_codes(
-                p.township + cats.town_offset[index], cats.townships
-            ),
-            "village_code": pd.Categorical.from_codes(
-                p.village + cats.village_offset[index], cats.villages
-            ),
+            "carrier": _from_codes(p.carrier, cats.carriers),
+            "direction": _from_codes(np.zeros(len(stage), dtype=np.int8), DIRECTIONS),
+            "county_code": _from_codes(np.full(len(stage), index, dtype=np.int32), cats.counties),
+            "township_code": _from_codes(p.township + cats.town_offset[index], cats.townships),
+            "village_code": _from_codes(p.village + cats.village_offset[index], cats.villages),
             "t_created": p.t_created,
             "t_sorted": _upto(p.t_sorted, end),
             "t_shuttle_depart": _upto(p.t_shuttle, end),
@@ -840,14 +839,14 @@ def _parcel_table(
             "t_centre": np.full(len(stage), np.nan),
             "t_trunk": np.full(len(stage), np.nan),
             "held_at_township": p.held,
-            "point_kind": pd.Categorical.from_codes(
+            "point_kind": _from_codes(
                 np.where(p.held, len(POINT_KINDS), county.village_kind[p.village]),
                 [*POINT_KINDS, "township"],
             ),
             "locker_overflows": p.overflows,
-            "final_state": pd.Categorical.from_codes(state, FINAL_STATES),
-            "place": pd.Categorical.from_codes(place, cats.places),
-            "reason": pd.Categorical.from_codes(reason, REASONS),
+            "final_state": _from_codes(state, FINAL_STATES),
+            "place": _from_codes(place, cats.places),
+            "reason": _from_codes(reason, REASONS),
         }
     )
 
@@ -897,19 +896,13 @@ def _outbound_table(
         {
             "replication": np.full(n, r, dtype=np.int32),
             "parcel_id": np.arange(n, dtype=np.int64),
-            "carrier": pd.Categorical.from_codes(
+            "carrier": _from_codes(
                 draw_carriers(sc, f"carrier-out:{county.county_code}", r, n), cats.carriers
             ),
-            "direction": pd.Categorical.from_codes(np.ones(n, dtype=np.int8), DIRECTIONS),
-            "county_code": pd.Categorical.from_codes(
-                np.full(n, index, dtype=np.int32), cats.counties
-            ),
-            "township_code": pd.Categorical.from_codes(
-                o.township + cats.town_offset[index], cats.townships
-            ),
-            "village_code": pd.Categorical.from_codes(
-                o.village + cats.village_offset[index], cats.villages
-            ),
+            "direction": _from_codes(np.ones(n, dtype=np.int8), DIRECTIONS),
+            "county_code": _from_codes(np.full(n, index, dtype=np.int32), cats.counties),
+            "township_code": _from_codes(o.township + cats.town_offset[index], cats.townships),
+            "village_code": _from_codes(o.village + cats.village_offset[index], cats.villages),
             "t_created": o.t_created,
             "t_sorted": nan,
             "t_shuttle_depart": _upto(o.t_shuttle, end),
@@ -922,13 +915,11 @@ def _outbound_table(
             "t_centre": _upto(o.t_centre, end),
             "t_trunk": _upto(o.t_trunk, end),
             "held_at_township": np.zeros(n, dtype=bool),
-            "point_kind": pd.Categorical.from_codes(
-                county.village_kind[o.village], [*POINT_KINDS, "township"]
-            ),
+            "point_kind": _from_codes(county.village_kind[o.village], [*POINT_KINDS, "township"]),
             "locker_overflows": np.zeros(n, dtype=np.int16),
-            "final_state": pd.Categorical.from_codes(state, FINAL_STATES),
-            "place": pd.Categorical.from_codes(place, cats.places),
-            "reason": pd.Categorical.from_codes(reason, REASONS),
+            "final_state": _from_codes(state, FINAL_STATES),
+            "place": _from_codes(place, cats.places),
+            "reason": _from_codes(reason, REASONS),
         }
     )
 

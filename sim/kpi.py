@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -62,9 +63,9 @@ def compute_kpis(results: Results) -> pd.DataFrame:
     frames = []
     by_rep: dict[int, list[_Parts]] = {}
     for r, county, p, t in _blocks(results):
-        rows, parts = _county_kpis(county, p, t)
+        rows, county_parts = _county_kpis(county, p, t)
         frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
-        by_rep.setdefault(r, []).append(parts)
+        by_rep.setdefault(r, []).append(county_parts)
     names = [c.name for c in results.world.scenario.carriers]
     for r, parts in by_rep.items():
         rows = [("province", *PROVINCE, k, v) for k, v in _aggregate(parts).items()]
@@ -160,8 +161,8 @@ def _blocks(results: Results) -> Iterator[tuple[int, County, pd.DataFrame, pd.Da
     empty = results.trips.iloc[:0]
     keys = results.parcels["county_code"].cat.codes
     for (r, ci), p in results.parcels.groupby([results.parcels["replication"], keys], sort=True):
-        county = w.counties[int(ci)]
-        yield int(r), county, p, trips.get((r, county.county_code), empty)
+        county = w.counties[int(cast(int, ci))]
+        yield int(cast(int, r)), county, p, trips.get((r, county.county_code), empty)
     # Counties without any parcel still have KPIs (zero demand).
     seen = set(zip(results.parcels["replication"], keys))
     for r in sorted(results.trips["replication"].unique()):
@@ -413,7 +414,7 @@ def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[
         subsidy_per_day=float(econ["subsidy_yuan_per_day"].sum()),
         arrived=int(np.sum((t_point >= start) & (t_point <= end))),
         overflows=int(p["locker_overflows"].to_numpy()[inw].sum()),
-        **_locker_use(c, p, start, end),
+        **cast("dict[str, Any]", _locker_use(c, p, start, end)),
         n_sorted=int(np.sum((sorted_at >= start) & (sorted_at <= end))),
         capacity=sc.facilities.county_centre.sorting_capacity_per_hour
         * shift_h

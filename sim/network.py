@@ -64,7 +64,7 @@ class RoadCSR:
         for array in (self.node_ids, self.indptr, self.indices, self.length_m, self.speed_kph):
             array.setflags(write=False)
 
-    def index_of(self, nodes: Sequence[object]) -> np.ndarray:
+    def index_of(self, nodes: Sequence[object] | np.ndarray) -> np.ndarray:
         """Return the node index of each graph node id.
 
         Raises
@@ -157,7 +157,7 @@ def _raise_bad_edge(graph: nx.MultiDiGraph) -> NoReturn:
 
 def facility_matrices(
     graph: nx.MultiDiGraph | RoadCSR,
-    nodes: Sequence[int],
+    nodes: Sequence[int] | np.ndarray,
     *,
     max_speed_kmh: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:

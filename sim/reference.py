@@ -9,7 +9,8 @@ same demand and pickup numbers as the engine, so the two runs must agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,8 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
     p = generate_demand(c, replication)
     n = len(p.village)
     on_vehicle = np.full(n, -1, dtype=np.int32)
-    arrived = [None] * n  # the event a parcel waits on while queued or on board
+    # The event a parcel waits on while queued or on board (set before it is waited on).
+    arrived = cast("list[simpy.Event]", [None] * n)
     centre = sc.facilities.county_centre
     per_parcel = 60.0 / centre.sorting_capacity_per_hour
     shifts = sorting_shifts(sc)
@@ -64,7 +66,7 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
     village_store = [simpy.Store(env) for _ in range(c.n_villages)]
     hold = sc.pickup.max_hold_days * DAY_MIN
 
-    def collect(i: int, mean_h: float) -> Iterator:
+    def collect(i: int, mean_h: float) -> Generator[simpy.Event, Any, None]:
         delay = -np.log1p(-p.pickup_u[i]) * mean_h * 60.0
         if delay > hold:
             yield env.timeout(hold)
@@ -73,7 +75,7 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
             yield env.timeout(delay)
             p.t_pickup[i] = env.now
 
-    def parcel(i: int) -> Iterator:
+    def parcel(i: int) -> Generator[simpy.Event, Any, None]:
         yield env.timeout(p.t_created[i])
         with sorter.request() as req:
             yield req
@@ -97,7 +99,9 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
         yield arrived[i]
         yield from collect(i, sc.pickup.mean_delay_h)
 
-    def drive(vi: int, veh, stops, load: list[int], stop_of, stop_min, mark) -> Iterator:
+    def drive(
+        vi: int, veh, stops, load: list[int], stop_of, stop_min, mark
+    ) -> Generator[simpy.Event, Any, None]:
         tm = c.time_min[veh.vtype]
         here = veh.base
         for i in load:
@@ -113,7 +117,7 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
             yield env.timeout(stop_min)
         yield env.timeout(tm[here, veh.base])
 
-    def shuttle(vi: int, veh) -> Iterator:
+    def shuttle(vi: int, veh) -> Generator[simpy.Event, Any, None]:
         stops = veh.routes[0]
         pos = {int(f) - 1: j for j, f in enumerate(stops)}
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
@@ -123,7 +127,7 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
                 t = day * DAY_MIN + clock_minutes(dep)
                 if env.now < t:
                     yield env.timeout(t - env.now)
-                load = []
+                load: list[int] = []
                 for _ in range(min(cap, len(store.items))):
                     i = yield store.get()
                     p.t_shuttle[i] = env.now
@@ -142,7 +146,7 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
                     mark,
                 )
 
-    def village_vehicle(vi: int, veh) -> Iterator:
+    def village_vehicle(vi: int, veh) -> Generator[simpy.Event, Any, None]:
         cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
         n_t = c.n_townships
         for day in range(sc.horizon_days):

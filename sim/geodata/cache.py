@@ -203,7 +203,7 @@ def frames_to_graph(
     nodes: pd.DataFrame, edges: pd.DataFrame, *, graph_attrs: Mapping[str, Any] | None = None
 ) -> nx.MultiDiGraph:
     """Rebuild the graph written by :func:`graph_to_frames`."""
-    graph = nx.MultiDiGraph(**{"crs": "epsg:4326", **(graph_attrs or {})})
+    graph: nx.MultiDiGraph = nx.MultiDiGraph(**{"crs": "epsg:4326", **(graph_attrs or {})})
     graph.add_nodes_from(
         (int(n), {"x": float(x), "y": float(y), "street_count": int(s)})
         for n, x, y, s in zip(nodes["osmid"], nodes["x"], nodes["y"], nodes["street_count"])

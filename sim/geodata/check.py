@@ -16,6 +16,7 @@ import numpy as np
 from sim.geodata.divisions import load_divisions, resolve_region, unit
 from sim.geodata.layout import CountyLayout, lay_out_county
 from sim.geodata.show import _table
+from sim.geodata.synthetic import Terrain
 
 
 def check_report(
@@ -23,7 +24,7 @@ def check_report(
     *,
     cache_dir: Path | None = None,
     seed: int = 0,
-    terrain: str = "plains",
+    terrain: Terrain = "plains",
     snap_max_m: float = 500.0,
 ) -> str:
     """The data-quality report of a county, a prefecture or the province, as text.

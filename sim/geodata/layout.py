@@ -24,7 +24,7 @@ from sim.geodata.cache import CountyOSM, load_county
 from sim.geodata.divisions import load_divisions, unit
 from sim.geodata.snap import Snapped, snap_facilities
 from sim.geodata.speeds import add_speeds, highway_speeds
-from sim.geodata.synthetic import synthetic_county
+from sim.geodata.synthetic import Terrain, synthetic_county
 from sim.rng import stream
 
 
@@ -67,7 +67,7 @@ def lay_out_county(
     code: str,
     *,
     seed: int,
-    terrain: str = "plains",
+    terrain: Terrain = "plains",
     speeds_kmh: Mapping[str, float] | None = None,
     road_network: str = "auto",
     cache_dir: Path | None = None,

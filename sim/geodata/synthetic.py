@@ -563,7 +563,7 @@ def _build_graph(
 
     classes = np.array(ROAD_CLASSES)[road_class]
     speed = np.array([speeds[c] for c in ROAD_CLASSES])[road_class]
-    graph = nx.MultiDiGraph(
+    graph: nx.MultiDiGraph = nx.MultiDiGraph(
         crs="epsg:4326",
         created_with="ruralsim sim.geodata.synthetic",
         simplified=True,
@@ -592,5 +592,6 @@ def _build_graph(
         }
         edges.append((a, b, 0, {**common, "reversed": False, "geometry": lines[r]}))
         edges.append((b, a, 0, {**common, "reversed": True, "geometry": backs[r]}))
-    graph.add_edges_from(edges)
+    # types-networkx lacks MultiGraph's (u, v, key, data) edge form.
+    graph.add_edges_from(edges)  # type: ignore[arg-type]
     return graph

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -118,7 +118,7 @@ def _draw_county(
     vill = pts.loc[c.village_codes]
     covered = cov.reindex(c.village_codes).fillna(False).to_numpy(dtype=bool)
     has_point = c.village_has_point
-    groups = (
+    groups: tuple[tuple[str, np.ndarray, dict[str, Any]], ...] = (
         ("covered", covered, {"s": 10 * scale, "c": "#2a9d8f"}),
         ("not covered", ~covered & has_point, {"s": 10 * scale, "c": "#e76f51"}),
         (

@@ -35,7 +35,8 @@ def plot_lead_times(results: Results, *, ax: Axes | None = None) -> Axes:
     p = p[p["t_created"] >= sc.warmup_days * 1440.0]
     lead = ((p["t_point"] - p["t_created"]) / 60.0).dropna().to_numpy()
     if len(lead):
-        ax.hist(lead, bins=np.arange(0, max(lead.max(), 1) + 2, 2), color="#264653")
+        # matplotlib's stubs type ``bins`` as a Sequence; an array of edges works the same.
+        ax.hist(lead, bins=np.arange(0, max(lead.max(), 1) + 2, 2), color="#264653")  # type: ignore[arg-type]
         for q, style in ((0.5, "--"), (0.95, ":")):
             ax.axvline(
                 np.quantile(lead, q),
