@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.costs import county_costs, village_economics
+from sim.costs import Costs, county_costs, village_economics
 from sim.engine import DAY_MIN, FINAL_STATES, Results, sorting_shifts
 from sim.world import County
 
@@ -314,17 +314,7 @@ class _Parts:
     at_centre: np.ndarray
     km: float
     hours: float
-    cost: float
-    cost_shuttle: float
-    cost_village: float
-    cost_bus: float
-    carrier_own: np.ndarray
-    carrier_shared: np.ndarray
-    carrier_parcels: np.ndarray
-    bus_parcels: int
-    cost_fixed: float
-    co2: float
-    village_delivered: int
+    costs: Costs
     uneconomic: int
     subsidy_per_day: float
     arrived: int
@@ -399,17 +389,7 @@ def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[
         at_centre=centre,
         km=float(legs["km"].sum()),
         hours=float(hours.sum()),
-        cost=costs.total_yuan,
-        cost_shuttle=costs.shuttle_yuan,
-        cost_village=costs.village_yuan,
-        cost_bus=costs.bus_yuan,
-        carrier_own=costs.carrier_own_yuan,
-        carrier_shared=costs.carrier_shared_yuan,
-        carrier_parcels=costs.carrier_parcels,
-        bus_parcels=costs.bus_parcels,
-        cost_fixed=costs.fixed_yuan,
-        co2=costs.co2_kg,
-        village_delivered=int(costs.village_parcels.sum()),
+        costs=costs,
         uneconomic=int(econ["uneconomic"].sum()),
         subsidy_per_day=float(econ["subsidy_yuan_per_day"].sum()),
         arrived=int(np.sum((t_point >= start) & (t_point <= end))),
@@ -429,9 +409,9 @@ def _county_kpis(c: County, p_all: pd.DataFrame, t: pd.DataFrame) -> tuple[list[
 
 def _carrier_rows(parts: list[_Parts], names: list[str]) -> list[tuple]:
     """Per-carrier costs of a replication, over all counties (scope "carrier")."""
-    own = np.sum([x.carrier_own for x in parts], axis=0)
-    shared = np.sum([x.carrier_shared for x in parts], axis=0)
-    n = np.sum([x.carrier_parcels for x in parts], axis=0)
+    own = np.sum([x.costs.carrier_own_yuan for x in parts], axis=0)
+    shared = np.sum([x.costs.carrier_shared_yuan for x in parts], axis=0)
+    n = np.sum([x.costs.carrier_parcels for x in parts], axis=0)
     rows = []
     for i, name in enumerate(names):
         total = own[i] + shared[i]
@@ -491,15 +471,18 @@ def _aggregate(parts: list[_Parts]) -> dict[str, float]:
     def cat(name: str) -> np.ndarray:
         return np.concatenate([getattr(x, name) for x in parts])
 
+    def total(cost: str) -> float:
+        return float(sum(getattr(x.costs, cost) for x in parts))
+
     v_cov, pop, t_cov = cat("v_cov"), cat("population"), cat("t_cov")
     lead, reached, state, at_centre = cat("lead"), cat("reached"), cat("state"), cat("at_centre")
     limit = parts[0].limit_h
     determined = reached | (lead >= limit)
     on_time = reached & (lead <= limit)
     in_sys = state == "in_system"
-    cost = sum(x.cost for x in parts)
+    cost = sum(x.costs.total_yuan for x in parts)
     arrived = sum(x.arrived for x in parts)
-    village = sum(x.village_delivered for x in parts)
+    village = sum(x.costs.village_parcels.sum() for x in parts)
     locker_cap = sum(x.locker_capacity_min for x in parts)
     capacity = sum(x.capacity for x in parts)
     return {
@@ -522,21 +505,17 @@ def _aggregate(parts: list[_Parts]) -> dict[str, float]:
         "vehicle_km": float(sum(x.km for x in parts)),
         "vehicle_hours": float(sum(x.hours for x in parts)),
         "cost_yuan": float(cost),
-        "cost_shuttle_yuan": float(sum(x.cost_shuttle for x in parts)),
-        "cost_village_yuan": float(sum(x.cost_village for x in parts)),
-        "cost_fixed_yuan": float(sum(x.cost_fixed for x in parts)),
-        "cost_bus_yuan": float(sum(x.cost_bus for x in parts)),
-        "bus_parcels": float(sum(x.bus_parcels for x in parts)),
+        "cost_shuttle_yuan": total("shuttle_yuan"),
+        "cost_village_yuan": total("village_yuan"),
+        "cost_fixed_yuan": total("fixed_yuan"),
+        "cost_bus_yuan": total("bus_yuan"),
+        "bus_parcels": total("bus_parcels"),
         "cost_per_parcel_yuan": cost / arrived if arrived else np.nan,
-        "cost_per_parcel_shuttle_yuan": (
-            sum(x.cost_shuttle for x in parts) / arrived if arrived else np.nan
-        ),
-        "cost_per_parcel_village_yuan": (
-            sum(x.cost_village for x in parts) / village if village else np.nan
-        ),
+        "cost_per_parcel_shuttle_yuan": (total("shuttle_yuan") / arrived if arrived else np.nan),
+        "cost_per_parcel_village_yuan": (total("village_yuan") / village if village else np.nan),
         "uneconomic_villages": float(sum(x.uneconomic for x in parts)),
         "subsidy_needed_yuan_per_day": float(sum(x.subsidy_per_day for x in parts)),
-        "co2_kg": float(sum(x.co2 for x in parts)),
+        "co2_kg": total("co2_kg"),
         "locker_overflows": float(sum(x.overflows for x in parts)),
         "outbound_parcels_created": float(sum(x.out_created for x in parts)),
         "outbound_parcels_shipped": float(sum(x.out_shipped for x in parts)),
