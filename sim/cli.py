@@ -51,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
 
+    cmp_ = sub.add_parser(
+        "compare", help="KPIs of run folders side by side, with significance of differences"
+    )
+    cmp_.add_argument("runs", type=Path, nargs="+", help="run folders; the first is the reference")
+    cmp_.add_argument(
+        "--scope",
+        default="province",
+        choices=["province", "county", "township", "village", "carrier"],
+        help="KPI scope (default province: the whole region of each run)",
+    )
+    cmp_.add_argument("--code", help="unit or carrier within the scope, when it has several")
+
     g = sub.add_parser(
         "geodata", help="inspect Shanxi geodata; fetch or import OpenStreetMap roads"
     )
@@ -173,6 +185,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "geodata":
         return _geodata(args)
+    if args.command == "compare":
+        from sim.compare import compare_runs, format_comparison
+
+        print(format_comparison(compare_runs(args.runs, scope=args.scope, code=args.code)))
+        return 0
     if args.command == "benchmark":
         from sim.benchmark import format_benchmark, run_benchmark, run_province_benchmark
 
