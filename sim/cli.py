@@ -51,6 +51,20 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
 
+    sw = sub.add_parser(
+        "sweep", help="run a parameter sweep (grid or Latin hypercube) with replications"
+    )
+    sw.add_argument("sweep", type=Path, help="sweep YAML file")
+    sw.add_argument("--out", type=Path, required=True, help="sweep folder; rerun to resume")
+    sw.add_argument(
+        "--backend",
+        choices=["serial", "processes"],
+        default="processes",
+        help="run one after another, or on local processes (default, one per core)",
+    )
+    sw.add_argument("--workers", type=int, help="processes to use (default: the cores)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+
     cmp_ = sub.add_parser(
         "compare", help="KPIs of run folders side by side, with significance of differences"
     )
@@ -185,6 +199,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "geodata":
         return _geodata(args)
+    if args.command == "sweep":
+        return _sweep(args)
     if args.command == "compare":
         from sim.compare import compare_runs, format_comparison
 
@@ -219,6 +235,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     raise AssertionError(args.command)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sim.sweep import load_sweep, run_sweep, variants
+
+    _positive("--workers", args.workers)
+    sweep, _ = load_sweep(args.sweep)
+    n_runs = len(variants(sweep)) * (sweep.replications or 0) or None
+    with tqdm(total=n_runs, unit="run", desc="sweep", disable=args.quiet or None) as bar:
+        counts = run_sweep(
+            args.sweep, args.out, backend=args.backend, workers=args.workers, progress=bar.update
+        )
+    print(
+        f"sweep {args.sweep}: {counts['done']} runs done, {counts['skipped']} already done, "
+        f"{counts['failed']} failed; results in {args.out}/results.parquet and summary.csv"
+    )
+    return 0 if counts["failed"] == 0 else 1
 
 
 def _geodata(args: argparse.Namespace) -> int:

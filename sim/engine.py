@@ -189,9 +189,10 @@ def run(
     world: World,
     *,
     replications: int | None = None,
+    only: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Results:
-    """Run a world for all (or the first ``replications``) replications.
+    """Run a world for all (or the first ``replications``) replications, or just one.
 
     Parameters
     ----------
@@ -199,6 +200,8 @@ def run(
         The built world.
     replications
         How many replications to run; default the scenario's ``replications``.
+    only
+        Run only this replication (as numbered in a full run: same random numbers).
     progress
         Called with 1 after each simulated day (e.g. ``tqdm.update``).
 
@@ -219,7 +222,7 @@ def run(
     n = world.scenario.replications if replications is None else replications
     cats = Categories.of(world)
     parcel_tables, trip_tables = [], []
-    for r in range(n):
+    for r in [only] if only is not None else range(n):
         first_id = 0
         for i, county in enumerate(world.counties):
             parcels, trips, locations, out, out_locations = _simulate(county, r, progress)
@@ -235,7 +238,7 @@ def run(
         world=world,
         parcels=pd.concat(parcel_tables, ignore_index=True),
         trips=pd.concat(trip_tables, ignore_index=True),
-        replications=n,
+        replications=1 if only is not None else n,
     )
 
 
