@@ -117,3 +117,9 @@ def test_failures_are_recorded_and_bad_files_rejected(tmp_path, tiny_path, capsy
     assert "countee" in capsys.readouterr().err
     with pytest.raises(ScenarioError, match=r"missing\.yaml"):
         load_sweep(tmp_path / "missing.yaml")
+
+
+def test_shipped_sweep_loads():
+    root = Path(__file__).parent.parent / "scenarios" / "sweeps"
+    sweep, base = load_sweep(root / "linyi_fleet.yaml")
+    assert len(variants(sweep)) == 6 and base["name"] == "linyi_baseline"
