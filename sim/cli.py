@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from sim.errors import BuildError, SimError, UsageError
 
@@ -58,9 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", type=Path, required=True, help="sweep folder; rerun to resume")
     sw.add_argument(
         "--backend",
-        choices=["serial", "processes"],
-        default="processes",
-        help="run one after another, or on local processes (default, one per core)",
+        choices=["serial", "processes", "dask"],
+        help="serial, local processes (default, one per core), or dask (implied by --scheduler)",
+    )
+    sw.add_argument(
+        "--scheduler", help="Dask distributed scheduler, tcp://HOST:PORT, to run on a cluster"
     )
     sw.add_argument("--workers", type=int, help="processes to use (default: the cores)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -246,8 +249,16 @@ def _sweep(args: argparse.Namespace) -> int:
     sweep, _ = load_sweep(args.sweep)
     n_runs = len(variants(sweep)) * (sweep.replications or 0) or None
     with tqdm(total=n_runs, unit="run", desc="sweep", disable=args.quiet or None) as bar:
+        backend: Literal["serial", "processes", "dask"] = args.backend or (
+            "dask" if args.scheduler else "processes"
+        )
         counts = run_sweep(
-            args.sweep, args.out, backend=args.backend, workers=args.workers, progress=bar.update
+            args.sweep,
+            args.out,
+            backend=backend,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=bar.update,
         )
     print(
         f"sweep {args.sweep}: {counts['done']} runs done, {counts['skipped']} already done, "

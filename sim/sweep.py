@@ -170,13 +170,16 @@ def run_sweep(
     path: str | Path,
     out: str | Path,
     *,
-    backend: Literal["serial", "processes"] = "processes",
+    backend: Literal["serial", "processes", "dask"] = "processes",
     workers: int | None = None,
+    scheduler: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Run (or resume) a sweep; return counts of runs done now, skipped and failed.
 
-    Writes ``runs/<key>.parquet`` per run, then ``results.parquet`` (variant, replication,
+    ``backend="dask"`` submits the runs to the Dask distributed scheduler at ``scheduler``
+    (``tcp://host:8786``), whose workers need ruralsim installed. Writes
+    ``runs/<key>.parquet`` per run, then ``results.parquet`` (variant, replication,
     factor values, scope, code, name, kpi, value), ``summary.csv`` (mean and 95% CI per
     variant) and ``design.csv`` (the variants).
     """
@@ -213,7 +216,9 @@ def run_sweep(
         if progress is not None:
             progress(1)
 
-    if backend == "serial" or len(pending) <= 1:
+    if backend == "dask":
+        _run_dask(pending, scheduler, finish)
+    elif backend == "serial" or len(pending) <= 1:
         for _, r, key, sc in pending:
             try:
                 finish(key, _one(sc, r))
@@ -229,6 +234,32 @@ def run_sweep(
                     finish(futures[fut], exc)
     _collect(out, design, todo)
     return counts
+
+
+def _run_dask(pending: list, scheduler: str | None, finish: Callable) -> None:
+    """Run on a Dask distributed cluster; each result is written as it arrives."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:  # pragma: no cover - dask is a dependency
+        raise UsageError(
+            "--scheduler needs dask.distributed: pip install 'dask[distributed]'"
+        ) from None
+    if not scheduler:
+        raise UsageError("--backend dask needs --scheduler tcp://HOST:PORT")
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    try:
+        futures = {client.submit(_one, sc, r, pure=False): key for _, r, key, sc in pending}
+        for fut in dask_completed(list(futures)):
+            try:
+                finish(futures[fut], fut.result())
+            except Exception as exc:  # a failed run is recorded, the sweep goes on
+                finish(futures[fut], exc)
+    finally:
+        client.close()
 
 
 def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> None:

@@ -123,3 +123,38 @@ def test_shipped_sweep_loads():
     root = Path(__file__).parent.parent / "scenarios" / "sweeps"
     sweep, base = load_sweep(root / "linyi_fleet.yaml")
     assert len(variants(sweep)) == 6 and base["name"] == "linyi_baseline"
+
+
+def test_dask_local_cluster_gives_the_same_results(sweep_file, tmp_path):
+    import distributed
+    run_sweep(sweep_file, tmp_path / "serial", backend="serial")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        argv = [
+            "sweep",
+            str(sweep_file),
+            "--out",
+            str(tmp_path / "dask"),
+            "--quiet",
+            "--scheduler",
+            cluster.scheduler_address,
+        ]
+        assert main(argv) == 0
+    a = pd.read_parquet(tmp_path / "serial" / "results.parquet")
+    b = pd.read_parquet(tmp_path / "dask" / "results.parquet")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_unreachable_scheduler_is_a_usage_error(sweep_file, tmp_path, capsys):
+    argv = [
+        "sweep",
+        str(sweep_file),
+        "--out",
+        str(tmp_path / "x"),
+        "--quiet",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+    ]
+    assert main(argv) == 2
+    assert "--scheduler tcp://127.0.0.1:9" in capsys.readouterr().err
