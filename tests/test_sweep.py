@@ -127,6 +127,7 @@ def test_shipped_sweep_loads():
 
 def test_dask_local_cluster_gives_the_same_results(sweep_file, tmp_path):
     import distributed
+
     run_sweep(sweep_file, tmp_path / "serial", backend="serial")
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
