@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import qmc
@@ -59,9 +60,24 @@ class SweepFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base: str = Field(description="base scenario file, relative to the sweep file")
-    design: Literal["grid", "lhs"] = Field("grid", description="full grid or Latin hypercube")
-    samples: int = Field(10, gt=0, le=10_000, description="variants of a Latin hypercube")
-    seed: int = Field(0, ge=0, description="seed of the Latin hypercube sample")
+    design: Literal["grid", "lhs", "sobol", "morris"] = Field(
+        "grid",
+        description="full grid, Latin hypercube, or the Sobol (Saltelli) and Morris designs "
+        "of SALib, whose sensitivity indices are computed at the end",
+    )
+    samples: int = Field(
+        10,
+        gt=0,
+        le=10_000,
+        description="lhs: variants; sobol: base samples N (N x (D + 2) variants); morris: "
+        "trajectories (trajectories x (D + 1) variants)",
+    )
+    seed: int = Field(0, ge=0, description="seed of the sampled designs")
+    outputs: list[str] = Field(
+        default_factory=lambda: ["village_express_coverage", "cost_per_parcel_yuan"],
+        min_length=1,
+        description="province-scope KPIs whose sensitivity indices are computed",
+    )
     replications: int | None = Field(
         None, gt=0, le=1000, description="replications per variant (default: the base's)"
     )
@@ -75,8 +91,8 @@ class SweepFile(BaseModel):
         for f in self.factors:
             if self.design == "grid" and f.values is None:
                 raise ValueError(f"factor {f.path}: a grid design needs values")
-            if self.design == "lhs" and f.values is not None:
-                raise ValueError(f"factor {f.path}: a Latin hypercube needs low and high")
+            if self.design != "grid" and f.values is not None:
+                raise ValueError(f"factor {f.path}: a {self.design} design needs low and high")
         return self
 
 
@@ -115,15 +131,74 @@ def variants(sweep: SweepFile) -> list[dict[str, Any]]:
         names = [f.path for f in sweep.factors]
         grids = [f.values or [] for f in sweep.factors]
         return [dict(zip(names, combo)) for combo in itertools.product(*grids)]
-    unit = qmc.LatinHypercube(d=len(sweep.factors), seed=sweep.seed).random(sweep.samples)
+    points = sample_points(sweep)
     out = []
-    for row in unit:
-        v: dict[str, Any] = {}
-        for f, u in zip(sweep.factors, row):
-            x = float(f.low) + float(u) * (float(f.high) - float(f.low))  # type: ignore[arg-type]
-            v[f.path] = round(x) if f.integer else x
-        out.append(v)
+    for row in points:
+        out.append(
+            {
+                f.path: (round(float(x)) if f.integer else float(x))
+                for f, x in zip(sweep.factors, row)
+            }
+        )
     return out
+
+
+def _problem(sweep: SweepFile) -> dict[str, Any]:
+    return {
+        "num_vars": len(sweep.factors),
+        "names": [f.path for f in sweep.factors],
+        "bounds": [[f.low, f.high] for f in sweep.factors],
+    }
+
+
+def sample_points(sweep: SweepFile) -> np.ndarray:
+    """Factor values of a sampled design, one row per variant (before integer rounding)."""
+    d = len(sweep.factors)
+    if sweep.design == "sobol":
+        from SALib.sample import sobol as sobol_sample
+
+        return np.asarray(
+            sobol_sample.sample(
+                _problem(sweep), sweep.samples, calc_second_order=False, seed=sweep.seed
+            )
+        )
+    if sweep.design == "morris":
+        from SALib.sample import morris as morris_sample
+
+        return np.asarray(
+            morris_sample.sample(_problem(sweep), sweep.samples, num_levels=4, seed=sweep.seed)
+        )
+    unit = qmc.LatinHypercube(d=d, seed=sweep.seed).random(sweep.samples)
+    low = np.array([float(f.low or 0.0) for f in sweep.factors])
+    high = np.array([float(f.high or 0.0) for f in sweep.factors])
+    return low + unit * (high - low)
+
+
+def sensitivity(sweep: SweepFile, results: pd.DataFrame) -> pd.DataFrame:
+    """Sobol or Morris indices of each output KPI (province scope, mean over replications)."""
+    from SALib.analyze import morris as morris_analyze
+    from SALib.analyze import sobol as sobol_analyze
+
+    prov = results[results["scope"] == "province"]
+    rows = []
+    x = sample_points(sweep)
+    for kpi in sweep.outputs:
+        y = prov[prov["kpi"] == kpi].groupby("variant")["value"].mean()
+        if len(y) != len(x) or not np.isfinite(y.to_numpy()).all():
+            continue  # some runs failed or the KPI is undefined: no indices
+        if sweep.design == "sobol":
+            si = sobol_analyze.analyze(
+                _problem(sweep), y.to_numpy(), calc_second_order=False, seed=sweep.seed
+            )
+            cols: tuple[str, ...] = ("S1", "S1_conf", "ST", "ST_conf")
+        else:
+            si = morris_analyze.analyze(
+                _problem(sweep), x, y.to_numpy(), num_levels=4, seed=sweep.seed
+            )
+            cols = ("mu_star", "mu_star_conf", "sigma")
+        for i, f in enumerate(sweep.factors):
+            rows.append({"kpi": kpi, "factor": f.path, **{c: float(si[c][i]) for c in cols}})
+    return pd.DataFrame(rows)
 
 
 def resolve(
@@ -232,7 +307,12 @@ def run_sweep(
                     finish(futures[fut], fut.result())
                 except Exception as exc:  # a failed run is recorded, the sweep goes on
                     finish(futures[fut], exc)
-    _collect(out, design, todo)
+    results = _collect(out, design, todo)
+    if sweep.design in ("sobol", "morris") and results is not None:
+        indices = sensitivity(sweep, results)
+        _write(
+            out / "sensitivity.csv", lambda p: indices.to_csv(p, index=False, float_format="%.6g")
+        )
     return counts
 
 
@@ -262,7 +342,7 @@ def _run_dask(pending: list, scheduler: str | None, finish: Callable) -> None:
         client.close()
 
 
-def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> None:
+def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> pd.DataFrame | None:
     frames = []
     for i, r, key, _ in todo:
         f = out / "runs" / f"{key}.parquet"
@@ -272,7 +352,7 @@ def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> None:
     table = pd.DataFrame(design).assign(variant=range(len(design)))
     _write(out / "design.csv", lambda p: table.to_csv(p, index=False))
     if not frames:
-        return
+        return None
     results = pd.concat(frames, ignore_index=True).merge(table, on="variant")
     cols = ["variant", "replication", *names, "scope", "code", "name", "kpi", "value", "run_key"]
     results = results[cols].sort_values(["variant", "replication"], kind="stable")
@@ -283,3 +363,4 @@ def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> None:
         parts.append(s.assign(variant=v))
     summary = pd.concat(parts, ignore_index=True).merge(table, on="variant")
     _write(out / "summary.csv", lambda p: summary.to_csv(p, index=False, float_format="%.6g"))
+    return results

@@ -159,3 +159,39 @@ def test_unreachable_scheduler_is_a_usage_error(sweep_file, tmp_path, capsys):
     ]
     assert main(argv) == 2
     assert "--scheduler tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "design, samples, n_variants, columns",
+    [
+        ("sobol", 4, 4 * (2 + 2), {"S1", "S1_conf", "ST", "ST_conf"}),
+        ("morris", 3, 3 * (2 + 1), {"mu_star", "mu_star_conf", "sigma"}),
+    ],
+)
+def test_sobol_and_morris_indices(tmp_path, tiny_path, design, samples, n_variants, columns):
+    path = tmp_path / "sa.yaml"
+    path.write_text(
+        f"""base: {tiny_path.resolve()}
+design: {design}
+samples: {samples}
+seed: 3
+replications: 1
+outputs: [parcels_created, vehicle_km]
+overrides: {{horizon_days: 2, warmup_days: 1}}
+factors:
+  - {{path: demand.inbound.parcels_per_village_per_day, low: 2, high: 10}}
+  - {{path: fleet.county_centre.van, low: 1, high: 4, integer: true}}
+""",
+        encoding="utf-8",
+    )
+    sweep, _ = load_sweep(path)
+    assert len(variants(sweep)) == n_variants
+    run_sweep(path, tmp_path / "out", backend="serial")
+    si = pd.read_csv(tmp_path / "out" / "sensitivity.csv")
+    assert columns <= set(si.columns)
+    assert set(si["kpi"]) == {"parcels_created", "vehicle_km"}
+    created = si[si["kpi"] == "parcels_created"].set_index("factor")
+    # Parcels depend on demand, not on the number of shuttles.
+    key = "ST" if design == "sobol" else "mu_star"
+    demand, vans = "demand.inbound.parcels_per_village_per_day", "fleet.county_centre.van"
+    assert created.loc[demand, key] > 10 * abs(created.loc[vans, key])
