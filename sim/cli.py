@@ -152,6 +152,13 @@ def _parser() -> argparse.ArgumentParser:
         help="instead: time building the whole province (117 counties) from the scenario",
     )
     b.add_argument(
+        "--sweep",
+        type=int,
+        metavar="N",
+        help="instead: time an N-run sweep of the scenario serially, on 1 and 2 processes and "
+        "on a Dask LocalCluster, and the executor's overhead per run",
+    )
+    b.add_argument(
         "--matrices",
         action="store_true",
         help="instead: time travel matrices for 600 facilities on a 50,000-node road graph",
@@ -214,6 +221,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.province:
             print(run_province_benchmark(args.scenario, cache_dir=args.cache_dir))
+            return 0
+        if args.sweep:
+            from sim.benchmark import run_sweep_benchmark
+
+            _positive("--sweep", args.sweep)
+            print(run_sweep_benchmark(args.scenario, n_runs=args.sweep))
             return 0
         if args.matrices:
             from sim.benchmark import run_matrix_benchmark

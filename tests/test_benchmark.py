@@ -16,3 +16,11 @@ def test_benchmark_runs_with_reference_and_all_options(tiny_path, capsys):
     argv = ["benchmark", str(tiny_path), "--days", "2", "--rate", "2", "--reference-days", "0"]
     assert main(argv) == 0
     assert "parcels/s" in capsys.readouterr().out
+
+
+def test_sweep_benchmark_runs(tiny_path):
+    from sim.benchmark import run_sweep_benchmark
+
+    text = run_sweep_benchmark(tiny_path, n_runs=4, days=2, rate=2)
+    for label in ("direct calls", "serial", "2 processes", "LocalCluster", "executor overhead"):
+        assert label in text
