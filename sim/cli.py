@@ -68,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, help="processes to use (default: the cores)")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    rep = sub.add_parser(
+        "report", help="figures and a one-page HTML summary of a run or sweep folder"
+    )
+    rep.add_argument("folder", type=Path, help="run folder or sweep folder")
+    rep.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
+    )
+
     cmp_ = sub.add_parser(
         "compare", help="KPIs of run folders side by side, with significance of differences"
     )
@@ -211,6 +221,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _geodata(args)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "report":
+        from sim.report import write_report
+
+        print(f"report: {write_report(args.folder, cache_dir=args.cache_dir)}")
+        return 0
     if args.command == "compare":
         from sim.compare import compare_runs, format_comparison
 
