@@ -287,6 +287,7 @@ def _sweep(args: argparse.Namespace) -> int:
             workers=args.workers,
             scheduler=args.scheduler,
             progress=bar.update,
+            status=lambda n: bar.set_postfix(done=n["done"], failed=n["failed"], refresh=False),
         )
     print(
         f"sweep {args.sweep}: {counts['done']} runs done, {counts['skipped']} already done, "

@@ -249,6 +249,7 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Callable[[int], None] | None = None,
+    status: Callable[[dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
     """Run (or resume) a sweep; return counts of runs done now, skipped and failed.
 
@@ -290,6 +291,8 @@ def run_sweep(
             counts["done"] += 1
         if progress is not None:
             progress(1)
+        if status is not None:
+            status(counts)
 
     if backend == "dask":
         _run_dask(pending, scheduler, finish)

@@ -21,7 +21,12 @@ _ROAD_STYLE = {
 
 
 def plot_county_map(
-    results: Results, coverage: pd.DataFrame, *, county: str | None = None, ax: Axes | None = None
+    results: Results,
+    coverage: pd.DataFrame,
+    *,
+    county: str | None = None,
+    routes: bool = True,
+    ax: Axes | None = None,
 ) -> Axes:
     """Draw roads, centres, township points and villages coloured by coverage.
 
@@ -33,6 +38,8 @@ def plot_county_map(
         The coverage table of the run (:func:`sim.kpi.coverage_table`).
     county
         Code of the county to draw; all counties of the run when None.
+    routes
+        Draw the planned vehicle routes (straight lines between stops) of a single county.
     ax
         Axes to draw on; a new figure when None.
 
@@ -48,6 +55,8 @@ def plot_county_map(
     counties = [world.county(county)] if county else list(world.counties)
     cov = coverage[coverage["level"] == "village"].set_index("code")["covered"]
     counts = {"covered": 0, "not covered": 0, "no point": 0}
+    if routes and len(counties) == 1:
+        _draw_routes(ax, counties[0])
     for i, c in enumerate(counties):
         _draw_county(
             ax,
@@ -158,6 +167,29 @@ def _draw_county(
         edgecolors="black",
         label="county centre" if legend else None,
     )
+
+
+def _draw_routes(ax: Axes, c: County) -> None:
+    """Planned runs as straight lines between stops: shuttles dashed, loops and buses thin."""
+    import matplotlib.pyplot as plt
+
+    pts = c.points
+    lon, lat = pts["lon"].to_numpy(), pts["lat"].to_numpy()
+    cmap = plt.get_cmap("tab20")
+    colours = [cmap(i / 19) for i in range(20)]
+    for i, veh in enumerate(c.vehicles):
+        for route in veh.routes:
+            path = np.concatenate([[veh.base], route, [veh.base]])
+            style = "--" if veh in c.shuttles else "-"
+            ax.plot(
+                lon[path],
+                lat[path],
+                style,
+                lw=0.6,
+                alpha=0.6,
+                color=colours[i % len(colours)],
+                zorder=2,
+            )
 
 
 def _road_class(data: dict) -> str:
