@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
 
     sw = sub.add_parser(
-        "sweep", help="run a parameter sweep (grid, Latin hypercube, Sobol or Morris) with replications"
+        "sweep",
+        help="run a parameter sweep (grid, Latin hypercube, Sobol or Morris) with replications",
     )
     sw.add_argument("sweep", type=Path, help="sweep YAML file")
     sw.add_argument("--out", type=Path, required=True, help="sweep folder; rerun to resume")
