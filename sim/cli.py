@@ -36,19 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
     r.add_argument("--quiet", action="store_true", help="no progress bar and no KPI table")
-    r.add_argument(
-        "--cache-dir",
-        type=Path,
-        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
-    )
+    _add_cache_dir(r)
 
     v = sub.add_parser("validate", help="check a scenario file against the schema")
     v.add_argument("scenario", type=Path, help="scenario YAML file")
-    v.add_argument(
-        "--cache-dir",
-        type=Path,
-        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
-    )
+    _add_cache_dir(v)
 
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
 
@@ -73,11 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="figures and a one-page HTML summary of a run or sweep folder"
     )
     rep.add_argument("folder", type=Path, help="run folder or sweep folder")
-    rep.add_argument(
-        "--cache-dir",
-        type=Path,
-        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
-    )
+    _add_cache_dir(rep)
 
     cmp_ = sub.add_parser(
         "compare", help="KPIs of run folders side by side, with significance of differences"
@@ -131,11 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--buffer-m", type=float, default=2000.0, help="buffer around a county")
     for p_ in (show, check, fetch, imp):
-        p_.add_argument(
-            "--cache-dir",
-            type=Path,
-            help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
-        )
+        _add_cache_dir(p_)
 
     b = sub.add_parser(
         "benchmark", help="time build, run and KPIs of a county and the per-parcel reference"
@@ -174,11 +158,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead: time travel matrices for 600 facilities on a 50,000-node road graph",
     )
-    b.add_argument(
-        "--cache-dir",
-        type=Path,
-        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
-    )
+    _add_cache_dir(b)
     b.add_argument(
         "--reference-days",
         type=int,
@@ -186,6 +166,14 @@ def _parser() -> argparse.ArgumentParser:
         "days as the engine, about a minute for 临县; 0 skips it)",
     )
     return p
+
+
+def _add_cache_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="OpenStreetMap cache (default $RURALSIM_CACHE or ~/.cache/ruralsim)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -456,7 +444,7 @@ def _print_warnings(
 
 
 def _headline(tables, world) -> str:
-    from sim.kpi import SUMMARY_KPIS
+    from sim.kpi import SUMMARY_KPIS, format_value
 
     s = tables.summary
     scope = "county" if len(world.counties) == 1 else "province"
@@ -477,18 +465,10 @@ def _headline(tables, world) -> str:
         ci = (
             "-"
             if math.isnan(row["ci95_low"])
-            else f"[{_fmt(row['ci95_low'])}, {_fmt(row['ci95_high'])}]"
+            else f"[{format_value(row['ci95_low'])}, {format_value(row['ci95_high'])}]"
         )
-        lines.append(f"{k:<26}{_fmt(row['mean']):>12}   {ci}")
+        lines.append(f"{k:<26}{format_value(row['mean']):>12}   {ci}")
     return "\n".join(lines)
-
-
-def _fmt(x: float) -> str:
-    if math.isnan(x):
-        return "nan"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.errors import UsageError
-from sim.kpi import SUMMARY_KPIS
+from sim.kpi import SUMMARY_KPIS, format_value
 
 
 def _load(folder: Path) -> tuple[dict, pd.DataFrame]:
@@ -162,20 +162,12 @@ def format_comparison(table: pd.DataFrame) -> str:
         cells = []
         for run in runs:
             r = g[g["run"] == run].iloc[0]
-            cell = _fmt(r["mean"])
+            cell = format_value(r["mean"])
             if not math.isnan(r["ci95_low"]):
-                cell += f" [{_fmt(r['ci95_low'])}, {_fmt(r['ci95_high'])}]"
+                cell += f" [{format_value(r['ci95_low'])}, {format_value(r['ci95_high'])}]"
             if run != runs[0] and not math.isnan(r["diff"]):
                 cell += " *" if r["significant"] else "  "
             cells.append(f"{cell:>30}")
         lines.append(f"{kpi:<28}" + "".join(cells))
     lines += ["", "* difference from the reference significant at the 5% level"]
     return "\n".join(lines)
-
-
-def _fmt(x: float) -> str:
-    if math.isnan(x):
-        return "nan"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.3g}"

@@ -13,6 +13,7 @@ percentiles over all their parcels, sums of counts, km and cost.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -44,6 +45,15 @@ SUMMARY_KPIS = (
 
 PROVINCE = ("14", "山西省")
 _COLUMNS = ["scope", "code", "name", "kpi", "value"]
+
+
+def format_value(x: float) -> str:
+    """A KPI value for a terminal table: thousands with separators, else 3 significant digits."""
+    if math.isnan(x):
+        return "nan"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
 
 
 def compute_kpis(results: Results) -> pd.DataFrame:
