@@ -11,12 +11,13 @@ import datetime as _dt
 
 import numpy as np
 
+from sim.measure import simulated_days
 from sim.scenario import DemandEvent, Scenario
 
 
 def dates(scenario: Scenario) -> list[_dt.date]:
     """The calendar date of each simulated day."""
-    return [scenario.start_date + _dt.timedelta(days=d) for d in range(scenario.horizon_days)]
+    return [scenario.start_date + _dt.timedelta(days=d) for d in range(simulated_days(scenario))]
 
 
 def _covers(event: DemandEvent, day: _dt.date) -> bool:
@@ -28,9 +29,9 @@ def _covers(event: DemandEvent, day: _dt.date) -> bool:
 
 
 def demand_factors(scenario: Scenario) -> np.ndarray:
-    """Multiplier of the inbound demand on each simulated day, shape (horizon_days,)."""
+    """Multiplier of the inbound demand on each simulated day, shape (simulated days,)."""
     cal = scenario.demand.calendar
-    out = np.empty(scenario.horizon_days)
+    out = np.empty(simulated_days(scenario))
     for d, day in enumerate(dates(scenario)):
         f = cal.weekday_factors[day.weekday()]
         for event in cal.events:

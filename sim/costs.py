@@ -1,9 +1,11 @@
 """Costs of a county's run: by tier, per village, and the subsidy that keeps villages served.
 
-Every vehicle leg costs ``km x cost_per_km_yuan + hours x cost_per_hour_yuan`` (hours on the
-road plus the stop at its end); a vehicle also costs ``cost_per_day_yuan`` on each day it drives,
-shared equally among its runs of that day. Tiers are the shuttles (county centre to township
-points) and the village loops (township points to villages).
+Every vehicle of the fleet costs its driver's wage (``driver_cost_per_day_yuan``) and its fixed
+cost (``cost_per_day_yuan``: depreciation, insurance) on every day of the measurement window,
+whether it drives or not; each leg it drives adds ``km x cost_per_km_yuan`` and, where set,
+``hours x cost_per_hour_yuan`` (hours on the road plus the stop at its end). A vehicle's daily
+costs are shared equally among its runs in the window. Tiers are the shuttles (county centre to
+township points) and the village loops (township points to villages).
 
 Village costs use the proportional stand-alone cost rule: the cost of each village-loop run is
 split among the villages it served in proportion to each village's stand-alone cost, taken as
@@ -22,9 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.measure import window, window_days
 from sim.world import County
-
-DAY_MIN = 1440.0
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,11 @@ class Costs:
         Tier costs (variable and fixed); the village tier includes bus fees.
     bus_yuan, bus_parcels
         Fees paid to bus operators, and the parcels they carried to villages.
-    fixed_yuan
-        The part of both that is fixed per vehicle-day.
+    fixed_yuan, driver_yuan
+        The parts of both that are paid per vehicle-day: the vehicles' fixed costs and the
+        drivers' wages, for every vehicle of the fleet on every day of the window.
+    vehicle_days
+        Vehicles of the fleet (buses excluded) times days of the window.
     co2_kg
         Emissions of all legs.
     village_yuan_each
@@ -56,6 +60,8 @@ class Costs:
     bus_yuan: float
     bus_parcels: int
     fixed_yuan: float
+    driver_yuan: float
+    vehicle_days: float
     co2_kg: float
     village_yuan_each: np.ndarray
     village_parcels: np.ndarray
@@ -72,8 +78,9 @@ class Costs:
 def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs:
     """Costs of a county's legs departing in the measured window (see the module notes)."""
     sc = c.scenario
-    start, end = sc.warmup_days * DAY_MIN, sc.horizon_days * DAY_MIN
-    legs = trips[trips["depart"].to_numpy() >= start]
+    start, end = window(sc)
+    dep = trips["depart"].to_numpy()
+    legs = trips[(dep >= start) & (dep < end)]
     on_bus = legs["kind"].to_numpy() == "bus"
     legs = legs[~on_bus]  # the bus runs anyway: the carrier pays a fee per parcel instead
     types = sc.fleet.vehicle_types
@@ -85,31 +92,34 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
     variable = km * per_km + hours * per_h
 
-    # One row per run: its vehicle, type, kind, day and variable cost; then the fixed cost.
+    # One row per run: its vehicle, type, kind and variable cost; then its share of the
+    # vehicle's fixed and driver costs over the window.
     frame = pd.DataFrame(
         {
             "key": _run_keys(legs),
             "vehicle": legs["vehicle"].to_numpy(),
-            "type": vt,
             "kind": legs["kind"].to_numpy(),
-            "day": (legs["depart"].to_numpy() // DAY_MIN).astype(np.int64),
             "cost": variable,
         }
     )
     runs = frame.groupby("key", sort=False).agg(
-        vehicle=("vehicle", "first"),
-        type=("type", "first"),
-        kind=("kind", "first"),
-        day=("day", "min"),
-        cost=("cost", "sum"),
+        vehicle=("vehicle", "first"), kind=("kind", "first"), cost=("cost", "sum")
     )
-    per_day = np.array([types[x].cost_per_day_yuan for x in runs["type"]])
-    n_same_day = runs.groupby(["vehicle", "day"])["cost"].transform("size").to_numpy()
-    runs["fixed"] = per_day / n_same_day
+    days = window_days(sc) * _n_reps(trips)
+    fleet = [v for v in c.vehicles if not v.vtype.startswith("bus:")]
+    fixed_of = {v.id: types[v.vtype].cost_per_day_yuan * days for v in fleet}
+    driver_of = {v.id: types[v.vtype].driver_cost_per_day_yuan * days for v in fleet}
+    n_runs = runs.groupby("vehicle")["cost"].transform("size").to_numpy()
+    per_vehicle = np.array([fixed_of[v] + driver_of[v] for v in runs["vehicle"]])
+    runs["fixed"] = per_vehicle / np.maximum(n_runs, 1)
     runs["total"] = runs["cost"] + runs["fixed"]
+    # Vehicles without a run in the window still cost their days.
+    idle = [v for v in fleet if v.id not in set(runs["vehicle"])]
+    idle_shuttle = sum(fixed_of[v.id] + driver_of[v.id] for v in idle if v in c.shuttles)
+    idle_village = sum(fixed_of[v.id] + driver_of[v.id] for v in idle if v not in c.shuttles)
 
     alloc: np.ndarray = np.zeros(c.n_villages)
-    village_legs = legs[legs["kind"].to_numpy() == "village_loop"]
+    village_legs = legs[np.isin(legs["kind"].to_numpy(), ["village_loop", "collection"])]
     vidx = pd.Index(c.village_codes).get_indexer(village_legs["to_code"])
     stops = village_legs[vidx >= 0]
     if len(stops):
@@ -147,17 +157,24 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
         assert line is not None  # build_county always sets village_bus
         on_line = line >= 0
         bus_fee[on_line] = n_bus[on_line] * fees[line[on_line]]
-    alloc = alloc + bus_fee
+    alloc = alloc + bus_fee + _idle_allocation(c, idle, fixed_of, driver_of)
     is_shuttle = runs["kind"].to_numpy() == "shuttle"
     n_c = len(sc.carriers)
     lane_of = {v.id: v.lane if v in c.village_vehicles else n_c for v in c.vehicles}
     lane = np.array([lane_of.get(v, n_c) for v in runs["vehicle"]], dtype=np.int64)
     own = np.bincount(lane[lane < n_c], weights=runs["total"].to_numpy()[lane < n_c], minlength=n_c)
+    idle_pool = 0.0
+    for v in idle:
+        cost = fixed_of[v.id] + driver_of[v.id]
+        if lane_of[v.id] < n_c:
+            own[lane_of[v.id]] += cost
+        else:
+            idle_pool += cost
     reached = (t_point >= start) & (t_point <= end) & (parcels["direction"] == "inbound").to_numpy()
     carrier_parcels = np.bincount(
         parcels["carrier"].cat.codes.to_numpy()[reached], minlength=n_c
     ).astype(float)[:n_c]
-    pool = float(runs["total"].to_numpy()[lane >= n_c].sum() + bus_fee.sum())
+    pool = float(runs["total"].to_numpy()[lane >= n_c].sum() + bus_fee.sum()) + idle_pool
     weight = (
         carrier_parcels / carrier_parcels.sum()
         if carrier_parcels.sum()
@@ -167,15 +184,35 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
         carrier_own_yuan=own,
         carrier_shared_yuan=pool * weight,
         carrier_parcels=carrier_parcels,
-        shuttle_yuan=float(runs.loc[is_shuttle, "total"].sum()),
-        village_yuan=float(runs.loc[~is_shuttle, "total"].sum()) + float(bus_fee.sum()),
+        shuttle_yuan=float(runs.loc[is_shuttle, "total"].sum()) + idle_shuttle,
+        village_yuan=float(runs.loc[~is_shuttle, "total"].sum())
+        + float(bus_fee.sum())
+        + idle_village,
         bus_yuan=float(bus_fee.sum()),
         bus_parcels=int(n_bus.sum()),
-        fixed_yuan=float(runs["fixed"].sum()),
+        fixed_yuan=float(sum(fixed_of.values())),
+        driver_yuan=float(sum(driver_of.values())),
+        vehicle_days=float(len(fleet) * days),
         co2_kg=float(np.sum(km * co2)),
         village_yuan_each=alloc,
         village_parcels=n_parcels,
     )
+
+
+def _n_reps(trips: pd.DataFrame) -> int:
+    return max(int(trips["replication"].nunique()), 1)
+
+
+def _idle_allocation(c: County, idle: list, fixed_of: dict, driver_of: dict) -> np.ndarray:
+    """Costs of village vehicles without a run, shared evenly by their township's villages."""
+    out = np.zeros(c.n_villages)
+    for v in idle:
+        if v in c.shuttles:
+            continue
+        mine = np.flatnonzero((c.village_township == v.base - 1) & c.village_served)
+        if len(mine):
+            out[mine] += (fixed_of[v.id] + driver_of[v.id]) / len(mine)
+    return out
 
 
 def _run_keys(legs: pd.DataFrame) -> np.ndarray:
@@ -191,7 +228,7 @@ def village_economics(c: County, costs: Costs, n_reps: int = 1) -> pd.DataFrame:
     ``costs`` may pool several replications; ``n_reps`` then divides the daily figures.
     """
     sc = c.scenario
-    days = (sc.horizon_days - sc.warmup_days) * n_reps
+    days = window_days(sc) * n_reps
     fee = sc.economics.revenue_per_parcel_yuan
     n = costs.village_parcels
     cost = costs.village_yuan_each

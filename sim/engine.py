@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -24,6 +24,7 @@ import simpy
 from scipy import stats
 
 from sim.calendar import demand_factors
+from sim.measure import simulated_days, window
 from sim.outbound import Outbound, generate_outbound, spoil_times
 from sim.rng import stream
 from sim.scenario import Scenario, clock_minutes
@@ -177,12 +178,28 @@ class Results:
         One row per vehicle leg.
     replications
         How many replications were run.
+    ends
+        (replication, county code) -> minute the run stopped (see :meth:`end_of`).
+    skipped
+        Village loops not driven because they could not finish within the driver's shift
+        or duty hours: replication, county_code, vehicle, day, villages, planned_min.
     """
 
     world: World
     parcels: pd.DataFrame
     trips: pd.DataFrame
     replications: int = 1
+    ends: dict[tuple[int, str], float] = field(default_factory=dict)
+    skipped: pd.DataFrame | None = None
+
+    def end_of(self, replication: int, county_code: str) -> float:
+        """When the run of a county and replication stopped (minutes since day 0).
+
+        Runs stop once the window's parcels have all resolved, at most after the longest
+        drain; tables read back from a folder without this record use the longest drain.
+        """
+        default = simulated_days(self.world.scenario) * DAY_MIN
+        return self.ends.get((replication, county_code), default)
 
 
 def run(
@@ -216,30 +233,49 @@ def run(
         (delivered | in_system | spoiled | failed), place (facility code or vehicle id where
         it is at the end), reason.
         ``trips`` columns: replication, county_code, run (one vehicle run from its base and
-        back, numbered per county and replication), vehicle, type, kind, from_code, to_code,
-        depart, arrive, km, load, stop_min.
+        back, numbered per county and replication), vehicle, type, kind (shuttle |
+        village_loop | collection | bus), from_code, to_code, depart, arrive, km, load,
+        stop_min.
     """
     n = world.scenario.replications if replications is None else replications
     cats = Categories.of(world)
-    parcel_tables, trip_tables = [], []
+    parcel_tables, trip_tables, skip_tables = [], [], []
+    ends: dict[tuple[int, str], float] = {}
     for r in [only] if only is not None else range(n):
         first_id = 0
         for i, county in enumerate(world.counties):
-            parcels, trips, locations, out, out_locations = _simulate(county, r, progress)
+            sim = _simulate(county, r, progress)
+            ends[(r, county.county_code)] = sim.end
             for table in (
-                _parcel_table(county, r, parcels, locations, cats, i),
-                _outbound_table(county, r, out, out_locations, cats, i),
+                _parcel_table(county, r, sim.parcels, sim.on_vehicle, cats, i, sim.end),
+                _outbound_table(county, r, sim.outbound, sim.out_on_vehicle, cats, i, sim.end),
             ):
                 table["parcel_id"] += first_id
                 first_id += len(table)
                 parcel_tables.append(table)
-            trip_tables.append(_trip_table(county, r, trips))
+            trip_tables.append(_trip_table(county, r, sim.trips))
+            skip_tables.append(_skip_table(county, r, sim.skipped))
     return Results(
         world=world,
         parcels=pd.concat(parcel_tables, ignore_index=True),
         trips=pd.concat(trip_tables, ignore_index=True),
         replications=1 if only is not None else n,
+        ends=ends,
+        skipped=pd.concat(skip_tables, ignore_index=True),
     )
+
+
+@dataclass
+class _Run:
+    """What one county and replication produced (see :func:`_simulate`)."""
+
+    parcels: _Parcels
+    trips: list[tuple]
+    on_vehicle: np.ndarray
+    outbound: Outbound
+    out_on_vehicle: np.ndarray
+    skipped: list[tuple]
+    end: float
 
 
 @dataclass(frozen=True)
@@ -295,7 +331,7 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     """Draw the inbound parcels of one replication, ordered by arrival at the county centre."""
     sc = county.scenario
     rng = stream(sc.seed, f"demand:{county.county_code}", replication)
-    days = sc.horizon_days
+    days = simulated_days(sc)
     mean = demand_factors(sc)[:, None] * county.village_rate[None, :]
     dem = sc.demand.inbound
     # Inverse CDF of one uniform per (day, village): a variant that changes the mean of some
@@ -347,14 +383,14 @@ def draw_carriers(sc: Scenario, name: str, replication: int, n: int) -> np.ndarr
     return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1).astype(np.int8)
 
 
-def _simulate(
-    county: County, replication: int, progress: Callable[[int], None] | None
-) -> tuple[_Parcels, list[tuple], np.ndarray, Outbound, np.ndarray]:
+def _simulate(county: County, replication: int, progress: Callable[[int], None] | None) -> _Run:
     """Run one replication; return the parcel arrays, the vehicle legs and who holds what."""
     sc = county.scenario
     env = simpy.Environment()
     p = generate_demand(county, replication)
+    n_days = simulated_days(sc)
     trips: list[tuple] = []
+    skipped: list[tuple] = []  # (vehicle index, day, villages, planned minutes)
     # Where each parcel is while on a vehicle (vehicle index), for the final table.
     on_vehicle = np.full(len(p.village), -1, dtype=np.int32)
     sorter_queue = _Fifo()
@@ -611,7 +647,7 @@ def _simulate(
     def trunk_out() -> Generator[simpy.Event, Any, None]:
         trunks = sc.facilities.county_centre.trunk_departures
         departures = sorted((clock_minutes(d.time), d.cutoff_min) for d in trunks)
-        for day in range(sc.horizon_days):
+        for day in range(n_days):
             for dep, cutoff in departures:
                 t = day * DAY_MIN + dep
                 if env.now < t:
@@ -635,7 +671,7 @@ def _simulate(
         pos[stops - 1 - county.n_townships] = np.arange(len(stops))
         q = shuttle_queues[n_sh + i]
         deps = sorted(clock_minutes(t) for t in line.departures)
-        for day in range(sc.horizon_days):
+        for day in range(n_days):
             for dep in deps:
                 t = day * DAY_MIN + dep
                 if env.now < t:
@@ -662,9 +698,11 @@ def _simulate(
         pos[stops - 1] = np.arange(len(stops))
         q = shuttle_queues[vi]
         stop_min = sc.facilities.townships.service_time_min
-        for day in range(sc.horizon_days):
+        # Shuttles leave no earlier than their driver's shift; a late return is overtime.
+        shift_start = clock_minutes(sc.fleet.vehicle_types[veh.vtype].shift.start)
+        for day in range(n_days):
             for dep in shuttle_deps:
-                t = day * DAY_MIN + dep
+                t = day * DAY_MIN + max(dep, shift_start)
                 if env.now < t:
                     yield env.timeout(t - env.now)
                 ids = q.take(min(cap, q.n_ready(env.now)))
@@ -683,15 +721,20 @@ def _simulate(
                 )
 
     def village_vehicle(vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
-        cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
+        vt = sc.fleet.vehicle_types[veh.vtype]
+        cap = vt.capacity_parcels
         stop_min = sc.facilities.village_points.service_time_min
+        shift_start, shift_end = clock_minutes(vt.shift.start), clock_minutes(vt.shift.end)
+        max_duty = vt.max_duty_h * 60.0
+        tm = county.time_min[veh.vtype]
         n_t = county.n_townships
         start_wd = sc.start_date.weekday()
         lookup = np.zeros(county.n_villages, dtype=np.int64)
-        for day in range(sc.horizon_days):
+        for day in range(n_days):
             weekday = (start_wd + day) % 7
+            duty = 0.0  # planned minutes of the loops driven today
             for dep, collect_only in loop_deps:
-                t = day * DAY_MIN + dep
+                t = day * DAY_MIN + max(dep, shift_start)
                 if env.now < t:
                     yield env.timeout(t - env.now)
                 if collect_only and not has_out:
@@ -702,6 +745,13 @@ def _simulate(
                     if not today.any():
                         continue
                     stops, vills = loop[today], vills[today]
+                    planned = _tour_min(tm, veh.base, stops, stop_min)
+                    late = env.now + planned > day * DAY_MIN + shift_end + 1e-9
+                    if late or duty + planned > max_duty + 1e-9:
+                        # Not driven past the driver's day: its parcels wait for the next one.
+                        skipped.append((n_sh + vi, day, len(stops), planned))
+                        continue
+                    duty += planned
                     ids = (
                         _NONE
                         if collect_only
@@ -714,7 +764,7 @@ def _simulate(
                     yield from drive(
                         veh,
                         n_sh + vi,
-                        "village_loop",
+                        "collection" if collect_only else "village_loop",
                         stops,
                         ids,
                         lookup[p.village[ids]],
@@ -724,13 +774,32 @@ def _simulate(
                         out_at_township,
                     )
 
+    start, w_end = window(sc)
+    cohort = (p.t_created >= start) & (p.t_created < w_end)
+    out_cohort = (o.t_created >= start) & (o.t_created < w_end)
+    shelf = sc.demand.outbound.cold_chain_shelf_factor
+
+    def resolved() -> bool:
+        """Whether every parcel of the window has reached its point (or trunk, or its end)."""
+        arrived = np.where(p.held, p.t_township, p.t_point)
+        if np.isnan(arrived[cohort]).any():
+            return False
+        if not has_out:
+            return True
+        done = ~np.isnan(o.t_trunk) | (spoil_times(o, shelf) <= env.now)
+        return bool(done[out_cohort].all())
+
     def clock() -> Generator[simpy.Event, Any, None]:
-        # The last day ends exactly at the horizon, which env.run(until=...) leaves
-        # unprocessed; it is reported after the run.
-        for _ in range(sc.horizon_days - 1):
+        # Midnight ticks; after the window, the run stops at the first midnight when the
+        # window's parcels have all resolved (the drain), at most after ``n_days``.
+        for day in range(1, n_days + 1):
             yield env.timeout(DAY_MIN)
             if progress is not None:
                 progress(1)
+            if day >= sc.horizon_days and resolved():
+                if progress is not None and n_days > day:
+                    progress(n_days - day)
+                return
 
     env.process(trunk())
     env.process(sorter())
@@ -742,11 +811,14 @@ def _simulate(
         env.process(village_vehicle(i, veh))
     for i, veh in enumerate(county.buses):
         env.process(bus(i, veh))
-    env.process(clock())
-    env.run(until=sc.horizon_days * DAY_MIN)
-    if progress is not None:
-        progress(1)
-    return p, trips, on_vehicle, o, out_on_vehicle
+    env.run(until=env.process(clock()))
+    return _Run(p, trips, on_vehicle, o, out_on_vehicle, skipped, float(env.now))
+
+
+def _tour_min(tm: np.ndarray, base: int, stops: np.ndarray, stop_min: float) -> float:
+    """Planned minutes of a loop: driving base -> stops -> base plus a stop at each."""
+    path = np.concatenate([[base], stops, [base]])
+    return float(tm[path[:-1], path[1:]].sum() + stop_min * len(stops))
 
 
 def sorting_shifts(scenario: Scenario) -> list[tuple[int, int]]:
@@ -802,8 +874,8 @@ def _parcel_table(
     on_vehicle: np.ndarray,
     cats: Categories,
     index: int,
+    end: float,
 ) -> pd.DataFrame:
-    end = county.scenario.horizon_days * DAY_MIN
     stage = _stage(p, end)
     state = np.ones(len(stage), dtype=np.int8)  # in_system
     state[stage == _STAGE["picked_up"]] = 0
@@ -861,10 +933,10 @@ def _outbound_table(
     on_vehicle: np.ndarray,
     cats: Categories,
     index: int,
+    end: float,
 ) -> pd.DataFrame:
     """Rows of the parcel table for outbound parcels (same columns as the inbound rows)."""
     sc = county.scenario
-    end = sc.horizon_days * DAY_MIN
     n = len(o)
     n_t, n_v = county.n_townships, county.n_villages
     spoil = spoil_times(o, sc.demand.outbound.cold_chain_shelf_factor)
@@ -953,5 +1025,21 @@ def _trip_table(county: County, r: int, trips: list[tuple]) -> pd.DataFrame:
             "km": df["km"].to_numpy(dtype=float),
             "load": df["load"].to_numpy(dtype=np.int64),
             "stop_min": df["stop_min"].to_numpy(dtype=float),
+        }
+    )
+
+
+def _skip_table(county: County, r: int, skipped: list[tuple]) -> pd.DataFrame:
+    ids = np.array([v.id for v in county.vehicles], dtype=object)
+    rows = np.array(skipped, dtype=float).reshape(-1, 4)
+    vi = rows[:, 0].astype(np.int64)
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(rows), r, dtype=np.int32),
+            "county_code": np.full(len(rows), county.county_code, dtype=object),
+            "vehicle": ids[vi] if len(rows) else np.empty(0, dtype=object),
+            "day": rows[:, 1].astype(np.int64),
+            "villages": rows[:, 2].astype(np.int64),
+            "planned_min": rows[:, 3],
         }
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.errors import BuildError
+from sim.scenario import clock_minutes
 from sim.world import Vehicle
 
 #: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
@@ -188,9 +189,11 @@ def plan_loops(
     one shared lane for co-delivery. Each lane gets the township's fleet.
 
     A loop's load, duration and km are checked on each weekday, over the villages due that
-    day; loops go to the township's vehicles longest first, each to the vehicle whose busiest
-    day stays shortest among those whose range still covers the day's km (every departure of
-    the day, on one overnight charge).
+    day; loops go to the township's vehicles longest first, so that each vehicle's day fits
+    its driver's shift and duty hours where the fleet allows (see :func:`_assign_loops`)
+    and its range covers the day's km (every departure of the day, on one overnight charge).
+    Townships whose vehicles cannot work their loops within shifts get one warning with the
+    missing van-hours, or a :class:`BuildError` with ``strict: true``.
 
     Raises
     ------
@@ -205,6 +208,8 @@ def plan_loops(
     n_dep = len(scenario.schedules.village_departures) + len(
         scenario.demand.outbound.collection_departures
     )
+    departures = _loop_departures(scenario)
+    shortfalls: list[tuple[str, int, float]] = []
     eligible = has_point & (visits > 0)
     served = np.zeros(len(v_town), dtype=bool)
     per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
@@ -243,53 +248,135 @@ def plan_loops(
                     "day; give the township a vehicle with more range (fleet.townships) or "
                     "fewer village_departures"
                 )
+        limits = (cap, max_min, per_dep_range, stop_min)
         for lane, share, tag in lanes[t]:
-            loops: list[np.ndarray] = []
-            current: list[int] = []
-            for f in facs:
-                if current:
-                    trial = nn_order([*current, f], base, tmat)
-                    heavy = (load_on[trial] * share).sum(axis=0).max() > cap
-                    long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
-                    far = _day_minutes(trial, base, kmat, 0.0, days_of).max() > per_dep_range
-                    if heavy or long or far:
-                        loops.append(nn_order(current, base, tmat))
-                        current = []
-                current.append(f)
-            loops.append(nn_order(current, base, tmat))
+            loops = _cut_loops(facs, base, tmat, kmat, load_on * share, days_of, limits)
             served[members] = True
             minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
             dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
-            assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
-            busy = np.zeros((len(vtypes), 7))
-            busy_km = np.zeros((len(vtypes), 7))
-            for i in np.argsort(minutes.max(axis=1), kind="stable")[::-1]:
-                fits = ((busy_km + dist[i]) <= ranges[:, None] + 1e-9).all(axis=1)
-                if not fits.any():
-                    day = int(np.argmax(dist.sum(axis=0)))
-                    raise BuildError(
-                        f"fleet: the village loops of township {code} need "
-                        f"{dist[:, day].sum():.0f} km on weekday {day} (0 = Monday), more than its "
-                        f"{len(vtypes)} vehicle(s) can drive on one charge "
-                        f"(range_km {', '.join(f'{r:g}' for r in ranges)}); add vehicles in "
-                        "fleet.townships or use vehicles with more range"
-                    )
-                score = np.where(fits, (busy + minutes[i]).max(axis=1), np.inf)
-                k = int(np.argmin(score))
-                assigned[k].append(loops[i])
-                busy[k] += minutes[i]
-                busy_km[k] += dist[i]
+            assigned, _, missing = _assign_loops(
+                scenario, code, vtypes, loops, minutes, dist, ranges, departures
+            )
+            if missing.max() > 0:
+                shortfalls.append((code, len(vtypes), float(missing.max())))
             counter: dict[str, int] = {}
-            for vtype, routes, day_busy in zip(vtypes, assigned, busy):
+            for vtype, routes in zip(vtypes, assigned):
                 counter[vtype] = counter.get(vtype, 0) + 1
-                if not routes:
-                    continue
-                vid = f"{code}-{tag}{vtype}-{counter[vtype]}"
-                if day_busy.max() > max_min:
-                    warnings.append(
-                        f"vehicle {vid}: its loops take up to {day_busy.max() / 60:.1f} h a "
-                        f"departure, more than schedules.max_loop_h = "
-                        f"{scenario.schedules.max_loop_h:g}"
-                    )
-                vehicles.append(Vehicle(vid, vtype, base, tuple(routes), lane))
+                if routes:
+                    vid = f"{code}-{tag}{vtype}-{counter[vtype]}"
+                    vehicles.append(Vehicle(vid, vtype, base, tuple(routes), lane))
+    _report_shortfalls(scenario, shortfalls, warnings)
     return vehicles, served
+
+
+def _cut_loops(facs, base, tmat, kmat, load_on, days_of, limits) -> list[np.ndarray]:
+    """Cut a sweep of village facilities into loops within capacity, duration and range.
+
+    ``limits`` is (capacity, minutes, km per departure, stop minutes); each limit is checked
+    on every weekday over the villages due that day.
+    """
+    cap, max_min, max_km, stop_min = limits
+    loops: list[np.ndarray] = []
+    current: list[int] = []
+    for f in facs:
+        if current:
+            trial = nn_order([*current, f], base, tmat)
+            heavy = load_on[trial].sum(axis=0).max() > cap
+            long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
+            far = _day_minutes(trial, base, kmat, 0.0, days_of).max() > max_km
+            if heavy or long or far:
+                loops.append(nn_order(current, base, tmat))
+                current = []
+        current.append(f)
+    loops.append(nn_order(current, base, tmat))
+    return loops
+
+
+def _loop_departures(scenario) -> np.ndarray:
+    """Minutes after midnight of every daily run of the village loops (deliveries, collection)."""
+    sched, out = scenario.schedules, scenario.demand.outbound
+    times = list(sched.village_departures)
+    if out.parcels_per_village_per_day > 0 or out.specialties:
+        times += list(out.collection_departures)
+    return np.array(sorted(clock_minutes(t) for t in times), dtype=float)
+
+
+def van_day_excess(
+    busy: np.ndarray, departures: np.ndarray, shift: tuple[float, float], max_duty_min: float
+) -> np.ndarray:
+    """Minutes by which vans' days overrun their shift or duty hours, per van and weekday.
+
+    ``busy`` (vans, 7) holds the minutes of a van's loops at one departure on each weekday;
+    at every departure the van drives them one after another, leaving no earlier than the
+    departure and its shift start, so its day ends after the last departure's loops.
+    """
+    start, end = shift
+    t = np.zeros_like(busy)
+    for dep in departures:
+        t = np.maximum(t, max(dep, start)) + np.where(busy > 0, busy, 0.0)
+    t = np.where(busy > 0, t, 0.0)
+    return np.maximum.reduce(
+        [t - end, busy * len(departures) - max_duty_min, np.zeros_like(busy)]
+    )
+
+
+def _assign_loops(scenario, code, vtypes, loops, minutes, dist, ranges, departures):
+    """Give a township's loops to its vans, longest first, so each van's day fits its shift.
+
+    A loop goes to the van whose day then overruns its shift or duty hours least (not at all
+    if possible), among those whose range still covers the day's km; ties go to the van whose
+    busiest departure stays shortest. Returns the loops per van, each van's minutes per
+    departure and weekday, and the van-minutes per weekday beyond the shifts.
+    """
+    types = scenario.fleet.vehicle_types
+    shifts = [
+        (clock_minutes(types[v].shift.start), clock_minutes(types[v].shift.end)) for v in vtypes
+    ]
+    duty = [types[v].max_duty_h * 60.0 for v in vtypes]
+    assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
+    busy = np.zeros((len(vtypes), 7))
+    busy_km = np.zeros((len(vtypes), 7))
+
+    def excess(b: np.ndarray) -> np.ndarray:
+        return np.array(
+            [van_day_excess(b[k : k + 1], departures, shifts[k], duty[k])[0] for k in range(len(b))]
+        )
+
+    for i in np.argsort(minutes.max(axis=1), kind="stable")[::-1]:
+        fits = ((busy_km + dist[i]) <= ranges[:, None] + 1e-9).all(axis=1)
+        if not fits.any():
+            day = int(np.argmax(dist.sum(axis=0)))
+            raise BuildError(
+                f"fleet: the village loops of township {code} need "
+                f"{dist[:, day].sum():.0f} km on weekday {day} (0 = Monday), more than its "
+                f"{len(vtypes)} vehicle(s) can drive on one charge "
+                f"(range_km {', '.join(f'{r:g}' for r in ranges)}); add vehicles in "
+                "fleet.townships or use vehicles with more range"
+            )
+        over = excess(busy + minutes[i]).sum(axis=1)
+        span = (busy + minutes[i]).max(axis=1)
+        score = np.where(fits, over * 1e6 + span, np.inf)
+        k = int(np.argmin(score))
+        assigned[k].append(loops[i])
+        busy[k] += minutes[i]
+        busy_km[k] += dist[i]
+    return assigned, busy, excess(busy).sum(axis=0)
+
+
+def _report_shortfalls(scenario, shortfalls: list[tuple[str, int, float]], warnings) -> None:
+    """One warning (or, with ``strict``, an error) for townships whose vans cannot keep shifts."""
+    if not shortfalls:
+        return
+    worst = sorted(shortfalls, key=lambda x: -x[2])
+    total_h = sum(x[2] for x in shortfalls) / 60.0
+    examples = ", ".join(f"{c} ({n} vehicle(s), {m / 60:.1f} h)" for c, n, m in worst[:3])
+    message = (
+        f"fleet: the village loops of {len(shortfalls)} township(s) need {total_h:.1f} "
+        f"van-hours a day more than their vehicles can work within their shifts and duty hours "
+        f"(fleet.vehicle_types.*.shift, max_duty_h), on the worst weekday of each: {examples}; "
+        "loops that do not fit are not driven and their villages wait for the next visit; add "
+        "vehicles in fleet.township_default or fleet.townships"
+    )
+    if scenario.strict:
+        raise BuildError(message + " (strict: true makes this an error)")
+    warnings.append(message)

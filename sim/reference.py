@@ -195,4 +195,4 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
     for vi, veh in enumerate(c.village_vehicles):
         env.process(village_vehicle(vi, veh))
     env.run(until=sc.horizon_days * DAY_MIN)
-    return _parcel_table(c, replication, p, on_vehicle, cats, index)
+    return _parcel_table(c, replication, p, on_vehicle, cats, index, sc.horizon_days * DAY_MIN)

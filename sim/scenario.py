@@ -153,7 +153,7 @@ class Region(_Model):
 
 
 class Shift(_Model):
-    """A working shift of the county sorting centre, within one day."""
+    """A working shift within one day (of the county sorting centre, or of a vehicle's driver)."""
 
     start: ClockTime = Field(description="shift start, HH:MM")
     end: ClockTime = Field(description="shift end, HH:MM, later than start on the same day")
@@ -257,7 +257,7 @@ class Facilities(_Model):
 
 
 class VehicleType(_Model):
-    """A kind of vehicle."""
+    """A kind of vehicle, with its driver's working day and its costs."""
 
     capacity_parcels: int = Field(gt=0, description="parcels it carries at most")
     max_speed_kmh: float = Field(
@@ -265,10 +265,36 @@ class VehicleType(_Model):
     )
     cost_per_km_yuan: float = Field(ge=0, description="running cost per km driven, yuan")
     cost_per_hour_yuan: float = Field(
-        ge=0, description="driver wage and time cost per hour on the road, yuan"
+        0,
+        ge=0,
+        description="extra cost per hour on the road (time-based pay on top of the daily wage), "
+        "yuan; the driver's day is driver_cost_per_day_yuan",
+    )
+    driver_cost_per_day_yuan: float = Field(
+        190,
+        ge=0,
+        description="driver wage per vehicle-day, paid every day of the window for every "
+        "vehicle of the fleet, yuan (default ~190: most couriers earn < 5,000 yuan a month, "
+        "26 working days; China Post News 2020, derived)",
     )
     cost_per_day_yuan: float = Field(
-        0, ge=0, description="fixed cost per day the vehicle drives (depreciation, charging), yuan"
+        40,
+        ge=0,
+        description="fixed vehicle cost per vehicle-day (depreciation, insurance, charging), "
+        "paid every day of the window for every vehicle of the fleet, yuan (default ~40 for a "
+        "light van [assumption]; ~20 for an EV tricycle)",
+    )
+    shift: Shift = Field(
+        default_factory=lambda: Shift(start="07:00", end="19:00"),
+        description="the driver's working day: a vehicle leaves no earlier than start, and a "
+        "village loop that cannot be back by end is not driven that day [assumption]",
+    )
+    max_duty_h: float = Field(
+        10,
+        gt=0,
+        le=24,
+        description="hours a driver may drive and stop in a day; a village loop that would "
+        "exceed it is not driven (couriers work 10-12 h a day, China Daily 2021)",
     )
     range_km: float | None = Field(
         None,
@@ -602,6 +628,20 @@ class Kpi(_Model):
         description="a village without a point is 'reachable' if its township point is "
         "within this road distance",
     )
+    max_township_lead_h: float = Field(
+        24,
+        gt=0,
+        description="township covered only if the 95th percentile time from the county centre "
+        "to its township point is within this (parcels reach the township the day they "
+        "arrive or the next) [assumption]",
+    )
+    max_sort_wait_h: float = Field(
+        12,
+        gt=0,
+        description="county covered only if the 95th percentile wait from arrival at the "
+        "county centre to sorted is within this (each day's arrivals sorted within the day) "
+        "[assumption]",
+    )
 
 
 class Scenario(_Model):
@@ -614,9 +654,27 @@ class Scenario(_Model):
     start_date: _dt.date = Field(
         _dt.date(2026, 3, 2), description="calendar date of simulated day 0"
     )
-    horizon_days: int = Field(gt=0, le=366, description="simulated days, warm-up included")
+    horizon_days: int = Field(
+        gt=0,
+        le=366,
+        description="warm-up plus measurement window, days; the window (horizon_days - "
+        "warmup_days) should be whole weeks; the drain (drain_days) comes on top",
+    )
     warmup_days: int = Field(
         0, ge=0, description="first days whose parcels are left out of the KPIs"
+    )
+    drain_days: int | None = Field(
+        None,
+        ge=0,
+        le=60,
+        description="days simulated after the measurement window so that the parcels created "
+        "in it reach their outcome (demand goes on; only the window's parcels count); the run "
+        "stops early once all have. None: up to pickup.max_hold_days, rounded up",
+    )
+    strict: bool = Field(
+        False,
+        description="treat a fleet that cannot work its loops within its drivers' shifts as "
+        "an error instead of a warning",
     )
     seed: int = Field(ge=0, lt=2**63, description="seed of every random stream")
     replications: int = Field(1, ge=1, le=1000, description="independent replications")

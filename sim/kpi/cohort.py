@@ -1,0 +1,159 @@
+"""The cohort of a county: parcels created in the measurement window, followed to their outcome.
+
+Lead time runs from a parcel's arrival at the county centre to its arrival at the point where
+the villager collects it (the village point, or the township point for villages without a
+point or a visit). A parcel that has not arrived when the run stops is censored at that time.
+Each parcel's wait is split into stages (sorting, shuttle, township point, loop), so a unit
+that falls short can name where its parcels waited longest.
+
+Visits are counted from the vehicle runs: a visit is a day on which a run that reaches the
+village leaves its base (village loops from the township point; rural buses from the county
+station), counted in each 7-day week of the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.measure import DAY_MIN, window
+from sim.world import County
+
+#: Stages of the inbound lead time, in order; ``Cohort.stage_h`` has one column each.
+STAGES = ("sorting", "shuttle", "township_point", "loop")
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Inbound parcels of one county created in the window (one or more replications).
+
+    Attributes
+    ----------
+    replication, village, township
+        Per parcel: replication and local village and township index.
+    lead_h, reached
+        Lead time in hours (to the censoring time where not ``reached``).
+    town_h, at_town
+        Hours to the township point (bus parcels: to the village), and whether reached.
+    sort_h, sorted
+        Hours from arrival at the centre to sorted, and whether sorted.
+    stage_h
+        Hours spent in each of :data:`STAGES` (until the censoring time where unresolved).
+    day_created, day_reached
+        Simulated day of arrival at the centre and at the point (-1 if not reached).
+    """
+
+    replication: np.ndarray
+    village: np.ndarray
+    township: np.ndarray
+    lead_h: np.ndarray
+    reached: np.ndarray
+    town_h: np.ndarray
+    at_town: np.ndarray
+    sort_h: np.ndarray
+    sorted: np.ndarray
+    stage_h: np.ndarray
+    day_created: np.ndarray
+    day_reached: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lead_h)
+
+
+def local_index(codes: pd.Series, local: np.ndarray) -> np.ndarray:
+    """Index of each row's (categorical) code within a county's own code list."""
+    mapping = pd.Index(local).get_indexer(codes.cat.categories)
+    return mapping[codes.cat.codes.to_numpy()]
+
+
+def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
+    """Rows of ``parcels`` created in the measurement window."""
+    start, end = window(c.scenario)
+    t = parcels["t_created"].to_numpy()
+    return (t >= start) & (t < end)
+
+
+def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> Cohort:
+    """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end."""
+    p = parcels[in_window(c, parcels)]
+    rep = p["replication"].to_numpy()
+    end = np.array([ends[int(r)] for r in rep], dtype=float) if len(p) else np.empty(0)
+    created = p["t_created"].to_numpy()
+    point = p["t_point"].to_numpy()
+    sorted_at = p["t_sorted"].to_numpy()
+    town = p["t_township"].to_numpy()
+    bus = np.isnan(town) & ~np.isnan(p["t_shuttle_depart"].to_numpy()) & np.isnan(
+        p["t_loop_depart"].to_numpy()
+    )
+    town = np.where(bus, point, town)  # bus parcels go straight to their village
+    # Times each stage ends; a missing time takes the next one (a stage that was skipped),
+    # and an unresolved parcel's last stage runs to the end of the run.
+    marks = np.column_stack(
+        [created, sorted_at, town, p["t_loop_depart"].to_numpy(), np.where(np.isnan(point), end, point)]
+    )
+    for j in range(marks.shape[1] - 2, 0, -1):
+        marks[:, j] = np.where(np.isnan(marks[:, j]), marks[:, j + 1], marks[:, j])
+    reached = ~np.isnan(point)
+    return Cohort(
+        replication=rep,
+        village=local_index(p["village_code"], c.village_codes),
+        township=local_index(p["township_code"], c.township_codes),
+        lead_h=(np.where(reached, point, end) - created) / 60.0,
+        reached=reached,
+        town_h=(np.where(np.isnan(town), end, town) - created) / 60.0,
+        at_town=~np.isnan(town),
+        sort_h=(np.where(np.isnan(sorted_at), end, sorted_at) - created) / 60.0,
+        sorted=~np.isnan(sorted_at),
+        stage_h=np.diff(marks, axis=1) / 60.0,
+        day_created=(created // DAY_MIN).astype(np.int64),
+        day_reached=np.where(reached, point // DAY_MIN, -1).astype(np.int64),
+    )
+
+
+def run_starts(trips: pd.DataFrame) -> pd.Series:
+    """Departure time of each leg's run from its base (the run's first leg)."""
+    key = trips["replication"].astype(np.int64) * (1 << 32) + trips["run"].astype(np.int64)
+    return trips["depart"].groupby(key.to_numpy()).transform("min")
+
+
+def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Visits per week of each village: (mean over weeks and replications, worst week).
+
+    The window is cut into whole 7-day weeks (a window shorter than a week counts as one,
+    scaled to 7 days); a village's visits in a week are the days a run reaching it left its
+    base (several runs on one day are one visit).
+    """
+    start, end = window(c.scenario)
+    days = int(round((end - start) / DAY_MIN))
+    n_weeks = max(days // 7, 1)
+    scale = 7.0 / days if days < 7 else 1.0
+    n_cols = n_weeks * 7 if days >= 7 else days
+    legs = trips[np.isin(trips["kind"].to_numpy(), ["village_loop", "bus"])]
+    dep = run_starts(legs).to_numpy() if len(legs) else np.empty(0)
+    vidx = pd.Index(c.village_codes).get_indexer(legs["to_code"])
+    day = np.floor((dep - start) / DAY_MIN).astype(np.int64)
+    keep = (vidx >= 0) & (day >= 0) & (day < n_cols)
+    reps = np.unique(trips["replication"].to_numpy())
+    r_index = np.searchsorted(reps, legs["replication"].to_numpy()[keep])
+    n_rep = max(len(reps), 1)
+    visited = np.zeros((n_rep, c.n_villages, n_cols), dtype=bool)
+    visited[r_index, vidx[keep], day[keep]] = True
+    per_week = visited.reshape(n_rep, c.n_villages, n_weeks, -1).sum(axis=3) * scale
+    return per_week.mean(axis=(0, 2)), per_week.min(axis=(0, 2))
+
+
+def shuttle_days(c: County, trips: pd.DataFrame) -> np.ndarray:
+    """Per township, the mean number of window days with a shuttle run reaching it."""
+    start, end = window(c.scenario)
+    legs = trips[trips["kind"].to_numpy() == "shuttle"]
+    dep = run_starts(legs).to_numpy() if len(legs) else np.empty(0)
+    tidx = pd.Index(c.township_codes).get_indexer(legs["to_code"])
+    keep = (tidx >= 0) & (dep >= start) & (dep < end)
+    rep = legs["replication"].to_numpy()[keep]
+    day = (dep[keep] // DAY_MIN).astype(np.int64)
+    uniq = np.unique(np.column_stack([rep, tidx[keep], day]), axis=0) if keep.any() else None
+    n_rep = max(trips["replication"].nunique(), 1)
+    counted = uniq[:, 1].astype(np.int64) if uniq is not None else np.empty(0, dtype=np.int64)
+    return np.bincount(counted, minlength=c.n_townships) / n_rep
