@@ -19,6 +19,7 @@ import pandas as pd
 from sim.errors import GeodataError, ScenarioError
 from sim.geodata import load_divisions, resolve_region, unit
 from sim.geodata.layout import lay_out_county
+from sim.measure import design_notes
 from sim.network import facility_matrices
 from sim.plan import local_xy, nn_order, plan_loops, plan_shuttles, visit_days
 from sim.scenario import Scenario
@@ -185,7 +186,7 @@ def build(
         counties.append(build_county(scenario, code, divisions=div, cache_dir=cache_dir))
         if progress is not None:
             progress(1)
-    return World(scenario=scenario, counties=tuple(counties))
+    return World(scenario=scenario, counties=tuple(counties), notes=tuple(design_notes(scenario)))
 
 
 def build_county(

@@ -398,6 +398,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from sim.engine import run
     from sim.kpi import compute_kpis, coverage_table, summarize
+    from sim.measure import simulated_days
     from sim.runfolder import RunTables, check_out_dir, write_run
 
     _positive("--replications", args.replications)
@@ -412,7 +413,7 @@ def _run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
     _print_warnings(world.warnings)
-    total = scenario.horizon_days * scenario.replications * len(world.counties)
+    total = simulated_days(scenario) * scenario.replications * len(world.counties)
     with tqdm(
         total=total, unit="day", desc=scenario.name, disable=args.quiet or None, leave=False
     ) as bar:
@@ -445,6 +446,7 @@ def _print_warnings(
 
 def _headline(tables, world) -> str:
     from sim.kpi import SUMMARY_KPIS, format_value
+    from sim.measure import drain_days, window_days
 
     s = tables.summary
     scope = "county" if len(world.counties) == 1 else "province"
@@ -453,8 +455,9 @@ def _headline(tables, world) -> str:
     lines = [
         f"{world.scenario.name}: {world.label}, "
         f"{world.scenario.replications} replication(s), "
-        f"{world.scenario.horizon_days - world.scenario.warmup_days} days measured after "
-        f"{world.scenario.warmup_days} warm-up",
+        f"parcels created in {window_days(world.scenario)} days after "
+        f"{world.scenario.warmup_days} warm-up, followed for up to "
+        f"{drain_days(world.scenario)} more days to their outcome",
         f"synthetic layers: {', '.join(synthetic)}",
         f"{'KPI':<26}{'mean':>12}   95% CI",
     ]

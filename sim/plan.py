@@ -315,9 +315,7 @@ def van_day_excess(
     for dep in departures:
         t = np.maximum(t, max(dep, start)) + np.where(busy > 0, busy, 0.0)
     t = np.where(busy > 0, t, 0.0)
-    return np.maximum.reduce(
-        [t - end, busy * len(departures) - max_duty_min, np.zeros_like(busy)]
-    )
+    return np.maximum.reduce([t - end, busy * len(departures) - max_duty_min, np.zeros_like(busy)])
 
 
 def _assign_loops(scenario, code, vtypes, loops, minutes, dist, ranges, departures):

@@ -91,6 +91,10 @@ def _run_report(folder: Path, cache_dir: Path | None) -> str:
         parcels=pd.read_parquet(folder / "parcels.parquet"),
         trips=pd.read_parquet(folder / "trips.parquet"),
         replications=int(meta.get("replications", 1)),
+        ends={
+            (int(e["replication"]), str(e["county_code"])): float(e["end_min"])
+            for e in meta.get("run_end_min", [])
+        },
     )
     coverage = pd.read_csv(folder / "coverage.csv", dtype={"code": str})
     fig, ax = plt.subplots(figsize=(8, 8))

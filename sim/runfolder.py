@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import yaml
 
 from sim.engine import Results
 from sim.errors import UsageError
+from sim.measure import drain_days, window_days
 from sim.scenario import Scenario
 
 #: Files of a run folder, in the order they are written.
@@ -188,6 +190,27 @@ def facilities_table(world) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def exact_csv(table: pd.DataFrame, path: Path) -> None:
+    """Write a table as CSV whose numbers read back exactly.
+
+    Whole numbers (counts) are written as integers, other floats with the shortest digits
+    that round-trip (Python's ``repr``), NaN as an empty field.
+    """
+    out = table.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = [_exact(x) for x in out[col].to_numpy()]
+    out.to_csv(path, index=False)
+
+
+def _exact(x: float) -> str:
+    if math.isnan(x):
+        return ""
+    if x.is_integer() and abs(x) < 2**53:
+        return str(int(x))
+    return repr(float(x))
+
+
 def manifest(results: Results, wall_time_s: float) -> dict[str, Any]:
     """The manifest of a run: what ran, from which sources, with which code."""
     from sim import __version__
@@ -201,6 +224,12 @@ def manifest(results: Results, wall_time_s: float) -> dict[str, Any]:
         "replications": results.replications,
         "horizon_days": sc.horizon_days,
         "warmup_days": sc.warmup_days,
+        "window_days": window_days(sc),
+        "max_drain_days": drain_days(sc),
+        "run_end_min": [
+            {"replication": r, "county_code": code, "end_min": end}
+            for (r, code), end in sorted(results.ends.items())
+        ],
         "region": w.label,
         "ruralsim_version": __version__,
         "git_describe": git_describe(),
@@ -232,11 +261,11 @@ def _write_tables(folder: Path, results: Results, tables: RunTables, wall: float
     (folder / "manifest.json").write_text(
         json.dumps(manifest(results, wall), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    tables.kpis.to_csv(folder / "kpis.csv", index=False, float_format="%.6g")
-    tables.summary.to_csv(folder / "kpis_summary.csv", index=False, float_format="%.6g")
+    exact_csv(tables.kpis, folder / "kpis.csv")
+    exact_csv(tables.summary, folder / "kpis_summary.csv")
     results.parcels.to_parquet(folder / "parcels.parquet", index=False)
     results.trips.to_parquet(folder / "trips.parquet", index=False)
-    tables.coverage.to_csv(folder / "coverage.csv", index=False, float_format="%.6g")
+    exact_csv(tables.coverage, folder / "coverage.csv")
     facilities_table(results.world).to_csv(
         folder / "facilities.csv", index=False, float_format="%.7g"
     )

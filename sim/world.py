@@ -177,15 +177,20 @@ class World:
         The validated scenario it was built from.
     counties
         The counties, in code order.
+    notes
+        What a planner should know about the scenario as a whole (e.g. a measurement window
+        that is not whole weeks).
     """
 
     scenario: Scenario
     counties: tuple[County, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Build warnings of every county, prefixed with the county code."""
-        return tuple(f"{c.county_code}: {m}" for c in self.counties for m in c.warnings)
+        """Notes on the scenario, then build warnings of every county prefixed with its code."""
+        counties = tuple(f"{c.county_code}: {m}" for c in self.counties for m in c.warnings)
+        return self.notes + counties
 
     @property
     def label(self) -> str:

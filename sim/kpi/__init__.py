@@ -107,7 +107,9 @@ def compute_kpis(results: Results) -> pd.DataFrame:
     frames = []
     by_rep: dict[int, list[Parts]] = {}
     for r, county, p, t, skipped in _blocks(results):
-        rows, county_parts = county_kpis(county, p, t, skipped, results.end_of(r, county.county_code))
+        rows, county_parts = county_kpis(
+            county, p, t, skipped, results.end_of(r, county.county_code)
+        )
         frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
         by_rep.setdefault(r, []).append(county_parts)
     names = [c.name for c in results.world.scenario.carriers]

@@ -84,14 +84,22 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
     point = p["t_point"].to_numpy()
     sorted_at = p["t_sorted"].to_numpy()
     town = p["t_township"].to_numpy()
-    bus = np.isnan(town) & ~np.isnan(p["t_shuttle_depart"].to_numpy()) & np.isnan(
-        p["t_loop_depart"].to_numpy()
+    bus = (
+        np.isnan(town)
+        & ~np.isnan(p["t_shuttle_depart"].to_numpy())
+        & np.isnan(p["t_loop_depart"].to_numpy())
     )
     town = np.where(bus, point, town)  # bus parcels go straight to their village
     # Times each stage ends; a missing time takes the next one (a stage that was skipped),
     # and an unresolved parcel's last stage runs to the end of the run.
     marks = np.column_stack(
-        [created, sorted_at, town, p["t_loop_depart"].to_numpy(), np.where(np.isnan(point), end, point)]
+        [
+            created,
+            sorted_at,
+            town,
+            p["t_loop_depart"].to_numpy(),
+            np.where(np.isnan(point), end, point),
+        ]
     )
     for j in range(marks.shape[1] - 2, 0, -1):
         marks[:, j] = np.where(np.isnan(marks[:, j]), marks[:, j + 1], marks[:, j])
@@ -126,7 +134,7 @@ def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     base (several runs on one day are one visit).
     """
     start, end = window(c.scenario)
-    days = int(round((end - start) / DAY_MIN))
+    days = round((end - start) / DAY_MIN)
     n_weeks = max(days // 7, 1)
     scale = 7.0 / days if days < 7 else 1.0
     n_cols = n_weeks * 7 if days >= 7 else days

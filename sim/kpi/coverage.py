@@ -142,7 +142,8 @@ def _village_why(c: County, a: Assessment, i: int) -> str:
 def _lead_why(p95: float, limit: float, stage: str) -> str:
     if np.isnan(p95):
         return f"p95 lead unknown (too many parcels still on the way), waits longest at {stage}"
-    return f"p95 lead {p95:.1f} h > {limit:g} h, misses by {p95 - limit:.1f} h; waits longest at {stage}"
+    miss = f"p95 lead {p95:.1f} h > {limit:g} h, misses by {p95 - limit:.1f} h"
+    return f"{miss}; waits longest at {stage}"
 
 
 def township_km(c: County) -> np.ndarray:

@@ -8,6 +8,7 @@ those of the measurement window; the centre backlog is the physical queue
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def county_kpis(
     start, w_end = window(sc)
     inbound = p_all["direction"].cat.codes.to_numpy() == 0
     p, out = p_all[inbound], p_all[~inbound]
-    rep = int(p_all["replication"].iat[0]) if len(p_all) else 0
+    rep = int(p_all["replication"].to_numpy()[0]) if len(p_all) else 0
     cohort = inbound_cohort(c, p, {rep: end})
     a = assess(c, cohort, t, 1)
     costs = county_costs(c, t, p)
@@ -92,7 +93,7 @@ def county_kpis(
         arrived=int(np.sum((t_point >= start) & (t_point < w_end))),
         overflows=int(p["locker_overflows"].to_numpy()[in_window(c, p)].sum()),
         **_outbound_parts(c, out, end),
-        **_locker_use(c, p, start, w_end),
+        **cast("dict[str, Any]", _locker_use(c, p, start, w_end)),
         n_sorted=int(np.sum((sorted_at >= start) & (sorted_at < w_end))),
         capacity=sc.facilities.county_centre.sorting_capacity_per_hour
         * shift_h
