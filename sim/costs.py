@@ -138,7 +138,7 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
         )
 
     t_point = parcels["t_point"].to_numpy()
-    delivered = (t_point >= start) & (t_point <= end) & ~parcels["held_at_township"].to_numpy()
+    delivered = (t_point >= start) & (t_point < end) & ~parcels["held_at_township"].to_numpy()
     codes = parcels["village_code"]
     mapping = pd.Index(c.village_codes).get_indexer(codes.cat.categories)
     local = mapping[codes.cat.codes.to_numpy()[delivered]]
@@ -170,7 +170,7 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
             own[lane_of[v.id]] += cost
         else:
             idle_pool += cost
-    reached = (t_point >= start) & (t_point <= end) & (parcels["direction"] == "inbound").to_numpy()
+    reached = (t_point >= start) & (t_point < end) & (parcels["direction"] == "inbound").to_numpy()
     carrier_parcels = np.bincount(
         parcels["carrier"].cat.codes.to_numpy()[reached], minlength=n_c
     ).astype(float)[:n_c]

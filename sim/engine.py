@@ -789,18 +789,6 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
         done = ~np.isnan(o.t_trunk) | (spoil_times(o, shelf) <= env.now)
         return bool(done[out_cohort].all())
 
-    def clock() -> Generator[simpy.Event, Any, None]:
-        # Midnight ticks; after the window, the run stops at the first midnight when the
-        # window's parcels have all resolved (the drain), at most after ``n_days``.
-        for day in range(1, n_days + 1):
-            yield env.timeout(DAY_MIN)
-            if progress is not None:
-                progress(1)
-            if day >= sc.horizon_days and resolved():
-                if progress is not None and n_days > day:
-                    progress(n_days - day)
-                return
-
     env.process(trunk())
     env.process(sorter())
     if has_out:
@@ -811,7 +799,16 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
         env.process(village_vehicle(i, veh))
     for i, veh in enumerate(county.buses):
         env.process(bus(i, veh))
-    env.run(until=env.process(clock()))
+    # Day by day; after the window, the run stops at the first midnight when the window's
+    # parcels have all resolved (the drain), at most after ``n_days``.
+    for day in range(1, n_days + 1):
+        env.run(until=day * DAY_MIN)
+        if progress is not None:
+            progress(1)
+        if day >= sc.horizon_days and day < n_days and resolved():
+            if progress is not None:
+                progress(n_days - day)
+            break
     return _Run(p, trips, on_vehicle, o, out_on_vehicle, skipped, float(env.now))
 
 

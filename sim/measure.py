@@ -42,9 +42,14 @@ def design_notes(scenario: Scenario) -> list[str]:
     notes = []
     days = window_days(scenario)
     if days % 7:
+        counted = (
+            f"over its first {days // 7} whole week(s) only"
+            if days >= 7
+            else f"over {days} days scaled to a week"
+        )
         notes.append(
             f"the measurement window (horizon_days - warmup_days = {days} days) is not a whole "
-            f"number of weeks; visits per week are then counted over {days // 7} whole week(s) "
-            f"only; use {max(7, round(days / 7) * 7)} days"
+            f"number of weeks, so visits per week are counted {counted}; make it "
+            f"{max(7, round(days / 7) * 7)} days for weekly answers"
         )
     return notes

@@ -261,10 +261,10 @@ def plan_loops(
                 shortfalls.append((code, len(vtypes), float(missing.max())))
             counter: dict[str, int] = {}
             for vtype, routes in zip(vtypes, assigned):
+                # A vehicle without a loop stays in the fleet: it and its driver are paid.
                 counter[vtype] = counter.get(vtype, 0) + 1
-                if routes:
-                    vid = f"{code}-{tag}{vtype}-{counter[vtype]}"
-                    vehicles.append(Vehicle(vid, vtype, base, tuple(routes), lane))
+                vid = f"{code}-{tag}{vtype}-{counter[vtype]}"
+                vehicles.append(Vehicle(vid, vtype, base, tuple(routes), lane))
     _report_shortfalls(scenario, shortfalls, warnings)
     return vehicles, served
 

@@ -99,5 +99,6 @@ def test_bus_as_complement_keeps_the_vans(tiny_scenario, line_villages):
     assert by_bus.mean() == pytest.approx(0.4, abs=0.1)
     k = sim.compute_kpis(results)
     county = k[k["scope"] == "county"].set_index("kpi")["value"]
-    window = reached[reached["t_point"] >= sc.warmup_days * 1440]
+    t = reached["t_point"]
+    window = reached[(t >= sc.warmup_days * 1440) & (t < sc.horizon_days * 1440)]
     assert county["bus_parcels"] == window["t_township"].isna().sum()

@@ -13,7 +13,9 @@ from tests.test_engine import _scenario
 
 
 def _with_calendar(base, **calendar):
-    return _scenario(base, start_date="2026-11-08", horizon_days=8, demand__calendar=calendar)
+    return _scenario(
+        base, start_date="2026-11-08", horizon_days=8, drain_days=0, demand__calendar=calendar
+    )
 
 
 def test_factors_follow_weekdays_and_events(tiny_scenario):
@@ -34,6 +36,7 @@ def test_yearly_event_wraps_past_new_year(tiny_scenario):
         tiny_scenario,
         start_date="2026-12-30",
         horizon_days=5,
+        drain_days=0,
         demand__calendar={
             "events": [{"name": "spring", "start": "12-31", "end": "01-02", "factor": 1.33}]
         },

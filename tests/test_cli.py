@@ -88,7 +88,8 @@ def test_run_folder_contract(tiny_run, tiny_scenario):
     ):
         assert col in parcels.columns
     created = county.loc["parcels_created", "mean"] * tiny_scenario.replications
-    in_window = parcels["t_created"] >= tiny_scenario.warmup_days * 1440
+    t = parcels["t_created"]
+    in_window = (t >= tiny_scenario.warmup_days * 1440) & (t < tiny_scenario.horizon_days * 1440)
     assert in_window.sum() == pytest.approx(created)
     trips = pd.read_parquet(tiny_run / "trips.parquet")
     for col in ("vehicle", "type", "from_code", "to_code", "depart", "arrive", "km", "load"):
@@ -99,6 +100,8 @@ def test_run_folder_contract(tiny_run, tiny_scenario):
         "code",
         "name",
         "covered",
+        "reason",
+        "stage",
         "visits_per_week",
         "p95_lead_h",
         "why",
