@@ -172,7 +172,7 @@ def plan_loops(
     rate,
     visits,
     visit_days,
-    has_point,
+    eligible,
     v_town,
     t_codes,
     v_codes,
@@ -185,7 +185,10 @@ def plan_loops(
 
     ``lanes[t]`` lists, for township ``t``, who runs its loops: ``(lane, share, tag)`` per
     carrier with its own vehicles (its share of the demand, its name in the vehicle ids), or
-    one shared lane for co-delivery. Each lane gets the township's fleet.
+    one shared lane for co-delivery. Each lane gets the township's fleet and plans its own
+    loops over the villages it visits (``eligible[lane]``), on its own weekdays
+    (``visit_days[lane]``, shape (lanes, V, 7)), with its own load per visit (its share of
+    the rate over its ``visits[lane]`` per week).
 
     A loop's load, duration and km are checked on each weekday, over the villages due that
     day; loops go to the township's vehicles longest first, each to the vehicle whose busiest
@@ -205,17 +208,19 @@ def plan_loops(
     n_dep = len(scenario.schedules.village_departures) + len(
         scenario.demand.outbound.collection_departures
     )
-    eligible = has_point & (visits > 0)
-    served = np.zeros(len(v_town), dtype=bool)
+    eligible = eligible & (visits > 0)
+    served = np.zeros(eligible.shape, dtype=bool)
     per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
-    # Facility-indexed views, so that loops (facility indices) index them directly.
-    load_on = np.concatenate([np.zeros((n_town + 1, 7)), per_visit[:, None] * visit_days])
-    days_of = np.concatenate([np.zeros((n_town + 1, 7), dtype=bool), visit_days])
+    # Facility-indexed views per lane, so that loops (facility indices) index them directly.
+    pad = np.zeros((len(visits), n_town + 1, 7))
+    lane_load = np.concatenate([pad, per_visit[:, :, None] * visit_days], axis=1)
+    lane_days = np.concatenate([pad.astype(bool), visit_days], axis=1)
     vehicles: list[Vehicle] = []
     for t in range(n_town):
         code = t_codes[t]
         vtypes = _expand(scenario.fleet.townships.get(code, scenario.fleet.township_default))
-        members = np.flatnonzero((v_town == t) & eligible)
+        active = [lane for lane, _, _ in lanes[t]]
+        members = np.flatnonzero((v_town == t) & eligible[active].any(axis=0))
         if len(members) == 0:
             continue
         if not vtypes:
@@ -244,9 +249,13 @@ def plan_loops(
                     "fewer village_departures"
                 )
         for lane, share, tag in lanes[t]:
+            mine = facs[eligible[lane, facs - 1 - n_town]]
+            if len(mine) == 0:
+                continue
+            load_on, days_of = lane_load[lane], lane_days[lane]
             loops: list[np.ndarray] = []
             current: list[int] = []
-            for f in facs:
+            for f in mine:
                 if current:
                     trial = nn_order([*current, f], base, tmat)
                     heavy = (load_on[trial] * share).sum(axis=0).max() > cap
@@ -257,7 +266,7 @@ def plan_loops(
                         current = []
                 current.append(f)
             loops.append(nn_order(current, base, tmat))
-            served[members] = True
+            served[lane, mine - 1 - n_town] = True
             minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
             dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
             assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
