@@ -256,12 +256,8 @@ def build_county(
     km_any = np.minimum.reduce(list(km.values()))
     vf = np.arange(len(v_codes)) + 1 + len(t_codes)
     township_km = np.minimum(km_any[vf, v_town + 1], km_any[v_town + 1, vf])
-    sched = scenario.schedules
-    visits = np.array(
-        [sched.village_visits_per_week.get(c, sched.visits_per_week) for c in v_codes],
-        dtype=np.int64,
-    )
-    days = visit_days(visits)
+    visits, wanted = lane_visits(scenario, v_codes, rate)
+    days = np.stack([visit_days(n) for n in visits])
     warnings: list[str] = []
     shuttles = plan_shuttles(scenario, code, xy, rate, v_town, len(t_codes), time_min, km, warnings)
     co = scenario.co_delivery.townships
@@ -273,13 +269,21 @@ def build_county(
         else [(k, c.share, f"{c.name}-") for k, c in enumerate(scenario.carriers)]
         for t in range(len(t_codes))
     ]
+    for k, carrier in enumerate(scenario.carriers):
+        skipped = has_point & ~shared[v_town] & (visits[k] > 0) & ~wanted[k]
+        if skipped.any():
+            warnings.append(
+                f"carrier {carrier.name}: its vans skip {skipped.sum()} villages where it expects "
+                f"fewer than {carrier.min_parcels_per_visit:g} parcels a visit "
+                "(carriers[].min_parcels_per_visit); its parcels for them wait at the township"
+            )
     village_vehicles, served = plan_loops(
         scenario,
         xy,
         rate,
         visits,
         days,
-        has_point & ~replaced,
+        wanted & has_point & ~replaced,
         v_town,
         t_codes,
         v_codes,
@@ -315,8 +319,8 @@ def build_county(
         village_has_point=has_point,
         village_kind=kinds,
         village_township_km=township_km,
-        village_visit_days=days,
-        village_served=served | (on_bus >= 0),
+        village_visit_days=days & served[:, :, None],
+        village_served=served.any(axis=0) | (on_bus >= 0),
         village_rate=rate,
         village_population=population,
         time_min=time_min,
@@ -328,6 +332,49 @@ def build_county(
         township_shared=shared,
         warnings=tuple(warnings),
     )
+
+
+def lane_visits(
+    scenario: Scenario, v_codes: np.ndarray, rate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Visits per week of each village by each lane, and whether the lane means to visit it.
+
+    Lanes are the carriers (their own vans, in townships without co-delivery), then the shared
+    co-delivery lane. The shared lane, and carriers without a ``visits_per_week`` of their own,
+    follow the schedules (``village_visits_per_week``, else ``visits_per_week``). A carrier's
+    own frequency replaces ``schedules.visits_per_week`` and is capped by a village's listed
+    visits. A carrier skips a village where it expects fewer than its
+    ``min_parcels_per_visit`` parcels per visit.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    v_codes
+        Village codes of the county.
+    rate
+        Mean inbound parcels per day of each village (all carriers).
+
+    Returns
+    -------
+    visits : numpy.ndarray
+        Shape (C + 1, V): visits per week of village ``v`` by lane ``l``.
+    wanted : numpy.ndarray
+        Shape (C + 1, V): the lane visits the village at all (visits, and enough parcels).
+    """
+    sched = scenario.schedules
+    listed = sched.village_visits_per_week
+    default = np.array([listed.get(c, sched.visits_per_week) for c in v_codes], dtype=np.int64)
+    cap = np.array([listed.get(c, 7) for c in v_codes], dtype=np.int64)
+    visits, wanted = [], []
+    for carrier in scenario.carriers:
+        n = default if carrier.visits_per_week is None else np.minimum(carrier.visits_per_week, cap)
+        per_visit = carrier.share * rate * 7 / np.maximum(n, 1)
+        visits.append(n)
+        wanted.append((n > 0) & ~(per_visit < carrier.min_parcels_per_visit))
+    visits.append(default)
+    wanted.append(default > 0)
+    return np.stack(visits), np.stack(wanted)
 
 
 def _demand_rates(scenario: Scenario, v_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

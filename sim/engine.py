@@ -357,6 +357,8 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     village = village[order]
     n = len(village)
     nan = np.full(n, np.nan)
+    carrier = draw_carriers(sc, f"carrier:{county.county_code}", replication, n)
+    route_u = stream(sc.seed, f"route:{county.county_code}", replication).random(n)
     return _Parcels(
         village=village,
         township=county.village_township[village],
@@ -369,11 +371,41 @@ def generate_demand(county: County, replication: int) -> _Parcels:
         t_point=nan.copy(),
         t_pickup=nan.copy(),
         t_returned=nan.copy(),
-        held=~county.village_served[village],
+        held=held_at_township(county, village, carrier, route_u),
         overflows=np.zeros(n, dtype=np.int16),
-        carrier=draw_carriers(sc, f"carrier:{county.county_code}", replication, n),
-        route_u=stream(sc.seed, f"route:{county.county_code}", replication).random(n),
+        carrier=carrier,
+        route_u=route_u,
     )
+
+
+def held_at_township(
+    county: County, village: np.ndarray, carrier: np.ndarray, route_u: np.ndarray
+) -> np.ndarray:
+    """Whether each parcel waits at its township point because no loop takes it on.
+
+    A parcel rides a bus when its village is on a line and its route draw falls within the
+    line's share; otherwise it waits at the township point for the village vehicles of its
+    lane (its carrier's, or the shared ones in a co-delivery township). It is held there for
+    the villagers when no vehicle of that lane visits its village on any weekday.
+    """
+    n_c = county.village_visit_days.shape[0] - 1
+    town = county.village_township[village]
+    shared = county.township_shared
+    lane = np.where(shared[town], n_c, carrier) if shared is not None else np.full_like(town, n_c)
+    by_loop = county.village_visit_days[lane, village].any(axis=1)
+    by_bus = np.zeros(len(village), dtype=bool)
+    if county.buses:
+        assert county.village_bus is not None  # build_county always sets village_bus
+        line = county.village_bus[village]
+        by_bus = (line >= 0) & (route_u < _bus_shares(county)[np.maximum(line, 0)])
+    return ~(by_loop | by_bus)
+
+
+def _bus_shares(county: County) -> np.ndarray:
+    """Share of its villages' parcels each bus line of the county carries, by line index."""
+    present = {b.vtype for b in county.buses}
+    sc = county.scenario
+    return np.array([ln.share_of_parcels for ln in sc.buses if f"bus:{ln.name}" in present])
 
 
 def draw_carriers(sc: Scenario, name: str, replication: int, n: int) -> np.ndarray:
@@ -401,13 +433,7 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     shuttle_queues = [_Fifo() for _ in county.shuttles + county.buses]
     n_sh = len(county.shuttles)
     bus_of = county.village_bus if county.village_bus is not None else None
-    bus_share = np.array(
-        [
-            ln.share_of_parcels
-            for ln in sc.buses
-            if f"bus:{ln.name}" in {b.vtype for b in county.buses}
-        ]
-    )
+    bus_share = _bus_shares(county)
     # Village queues per lane: one per carrier, then a shared one (co-delivery townships).
     n_v = county.n_villages
     n_c = len(sc.carriers)
@@ -741,7 +767,7 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
                     continue
                 for loop in veh.routes:
                     vills = loop - 1 - n_t
-                    today = county.village_visit_days[vills, weekday]
+                    today = county.village_visit_days[veh.lane, vills, weekday]
                     if not today.any():
                         continue
                     stops, vills = loop[today], vills[today]

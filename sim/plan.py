@@ -173,7 +173,7 @@ def plan_loops(
     rate,
     visits,
     visit_days,
-    has_point,
+    eligible,
     v_town,
     t_codes,
     v_codes,
@@ -186,7 +186,10 @@ def plan_loops(
 
     ``lanes[t]`` lists, for township ``t``, who runs its loops: ``(lane, share, tag)`` per
     carrier with its own vehicles (its share of the demand, its name in the vehicle ids), or
-    one shared lane for co-delivery. Each lane gets the township's fleet.
+    one shared lane for co-delivery. Each lane gets the township's fleet and plans its own
+    loops over the villages it visits (``eligible[lane]``), on its own weekdays
+    (``visit_days[lane]``, shape (lanes, V, 7)), with its own load per visit (its share of
+    the rate over its ``visits[lane]`` per week).
 
     A loop's load, duration and km are checked on each weekday, over the villages due that
     day; loops go to the township's vehicles longest first, so that each vehicle's day fits
@@ -210,17 +213,19 @@ def plan_loops(
     )
     departures = _loop_departures(scenario)
     shortfalls: list[tuple[str, int, float]] = []
-    eligible = has_point & (visits > 0)
-    served = np.zeros(len(v_town), dtype=bool)
+    eligible = eligible & (visits > 0)
+    served = np.zeros(eligible.shape, dtype=bool)
     per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
-    # Facility-indexed views, so that loops (facility indices) index them directly.
-    load_on = np.concatenate([np.zeros((n_town + 1, 7)), per_visit[:, None] * visit_days])
-    days_of = np.concatenate([np.zeros((n_town + 1, 7), dtype=bool), visit_days])
+    # Facility-indexed views per lane, so that loops (facility indices) index them directly.
+    pad = np.zeros((len(visits), n_town + 1, 7))
+    lane_load = np.concatenate([pad, per_visit[:, :, None] * visit_days], axis=1)
+    lane_days = np.concatenate([pad.astype(bool), visit_days], axis=1)
     vehicles: list[Vehicle] = []
     for t in range(n_town):
         code = t_codes[t]
         vtypes = _expand(scenario.fleet.townships.get(code, scenario.fleet.township_default))
-        members = np.flatnonzero((v_town == t) & eligible)
+        active = [lane for lane, _, _ in lanes[t]]
+        members = np.flatnonzero((v_town == t) & eligible[active].any(axis=0))
         if len(members) == 0:
             continue
         if not vtypes:
@@ -236,22 +241,15 @@ def plan_loops(
         ranges = np.array([types[v].range_km or np.inf for v in vtypes])
         per_dep_range = ranges.min() / n_dep
         tmat, kmat = time_min[vtypes[0]], km[vtypes[0]]
-        for f in facs:
-            round_trip = kmat[base, f] + kmat[f, base]
-            if round_trip > per_dep_range:
-                short = vtypes[int(np.argmin(ranges))]
-                raise BuildError(
-                    f"fleet: village {v_codes[f - 1 - n_town]} is {round_trip:.1f} km "
-                    f"there and back from township point {code}, beyond the "
-                    f"{types[short].range_km:g} km range of vehicle type {short!r} "
-                    f"(fleet.vehicle_types.{short}.range_km) over {n_dep} departure(s) a "
-                    "day; give the township a vehicle with more range (fleet.townships) or "
-                    "fewer village_departures"
-                )
+        _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_codes, n_town)
         limits = (cap, max_min, per_dep_range, stop_min)
         for lane, share, tag in lanes[t]:
-            loops = _cut_loops(facs, base, tmat, kmat, load_on * share, days_of, limits)
-            served[members] = True
+            mine = facs[eligible[lane, facs - 1 - n_town]]
+            if len(mine) == 0:
+                continue
+            load_on, days_of = lane_load[lane], lane_days[lane]
+            loops = _cut_loops(mine, base, tmat, kmat, load_on * share, days_of, limits)
+            served[lane, mine - 1 - n_town] = True
             minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
             dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
             assigned, _, missing = _assign_loops(
@@ -267,6 +265,24 @@ def plan_loops(
                 vehicles.append(Vehicle(vid, vtype, base, tuple(routes), lane))
     _report_shortfalls(scenario, shortfalls, warnings)
     return vehicles, served
+
+
+def _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_codes, n_town):
+    """Refuse a village that no vehicle of its township can reach and return from in range."""
+    per_dep_range = ranges.min() / n_dep
+    for f in facs:
+        round_trip = kmat[base, f] + kmat[f, base]
+        if round_trip > per_dep_range:
+            short = vtypes[int(np.argmin(ranges))]
+            limit = scenario.fleet.vehicle_types[short].range_km
+            raise BuildError(
+                f"fleet: village {v_codes[f - 1 - n_town]} is {round_trip:.1f} km "
+                f"there and back from township point {code}, beyond the "
+                f"{limit:g} km range of vehicle type {short!r} "
+                f"(fleet.vehicle_types.{short}.range_km) over {n_dep} departure(s) a "
+                "day; give the township a vehicle with more range (fleet.townships) or "
+                "fewer village_departures"
+            )
 
 
 def _cut_loops(facs, base, tmat, kmat, load_on, days_of, limits) -> list[np.ndarray]:

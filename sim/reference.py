@@ -63,7 +63,10 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
     for i, veh in enumerate(c.shuttles):
         shuttle_of[veh.routes[0] - 1] = i
     shuttle_store = [simpy.Store(env) for _ in c.shuttles]
-    village_store = [simpy.Store(env) for _ in range(c.n_villages)]
+    # One queue per lane and village: each carrier's, then the shared one (co-delivery).
+    n_c = len(sc.carriers)
+    shared = c.township_shared if c.township_shared is not None else np.ones(c.n_townships, bool)
+    village_store = [simpy.Store(env) for _ in range((n_c + 1) * c.n_villages)]
     hold = sc.pickup.max_hold_days * DAY_MIN
 
     def collect(i: int, mean_h: float) -> Generator[simpy.Event, Any, None]:
@@ -95,7 +98,8 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
             yield from collect(i, sc.pickup.township_mean_delay_h)
             return
         arrived[i] = env.event()
-        village_store[p.village[i]].put((env.now, i))
+        lane = n_c if shared[p.township[i]] else int(p.carrier[i])
+        village_store[lane * c.n_villages + p.village[i]].put((env.now, i))
         yield arrived[i]
         yield from collect(i, sc.pickup.mean_delay_h)
 
@@ -157,20 +161,22 @@ def run_reference(world: World, *, replication: int = 0, county: int = 0) -> pd.
                     yield env.timeout(t - env.now)
                 for loop in veh.routes:
                     vills = [int(f) - 1 - n_t for f in loop]
-                    stops = [f for f, v in zip(loop, vills) if c.village_visit_days[v, weekday]]
-                    today = [v for v in vills if c.village_visit_days[v, weekday]]
+                    due = c.village_visit_days[veh.lane, :, weekday]
+                    stops = [f for f, v in zip(loop, vills) if due[v]]
+                    today = [v for v in vills if due[v]]
                     if not today:
                         continue
+                    stores = [village_store[veh.lane * c.n_villages + v] for v in today]
                     waiting = sorted(
                         (ready, k, i)
-                        for k, v in enumerate(today)
-                        for ready, i in village_store[v].items
+                        for k, store in enumerate(stores)
+                        for ready, i in store.items
                         if ready <= env.now
                     )[:cap]
                     load = []
-                    for k, v in enumerate(today):
+                    for k, store in enumerate(stores):
                         for _ in range(sum(1 for w in waiting if w[1] == k)):
-                            _, i = yield village_store[v].get()
+                            _, i = yield store.get()
                             p.t_loop[i] = env.now
                             load.append(i)
                     pos = {v: j for j, v in enumerate(today)}

@@ -361,12 +361,20 @@ class Schedules(_Model):
         min_length=1, description="daily departures of the village loops from township points"
     )
     visits_per_week: int = Field(
-        7, ge=1, le=7, description="village visits per week by default (7 = daily)"
+        7,
+        ge=1,
+        le=7,
+        description="village visits per week by default (7 = daily); a brand's own vans may "
+        "visit at their own frequency (carriers[].visits_per_week)",
     )
     village_visits_per_week: Annotated[
         dict[VillageCode, Annotated[int, Field(ge=0, le=7)]],
         BeforeValidator(_codes_keys_to_str),
-    ] = Field(default_factory=dict, description="per-village overrides of visits_per_week")
+    ] = Field(
+        default_factory=dict,
+        description="per-village overrides of visits_per_week; also the most visits a brand "
+        "with its own visits_per_week makes there",
+    )
     max_loop_h: float = Field(
         8,
         gt=0,
@@ -583,10 +591,32 @@ class BusLine(_Model):
 
 
 class Carrier(_Model):
-    """An express brand (快递品牌) with its share of the inbound parcels."""
+    """An express brand (快递品牌): its share of the parcels and how its own vans visit villages.
+
+    The visit rules apply where the brand runs its own vans (townships without co-delivery);
+    shared vans visit as ``schedules`` says.
+    """
 
     name: Name = Field(description="brand, e.g. zto, yto, post")
     share: float = Field(gt=0, le=1, description="share of the parcels; shares sum to 1")
+    visits_per_week: int | None = Field(
+        None,
+        ge=1,
+        le=7,
+        description="village visits per week of this brand's own vans, in townships without "
+        "co-delivery (7 = daily); it replaces schedules.visits_per_week for the brand, and a "
+        "village listed in schedules.village_visits_per_week gets at most the visits listed "
+        "there (0: never). None: the brand follows schedules like the shared vans. Loops are "
+        "planned per brand over its own villages, days and parcels",
+    )
+    min_parcels_per_visit: float = Field(
+        0,
+        ge=0,
+        description="the brand's own vans skip a village where it expects fewer parcels than "
+        "this per visit (its share x the village's mean daily inbound x 7 / its visits per "
+        "week); its parcels for that village wait at the township point for the villagers, "
+        "like those of villages without a point. 0: every village with a point is visited",
+    )
 
 
 class CoDelivery(_Model):
@@ -594,8 +624,9 @@ class CoDelivery(_Model):
 
     townships: Literal["all", "none"] | list[TownshipCode] = Field(
         "all",
-        description="townships with one shared station and shared village vehicles; in the "
-        "others every carrier runs its own vehicles (the township fleet, each)",
+        description="townships with one shared station and shared village vehicles, which "
+        "visit villages as schedules say; in the others every carrier runs its own vehicles "
+        "(the township fleet, each) at its own visits_per_week",
     )
 
 

@@ -89,9 +89,14 @@ class County:
     village_township_km
         Road km from each village to its township point (for pickups held there).
     village_visit_days
-        Shape (V, 7): visited on that weekday (0 = Monday).
+        Shape (C + 1, V, 7) for C carriers: village ``v`` is visited on weekday ``d``
+        (0 = Monday) by a village vehicle of lane ``l`` (:attr:`Vehicle.lane`: carrier ``l``'s
+        own vehicles, or for ``l = C`` the shared co-delivery vehicles). All False for a
+        village no vehicle of the lane has on its loops: a parcel whose lane never visits its
+        village waits at the township point (``held_at_township``).
     village_served
-        Village is on a loop of some vehicle (has a point, visits and a vehicle).
+        Village is on a loop of some vehicle of any lane (it has a point, visits and a
+        vehicle), or on a bus line.
     village_rate
         Mean inbound parcels per day.
     village_population

@@ -48,7 +48,7 @@ def test_range_splits_loops_and_caps_daily_km(tiny_scenario):
         for weekday in range(7):
             total = 0.0
             for loop in v.routes:
-                stops = loop[c.village_visit_days[loop - 1 - c.n_townships, weekday]]
+                stops = loop[c.village_visit_days[v.lane, loop - 1 - c.n_townships, weekday]]
                 if len(stops):
                     path = np.concatenate([[v.base], stops, [v.base]])
                     total += km[path[:-1], path[1:]].sum()

@@ -89,12 +89,23 @@ def test_rural_buses_and_the_hunan_saving():
 
 
 def test_co_delivery_lowers_cost():
-    """Tonglu (Zhejiang) and Shoushan (Fujian): pooling carriers' village deliveries lowers
-    each firm's cost (reported qualitatively). The model agrees in direction; the size of
-    the saving (more than half in 临猗 with four brands) is larger than the ~20% figure
-    reported for Hunan's bus routes and is not validated.
+    """Hunan: pooling downward deliveries (bus routes) cut their cost by about 20%; Tonglu
+    (Zhejiang) and Shoushan (Fujian) report that pooling carriers' village deliveries lowers
+    each firm's cost (qualitative).
+
+    The model agrees in direction and gives a larger saving: in 临猗, with the post van daily
+    and the three other brands' vans visiting 2-3 times a week on their own loops, sharing the
+    stations and vans cuts cost per parcel by about 45% (seeds 1-6 and the shipped seed:
+    0.44-0.46) and vehicle km by about the same. The band below (35-55%) holds across seeds
+    and excludes the 60% the model gave when every brand copied the shared daily loops; it is
+    not validated against the 20% figure, which is for a different pooling (buses) and the
+    downward leg only. Separate brands also serve worse: their vans come 2-3 times a week, so
+    p95 lead time exceeds 48 h and villages lose coverage.
     """
     _, shared = _run("linyi_co_delivery")
     _, separate = _run("linyi_separate_carriers")
-    assert shared["cost_per_parcel_yuan"] < 0.8 * separate["cost_per_parcel_yuan"]
-    assert shared["vehicle_km"] < separate["vehicle_km"]
+    saving = 1 - shared["cost_per_parcel_yuan"] / separate["cost_per_parcel_yuan"]
+    assert 0.35 <= saving <= 0.55
+    assert 0.35 <= 1 - shared["vehicle_km"] / separate["vehicle_km"] <= 0.55
+    assert shared["lead_time_p95_h"] < separate["lead_time_p95_h"] - 24
+    assert shared["village_express_coverage"] > separate["village_express_coverage"]
