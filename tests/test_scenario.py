@@ -62,7 +62,7 @@ def test_fixture_loads() -> None:
     assert [(t.time, t.share) for t in centre.trunk_arrivals] == [("05:30", 0.7), ("13:30", 0.3)]
     assert set(scenario.fleet.vehicle_types) == {"van", "etricycle"}
     assert scenario.fleet.county_centre == {"van": 2}
-    assert scenario.fleet.township_default == {"etricycle": 1}
+    assert scenario.fleet.township_default == {"etricycle": 2}
     assert scenario.schedules.shuttle_departures == ["08:00", "14:30"]
     assert scenario.schedules.village_departures == ["10:30"]
     assert scenario.demand.inbound.mode == "flat"

@@ -72,7 +72,9 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
     k = c.scenario.kpi
     n_v, n_t = c.n_villages, c.n_townships
     visits, min_visits = weekly_visits(c, trips)
-    v_p95 = survival.group_quantile(cohort.village, cohort.lead_h, cohort.reached, n_v, 0.95)
+    v_p95 = survival.group_quantile(
+        cohort.village, cohort.lead_h, cohort.reached, n_v, 0.95, cohort.weight
+    )
     v_created = np.bincount(cohort.village, minlength=n_v) / n_rep
     slow = (v_created > 0) & ~(v_p95 <= k.max_lead_time_h)
     v_reason = np.full(n_v, "covered", dtype=object)
@@ -85,7 +87,9 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
     )
 
     served = shuttle_days(c, trips)
-    t_p95 = survival.group_quantile(cohort.township, cohort.town_h, cohort.at_town, n_t, 0.95)
+    t_p95 = survival.group_quantile(
+        cohort.township, cohort.town_h, cohort.at_town, n_t, 0.95, cohort.weight
+    )
     t_created = np.bincount(cohort.township, minlength=n_t) / n_rep
     t_reason = np.full(n_t, "covered", dtype=object)
     t_reason[(t_created > 0) & ~(t_p95 <= k.max_township_lead_h)] = "lead_time_too_long"

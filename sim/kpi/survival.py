@@ -17,17 +17,24 @@ _TOL = 1e-9
 
 
 def _survival(
-    groups: np.ndarray, t: np.ndarray, event: np.ndarray, n: int
+    groups: np.ndarray,
+    t: np.ndarray,
+    event: np.ndarray,
+    n: int,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Sort by (group, time, events first) and give the survival just after each row."""
     order = np.lexsort((~event, t, groups))
     g, t, e = groups[order], t[order], event[order]
+    w = np.ones(len(g)) if weights is None else weights[order]
     counts = np.bincount(g, minlength=n)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     first = starts[g]
-    at_risk = counts[g] - (np.arange(len(g)) - first)
-    factor = 1.0 - e / at_risk
-    last = factor <= 0.0  # the last parcel at risk arrives: survival drops to zero
+    cum_w = np.cumsum(w)
+    total = np.bincount(g, weights=w, minlength=n)
+    at_risk = total[g] - (cum_w - w - (cum_w[first] - w[first]))
+    factor = 1.0 - e * w / np.maximum(at_risk, 1e-300)
+    last = factor <= 1e-12  # the last parcel at risk arrives: survival drops to zero
     log_f = np.log(np.where(last, 1.0, factor))
     cum = np.cumsum(log_f)
     cum -= cum[first] - log_f[first]
@@ -38,7 +45,12 @@ def _survival(
 
 
 def group_quantile(
-    groups: np.ndarray, t: np.ndarray, event: np.ndarray, n: int, q: float
+    groups: np.ndarray,
+    t: np.ndarray,
+    event: np.ndarray,
+    n: int,
+    q: float,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Kaplan–Meier ``q``-quantile of ``t`` within each group ``0 .. n-1``.
 
@@ -54,6 +66,9 @@ def group_quantile(
         Number of groups.
     q
         Quantile in (0, 1).
+    weights
+        Weight of each observation (default 1), e.g. to post-stratify a sample to known
+        shares of its strata.
 
     Returns
     -------
@@ -64,7 +79,7 @@ def group_quantile(
     out = np.full(n, np.nan)
     if len(t) == 0:
         return out
-    g, ts, e, s, _ = _survival(groups.astype(np.int64), t, event.astype(bool), n)
+    g, ts, e, s, _ = _survival(groups.astype(np.int64), t, event.astype(bool), n, weights)
     hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
     if len(hit):
         first_group, first = np.unique(g[hit], return_index=True)
