@@ -115,7 +115,7 @@ def run_benchmark(
 
     One replication, no warm-up. The reference model runs on the same scenario shortened to
     ``reference_days`` (0 skips it). With ``options``, every optional mechanism is on
-    (:func:`all_options`); the reference then does not run (it models the base flow only).
+    (:func:`all_options`); the reference then does not run (it leaves the outbound flow out).
     """
     base = load_scenario(scenario).model_dump(mode="json")
     base.update(horizon_days=days, warmup_days=0, replications=1)

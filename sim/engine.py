@@ -591,7 +591,7 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
             if kind == "bus":
                 # They go back to the head of the bus queue at the station, in order.
                 p.t_shuttle[back] = np.nan
-                shuttle_queues[vi - n_vv].push_front(back, p.t_sorted[back])
+                shuttle_queues[n_sh + vi - n_vv].push_front(back, p.t_sorted[back])
                 return
             p.t_loop[back] = np.nan
             for v in np.unique(p.village[back]):
