@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.measure import simulated_days
 from sim.engine import DAY_MIN
+from sim.measure import simulated_days
 
 TIMESTAMPS = [
     "t_created",
