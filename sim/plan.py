@@ -129,6 +129,7 @@ def plan_shuttles(
         if best is not None:
             break
     out = []
+    overtime: list[tuple[str, float]] = []
     counter: dict[str, int] = {}
     for vtype, group in zip(vtypes, best or []):
         counter[vtype] = counter.get(vtype, 0) + 1
@@ -151,8 +152,30 @@ def plan_shuttles(
                 f"shuttle {vid}: its route takes {minutes / 60:.1f} h, more than "
                 f"schedules.max_loop_h = {scenario.schedules.max_loop_h:g}"
             )
+        overtime.append((vid, _shuttle_overtime(scenario, vtype, minutes)))
         out.append(Vehicle(vid, vtype, 0, (order,)))
+    _report_shuttle_overtime(overtime, warnings)
     return out
+
+
+def _shuttle_overtime(scenario, vtype: str, minutes: float) -> float:
+    """Minutes a day a shuttle's departures keep its driver beyond the shift or duty hours."""
+    vt = scenario.fleet.vehicle_types[vtype]
+    deps = np.array(sorted(clock_minutes(t) for t in scenario.schedules.shuttle_departures))
+    shift = (clock_minutes(vt.shift.start), clock_minutes(vt.shift.end))
+    return float(van_day_excess(np.full((1, 7), minutes), deps, shift, vt.max_duty_h * 60)[0, 0])
+
+
+def _report_shuttle_overtime(overtime: list[tuple[str, float]], warnings) -> None:
+    late = sorted((m, vid) for vid, m in overtime if m > 0)
+    if late:
+        m, vid = late[-1]
+        warnings.append(
+            f"fleet.county_centre: {len(late)} of {len(overtime)} shuttles keep their drivers "
+            f"{sum(x for x, _ in late) / 60:.1f} h a day in all beyond their shift or duty hours "
+            f"(fleet.vehicle_types.*.shift, max_duty_h; worst {vid}, {m / 60:.1f} h); shuttles "
+            "are driven anyway and the excess counts as overtime_h; add shuttles"
+        )
 
 
 def _day_minutes(
