@@ -84,10 +84,10 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     on_bus = legs["kind"].to_numpy() == "bus"
     legs = legs[~on_bus]  # the bus runs anyway: the carrier pays a fee per parcel instead
     types = sc.fleet.vehicle_types
-    vt = legs["type"].to_numpy()
-    per_km = np.array([types[x].cost_per_km_yuan for x in vt])
-    per_h = np.array([types[x].cost_per_hour_yuan for x in vt])
-    co2 = np.array([types[x].co2_kg_per_km for x in vt])
+    vt = legs["type"]
+    per_km = vt.map({k: t.cost_per_km_yuan for k, t in types.items()}).to_numpy(dtype=float)
+    per_h = vt.map({k: t.cost_per_hour_yuan for k, t in types.items()}).to_numpy(dtype=float)
+    co2 = vt.map({k: t.co2_kg_per_km for k, t in types.items()}).to_numpy(dtype=float)
     km = legs["km"].to_numpy()
     hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
     variable = km * per_km + hours * per_h
@@ -110,13 +110,16 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     fixed_of = {v.id: types[v.vtype].cost_per_day_yuan * days for v in fleet}
     driver_of = {v.id: types[v.vtype].driver_cost_per_day_yuan * days for v in fleet}
     n_runs = runs.groupby("vehicle")["cost"].transform("size").to_numpy()
-    per_vehicle = np.array([fixed_of[v] + driver_of[v] for v in runs["vehicle"]])
+    daily = pd.Series({v: fixed_of[v] + driver_of[v] for v in fixed_of}, dtype=float)
+    per_vehicle = runs["vehicle"].map(daily).to_numpy(dtype=float)
     runs["fixed"] = per_vehicle / np.maximum(n_runs, 1)
     runs["total"] = runs["cost"] + runs["fixed"]
     # Vehicles without a run in the window still cost their days.
-    idle = [v for v in fleet if v.id not in set(runs["vehicle"])]
-    idle_shuttle = sum(fixed_of[v.id] + driver_of[v.id] for v in idle if v in c.shuttles)
-    idle_village = sum(fixed_of[v.id] + driver_of[v.id] for v in idle if v not in c.shuttles)
+    active = set(runs["vehicle"])
+    shuttle_ids = {v.id for v in c.shuttles}
+    idle = [v for v in fleet if v.id not in active]
+    idle_shuttle = sum(daily[v.id] for v in idle if v.id in shuttle_ids)
+    idle_village = sum(daily[v.id] for v in idle if v.id not in shuttle_ids)
 
     alloc: np.ndarray = np.zeros(c.n_villages)
     village_legs = legs[np.isin(legs["kind"].to_numpy(), ["village_loop", "collection"])]
@@ -206,8 +209,9 @@ def _n_reps(trips: pd.DataFrame) -> int:
 def _idle_allocation(c: County, idle: list, fixed_of: dict, driver_of: dict) -> np.ndarray:
     """Costs of village vehicles without a run, shared evenly by their township's villages."""
     out = np.zeros(c.n_villages)
+    shuttle_ids = {v.id for v in c.shuttles}
     for v in idle:
-        if v in c.shuttles:
+        if v.id in shuttle_ids:
             continue
         mine = np.flatnonzero((c.village_township == v.base - 1) & c.village_served)
         if len(mine):

@@ -106,15 +106,18 @@ def compute_kpis(results: Results) -> pd.DataFrame:
     """
     frames = []
     by_rep: dict[int, list[Parts]] = {}
+    county_values: dict[int, dict[str, float]] = {}
     for r, county, p, t, skipped in _blocks(results):
-        rows, county_parts = county_kpis(
-            county, p, t, skipped, results.end_of(r, county.county_code)
-        )
+        end = results.end_of(r, county.county_code)
+        rows, county_parts = county_kpis(county, p, t, skipped, end)
         frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
         by_rep.setdefault(r, []).append(county_parts)
+        county_values[r] = {k: v for scope, _, _, k, v in rows if scope == "county"}
     names = [c.name for c in results.world.scenario.carriers]
     for r, parts in by_rep.items():
-        rows = [("province", *PROVINCE, k, v) for k, v in aggregate(parts).items()]
+        # A region of one county: its KPIs are the county's (no need to aggregate again).
+        values = county_values[r] if len(parts) == 1 else aggregate(parts)
+        rows = [("province", *PROVINCE, k, v) for k, v in values.items()]
         rows += carrier_rows(parts, names)
         frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
     out = pd.concat(frames, ignore_index=True)

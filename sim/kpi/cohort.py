@@ -86,7 +86,9 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
     """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end."""
     p = parcels[in_window(c, parcels)]
     rep = p["replication"].to_numpy()
-    end = np.array([ends[int(r)] for r in rep], dtype=float) if len(p) else np.empty(0)
+    reps = np.array(sorted(ends), dtype=np.int64)
+    end_of = np.array([ends[int(r)] for r in reps], dtype=float)
+    end = end_of[np.searchsorted(reps, rep)] if len(p) else np.empty(0)
     created = p["t_created"].to_numpy()
     point = p["t_point"].to_numpy()
     sorted_at = p["t_sorted"].to_numpy()
@@ -146,10 +148,11 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     share = {float(clock_minutes(w.time)): w.share for w in waves}
     wave_share = np.array([share.get(float(m), 1.0) for m in np.unique(minute)])
     wave_index = np.searchsorted(np.unique(minute), minute)
-    keys = np.column_stack([rep, village, day, wave_index])
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    n_w, n_d = len(wave_share), int(day.max()) + 1
+    cell = ((rep.astype(np.int64) * c.n_villages + village) * n_d + day) * n_w + wave_index
+    _, inverse, counts = np.unique(cell, return_inverse=True, return_counts=True)
     expected = c.village_rate[village] * demand_factors(sc)[day] * wave_share[wave_index]
-    return expected / counts[inverse.ravel()]
+    return expected / counts[inverse]
 
 
 def run_starts(trips: pd.DataFrame) -> pd.Series:

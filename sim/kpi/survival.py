@@ -24,7 +24,7 @@ def _survival(
     weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Sort by (group, time, events first) and give the survival just after each row."""
-    order = np.lexsort((~event, t, groups))
+    order = _order(groups, t, event)
     g, t, e = groups[order], t[order], event[order]
     w = np.ones(len(g)) if weights is None else weights[order]
     counts = np.bincount(g, minlength=n)
@@ -42,6 +42,20 @@ def _survival(
     zeros -= zeros[first] - last[first]
     s = np.where(zeros > 0, 0.0, np.exp(cum))
     return g, t, e, s, counts
+
+
+def _order(groups: np.ndarray, t: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Indices sorting by (group, time, events before censored): one float and one int sort.
+
+    Equivalent to ``np.lexsort((~event, t, groups))``, several times faster: the times are
+    replaced by their dense rank, which makes one exact integer key.
+    """
+    by_t = np.argsort(t)
+    ts = t[by_t]
+    rank = np.empty(len(t), dtype=np.int64)
+    rank[by_t] = np.cumsum(np.concatenate([[False], ts[1:] != ts[:-1]]))
+    key = (groups.astype(np.int64) * (len(t) + 1) + rank) * 2 + ~event
+    return np.argsort(key)
 
 
 def group_quantile(
@@ -89,6 +103,8 @@ def group_quantile(
 
 def quantile(t: np.ndarray, event: np.ndarray, q: float) -> float:
     """Kaplan–Meier ``q``-quantile of one sample (see :func:`group_quantile`)."""
+    if len(t) and event.all():  # nothing censored: the empirical quantile, in linear time
+        return float(np.quantile(t, q, method="inverted_cdf"))
     return float(group_quantile(np.zeros(len(t), dtype=np.int64), t, event, 1, q)[0])
 
 
@@ -99,7 +115,25 @@ def restricted_mean(t: np.ndarray, event: np.ndarray) -> float:
     """
     if len(t) == 0:
         return float("nan")
+    if event.all():
+        return float(np.mean(t))
     _, ts, _, s, _ = _survival(np.zeros(len(t), dtype=np.int64), t, event.astype(bool), 1)
     before = np.concatenate([[1.0], s[:-1]])
     steps = np.diff(np.concatenate([[0.0], ts]))
     return float(np.sum(before * steps))
+
+
+def summary(t: np.ndarray, event: np.ndarray, qs: tuple[float, ...]) -> tuple[list[float], float]:
+    """Kaplan–Meier quantiles ``qs`` and restricted mean of one sample, from one sort."""
+    if len(t) == 0:
+        return [float("nan")] * len(qs), float("nan")
+    if event.all():
+        return [float(np.quantile(t, q, method="inverted_cdf")) for q in qs], float(np.mean(t))
+    _, ts, e, s, _ = _survival(np.zeros(len(t), dtype=np.int64), t, event.astype(bool), 1)
+    out = []
+    for q in qs:
+        hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
+        out.append(float(ts[hit[0]]) if len(hit) else float("nan"))
+    before = np.concatenate([[1.0], s[:-1]])
+    steps = np.diff(np.concatenate([[0.0], ts]))
+    return out, float(np.sum(before * steps))

@@ -235,14 +235,15 @@ def _service(parts: list[Parts]) -> dict[str, float]:
     limit = parts[0].limit_h
     determined = reached | (lead >= limit)
     n = len(lead)
+    (p50, p95), mean = survival.summary(lead, reached, (0.5, 0.95))
     return {
         "county_hub_coverage": float(np.mean([x.a.c_cov for x in parts])),
         "township_point_coverage": float(np.mean(t_cov)) if len(t_cov) else np.nan,
         "village_express_coverage": float(np.mean(v_cov)) if len(v_cov) else np.nan,
         "village_express_coverage_pop": _ratio(float(np.sum(pop * v_cov)), float(np.sum(pop))),
-        "lead_time_p50_h": survival.quantile(lead, reached, 0.5),
-        "lead_time_p95_h": survival.quantile(lead, reached, 0.95),
-        "lead_time_mean_h": survival.restricted_mean(lead, reached),
+        "lead_time_p50_h": p50,
+        "lead_time_p95_h": p95,
+        "lead_time_mean_h": mean,
         "lead_time_max_h": float(lead[reached].max()) if reached.any() else np.nan,
         "lead_same_day_share": _ratio(float(np.sum(lead_day == 0)), n),
         "lead_next_day_share": _ratio(float(np.sum(lead_day == 1)), n),
@@ -271,6 +272,7 @@ def aggregate(parts: list[Parts]) -> dict[str, float]:
     queue = {k: float(sum(x.queue[k] for x in parts)) for k in ("unsorted", "sorted", "outbound")}
     out_lead = np.concatenate([x.out_lead_h for x in parts])
     out_reached = np.concatenate([x.out_reached for x in parts])
+    (out_p50, out_p95), _ = survival.summary(out_lead, out_reached, (0.5, 0.95))
     return {
         **_service(parts),
         "parcels_created": float(len(state)),
@@ -301,8 +303,8 @@ def aggregate(parts: list[Parts]) -> dict[str, float]:
         "locker_overflows": add("overflows"),
         "outbound_parcels_created": out_created,
         "outbound_parcels_shipped": add("out_shipped"),
-        "outbound_lead_time_p50_h": survival.quantile(out_lead, out_reached, 0.5),
-        "outbound_lead_time_p95_h": survival.quantile(out_lead, out_reached, 0.95),
+        "outbound_lead_time_p50_h": out_p50,
+        "outbound_lead_time_p95_h": out_p95,
         "spoilage_rate": _ratio(add("out_spoiled"), out_created),
         "locker_utilisation": _ratio(add("locker_busy_min"), add("locker_capacity_min")),
         "sorter_utilisation": _ratio(add("n_sorted"), add("capacity")),
