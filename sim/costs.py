@@ -81,19 +81,65 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     start, end = window(sc)
     dep = trips["depart"].to_numpy()
     legs = trips[(dep >= start) & (dep < end)]
-    on_bus = legs["kind"].to_numpy() == "bus"
-    legs = legs[~on_bus]  # the bus runs anyway: the carrier pays a fee per parcel instead
+    # The bus runs anyway: the carrier pays a fee per parcel instead.
+    legs = legs[legs["kind"].to_numpy() != "bus"]
     types = sc.fleet.vehicle_types
-    vt = legs["type"]
-    per_km = vt.map({k: t.cost_per_km_yuan for k, t in types.items()}).to_numpy(dtype=float)
-    per_h = vt.map({k: t.cost_per_hour_yuan for k, t in types.items()}).to_numpy(dtype=float)
-    co2 = vt.map({k: t.co2_kg_per_km for k, t in types.items()}).to_numpy(dtype=float)
     km = legs["km"].to_numpy()
-    hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
-    variable = km * per_km + hours * per_h
+    co2 = legs["type"].map({k: t.co2_kg_per_km for k, t in types.items()}).to_numpy(float)
+    days = window_days(sc) * _n_reps(trips)
+    fleet = [v for v in c.vehicles if not v.vtype.startswith("bus:")]
+    fixed = {v.id: types[v.vtype].cost_per_day_yuan * days for v in fleet}
+    driver = {v.id: types[v.vtype].driver_cost_per_day_yuan * days for v in fleet}
+    daily = pd.Series({v: fixed[v] + driver[v] for v in fixed}, dtype=float)
+    runs = _runs(legs, types, daily)
+    active = set(runs["vehicle"])
+    idle = [v for v in fleet if v.id not in active]  # still paid for their days
 
-    # One row per run: its vehicle, type, kind and variable cost; then its share of the
-    # vehicle's fixed and driver costs over the window.
+    t_point = parcels["t_point"].to_numpy()
+    arrived = (t_point >= start) & (t_point < end)
+    delivered = arrived & ~parcels["held_at_township"].to_numpy()
+    codes = parcels["village_code"]
+    mapping = pd.Index(c.village_codes).get_indexer(codes.cat.categories)
+    local = mapping[codes.cat.codes.to_numpy()[delivered]]
+    n_parcels = np.bincount(local[local >= 0], minlength=c.n_villages).astype(float)
+    bus_fee, n_bus = _bus_fees(c, parcels, delivered, mapping)
+    alloc = _village_allocation(c, legs, runs) + bus_fee + _idle_allocation(c, idle, daily)
+    inbound = (parcels["direction"] == "inbound").to_numpy()
+    own, shared, carrier_parcels = _carrier_split(
+        c, runs, idle, daily, parcels[arrived & inbound], float(bus_fee.sum())
+    )
+    shuttle_ids = {v.id for v in c.shuttles}
+    is_shuttle = runs["kind"].to_numpy() == "shuttle"
+    idle_shuttle = sum(daily[v.id] for v in idle if v.id in shuttle_ids)
+    idle_village = sum(daily[v.id] for v in idle if v.id not in shuttle_ids)
+    return Costs(
+        carrier_own_yuan=own,
+        carrier_shared_yuan=shared,
+        carrier_parcels=carrier_parcels,
+        shuttle_yuan=float(runs.loc[is_shuttle, "total"].sum()) + idle_shuttle,
+        village_yuan=float(runs.loc[~is_shuttle, "total"].sum())
+        + float(bus_fee.sum())
+        + idle_village,
+        bus_yuan=float(bus_fee.sum()),
+        bus_parcels=int(n_bus.sum()),
+        fixed_yuan=float(sum(fixed.values())),
+        driver_yuan=float(sum(driver.values())),
+        vehicle_days=float(len(fleet) * days),
+        co2_kg=float(np.sum(km * co2)),
+        village_yuan_each=alloc,
+        village_parcels=n_parcels,
+    )
+
+
+def _runs(legs: pd.DataFrame, types: dict, daily: pd.Series) -> pd.DataFrame:
+    """One row per run: vehicle, kind, variable cost, share of its vehicle's days, total.
+
+    A vehicle's fixed and driver costs over the window are shared equally by its runs.
+    """
+    km_cost = legs["type"].map({k: t.cost_per_km_yuan for k, t in types.items()})
+    hour_cost = legs["type"].map({k: t.cost_per_hour_yuan for k, t in types.items()})
+    hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
+    variable = legs["km"].to_numpy() * km_cost.to_numpy(float) + hours * hour_cost.to_numpy(float)
     frame = pd.DataFrame(
         {
             "key": _run_keys(legs),
@@ -105,108 +151,91 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     runs = frame.groupby("key", sort=False).agg(
         vehicle=("vehicle", "first"), kind=("kind", "first"), cost=("cost", "sum")
     )
-    days = window_days(sc) * _n_reps(trips)
-    fleet = [v for v in c.vehicles if not v.vtype.startswith("bus:")]
-    fixed_of = {v.id: types[v.vtype].cost_per_day_yuan * days for v in fleet}
-    driver_of = {v.id: types[v.vtype].driver_cost_per_day_yuan * days for v in fleet}
     n_runs = runs.groupby("vehicle")["cost"].transform("size").to_numpy()
-    daily = pd.Series({v: fixed_of[v] + driver_of[v] for v in fixed_of}, dtype=float)
-    per_vehicle = runs["vehicle"].map(daily).to_numpy(dtype=float)
-    runs["fixed"] = per_vehicle / np.maximum(n_runs, 1)
+    runs["fixed"] = runs["vehicle"].map(daily).to_numpy(dtype=float) / np.maximum(n_runs, 1)
     runs["total"] = runs["cost"] + runs["fixed"]
-    # Vehicles without a run in the window still cost their days.
-    active = set(runs["vehicle"])
-    shuttle_ids = {v.id for v in c.shuttles}
-    idle = [v for v in fleet if v.id not in active]
-    idle_shuttle = sum(daily[v.id] for v in idle if v.id in shuttle_ids)
-    idle_village = sum(daily[v.id] for v in idle if v.id not in shuttle_ids)
+    return runs
 
-    alloc: np.ndarray = np.zeros(c.n_villages)
+
+def _village_allocation(c: County, legs: pd.DataFrame, runs: pd.DataFrame) -> np.ndarray:
+    """Village-loop runs' costs split among their villages by stand-alone round-trip time."""
     village_legs = legs[np.isin(legs["kind"].to_numpy(), ["village_loop", "collection"])]
     vidx = pd.Index(c.village_codes).get_indexer(village_legs["to_code"])
     stops = village_legs[vidx >= 0]
-    if len(stops):
-        v = vidx[vidx >= 0]
-        vf = v + 1 + c.n_townships
-        base = c.village_township[v] + 1
-        weight = np.empty(len(v))
-        for name, tm in c.time_min.items():
-            mask = stops["type"].to_numpy() == name
-            weight[mask] = tm[base[mask], vf[mask]] + tm[vf[mask], base[mask]]
-        weight = np.maximum(weight, 1e-9)
-        key = _run_keys(stops)
-        share = weight / pd.Series(weight).groupby(key).transform("sum").to_numpy()
-        alloc = np.bincount(
-            v, weights=share * runs.loc[key, "total"].to_numpy(), minlength=c.n_villages
-        )
+    if len(stops) == 0:
+        return np.zeros(c.n_villages)
+    v = vidx[vidx >= 0]
+    vf = v + 1 + c.n_townships
+    base = c.village_township[v] + 1
+    weight = np.empty(len(v))
+    for name, tm in c.time_min.items():
+        mask = stops["type"].to_numpy() == name
+        weight[mask] = tm[base[mask], vf[mask]] + tm[vf[mask], base[mask]]
+    weight = np.maximum(weight, 1e-9)
+    key = _run_keys(stops)
+    share = weight / pd.Series(weight).groupby(key).transform("sum").to_numpy()
+    total = share * runs.loc[key, "total"].to_numpy()
+    return np.bincount(v, weights=total, minlength=c.n_villages)
 
-    t_point = parcels["t_point"].to_numpy()
-    delivered = (t_point >= start) & (t_point < end) & ~parcels["held_at_township"].to_numpy()
-    codes = parcels["village_code"]
-    mapping = pd.Index(c.village_codes).get_indexer(codes.cat.categories)
-    local = mapping[codes.cat.codes.to_numpy()[delivered]]
-    n_parcels = np.bincount(local[local >= 0], minlength=c.n_villages).astype(float)
-    # Bus fees: per parcel carried to a village on a bus line.
+
+def _bus_fees(
+    c: County, parcels: pd.DataFrame, delivered: np.ndarray, mapping: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per village: bus fees paid for the parcels a bus brought, and those parcels."""
     bus_fee = np.zeros(c.n_villages)
     n_bus = np.zeros(c.n_villages)
-    if c.buses:
-        names = {b.vtype for b in c.buses}
-        fees = np.array([ln.fee_per_parcel_yuan for ln in sc.buses if f"bus:{ln.name}" in names])
-        # Bus parcels never pass a township point.
-        by_bus = delivered & np.isnan(parcels["t_township"].to_numpy())
-        local_bus = mapping[codes.cat.codes.to_numpy()[by_bus]]
-        n_bus = np.bincount(local_bus[local_bus >= 0], minlength=c.n_villages).astype(float)
-        line = c.village_bus
-        assert line is not None  # build_county always sets village_bus
-        on_line = line >= 0
-        bus_fee[on_line] = n_bus[on_line] * fees[line[on_line]]
-    alloc = alloc + bus_fee + _idle_allocation(c, idle, fixed_of, driver_of)
-    is_shuttle = runs["kind"].to_numpy() == "shuttle"
-    n_c = len(sc.carriers)
-    lane_of = {v.id: v.lane if v in c.village_vehicles else n_c for v in c.vehicles}
+    if not c.buses:
+        return bus_fee, n_bus
+    names = {b.vtype for b in c.buses}
+    lines = c.scenario.buses
+    fees = np.array([ln.fee_per_parcel_yuan for ln in lines if f"bus:{ln.name}" in names])
+    # Bus parcels never pass a township point.
+    by_bus = delivered & np.isnan(parcels["t_township"].to_numpy())
+    local_bus = mapping[parcels["village_code"].cat.codes.to_numpy()[by_bus]]
+    n_bus = np.bincount(local_bus[local_bus >= 0], minlength=c.n_villages).astype(float)
+    line = c.village_bus
+    assert line is not None  # build_county always sets village_bus
+    on_line = line >= 0
+    bus_fee[on_line] = n_bus[on_line] * fees[line[on_line]]
+    return bus_fee, n_bus
+
+
+def _carrier_split(
+    c: County,
+    runs: pd.DataFrame,
+    idle: list,
+    daily: pd.Series,
+    reached: pd.DataFrame,
+    bus_fees: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per carrier: its own vehicles' cost, its share of the shared costs, its parcels.
+
+    Shared costs (shuttles, co-delivery vehicles, bus fees) are split in proportion to the
+    carriers' inbound parcels that reached their point in the window (``reached``).
+    """
+    n_c = len(c.scenario.carriers)
+    village_ids = {v.id for v in c.village_vehicles}
+    lane_of = {v.id: v.lane if v.id in village_ids else n_c for v in c.vehicles}
     lane = np.array([lane_of.get(v, n_c) for v in runs["vehicle"]], dtype=np.int64)
-    own = np.bincount(lane[lane < n_c], weights=runs["total"].to_numpy()[lane < n_c], minlength=n_c)
-    idle_pool = 0.0
+    total = runs["total"].to_numpy()
+    own = np.bincount(lane[lane < n_c], weights=total[lane < n_c], minlength=n_c)
+    pool = float(total[lane >= n_c].sum()) + bus_fees
     for v in idle:
-        cost = fixed_of[v.id] + driver_of[v.id]
         if lane_of[v.id] < n_c:
-            own[lane_of[v.id]] += cost
+            own[lane_of[v.id]] += daily[v.id]
         else:
-            idle_pool += cost
-    reached = (t_point >= start) & (t_point < end) & (parcels["direction"] == "inbound").to_numpy()
-    carrier_parcels = np.bincount(
-        parcels["carrier"].cat.codes.to_numpy()[reached], minlength=n_c
-    ).astype(float)[:n_c]
-    pool = float(runs["total"].to_numpy()[lane >= n_c].sum() + bus_fee.sum()) + idle_pool
-    weight = (
-        carrier_parcels / carrier_parcels.sum()
-        if carrier_parcels.sum()
-        else np.full(n_c, 1.0 / n_c)
-    )
-    return Costs(
-        carrier_own_yuan=own,
-        carrier_shared_yuan=pool * weight,
-        carrier_parcels=carrier_parcels,
-        shuttle_yuan=float(runs.loc[is_shuttle, "total"].sum()) + idle_shuttle,
-        village_yuan=float(runs.loc[~is_shuttle, "total"].sum())
-        + float(bus_fee.sum())
-        + idle_village,
-        bus_yuan=float(bus_fee.sum()),
-        bus_parcels=int(n_bus.sum()),
-        fixed_yuan=float(sum(fixed_of.values())),
-        driver_yuan=float(sum(driver_of.values())),
-        vehicle_days=float(len(fleet) * days),
-        co2_kg=float(np.sum(km * co2)),
-        village_yuan_each=alloc,
-        village_parcels=n_parcels,
-    )
+            pool += daily[v.id]
+    parcels = np.bincount(reached["carrier"].cat.codes.to_numpy(), minlength=n_c)
+    parcels = parcels.astype(float)[:n_c]
+    weight = parcels / parcels.sum() if parcels.sum() else np.full(n_c, 1.0 / n_c)
+    return own, pool * weight, parcels
 
 
 def _n_reps(trips: pd.DataFrame) -> int:
     return max(int(trips["replication"].nunique()), 1)
 
 
-def _idle_allocation(c: County, idle: list, fixed_of: dict, driver_of: dict) -> np.ndarray:
+def _idle_allocation(c: County, idle: list, daily: pd.Series) -> np.ndarray:
     """Costs of village vehicles without a run, shared evenly by their township's villages."""
     out = np.zeros(c.n_villages)
     shuttle_ids = {v.id for v in c.shuttles}
@@ -215,7 +244,7 @@ def _idle_allocation(c: County, idle: list, fixed_of: dict, driver_of: dict) -> 
             continue
         mine = np.flatnonzero((c.village_township == v.base - 1) & c.village_served)
         if len(mine):
-            out[mine] += (fixed_of[v.id] + driver_of[v.id]) / len(mine)
+            out[mine] += daily[v.id] / len(mine)
     return out
 
 
