@@ -18,18 +18,10 @@ from scipy import stats
 import sim
 from sim.engine import DAY_MIN, shift_at, sorting_shifts
 from sim.reference import run_reference
+from tests.test_engine import TIMESTAMPS as FLOW
 from tests.test_engine import _scenario
 
-TIMESTAMPS = [
-    "t_created",
-    "t_sorted",
-    "t_shuttle_depart",
-    "t_township",
-    "t_loop_depart",
-    "t_point",
-    "t_picked_up",
-    "t_returned",
-]
+TIMESTAMPS = [*FLOW, "t_picked_up", "t_returned"]
 DATA = Path(__file__).parent / "data"
 
 LABELS = [
