@@ -21,7 +21,14 @@ from sim.geodata import load_divisions, resolve_region, unit
 from sim.geodata.layout import lay_out_county
 from sim.measure import design_notes
 from sim.network import facility_matrices
-from sim.plan import local_xy, nn_order, plan_loops, plan_shuttles, visit_days
+from sim.plan import (
+    local_xy,
+    nn_order,
+    plan_loops,
+    plan_shuttles,
+    schedule_notes,
+    visit_days,
+)
 from sim.scenario import Scenario
 from sim.world import POINT_KINDS, County, Vehicle, World
 
@@ -186,7 +193,8 @@ def build(
         counties.append(build_county(scenario, code, divisions=div, cache_dir=cache_dir))
         if progress is not None:
             progress(1)
-    return World(scenario=scenario, counties=tuple(counties), notes=tuple(design_notes(scenario)))
+    notes = design_notes(scenario) + schedule_notes(scenario)
+    return World(scenario=scenario, counties=tuple(counties), notes=tuple(notes))
 
 
 def build_county(

@@ -69,3 +69,14 @@ def test_vans_are_paid_whether_they_drive_or_not(tiny_scenario):
     two, four = cost(2), cost(4)
     # 2 more tricycles in each of 14 townships, 2 days of window, 190 + 40 yuan a day.
     assert four - two == pytest.approx(14 * 2 * 2 * (190 + 40), rel=0.05)
+
+
+def test_departures_before_the_shift_are_reported(tiny_scenario):
+    sc = _scenario(
+        tiny_scenario, fleet__vehicle_types__van__shift={"start": "09:00", "end": "21:00"}
+    )
+    notes = [w for w in sim.build(sc).warnings if "shift start" in w]
+    assert notes == [
+        "schedules.shuttle_departures: 08:00 is before the 09:00 shift start of vehicle type "
+        "'van' (fleet.vehicle_types.van.shift); it leaves at 09:00"
+    ]
