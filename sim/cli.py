@@ -470,7 +470,15 @@ def _headline(tables, world) -> str:
             if math.isnan(row["ci95_low"])
             else f"[{format_value(row['ci95_low'])}, {format_value(row['ci95_high'])}]"
         )
-        lines.append(f"{k:<26}{format_value(row['mean']):>12}   {ci}")
+        mean = "unknown" if math.isnan(row["mean"]) else format_value(row["mean"])
+        lines.append(f"{k:<26}{mean:>12}   {ci}")
+    if "lead_unresolved_share" in s.index and s.loc["lead_unresolved_share", "mean"] > 0:
+        share = s.loc["lead_unresolved_share", "mean"]
+        lines.append(
+            f"{share:.1%} of the parcels created in the window had not reached their point when "
+            "the run stopped; a lead-time percentile above the share that did is unknown "
+            "(coverage.csv says which villages wait, and why)"
+        )
     return "\n".join(lines)
 
 
