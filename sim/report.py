@@ -106,7 +106,11 @@ def _run_report(folder: Path, cache_dir: Path | None) -> str:
     worst = coverage[(coverage["level"] == "village") & ~coverage["covered"].astype(bool)]
     sections += [
         f"<h2>Villages not covered ({len(worst)})</h2>",
-        _table(worst[["code", "name", "visits_per_week", "p95_lead_h", "why"]].head(50)),
+        _table(
+            worst[["code", "name", "reason", "stage", "visits_per_week", "p95_lead_h", "why"]].head(
+                50
+            )
+        ),
     ]
     return _page(f"ruralsim run: {meta.get('scenario', folder.name)}", sections)
 
