@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a scenario and write a run folder")
     r.add_argument("scenario", type=Path, help="scenario YAML file")
-    r.add_argument("--out", type=Path, required=True, help="run folder to write")
+    r.add_argument(
+        "--out",
+        required=True,
+        help="run folder to write: new, empty, or an earlier run to replace",
+    )
     r.add_argument("--replications", type=int, help="override the scenario's replications")
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
@@ -49,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run a parameter sweep (grid, Latin hypercube, Sobol or Morris) with replications",
     )
     sw.add_argument("sweep", type=Path, help="sweep YAML file")
-    sw.add_argument("--out", type=Path, required=True, help="sweep folder; rerun to resume")
+    sw.add_argument(
+        "--out", required=True, help="sweep folder: new, empty, or an earlier sweep to resume"
+    )
     sw.add_argument(
         "--backend",
         choices=["serial", "processes", "dask"],
@@ -211,13 +217,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sweep":
         return _sweep(args)
     if args.command == "report":
+        from sim.outdir import tidy_leftovers
         from sim.report import write_report
 
+        tidy_leftovers(args.folder)
         print(f"report: {write_report(args.folder, cache_dir=args.cache_dir)}")
         return 0
     if args.command == "compare":
         from sim.compare import compare_runs, format_comparison
+        from sim.outdir import tidy_leftovers
 
+        for folder in args.runs:
+            tidy_leftovers(folder)
         print(format_comparison(compare_runs(args.runs, scope=args.scope, code=args.code)))
         return 0
     if args.command == "benchmark":
@@ -260,9 +271,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from sim.outdir import prepare_sweep_out
     from sim.sweep import load_sweep, run_sweep, variants
 
     _positive("--workers", args.workers)
+    prepare_sweep_out(args.out)
     sweep, _ = load_sweep(args.sweep)
     n_runs = len(variants(sweep)) * (sweep.replications or 0) or None
     with tqdm(total=n_runs, unit="run", desc="sweep", disable=args.quiet or None) as bar:

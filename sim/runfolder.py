@@ -1,8 +1,9 @@
 """Write a run folder: the self-describing contract with users, notebooks and tests.
 
-Everything is first written into a hidden temporary folder beside the target and then moved into
-place, so a crash never leaves a half-written table that looks complete, and a previous run in
-the same folder is replaced only once the new one is whole.
+Everything is first written into a hidden temporary folder beside the target, ending with a
+marker that lists the files, and then moved into place, so a crash never leaves a half-written
+table that looks complete, and a previous run in the same folder is replaced only once the new
+one is whole. Which folders may be replaced, and how leftovers are tidied: :mod:`sim.outdir`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ import yaml
 from sim.engine import Results
 from sim.errors import UsageError
 from sim.measure import drain_days, window_days
+from sim.outdir import RUN_MARKER, prepare_run_out, replace_folder, temp_sibling, write_run_marker
 from sim.scenario import Scenario
 
 #: Files of a run folder, in the order they are written.
@@ -35,6 +36,7 @@ RUN_FILES = (
     "trips.parquet",
     "coverage.csv",
     "facilities.csv",
+    RUN_MARKER,  # last: lists the files above (and figures/) with their sizes
 )
 
 
@@ -73,30 +75,12 @@ def git_describe() -> str | None:
 
 
 def check_out_dir(out: str | Path) -> Path:
-    """Check that ``out`` can receive a run folder; return it as a Path.
+    """Check that ``out`` can receive a run folder, before anything is built; return it.
 
-    A folder that exists must be empty or hold an earlier run (a ``manifest.json``), so that
-    a mistyped ``--out`` never replaces unrelated files.
+    Tidies what an interrupted run left beside it, then refuses (``UsageError``) unless ``out``
+    is new, empty, or a complete earlier run (see :mod:`sim.outdir`). Creates nothing.
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder; give a folder for the run")
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"--out {out}: cannot create its parent folder {parent} ({exc.strerror or exc}); "
-            "give a folder in a writable place"
-        ) from None
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"--out {out}: the folder {parent} is not writable")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
-        raise UsageError(
-            f"--out {out}: the folder holds files that are not a ruralsim run; "
-            "give an empty or new folder, or a folder of an earlier run to replace"
-        )
-    return out
+    return prepare_run_out(out)
 
 
 def write_run(
@@ -112,7 +96,7 @@ def write_run(
     Parameters
     ----------
     out
-        Target folder.
+        Target folder: new, empty, or a complete earlier run (see :mod:`sim.outdir`).
     results
         The run's results.
     tables
@@ -127,39 +111,37 @@ def write_run(
     pathlib.Path
         The run folder.
     """
-    out = check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    shown = str(out)
+    path = prepare_run_out(out)
+    tmp = temp_sibling(path, "tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+    except OSError as exc:
+        raise UsageError(
+            f"--out {shown}: could not create {tmp} ({exc.strerror or exc}); no earlier run "
+            "was touched"
+        ) from None
     try:
         _write_tables(tmp, results, tables, wall_time_s)
         if figures:
             from sim.viz import save_run_figures
 
             save_run_figures(results, tables.coverage, tmp / "figures")
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            out.rename(old)
-        try:
-            tmp.rename(out)
-        except BaseException:
-            if old.exists() and not out.exists():
-                old.rename(out)  # put the earlier run back
-            raise
-        if old.exists():
-            shutil.rmtree(old)
+        write_run_marker(tmp)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise UsageError(
-            f"--out {out}: could not write the run folder ({exc.strerror or exc}); nothing "
-            "was changed there"
+            f"--out {shown}: could not write the run folder ({exc.strerror or exc}); no earlier "
+            "run was touched"
         ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
+    replace_folder(tmp, path, shown=shown)
+    return Path(out)
 
 
 def facilities_table(world) -> pd.DataFrame:

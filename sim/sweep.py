@@ -4,9 +4,11 @@ A sweep file names a base scenario, factors (any scenario field by its dotted pa
 (full grid, or a Latin hypercube over ranges) and replications. Each (variant, replication) is
 one run, keyed by a hash of the resolved scenario, the replication and the code version; its
 KPIs are written to ``DIR/runs/<key>.parquet`` as soon as it finishes, so a killed sweep rerun
-with the same ``--out`` skips what is done. Replication r of every variant uses the same random
-numbers (common random numbers), and results do not depend on the backend or the number of
-workers. A failed run is recorded in ``DIR/runs/<key>.error.txt`` and does not stop the sweep.
+with the same ``--out`` skips what is done. The folder must be new, empty or an earlier sweep
+(its first file is ``.ruralsim-sweep.json``; see :mod:`sim.outdir`). Replication r of every
+variant uses the same random numbers (common random numbers), and results do not depend on the
+backend or the number of workers. A failed run is recorded in ``DIR/runs/<key>.error.txt`` and
+does not stop the sweep.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from scipy.stats import qmc
 
 from sim.errors import ScenarioError, SimError, UsageError
 from sim.kpi import summarize
+from sim.outdir import prepare_sweep_out, start_sweep_folder
 
 #: KPI scopes kept in sweep results (villages and townships would multiply the table).
 KEPT_SCOPES = ("province", "county", "carrier")
@@ -260,13 +263,11 @@ def run_sweep(
     variant) and ``design.csv`` (the variants).
     """
     source = Path(path)
+    shown = str(out)
+    out = prepare_sweep_out(out)
     sweep, base = load_sweep(source)
-    out = Path(out)
+    start_sweep_folder(out, shown=shown, sweep_file=source)
     runs_dir = out / "runs"
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
     design = variants(sweep)
     scenarios = [resolve(sweep, base, v, source) for v in design]
     todo = []
