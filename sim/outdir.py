@@ -55,6 +55,7 @@ def check_out_path(out: str | os.PathLike[str], *, flag: str = "--out") -> Path:
     path = absolute(text)
     if path == path.parent:
         raise UsageError(f"{flag} {text}: is the root folder; give a folder below it")
+    _check_names(path, text, flag)
     if os.path.islink(text):
         raise UsageError(
             f"{flag} {text}: is a symbolic link (to {os.readlink(text)}); ruralsim does not "
@@ -62,7 +63,6 @@ def check_out_path(out: str | os.PathLike[str], *, flag: str = "--out") -> Path:
         )
     if path.exists() and not path.is_dir():
         raise UsageError(f"{flag} {text}: exists and is not a folder; give a folder")
-    _check_names(path, text, flag)
     anchor = _existing_ancestor(path.parent)
     if not anchor.is_dir():
         raise UsageError(
