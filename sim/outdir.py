@@ -364,6 +364,7 @@ def prepare_sweep_out(out: str | os.PathLike[str]) -> Path:
     if not path.exists() or not any(path.iterdir()):
         return path
     if _is_sweep_folder(path):
+        _tell(_tidy_sweep_files(path, shown))
         return path
     if (path / RUN_MARKER).exists() or (path / "manifest.json").exists():
         why = "is a run folder; a sweep never writes into it"
@@ -373,6 +374,27 @@ def prepare_sweep_out(out: str | os.PathLike[str]) -> Path:
         f"--out {shown}: {why}; give a new or empty folder, or the folder of an earlier sweep "
         "to resume it; nothing was changed"
     )
+
+
+def _tidy_sweep_files(path: Path, shown: str) -> str | None:
+    """Remove the half-written ``NAME.tmp-PID`` files of a killed sweep in its folder."""
+    removed = []
+    for folder in (path, path / "runs"):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            m = re.fullmatch(r".+\.tmp-([0-9]{1,10})", e.name)
+            if m and e.is_file(follow_symlinks=False) and not _alive(int(m[1])):
+                try:
+                    os.unlink(e.path)
+                except OSError:
+                    continue
+                removed.append(Path(e.path).relative_to(path).as_posix())
+    if not removed:
+        return None
+    return f"{shown}: an interrupted ruralsim left files behind: removed {_sample(removed)}"
 
 
 def _is_sweep_folder(path: Path) -> bool:

@@ -373,6 +373,19 @@ def test_sweep_starts_in_empty_folder_and_resumes_its_own(sweep_file, area, tiny
     assert "sweep folder" in msg
 
 
+def test_sweep_removes_half_written_files_of_a_killed_sweep(sweep_file, area, capsys):
+    out = area / "sweep"
+    assert main(_sweep(sweep_file, out)) == 0
+    dead = out / "runs" / f"abc.parquet.tmp-{_dead_pid()}"
+    live = out / "summary.csv.tmp-1"  # init, alive
+    dead.write_bytes(b"half")
+    live.write_bytes(b"being written")
+    capsys.readouterr()
+    assert main(_sweep(sweep_file, out)) == 0
+    assert f"removed runs/{dead.name}" in _tidied(capsys)
+    assert not dead.exists() and live.exists()
+
+
 def test_sweep_with_bad_file_creates_nothing(tiny_path, area, capsys):
     bad = area / "bad.yaml"
     bad.write_text(SWEEP.format(base=tiny_path.resolve()).replace("grid", "gird"))
