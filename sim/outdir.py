@@ -56,9 +56,9 @@ def check_out_path(out: str | os.PathLike[str], *, flag: str = "--out") -> Path:
     if path == path.parent:
         raise UsageError(f"{flag} {text}: is the root folder; give a folder below it")
     _check_names(path, text, flag)
-    if os.path.islink(text):
+    if os.path.islink(path):
         raise UsageError(
-            f"{flag} {text}: is a symbolic link (to {os.readlink(text)}); ruralsim does not "
+            f"{flag} {text}: is a symbolic link (to {os.readlink(path)}); ruralsim does not "
             f"write through links: give the folder it points to, or a new folder"
         )
     if path.exists() and not path.is_dir():
@@ -139,6 +139,13 @@ def prepare_run_out(out: str | os.PathLike[str]) -> Path:
 
 def run_target_problem(path: Path) -> str | None:
     """Why a run may not replace ``path`` (with what to do), or None if it may."""
+    try:
+        return _target_problem(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc}); nothing was changed"
+
+
+def _target_problem(path: Path) -> str | None:
     if os.path.islink(path):
         return "is a symbolic link; give a real folder; nothing was changed"
     if not path.exists():
@@ -251,7 +258,8 @@ def replace_folder(tmp: Path, path: Path, *, shown: str) -> None:
         _remove_tree(tmp)
         raise UsageError(f"--out {shown}: {problem} (it changed while the run was simulated)")
     old = temp_sibling(path, "old")
-    if path.exists():
+    moved = path.exists()
+    if moved:
         try:
             path.rename(old)
         except OSError as exc:
@@ -263,9 +271,9 @@ def replace_folder(tmp: Path, path: Path, *, shown: str) -> None:
     try:
         tmp.rename(path)
     except BaseException as exc:
-        _put_back(old, path, tmp, shown, exc)
+        _put_back(old if moved else None, path, tmp, shown, exc)
         raise
-    if old.exists():
+    if moved:
         try:
             _remove_tree(old)
         except OSError as exc:
@@ -276,10 +284,10 @@ def replace_folder(tmp: Path, path: Path, *, shown: str) -> None:
             ) from None
 
 
-def _put_back(old: Path, path: Path, tmp: Path, shown: str, exc: BaseException) -> None:
+def _put_back(old: Path | None, path: Path, tmp: Path, shown: str, exc: BaseException) -> None:
     """After the new run could not be moved into place: restore the earlier one."""
     why = getattr(exc, "strerror", None) or exc
-    if old.exists() and not os.path.lexists(path):
+    if old is not None and old.exists() and not os.path.lexists(path):
         try:
             old.rename(path)
         except OSError:
@@ -289,9 +297,10 @@ def _put_back(old: Path, path: Path, tmp: Path, shown: str, exc: BaseException) 
             ) from None
     shutil.rmtree(tmp, ignore_errors=True)
     if isinstance(exc, OSError):
+        before = "the earlier folder is back where it was" if old else "nothing was there before"
         raise UsageError(
-            f"--out {shown}: could not move the new run into place ({why}); the earlier "
-            "folder is back where it was and the new run was discarded"
+            f"--out {shown}: could not move the new run into place ({why}); {before}, and the "
+            "new run was discarded"
         ) from None
 
 
@@ -320,7 +329,14 @@ def _leftovers(path: Path) -> list[tuple[str, int, Path]]:
         m = _LEFTOVER.fullmatch(e.name[len(prefix) :])
         if m and e.is_dir(follow_symlinks=False):
             found.append((m["kind"], int(m["pid"]), Path(e.path)))
-    return sorted(found, key=lambda t: -t[2].stat().st_mtime)
+    return sorted(found, key=lambda t: -_mtime(t[2]))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def recover_leftovers(out: str | os.PathLike[str], *, shown: str | None = None) -> str | None:

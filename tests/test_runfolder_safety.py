@@ -295,8 +295,9 @@ def test_symlink_out_is_refused(earlier, tiny_path, area, capsys):
     for name, target in (("link", run), ("dangling", area / "nowhere")):
         link = area / name
         link.symlink_to(target)
-        msg = _refused(capsys, _run(tiny_path, link), str(link), area)
-        assert "symbolic link" in msg
+        for given in (str(link), f"{link}/"):
+            msg = _refused(capsys, _run(tiny_path, given), given, area)
+            assert "symbolic link" in msg
 
 
 def test_old_run_that_cannot_be_removed_is_reported_where_it_is(
