@@ -15,7 +15,7 @@ import pandas as pd
 from sim.errors import UsageError
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through ``write(tmp)`` and a rename, so a reader never sees half a file.
 
     Raises
