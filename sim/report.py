@@ -184,7 +184,9 @@ def _sweep_report(folder: Path) -> tuple[str, list[dict[str, Any]]]:
 
     from sim.viz import plot_pareto, plot_sensitivity
 
-    summary = read_table(folder / "summary.csv", columns=_SUMMARY_COLUMNS, dtype={"code": str})
+    summary = read_table(
+        folder / "summary.csv", columns=(*_SUMMARY_COLUMNS, "variant"), dtype={"code": str}
+    )
     design = read_table(folder / "design.csv")
     sections = [
         _section(text=f"{len(design)} variants"),
@@ -198,7 +200,13 @@ def _sweep_report(folder: Path) -> tuple[str, list[dict[str, Any]]]:
             _section("Cost and coverage", image=_save(fig, folder / "figures" / "pareto.png"))
         )
     if (folder / "sensitivity.csv").is_file():
-        indices = read_table(folder / "sensitivity.csv", columns=("kpi", "factor"))
+        path = folder / "sensitivity.csv"
+        indices = read_table(path, columns=("kpi", "factor"))
+        if not ({"ST", "ST_conf"} <= set(indices) or {"mu_star", "mu_star_conf"} <= set(indices)):
+            raise UsageError(
+                f"{path}: needs the columns ST and ST_conf (Sobol) or mu_star and mu_star_conf "
+                "(Morris); rewrite the folder"
+            )
         for kpi in indices["kpi"].unique():
             fig, ax = plt.subplots(figsize=(7, 4))
             plot_sensitivity(indices, kpi, ax=ax)
