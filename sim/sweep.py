@@ -17,7 +17,6 @@ import hashlib
 import itertools
 import json
 from collections.abc import Callable
-from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +25,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import qmc
 
-from sim.errors import ScenarioError, SimError, UsageError
+from sim import _executors
+from sim.errors import ScenarioError, UsageError
 from sim.kpi import summarize
 
 #: KPI scopes kept in sweep results (villages and townships would multiply the table).
@@ -351,7 +351,7 @@ def run_sweep(
         if status is not None:
             status(counts)
 
-    _execute(pending, finish, backend=backend, workers=workers, scheduler=scheduler)
+    _executors.execute(_one, pending, finish, backend=backend, workers=workers, scheduler=scheduler)
     results = _collect(out, design, todo)
     if sweep.design in ("sobol", "morris") and results is not None:
         indices = sensitivity(sweep, results)
@@ -390,74 +390,6 @@ def _record(out: Path, todo: list, status_of: dict[str, str]) -> None:
         ]
     )
     _write(out / "runs.csv", lambda p: table.to_csv(p, index=False))
-
-
-def _execute(
-    pending: list,
-    finish: Callable[[str, Any], None],
-    *,
-    backend: str,
-    workers: int | None,
-    scheduler: str | None,
-) -> None:
-    """Run the pending runs on the backend, calling ``finish(key, result or error)`` for each.
-
-    An error in ``finish`` (e.g. a full disk) or a signal stops the sweep: runs not started
-    are cancelled and the worker processes are killed.
-    """
-    from sim import _workers
-
-    if backend == "dask":
-        _run_dask(pending, scheduler, finish)
-        return
-    if backend == "serial" or len(pending) <= 1:
-        for _, r, key, sc in pending:
-            try:
-                result: pd.DataFrame | BaseException = _one(sc, r)
-            except (SimError, ValueError, RuntimeError) as exc:
-                result = exc
-            finish(key, result)
-        return
-    pool = _workers.pool(workers)
-    try:
-        futures = {pool.submit(_one, sc, r): key for _, r, key, sc in pending}
-        for fut in as_completed(futures):
-            try:
-                result = fut.result()
-            except Exception as exc:  # a failed run is recorded, the sweep goes on
-                result = exc
-            finish(futures[fut], result)
-    except BaseException:
-        _workers.stop(pool)
-        raise
-    pool.shutdown()
-
-
-def _run_dask(pending: list, scheduler: str | None, finish: Callable) -> None:
-    """Run on a Dask distributed cluster; each result is written as it arrives."""
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError:  # pragma: no cover - dask is a dependency
-        raise UsageError(
-            "--scheduler needs dask.distributed: pip install 'dask[distributed]'"
-        ) from None
-    if not scheduler:
-        raise UsageError("--backend dask needs --scheduler tcp://HOST:PORT")
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-    try:
-        futures = {client.submit(_one, sc, r, pure=False): key for _, r, key, sc in pending}
-        for fut in dask_completed(list(futures)):
-            try:
-                result = fut.result()
-            except Exception as exc:  # a failed run is recorded, the sweep goes on
-                result = exc
-            finish(futures[fut], result)
-    finally:
-        client.close()
 
 
 def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> pd.DataFrame | None:
