@@ -282,6 +282,11 @@ def _sweep(args: argparse.Namespace) -> int:
     _positive("--workers", args.workers)
     if args.scheduler is not None:
         _check_scheduler(args.scheduler)
+    backend: Literal["serial", "processes", "dask"] = args.backend or (
+        "dask" if args.scheduler else "processes"
+    )
+    if backend == "dask" and not args.scheduler:
+        raise UsageError("--backend dask needs --scheduler tcp://HOST:PORT")
     sweep, base = load_sweep(args.sweep)
     n_variants, n_runs = count_runs(sweep, base)
     print(f"sweep {args.sweep}: {n_variants:,} variants, {n_runs:,} runs", file=sys.stderr)
@@ -295,9 +300,6 @@ def _sweep(args: argparse.Namespace) -> int:
             f"{n_runs:,} runs (more than {MAX_RUNS_UNASKED}); see the estimated time with "
             "--dry-run, then add --yes to run it, or lower samples or replications"
         )
-    backend: Literal["serial", "processes", "dask"] = args.backend or (
-        "dask" if args.scheduler else "processes"
-    )
     with (
         _terminate_on_sigterm(),
         tqdm(total=n_runs, unit="run", desc="sweep", disable=args.quiet or None) as bar,

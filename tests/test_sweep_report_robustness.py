@@ -159,11 +159,12 @@ def _full_disk(monkeypatch, cls, method: str) -> None:
     monkeypatch.setattr(cls, method, fail)
 
 
-def test_sweep_on_a_full_disk(done, tmp_path, monkeypatch, capsys):
-    _full_disk(monkeypatch, pd.DataFrame, "to_parquet")
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_sweep_on_a_full_disk(backend, done, tmp_path, monkeypatch, capsys):
+    _full_disk(monkeypatch, pd.DataFrame, "to_parquet")  # results are written by the parent
     out = tmp_path / "out"
-    args = ["sweep", str(done["sweep_file"]), "--out", str(out), "--backend", "serial"]
-    assert main([*args, "--quiet"]) == 2
+    args = ["sweep", str(done["sweep_file"]), "--out", str(out), "--backend", backend]
+    assert main([*args, "--workers", "2", "--quiet"]) == 2
     _one_error(capsys, "disk is full", str(out / "runs"))
     assert not _leftovers(out)
     assert not list((out / "runs").glob("*.parquet"))
@@ -190,6 +191,7 @@ def test_report_on_a_full_disk(done, tmp_path, monkeypatch, capsys):
         (["geodata", "check", "140821", "--seed", "-1"], "--seed"),
         (["sweep", "{sweep}", "--out", "{out}", "--scheduler", "not a url"], "--scheduler"),
         (["sweep", "{sweep}", "--out", "{out}", "--scheduler", "tcp://host"], "--scheduler"),
+        (["sweep", "{sweep}", "--out", "{out}", "--backend", "dask"], "--scheduler"),
         (["benchmark", "--sweep", "0"], "--sweep"),
     ],
 )
