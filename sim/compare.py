@@ -9,7 +9,6 @@ other and a paired t-test is used; otherwise Welch's two-sample t-test.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim._files import read_json_object, read_table
 from sim.errors import UsageError
 from sim.kpi import SUMMARY_KPIS, format_value
 
@@ -29,11 +29,10 @@ def _load(folder: Path) -> tuple[dict, pd.DataFrame]:
             f"{folder}: not a ruralsim run folder (it needs manifest.json and kpis.csv, as "
             "written by `ruralsim run ... --out DIR`)"
         )
-    try:
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
-        table = pd.read_csv(kpis, dtype={"code": str})
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{folder}: unreadable run folder ({exc})") from None
+    meta = read_json_object(manifest)
+    table = read_table(
+        kpis, columns=("scope", "code", "kpi", "replication", "value"), dtype={"code": str}
+    )
     return meta, table
 
 

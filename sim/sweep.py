@@ -2,13 +2,15 @@
 
 A sweep file names a base scenario, factors (any scenario field by its dotted path), a design
 (full grid, or a Latin hypercube over ranges) and replications. Each (variant, replication) is
-one run, keyed by a hash of the resolved scenario, the replication and the code version; its
-KPIs are written to ``DIR/runs/<key>.parquet`` as soon as it finishes, so a killed sweep rerun
-with the same ``--out`` skips what is done. The folder must be new, empty or an earlier sweep
-(its first file is ``.ruralsim-sweep.json``; see :mod:`sim.outdir`). Replication r of every
-variant uses the same random numbers (common random numbers), and results do not depend on the
-backend or the number of workers. A failed run is recorded in ``DIR/runs/<key>.error.txt`` and
-does not stop the sweep.
+one run, keyed by a hash of the resolved scenario, the replication, the source code of ``sim``
+and the geodata it is built from; its KPIs are written to ``DIR/runs/<key>.parquet`` as soon
+as it finishes, so a killed sweep rerun with the same ``--out`` skips what is done (and only
+that: a run whose code, geodata or scenario changed is run again; ``DIR/runs.csv`` says which
+were reused). The folder must be new, empty or an earlier sweep (its first file is
+``.ruralsim-sweep.json``; see :mod:`sim.outdir`). Replication r of every variant uses the same
+random numbers (common random numbers), and results do not depend on the backend or the
+number of workers. A failed run is recorded in ``DIR/runs/<key>.error.txt`` and does not stop
+the sweep.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +27,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.stats import qmc
 
-from sim.errors import ScenarioError, SimError, UsageError
+from sim import _executors
+from sim.errors import ScenarioError
 from sim.kpi import summarize
 from sim.outdir import prepare_sweep_out, start_sweep_folder
 
@@ -105,6 +106,8 @@ def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, Any]]:
     from sim.scenario import load_scenario
 
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ScenarioError(f"sweep file {path}: not a regular file; give a sweep YAML file")
     data, _ = _yaml.load_with_lines(path)
     try:
         sweep = SweepFile.model_validate(data)
@@ -112,8 +115,26 @@ def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, Any]]:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "(top level)"
         raise ScenarioError(f"{path}: {where}: {first['msg']}") from None
-    base = load_scenario(path.parent / sweep.base).model_dump(mode="json")
+    base = load_scenario(_base_path(path, sweep.base)).model_dump(mode="json")
     return sweep, base
+
+
+def _base_path(source: Path, base: str) -> Path:
+    """The base scenario of a sweep: a regular ``.yaml``/``.yml`` file, relative to the sweep.
+
+    Nothing else is read, so a sweep file cannot make ruralsim open (and quote in an error)
+    a file that is not a scenario, such as ``/etc/shadow`` or ``/proc/self/environ``.
+    """
+    target = source.parent / base
+    valid = "valid: a scenario file ending in .yaml or .yml"
+    if Path(base).suffix.lower() not in (".yaml", ".yml"):
+        raise ScenarioError(f"{source}: base: {base!r} is not a scenario file; {valid}")
+    if not target.exists():
+        raise ScenarioError(f"{source}: base: {target} does not exist; {valid}")
+    real = target.resolve()
+    if not real.is_file() or real.suffix.lower() not in (".yaml", ".yml"):
+        raise ScenarioError(f"{source}: base: {target} is not a regular file; {valid}")
+    return target
 
 
 def _set(data: dict[str, Any], path: str, value: Any, source: Path) -> None:
@@ -218,11 +239,20 @@ def resolve(
     return scenario_from_dict(data, source=f"{source} (variant {variant})").model_dump(mode="json")
 
 
-def run_key(scenario: dict[str, Any], replication: int) -> str:
-    """Key of one run: hash of the resolved scenario, the replication and the code version."""
-    from sim import __version__
+def run_key(scenario: dict[str, Any], replication: int, *, geodata: str | None = None) -> str:
+    """Key of one run: hash of the resolved scenario, the replication, the code and the geodata.
 
-    text = json.dumps([scenario, replication, __version__], sort_keys=True, ensure_ascii=False)
+    The code is every source file of the ``sim`` package and the geodata is
+    :func:`sim._fingerprint.geodata_hash` (computed here unless given), so a result is reused
+    only if it would be computed the same way again.
+    """
+    from sim import __version__
+    from sim._fingerprint import code_hash, geodata_hash
+
+    geo = geodata_hash(scenario) if geodata is None else geodata
+    text = json.dumps(
+        [scenario, replication, __version__, code_hash(), geo], sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
@@ -238,10 +268,31 @@ def _one(scenario: dict[str, Any], replication: int) -> pd.DataFrame:
     return kpis[kpis["scope"].isin(KEPT_SCOPES)].reset_index(drop=True)
 
 
-def _write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+def _write(path: Path, write: Callable[[Path], object]) -> None:
+    from sim._files import write_atomic
+
+    write_atomic(path, write)
+
+
+def count_runs(sweep: SweepFile, base: dict[str, Any]) -> tuple[int, int]:
+    """Numbers of variants and of runs of a sweep (without resolving the variants)."""
+    n = len(variants(sweep))
+    return n, n * int(sweep.replications or base.get("replications", 1))
+
+
+def _plan(scenarios: list[dict[str, Any]]) -> list[tuple[int, int, str, dict[str, Any]]]:
+    """Every (variant, replication, key, scenario) of a sweep."""
+    from sim._fingerprint import geodata_hash
+
+    geo: dict[str, str] = {}  # one geodata hash per distinct region
+    todo = []
+    for i, sc in enumerate(scenarios):
+        region = json.dumps(sc["region"], sort_keys=True)
+        if region not in geo:
+            geo[region] = geodata_hash(sc)
+        for r in range(sc["replications"]):
+            todo.append((i, r, run_key(sc, r, geodata=geo[region]), sc))
+    return todo
 
 
 def run_sweep(
@@ -253,6 +304,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: Callable[[int], None] | None = None,
     status: Callable[[dict[str, int]], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Run (or resume) a sweep; return counts of runs done now, skipped and failed.
 
@@ -260,7 +312,15 @@ def run_sweep(
     (``tcp://host:8786``), whose workers need ruralsim installed. Writes
     ``runs/<key>.parquet`` per run, then ``results.parquet`` (variant, replication,
     factor values, scope, code, name, kpi, value), ``summary.csv`` (mean and 95% CI per
-    variant) and ``design.csv`` (the variants).
+    variant), ``design.csv`` (the variants) and ``runs.csv`` (each run's key and whether it
+    was reused from an earlier sweep, run now, redone or failed). ``note`` receives notices,
+    e.g. that a truncated result is redone.
+
+    Raises
+    ------
+    UsageError
+        If a result cannot be written (a full disk): the sweep stops, leaving no partial file;
+        rerun it with the same ``out`` to resume.
     """
     source = Path(path)
     shown = str(out)
@@ -270,80 +330,67 @@ def run_sweep(
     runs_dir = out / "runs"
     design = variants(sweep)
     scenarios = [resolve(sweep, base, v, source) for v in design]
-    todo = []
-    for i, sc in enumerate(scenarios):
-        for r in range(sc["replications"]):
-            key = run_key(sc, r)
-            todo.append((i, r, key, sc))
-    pending = [t for t in todo if not (runs_dir / f"{t[2]}.parquet").exists()]
+    todo = _plan(scenarios)
+    status_of = _reusable(runs_dir, todo, note)
+    pending = [t for t in todo if status_of[t[2]] != "reused"]
     counts = {"done": 0, "skipped": len(todo) - len(pending), "failed": 0}
     if progress is not None and counts["skipped"]:
         progress(counts["skipped"])
 
     def finish(key: str, result: pd.DataFrame | BaseException) -> None:
+        err = runs_dir / f"{key}.error.txt"
         if isinstance(result, BaseException):
-            (runs_dir / f"{key}.error.txt").write_text(repr(result) + "\n", encoding="utf-8")
+            _write(err, lambda p: p.write_text(repr(result) + "\n", encoding="utf-8"))
             counts["failed"] += 1
+            status_of[key] = "failed"
         else:
             _write(runs_dir / f"{key}.parquet", lambda p: result.to_parquet(p, index=False))
-            err = runs_dir / f"{key}.error.txt"
-            if err.exists():
-                err.unlink()
+            err.unlink(missing_ok=True)
             counts["done"] += 1
         if progress is not None:
             progress(1)
         if status is not None:
             status(counts)
 
-    if backend == "dask":
-        _run_dask(pending, scheduler, finish)
-    elif backend == "serial" or len(pending) <= 1:
-        for _, r, key, sc in pending:
-            try:
-                finish(key, _one(sc, r))
-            except (SimError, ValueError, RuntimeError) as exc:
-                finish(key, exc)
-    else:
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-            futures = {pool.submit(_one, sc, r): key for _, r, key, sc in pending}
-            for fut in as_completed(futures):
-                try:
-                    finish(futures[fut], fut.result())
-                except Exception as exc:  # a failed run is recorded, the sweep goes on
-                    finish(futures[fut], exc)
+    _executors.execute(_one, pending, finish, backend=backend, workers=workers, scheduler=scheduler)
     results = _collect(out, design, todo)
     if sweep.design in ("sobol", "morris") and results is not None:
         indices = sensitivity(sweep, results)
         _write(
             out / "sensitivity.csv", lambda p: indices.to_csv(p, index=False, float_format="%.6g")
         )
+    _record(out, todo, status_of)
     return counts
 
 
-def _run_dask(pending: list, scheduler: str | None, finish: Callable) -> None:
-    """Run on a Dask distributed cluster; each result is written as it arrives."""
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError:  # pragma: no cover - dask is a dependency
-        raise UsageError(
-            "--scheduler needs dask.distributed: pip install 'dask[distributed]'"
-        ) from None
-    if not scheduler:
-        raise UsageError("--backend dask needs --scheduler tcp://HOST:PORT")
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-    try:
-        futures = {client.submit(_one, sc, r, pure=False): key for _, r, key, sc in pending}
-        for fut in dask_completed(list(futures)):
-            try:
-                finish(futures[fut], fut.result())
-            except Exception as exc:  # a failed run is recorded, the sweep goes on
-                finish(futures[fut], exc)
-    finally:
-        client.close()
+def _reusable(runs_dir: Path, todo: list, note: Callable[[str], None] | None) -> dict[str, str]:
+    """Status of each run before the sweep: reused (a complete result), redo or run."""
+    from sim._files import parquet_ok
+
+    status: dict[str, str] = {}
+    for _, _, key, _ in todo:
+        f = runs_dir / f"{key}.parquet"
+        if not f.exists():
+            status[key] = "run"
+        elif parquet_ok(f):
+            status[key] = "reused"
+        else:
+            f.unlink()
+            status[key] = "redone"
+            if note is not None:
+                note(f"{f}: truncated or unreadable; redoing that run")
+    return status
+
+
+def _record(out: Path, todo: list, status_of: dict[str, str]) -> None:
+    """Write ``runs.csv``: each run's key and whether it was reused, run, redone or failed."""
+    table = pd.DataFrame(
+        [
+            {"variant": i, "replication": r, "run_key": key, "status": status_of[key]}
+            for i, r, key, _ in todo
+        ]
+    )
+    _write(out / "runs.csv", lambda p: table.to_csv(p, index=False))
 
 
 def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> pd.DataFrame | None:
