@@ -369,7 +369,7 @@ def test_sweep_starts_in_empty_folder_and_resumes_its_own(sweep_file, area, tiny
     assert main(_sweep(sweep_file, out)) == 0
     assert (out / SWEEP_MARKER).is_file() and (out / "results.parquet").is_file()
     assert main(_sweep(sweep_file, out)) == 0
-    assert "1 already done" in capsys.readouterr().out
+    assert "1 runs reused from an earlier sweep" in capsys.readouterr().out
     msg = _refused(capsys, _run(tiny_path, out), str(out), area)
     assert "sweep folder" in msg
 
