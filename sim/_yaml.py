@@ -479,12 +479,20 @@ def _describe(spot: _Spot) -> str:
         return f"a mapping from {key} to {value}"
     if _is_model(tp):
         return "a mapping with the keys " + ", ".join(tp.model_fields)
+    if tp is type(None):
+        return "empty"
     if _is_union(tp):
-        return " or ".join(_describe(_Spot(*_unwrap(a))) for a in typing.get_args(tp))
+        # The field's own bounds (e.g. gt=0 on ``float | None``) hold for each branch.
+        arms = [_unwrap(a) for a in typing.get_args(tp)]
+        return " or ".join(
+            _describe(_Spot(base, (*meta, *spot.inner), spot.declared)) for base, meta in arms
+        )
     return getattr(tp, "__name__", str(tp))
 
 
 def _show(value: Any) -> str:
+    if value is None:
+        return "an empty value"
     text = repr(value)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 
@@ -527,8 +535,10 @@ def _problem(err: Any, spot: _Spot | None, parent: _Spot | None) -> tuple[str, b
         return "not one of the allowed values", True, valid or ctx.get("expected")
     if kind == "string_pattern_mismatch":
         return "wrong format", True, valid or f"text matching {ctx.get('pattern')}"
-    if kind.startswith(("greater", "less")) and err["input"] != err["input"]:
+    if kind.startswith(("greater", "less", "finite")) and err["input"] != err["input"]:
         return "not a number (NaN)", False, valid
+    if kind == "finite_number":
+        return "not a finite number", True, valid
     if kind in ("greater_than", "greater_than_equal"):
         return "too small", True, valid
     if kind in ("less_than", "less_than_equal"):
