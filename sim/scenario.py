@@ -404,6 +404,10 @@ class Schedules(_Model):
     )
 
 
+#: Most residents of one village (the largest villages have tens of thousands).
+MAX_POPULATION = 1_000_000
+
+
 class InboundDemand(_Model):
     """Online purchases flowing into villages (工业品下乡)."""
 
@@ -419,10 +423,14 @@ class InboundDemand(_Model):
         0.05, ge=0, description="mean inbound parcels per resident and day (population mode)"
     )
     village_population: int = Field(
-        620, gt=0, description="residents of a village whose population is not listed"
+        620,
+        gt=0,
+        le=MAX_POPULATION,
+        description="residents of a village whose population is not listed",
     )
     populations: Annotated[
-        dict[VillageCode, Annotated[int, Field(ge=0)]], BeforeValidator(_codes_keys_to_str)
+        dict[VillageCode, Annotated[int, Field(ge=0, le=MAX_POPULATION)]],
+        BeforeValidator(_codes_keys_to_str),
     ] = Field(default_factory=dict, description="known residents per village code")
     distribution: Literal["poisson", "negative_binomial"] = Field(
         "poisson", description="distribution of the daily count per village"

@@ -154,6 +154,7 @@ CASES: dict[str, tuple[str, Any, str | None]] = {
         "terrain_by_county.141124",
     ),
     "county_unknown": ("region.county", "140899", None),
+    "population_huge": ("demand.inbound.populations", {VILLAGE: 10**400}, f"populations.{VILLAGE}"),
     # polish: bounds and keys named, no NoneType
     "shelf_life_zero": (
         "demand.outbound.specialties",
@@ -297,3 +298,15 @@ def test_many_values_refused_quickly(tmp_path, capsys):
     path.write_text("x: [" + "1," * (_yaml.MAX_EXPANDED_NODES + 10) + "1]\n", encoding="utf-8")
     err = _refused(["validate", str(path)], capsys, path)
     assert "values" in err
+
+
+def test_sweep_file_types_are_strict(tmp_path, capsys, tiny_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        f"base: {tiny_path}\ndesign: lhs\nsamples: '10'\n"
+        "factors:\n  - {path: demand.inbound.parcels_per_village_per_day, low: 1, high: .inf}\n",
+        encoding="utf-8",
+    )
+    err = _refused(["sweep", str(path), "--out", str(tmp_path / "out")], capsys, path)
+    assert "samples" in err
+    assert not (tmp_path / "out").exists()
