@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import re
+import stat
 import types
 import typing
 from collections.abc import Mapping
@@ -27,6 +28,9 @@ from sim.scenario import Scenario
 MAX_SHOWN_ERRORS = 5
 MAX_VALUE_CHARS = 60
 MAX_EXPANDED_NODES = 200_000
+#: Largest scenario or sweep file read, bytes. A whole-province scenario listing every one of
+#: Shanxi's ~28,000 villages with its population is under 1 MB; parsing 5 MB takes seconds.
+MAX_FILE_BYTES = 5_000_000
 
 Loc = tuple[Any, ...]
 
@@ -42,6 +46,10 @@ def _without(tags: set[str]) -> dict[str, list[tuple[str, re.Pattern[str]]]]:
     }
 
 
+class _TooManyValues(Exception):
+    """The file holds more values than a scenario can use."""
+
+
 class _ScenarioLoader(yaml.SafeLoader):
     """A safe loader closer to YAML 1.2: no sexagesimal numbers, no yes/no/on/off booleans.
 
@@ -52,6 +60,17 @@ class _ScenarioLoader(yaml.SafeLoader):
     yaml_implicit_resolvers = _without(
         {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
     )
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.composed = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose one node, stopping once the file holds more than MAX_EXPANDED_NODES."""
+        self.composed += 1
+        if self.composed > MAX_EXPANDED_NODES:
+            raise _TooManyValues
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         """Build a mapping, refusing a key given twice (keys from a ``<<`` merge may be)."""
@@ -215,6 +234,42 @@ def _yaml_problem(exc: yaml.YAMLError, source: Path, text: str) -> str:
     return f"{source}: invalid YAML: {exc}"
 
 
+def _read_limited(path: Path) -> bytes:
+    """Read a regular file of at most :data:`MAX_FILE_BYTES`, refusing anything else at once.
+
+    Devices (``/dev/zero``), FIFOs and sockets would never end or block forever, so the kind
+    and size of the file are checked before reading, and at most one byte past the limit is
+    read in case the file grows in between.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ScenarioError(f"scenario file {path} does not exist") from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ScenarioError(f"{path} is a directory; give the path of a scenario YAML file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError(
+            f"{path} is not a regular file (a device, pipe or socket); give the path of a "
+            "scenario YAML file"
+        )
+    too_big = (
+        f"{path} is larger than {MAX_FILE_BYTES:,} bytes, the most a scenario or sweep file "
+        "may be; list fewer codes or split the file"
+    )
+    if info.st_size > MAX_FILE_BYTES:
+        raise ScenarioError(f"{too_big} (it has {info.st_size:,} bytes)")
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(too_big)
+    return raw
+
+
 def load_with_lines(path: Path) -> tuple[Any, Lines]:
     """Parse a YAML scenario file safely and index where each value is written.
 
@@ -233,18 +288,12 @@ def load_with_lines(path: Path) -> tuple[Any, Lines]:
     Raises
     ------
     ScenarioError
-        If the file is missing, unreadable, not UTF-8, not valid YAML, has a duplicate key,
-        is empty, or does not hold a mapping at the top level.
+        If the file is missing, not a regular file, larger than :data:`MAX_FILE_BYTES`,
+        unreadable, not UTF-8, not valid YAML, has a duplicate key, is empty, or does not hold
+        a mapping at the top level.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ScenarioError(f"{path} is a directory; give the path of a scenario YAML file")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(f"scenario file {path} does not exist") from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from None
+    raw = _read_limited(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -270,13 +319,18 @@ def load_with_lines(path: Path) -> tuple[Any, Lines]:
             )
         if _expanded_size(root, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
             raise ScenarioError(
-                f"{path}: the file expands to more than {MAX_EXPANDED_NODES} values through "
+                f"{path}: the file expands to more than {MAX_EXPANDED_NODES:,} values through "
                 "YAML aliases (or an alias refers to itself); write the values out"
             )
         data = loader.construct_document(root)
         lines = _index(loader, root)
     except yaml.YAMLError as exc:
         raise ScenarioError(_yaml_problem(exc, path, text)) from None
+    except _TooManyValues:
+        raise ScenarioError(
+            f"{path}: the file holds more than {MAX_EXPANDED_NODES:,} values, more than any "
+            "scenario needs; list fewer codes or split the study"
+        ) from None
     except RecursionError:
         raise ScenarioError(f"{path}: the YAML is nested too deeply") from None
     finally:
@@ -425,12 +479,20 @@ def _describe(spot: _Spot) -> str:
         return f"a mapping from {key} to {value}"
     if _is_model(tp):
         return "a mapping with the keys " + ", ".join(tp.model_fields)
+    if tp is type(None):
+        return "empty"
     if _is_union(tp):
-        return " or ".join(_describe(_Spot(*_unwrap(a))) for a in typing.get_args(tp))
+        # The field's own bounds (e.g. gt=0 on ``float | None``) hold for each branch.
+        arms = [_unwrap(a) for a in typing.get_args(tp)]
+        return " or ".join(
+            _describe(_Spot(base, (*meta, *spot.inner), spot.declared)) for base, meta in arms
+        )
     return getattr(tp, "__name__", str(tp))
 
 
 def _show(value: Any) -> str:
+    if value is None:
+        return "an empty value"
     text = repr(value)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 
@@ -473,8 +535,10 @@ def _problem(err: Any, spot: _Spot | None, parent: _Spot | None) -> tuple[str, b
         return "not one of the allowed values", True, valid or ctx.get("expected")
     if kind == "string_pattern_mismatch":
         return "wrong format", True, valid or f"text matching {ctx.get('pattern')}"
-    if kind.startswith(("greater", "less")) and err["input"] != err["input"]:
+    if kind.startswith(("greater", "less", "finite")) and err["input"] != err["input"]:
         return "not a number (NaN)", False, valid
+    if kind == "finite_number":
+        return "not a finite number", True, valid
     if kind in ("greater_than", "greater_than_equal"):
         return "too small", True, valid
     if kind in ("less_than", "less_than_equal"):

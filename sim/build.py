@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.budget import check_run_size
 from sim.errors import GeodataError, ScenarioError
 from sim.geodata import load_divisions, resolve_region, unit
 from sim.geodata.layout import lay_out_county
@@ -74,6 +75,9 @@ def _check_county(code: str, loc: tuple) -> None:
         )
 
 
+_Check = tuple[tuple[str, ...], list[str], set[str], str]
+
+
 def check_references(scenario: Scenario) -> list[str]:
     """Check that the codes a scenario names exist in its region; return its county codes.
 
@@ -88,8 +92,37 @@ def check_references(scenario: Scenario) -> list[str]:
     t_codes = set(towns["code"])
     v_codes = set(div.loc[(div["level"] == "village") & div["parent"].isin(t_codes), "code"])
     where = counties[0] if len(counties) == 1 else "the region"
-    listed = scenario.facilities.village_points.villages
-    checks: list[tuple[tuple[str, ...], list[str], set[str], str]] = [
+    for i, line in enumerate(scenario.buses):
+        if len({c[:6] for c in line.stops}) > 1:
+            raise _ref_error(
+                ("buses", str(i), "stops"),
+                f"line {line.name!r} calls at villages of several counties; a line runs "
+                "from one county's bus station",
+            )
+    for loc, codes, valid, level in _code_checks(scenario, counties, t_codes, v_codes):
+        for i, c in enumerate(codes):
+            if c not in valid:
+                list_fields = ("villages", "stops", "townships")
+                at = (*loc, str(i)) if loc[-1] in list_fields and loc[0] != "fleet" else (*loc, c)
+                hint = counties[0] if len(counties) == 1 else c[:6]
+                what = (
+                    f"not one of the region's counties ({', '.join(counties[:5])}"
+                    f"{', ...' if len(counties) > 5 else ''})"
+                    if level == "county"
+                    else f"not a {level} of {_name(where)}"
+                )
+                raise _ref_error(
+                    at, f"{c} is {what}; see `ruralsim geodata show {hint}` for the valid codes"
+                )
+    return counties
+
+
+def _code_checks(
+    scenario: Scenario, counties: list[str], t_codes: set[str], v_codes: set[str]
+) -> list[_Check]:
+    """Every list or mapping of codes in the scenario: (field path, codes, valid codes, level)."""
+    points = scenario.facilities.village_points
+    checks: list[_Check] = [
         (("fleet", "townships"), list(scenario.fleet.townships), t_codes, "township"),
         (
             ("schedules", "village_visits_per_week"),
@@ -109,42 +142,34 @@ def check_references(scenario: Scenario) -> list[str]:
             set(counties),
             "county",
         ),
+        (("facilities", "village_points", "kinds"), list(points.kinds), v_codes, "village"),
     ]
-    if listed != "all":
+    if points.villages != "all":
         checks.append(
-            (("facilities", "village_points", "villages"), list(listed), v_codes, "village")
+            (
+                ("facilities", "village_points", "villages"),
+                list(points.villages),
+                v_codes,
+                "village",
+            )
         )
     co = scenario.co_delivery.townships
     if co not in ("all", "none"):
         checks.append((("co_delivery", "townships"), list(co), t_codes, "township"))
     for i, line in enumerate(scenario.buses):
         checks.append((("buses", str(i), "stops"), list(line.stops), v_codes, "village"))
-        if len({c[:6] for c in line.stops}) > 1:
-            raise _ref_error(
-                ("buses", str(i), "stops"),
-                f"line {line.name!r} calls at villages of several counties; a line runs "
-                "from one county's bus station",
-            )
     for i, spec in enumerate(scenario.demand.outbound.specialties):
         if spec.villages != "all":
             loc: tuple[str, ...] = ("demand", "outbound", "specialties", str(i), "villages")
             checks.append((loc, list(spec.villages), v_codes, "village"))
-    for loc, codes, valid, level in checks:
-        for i, c in enumerate(codes):
-            if c not in valid:
-                list_fields = ("villages", "stops", "townships")
-                at = (*loc, str(i)) if loc[-1] in list_fields and loc[0] != "fleet" else (*loc, c)
-                hint = counties[0] if len(counties) == 1 else c[:6]
-                what = (
-                    f"not one of the region's counties ({', '.join(counties[:5])}"
-                    f"{', ...' if len(counties) > 5 else ''})"
-                    if level == "county"
-                    else f"not a {level} of {_name(where)}"
-                )
-                raise _ref_error(
-                    at, f"{c} is {what}; see `ruralsim geodata show {hint}` for the valid codes"
-                )
-    return counties
+    return checks
+
+
+def region_villages(counties: list[str]) -> list[str]:
+    """Codes of every village of the given counties."""
+    div = load_divisions()
+    towns = div.loc[(div["level"] == "township") & div["parent"].isin(counties), "code"]
+    return list(div.loc[(div["level"] == "village") & div["parent"].isin(set(towns)), "code"])
 
 
 def _name(code: str) -> str:
@@ -183,10 +208,12 @@ def build(
     Raises
     ------
     ScenarioError
-        If the scenario names units outside its region, or asks for OpenStreetMap roads
+        If the scenario names units outside its region, runs past year 9999, would not fit in
+        memory (:func:`sim.budget.check_run_size`), or asks for OpenStreetMap roads
         (``region.road_network: osm``) that are not cached.
     """
     codes = check_references(scenario)
+    check_run_size(scenario, region_villages(codes))
     div = load_divisions()
     counties = []
     for code in codes:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from sim.errors import BuildError, SimError, UsageError
+from sim.errors import BuildError, ScenarioError, SimError, UsageError
 
 #: A sweep of more runs than this needs ``--yes``.
 MAX_RUNS_UNASKED = 500
@@ -217,6 +217,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ruralsim: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:  # numpy's _ArrayMemoryError too: one message, never a traceback
+        print(
+            "ruralsim: error: out of memory: the run needs more memory than this machine has "
+            "free; lower the demand, horizon_days or replications, or run fewer counties",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -509,6 +516,10 @@ def _load(
             world = build(scenario, cache_dir=cache_dir, progress=bar.update)
     except BuildError as exc:
         raise BuildError(f"{path}: {exc}") from None
+    except ScenarioError as exc:  # e.g. --replications makes the run too large for memory
+        if str(exc).startswith(str(path)):
+            raise
+        raise ScenarioError(f"{path}: {exc}") from None
     return scenario, world
 
 

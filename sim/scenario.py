@@ -84,8 +84,26 @@ def clock_minutes(value: str) -> int:
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
+def _iso_date(value: Any) -> Any:
+    # An unquoted YAML date is a date already; a quoted one (and a JSON round trip, as in sweeps
+    # and scenario.resolved.yaml) is YYYY-MM-DD text. Nothing else becomes a date: strict
+    # validation refuses numbers (which lax pydantic reads as Unix timestamps).
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return _dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+Date = Annotated[_dt.date, BeforeValidator(_iso_date)]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict types: no true for 1, no "300" for 300, no 1.0 for a whole number (a whole number
+    # is still a valid float); no inf or NaN. Codes, clock times and dates, which YAML may give
+    # in another form, are converted by their own before-validators.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 Terrain = Literal["plains", "hills", "mountain"]
@@ -121,10 +139,12 @@ class Region(_Model):
         "(`ruralsim geodata fetch` or `import`), 'synthetic' always uses the seeded offline "
         "network, 'auto' uses OpenStreetMap where cached and synthetic elsewhere",
     )
-    speeds_kmh: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], float] = Field(
-        default_factory=dict,
-        description="km/h per OSM highway class, overriding the defaults (e.g. tertiary: 45); "
-        "synthetic county/township/village roads are tertiary/unclassified/residential",
+    speeds_kmh: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], Annotated[float, Field(gt=0)]] = (
+        Field(
+            default_factory=dict,
+            description="km/h per OSM highway class, overriding the defaults (e.g. tertiary: 45); "
+            "synthetic county/township/village roads are tertiary/unclassified/residential",
+        )
     )
     snap_max_m: float = Field(
         500,
@@ -146,9 +166,6 @@ class Region(_Model):
                 "give exactly one of region.county, region.counties, region.prefecture and "
                 f"region.province (got {', '.join(given) or 'none'})"
             )
-        for kmh in self.speeds_kmh.values():
-            if not kmh > 0:
-                raise ValueError(f"speeds_kmh values must be > 0 km/h, got {kmh}")
         return self
 
 
@@ -310,8 +327,11 @@ class VehicleType(_Model):
     )
 
 
+#: Most vehicles of one type at one facility; each is a simulated process and a route plan.
+MAX_VEHICLES = 1000
+
 VehicleCounts = Annotated[
-    dict[Name, Annotated[int, Field(ge=0)]],
+    dict[Name, Annotated[int, Field(ge=0, le=MAX_VEHICLES)]],
     Field(description="vehicle type -> number of vehicles"),
 ]
 
@@ -384,6 +404,10 @@ class Schedules(_Model):
     )
 
 
+#: Most residents of one village (the largest villages have tens of thousands).
+MAX_POPULATION = 1_000_000
+
+
 class InboundDemand(_Model):
     """Online purchases flowing into villages (工业品下乡)."""
 
@@ -399,10 +423,14 @@ class InboundDemand(_Model):
         0.05, ge=0, description="mean inbound parcels per resident and day (population mode)"
     )
     village_population: int = Field(
-        620, gt=0, description="residents of a village whose population is not listed"
+        620,
+        gt=0,
+        le=MAX_POPULATION,
+        description="residents of a village whose population is not listed",
     )
     populations: Annotated[
-        dict[VillageCode, Annotated[int, Field(ge=0)]], BeforeValidator(_codes_keys_to_str)
+        dict[VillageCode, Annotated[int, Field(ge=0, le=MAX_POPULATION)]],
+        BeforeValidator(_codes_keys_to_str),
     ] = Field(default_factory=dict, description="known residents per village code")
     distribution: Literal["poisson", "negative_binomial"] = Field(
         "poisson", description="distribution of the daily count per village"
@@ -440,10 +468,10 @@ class DemandEvent(_Model):
     name: Annotated[str, Field(min_length=1, max_length=40)] = Field(
         description="label of the event"
     )
-    start: _dt.date | MonthDay = Field(
+    start: Date | MonthDay = Field(
         description="first day: a date (YYYY-MM-DD) or a day of every year (MM-DD)"
     )
-    end: _dt.date | MonthDay = Field(
+    end: Date | MonthDay = Field(
         description="last day, inclusive, in the same form as start; a yearly period may "
         "wrap past the new year (12-20 to 01-10)"
     )
@@ -545,7 +573,7 @@ class Pickup(_Model):
         "its parcels wait (villagers farther away come less often)",
     )
     max_hold_days: float = Field(
-        7, gt=0, description="days a point holds a parcel before returning it as unclaimed"
+        7, gt=0, le=366, description="days a point holds a parcel before returning it as unclaimed"
     )
 
 
@@ -682,9 +710,7 @@ class Scenario(_Model):
     name: Name = Field(description="short identifier of the scenario")
     description: str = Field("", description="free text for the reader")
     region: Region
-    start_date: _dt.date = Field(
-        _dt.date(2026, 3, 2), description="calendar date of simulated day 0"
-    )
+    start_date: Date = Field(_dt.date(2026, 3, 2), description="calendar date of simulated day 0")
     horizon_days: int = Field(
         gt=0,
         le=366,
@@ -778,17 +804,20 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises
     ------
     ScenarioError
-        If the file cannot be read or parsed, or breaks the schema. The message names the
-        file, the line, the field path, the bad value and what is valid.
+        If the file cannot be read or parsed, breaks the schema, names codes outside its
+        region, or describes a run that cannot fit (calendar past 9999, parcels beyond the
+        memory: :mod:`sim.budget`). The message names the file, the line, the field path, the
+        bad value and what is valid.
     """
     from sim import _yaml
-    from sim.build import check_references
+    from sim.budget import check_run_size
+    from sim.build import check_references, region_villages
 
     path = Path(path)
     data, lines = _yaml.load_with_lines(path)
     scenario = scenario_from_dict(data, source=path, lines=lines)
     try:
-        check_references(scenario)
+        check_run_size(scenario, region_villages(check_references(scenario)))
     except ScenarioError as exc:
         loc = getattr(exc, "loc", ())
         pos = lines.find(loc) if loc else None

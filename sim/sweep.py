@@ -39,7 +39,7 @@ KEPT_SCOPES = ("province", "county", "carrier")
 class Factor(BaseModel):
     """One swept scenario field: a list of values (grid) or a range (Latin hypercube)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     path: str = Field(
         description="dotted path of a scenario field, e.g. fleet.township_default.van"
@@ -61,7 +61,7 @@ class Factor(BaseModel):
 class SweepFile(BaseModel):
     """A sweep: base scenario, factors, design and replications."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     base: str = Field(description="base scenario file, relative to the sweep file")
     design: Literal["grid", "lhs", "sobol", "morris"] = Field(
