@@ -6,21 +6,18 @@ Every user error ends in one message on stderr and exit status 2, never a traceb
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
+from sim._cli_args import positive as _positive
+from sim._cli_geodata import geodata_command as _geodata
+from sim._cli_sweep import MAX_RUNS_UNASKED
+from sim._cli_sweep import sweep_command as _sweep
 from sim.errors import BuildError, ScenarioError, SimError, UsageError
-
-#: A sweep of more runs than this needs ``--yes``.
-MAX_RUNS_UNASKED = 500
-#: Schemes of Dask scheduler addresses accepted by ``--scheduler``.
-_SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -290,202 +287,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     raise AssertionError(args.command)
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from sim.outdir import prepare_sweep_out
-    from sim.sweep import count_runs, load_sweep, resolve, run_sweep, variants
-
-    _positive("--workers", args.workers)
-    if args.scheduler is not None:
-        _check_scheduler(args.scheduler)
-    backend: Literal["serial", "processes", "dask"] = args.backend or (
-        "dask" if args.scheduler else "processes"
-    )
-    if backend == "dask" and not args.scheduler:
-        raise UsageError("--backend dask needs --scheduler tcp://HOST:PORT")
-    prepare_sweep_out(args.out)
-    sweep, base = load_sweep(args.sweep)
-    n_variants, n_runs = count_runs(sweep, base)
-    print(f"sweep {args.sweep}: {n_variants:,} variants, {n_runs:,} runs", file=sys.stderr)
-    if args.dry_run:
-        first = resolve(sweep, base, variants(sweep)[0], args.sweep)
-        print(_estimate(first, n_variants, n_runs, args.workers))
-        return 0
-    if n_runs > MAX_RUNS_UNASKED and not args.yes:
-        raise UsageError(
-            f"{args.sweep}: the {sweep.design} design has {n_variants:,} variants, "
-            f"{n_runs:,} runs (more than {MAX_RUNS_UNASKED}); see the estimated time with "
-            "--dry-run, then add --yes to run it, or lower samples or replications"
-        )
-    with (
-        _terminate_on_sigterm(),
-        tqdm(total=n_runs, unit="run", desc="sweep", disable=args.quiet or None) as bar,
-    ):
-        counts = run_sweep(
-            args.sweep,
-            args.out,
-            backend=backend,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            progress=bar.update,
-            status=lambda n: bar.set_postfix(done=n["done"], failed=n["failed"], refresh=False),
-            note=lambda msg: tqdm.write(f"ruralsim: {msg}", file=sys.stderr),
-        )
-    print(
-        f"sweep {args.sweep}: {counts['skipped']} runs reused from an earlier sweep (same code, "
-        f"geodata and scenario), {counts['done']} run now, {counts['failed']} failed; results "
-        f"in {args.out}/results.parquet and summary.csv, which run was reused in runs.csv"
-    )
-    return 0 if counts["failed"] == 0 else 1
-
-
-def _check_scheduler(address: str) -> None:
-    """Refuse a ``--scheduler`` that is not a Dask address, before anything runs."""
-    from urllib.parse import urlsplit
-
-    valid = "valid: a Dask scheduler address such as tcp://HOST:8786"
-    try:
-        parts = urlsplit(address)
-        port = parts.port
-    except ValueError:
-        raise UsageError(f"--scheduler {address!r}: not an address; {valid}") from None
-    if parts.scheme not in _SCHEDULER_SCHEMES or not parts.hostname or " " in address:
-        raise UsageError(f"--scheduler {address!r}: not an address; {valid}")
-    if parts.scheme != "inproc" and port is None:
-        raise UsageError(f"--scheduler {address!r}: no port; {valid}")
-
-
-#: Seconds of one simulated village-day on one core (about 0.05 ms, measured on the tiny test
-#: scenario, 284 villages); the estimate of ``sweep --dry-run`` scales it.
-_SECONDS_PER_VILLAGE_DAY = 5e-5
-#: Seconds to build one county's world (layout and travel matrices) in a run.
-_SECONDS_PER_COUNTY_BUILD = 0.1
-
-
-def _estimate(first: dict, n_variants: int, n_runs: int, workers: int | None) -> str:
-    """What ``sweep --dry-run`` prints: variants, runs and an estimated wall time.
-
-    The time is a constant per simulated village-day and per county built (see
-    :data:`_SECONDS_PER_VILLAGE_DAY`), times the villages and days (horizon and the longest
-    drain) of the first variant, divided among the workers; factors that change the size of
-    the region or the horizon are not taken into account.
-    """
-    import os
-
-    from sim.build import region_counties
-    from sim.geodata.divisions import children
-    from sim.measure import drain_days
-    from sim.scenario import scenario_from_dict
-
-    sc = scenario_from_dict(first)
-    counties = region_counties(sc)
-    villages = sum(len(children(t)) for c in counties for t in children(c)["code"])
-    days = sc.horizon_days + drain_days(sc)
-    per_run = days * villages * _SECONDS_PER_VILLAGE_DAY + len(counties) * _SECONDS_PER_COUNTY_BUILD
-    cores = workers or os.cpu_count() or 1
-    total = per_run * n_runs / cores
-    return (
-        f"{n_variants:,} variants, {n_runs:,} runs; about {per_run:.1f} s per run "
-        f"({len(counties)} counties, {villages:,} villages, {days} days), about "
-        f"{_duration(total)} on {cores} processes (estimated from a constant per village-day)"
-    )
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-@contextlib.contextmanager
-def _terminate_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit(143), so the sweep stops its workers and cleans up."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        print("ruralsim: terminated", file=sys.stderr)
-        raise SystemExit(128 + signum)
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-def _geodata(args: argparse.Namespace) -> int:
-    if args.geodata_command == "show":
-        from sim.geodata import describe
-
-        print(describe(args.code, cache_dir=args.cache_dir))
-    elif args.geodata_command == "check":
-        from sim.geodata.check import check_report
-
-        _positive("--seed", args.seed, allow_zero=True)
-        print(
-            check_report(args.code, cache_dir=args.cache_dir, seed=args.seed, terrain=args.terrain)
-        )
-    elif args.geodata_command == "fetch":
-        from sim.geodata import resolve_region
-        from sim.geodata.osm import fetch_county
-
-        _positive("--buffer-m", args.buffer_m, allow_zero=True)
-        _positive("--timeout", args.timeout)
-        _positive("--retries", args.retries)
-        for code in resolve_region(args.code):
-            data = fetch_county(
-                code,
-                cache_dir=args.cache_dir,
-                overpass_url=args.overpass_url,
-                buffer_m=args.buffer_m,
-                timeout_s=args.timeout,
-                retries=args.retries,
-                force=args.force,
-            )
-            print(
-                f"{code}: {data.graph.number_of_nodes():,} nodes, "
-                f"{data.graph.number_of_edges():,} edges, {len(data.places):,} places "
-                f"(fetched {str(data.meta.get('fetched', ''))[:10]})"
-            )
-    elif args.geodata_command == "import":
-        from tqdm import tqdm
-
-        from sim.geodata.extract import import_extract
-
-        _positive("--buffer-m", args.buffer_m, allow_zero=True)
-        with tqdm(unit="county", desc="import", disable=None, leave=False) as bar:
-            done = import_extract(
-                args.file,
-                region=args.counties,
-                cache_dir=args.cache_dir,
-                buffer_m=args.buffer_m,
-                progress=lambda *a, **k: bar.update(1),
-            )
-        for data in done:
-            print(
-                f"{data.code}: {data.graph.number_of_nodes():,} nodes, "
-                f"{data.graph.number_of_edges():,} edges, {len(data.places):,} places"
-            )
-        print(f"{len(done)} counties cached from {args.file}")
-    return 0
-
-
-def _positive(flag: str, value: float | None, *, allow_zero: bool = False) -> None:
-    if value is None:
-        return
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        valid = "a number >= 0" if allow_zero else "a whole number >= 1"
-        raise UsageError(f"{flag}: got {value}; valid: {valid}")
 
 
 def _load(

@@ -189,7 +189,8 @@ def _refused(argv: list[str], capsys: pytest.CaptureFixture[str], path: Path) ->
     out, err = capsys.readouterr()
     assert status == 2, (out, err)
     assert out == ""
-    assert err.startswith(f"ruralsim: error: {path}")
+    # The message opens with the file (a sweep file is announced as such).
+    assert err.startswith((f"ruralsim: error: {path}", f"ruralsim: error: sweep file {path}"))
     assert err.count("ruralsim: error:") == 1
     assert "problems in the scenario" not in err
     assert "Traceback" not in err
