@@ -1,0 +1,79 @@
+"""The SimPy engine: vehicles, the sorter and trunk waves move columnar parcel arrays.
+
+Parcels are rows of numpy arrays (:class:`_Parcels`); a queue is a FIFO of array chunks
+(:class:`_Fifo`), and loading a vehicle takes the first ``k`` ready parcels of a queue in one
+operation. SimPy processes exist only for the trunk waves, the sorter, each vehicle and a daily
+clock tick, so the number of events grows with vehicles and stops, never with parcels.
+
+Flow (inbound): trunk wave -> county centre sorting (finite capacity, shifts) -> township shuttle
+-> township point -> village loop -> village point -> picked up by the villager after a random
+delay, or returned as unclaimed after ``max_hold_days``. Parcels for villages without a point or
+without a visiting vehicle wait at the township point for the villager.
+
+Modules: ``constants`` (stages, reasons, final states), ``state`` (parcel arrays, queues and
+the per-run :class:`~sim.engine.state.State` every process receives), ``demand``, one module
+per kind of process (``sorter``, ``shuttle``, ``village``, ``bus``, ``outbound``), ``drive``
+(the run of a vehicle and its stop handlers), ``tables`` and ``simulate`` (:func:`run`).
+"""
+
+from sim.engine.constants import (
+    _DOOR,
+    _LOCKER,
+    _NONE,
+    _STAGE,
+    DAY_MIN,
+    DIRECTIONS,
+    FINAL_STATES,
+    REASONS,
+    STAGES,
+)
+from sim.engine.demand import _bus_shares, draw_carriers, generate_demand, held_at_township
+from sim.engine.simulate import Results, _simulate, run
+from sim.engine.sorter import shift_at, sorting_shifts
+from sim.engine.state import State, _Fifo, _load_fifo, _Parcels, _Run
+from sim.engine.tables import (
+    Categories,
+    _from_codes,
+    _outbound_table,
+    _parcel_table,
+    _skip_table,
+    _stage,
+    _trip_table,
+    _upto,
+)
+from sim.engine.village import _tour_min
+
+__all__ = [
+    "DAY_MIN",
+    "DIRECTIONS",
+    "FINAL_STATES",
+    "REASONS",
+    "STAGES",
+    "_DOOR",
+    "_LOCKER",
+    "_NONE",
+    "_STAGE",
+    "Categories",
+    "Results",
+    "State",
+    "_Fifo",
+    "_Parcels",
+    "_Run",
+    "_bus_shares",
+    "_from_codes",
+    "_load_fifo",
+    "_outbound_table",
+    "_parcel_table",
+    "_simulate",
+    "_skip_table",
+    "_stage",
+    "_tour_min",
+    "_trip_table",
+    "_upto",
+    "draw_carriers",
+    "generate_demand",
+    "held_at_township",
+    "run",
+    "shift_at",
+    "sorting_shifts",
+]

@@ -1,0 +1,44 @@
+"""Constants of the engine: the day length, parcel stages, reasons and final states."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.world import POINT_KINDS
+
+DAY_MIN = 1440.0
+
+#: Stages a parcel passes, in order; the index is the parcel's stage code.
+STAGES = (
+    "awaiting_sort",  # at the county centre, not sorted yet
+    "awaiting_shuttle",  # sorted, waiting at the county centre
+    "on_shuttle",
+    "awaiting_loop",  # at the township point, waiting for a village loop
+    "on_loop",
+    "awaiting_pickup",  # at the village (or township) point
+    "picked_up",
+    "returned",  # unclaimed, returned after max_hold_days
+)
+_STAGE = {name: i for i, name in enumerate(STAGES)}
+
+_LOCKER = POINT_KINDS.index("locker")
+_DOOR = POINT_KINDS.index("door")
+_NONE = np.empty(0, dtype=np.int64)
+
+#: Parcel directions: 工业品下乡 (into villages) and 农产品进城 (out of them).
+DIRECTIONS = ("inbound", "outbound")
+
+#: Reasons in the parcel table: the inbound stages in order (see ``STAGES``; picked up is
+#: "", returned is "unclaimed_returned"), then the outbound ones.
+REASONS = (
+    *STAGES[:6],
+    "",
+    "unclaimed_returned",
+    "awaiting_collection",
+    "awaiting_shuttle_backhaul",
+    "awaiting_trunk",
+    "shelf_life_exceeded",
+)
+
+#: Final states of a parcel at the end of a run.
+FINAL_STATES = ("delivered", "in_system", "spoiled", "failed")

@@ -1,0 +1,102 @@
+"""Inbound demand: the parcels of one replication, their carriers and who takes them on."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from sim.calendar import demand_factors
+from sim.engine.constants import DAY_MIN
+from sim.engine.state import _Parcels
+from sim.measure import simulated_days
+from sim.rng import stream
+from sim.scenario import Scenario, clock_minutes
+from sim.world import County
+
+
+def generate_demand(county: County, replication: int) -> _Parcels:
+    """Draw the inbound parcels of one replication, ordered by arrival at the county centre."""
+    sc = county.scenario
+    rng = stream(sc.seed, f"demand:{county.county_code}", replication)
+    days = simulated_days(sc)
+    mean = demand_factors(sc)[:, None] * county.village_rate[None, :]
+    dem = sc.demand.inbound
+    # Inverse CDF of one uniform per (day, village): a variant that changes the mean of some
+    # days or villages keeps the counts of all others (common random numbers).
+    u = rng.random(mean.shape)
+    if dem.distribution == "poisson":
+        counts = stats.poisson.ppf(u, mean)
+    else:
+        k = dem.dispersion
+        counts = stats.nbinom.ppf(u, k, k / (k + mean))
+    counts = np.maximum(np.nan_to_num(counts, nan=0.0, posinf=0.0), 0).astype(np.int64)
+    waves = sorted(sc.facilities.county_centre.trunk_arrivals, key=lambda w: clock_minutes(w.time))
+    shares = np.array([w.share for w in waves])
+    wave_min = np.array([clock_minutes(w.time) for w in waves], dtype=float)
+    split = rng.multinomial(counts, shares / shares.sum())  # (days, V, W)
+    # Order: day, wave, then parcels in random order within the wave.
+    per = split.transpose(0, 2, 1).reshape(-1)  # (day, wave, village)
+    village = np.repeat(np.tile(np.arange(county.n_villages), days * len(waves)), per)
+    slot = np.repeat(np.arange(days * len(waves)), per.reshape(days * len(waves), -1).sum(1))
+    t_created = (slot // len(waves)) * DAY_MIN + wave_min[slot % len(waves)]
+    # Shuffle within each wave: sort by (slot, random key).
+    order = np.argsort(slot + rng.random(len(village)), kind="stable")
+    village = village[order]
+    n = len(village)
+    nan = np.full(n, np.nan)
+    carrier = draw_carriers(sc, f"carrier:{county.county_code}", replication, n)
+    route_u = stream(sc.seed, f"route:{county.county_code}", replication).random(n)
+    return _Parcels(
+        village=village,
+        township=county.village_township[village],
+        t_created=t_created,  # slot is already sorted, so t_created is unchanged by order
+        pickup_u=stream(sc.seed, f"pickup:{county.county_code}", replication).random(n),
+        t_sorted=nan.copy(),
+        t_shuttle=nan.copy(),
+        t_township=nan.copy(),
+        t_loop=nan.copy(),
+        t_point=nan.copy(),
+        t_pickup=nan.copy(),
+        t_returned=nan.copy(),
+        held=held_at_township(county, village, carrier, route_u),
+        overflows=np.zeros(n, dtype=np.int16),
+        carrier=carrier,
+        route_u=route_u,
+    )
+
+
+def held_at_township(
+    county: County, village: np.ndarray, carrier: np.ndarray, route_u: np.ndarray
+) -> np.ndarray:
+    """Whether each parcel waits at its township point because no loop takes it on.
+
+    A parcel rides a bus when its village is on a line and its route draw falls within the
+    line's share; otherwise it waits at the township point for the village vehicles of its
+    lane (its carrier's, or the shared ones in a co-delivery township). It is held there for
+    the villagers when no vehicle of that lane visits its village on any weekday.
+    """
+    n_c = county.village_visit_days.shape[0] - 1
+    town = county.village_township[village]
+    shared = county.township_shared
+    lane = np.where(shared[town], n_c, carrier) if shared is not None else np.full_like(town, n_c)
+    by_loop = county.village_visit_days[lane, village].any(axis=1)
+    by_bus = np.zeros(len(village), dtype=bool)
+    if county.buses:
+        assert county.village_bus is not None  # build_county always sets village_bus
+        line = county.village_bus[village]
+        by_bus = (line >= 0) & (route_u < _bus_shares(county)[np.maximum(line, 0)])
+    return ~(by_loop | by_bus)
+
+
+def _bus_shares(county: County) -> np.ndarray:
+    """Share of its villages' parcels each bus line of the county carries, by line index."""
+    present = {b.vtype for b in county.buses}
+    sc = county.scenario
+    return np.array([ln.share_of_parcels for ln in sc.buses if f"bus:{ln.name}" in present])
+
+
+def draw_carriers(sc: Scenario, name: str, replication: int, n: int) -> np.ndarray:
+    """Carrier index of ``n`` parcels, by market share, from the named stream."""
+    cum = np.cumsum([c.share for c in sc.carriers])
+    u = stream(sc.seed, name, replication).random(n) * cum[-1]
+    return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1).astype(np.int8)

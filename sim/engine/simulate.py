@@ -1,0 +1,251 @@
+"""Running a world: one SimPy environment per county and replication, then the tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim.engine.bus import bus
+from sim.engine.constants import _LOCKER, DAY_MIN
+from sim.engine.demand import _bus_shares, generate_demand
+from sim.engine.outbound import queue_at_villages, trunk_out
+from sim.engine.shuttle import shuttle
+from sim.engine.sorter import sorter, sorting_shifts, trunk
+from sim.engine.state import State, _Fifo, _Run
+from sim.engine.tables import (
+    Categories,
+    _outbound_table,
+    _parcel_table,
+    _skip_table,
+    _trip_table,
+)
+from sim.engine.village import village_vehicle
+from sim.measure import simulated_days, window
+from sim.outbound import generate_outbound, spoil_times
+from sim.scenario import clock_minutes
+from sim.world import POINT_KINDS, County, World
+
+
+@dataclass(frozen=True)
+class Results:
+    """What a run produced: one row per parcel and one per vehicle leg, all replications.
+
+    Attributes
+    ----------
+    world
+        The world that was run.
+    parcels
+        One row per parcel; see :data:`PARCEL_COLUMNS` in the docs of :func:`run`.
+    trips
+        One row per vehicle leg.
+    replications
+        How many replications were run.
+    ends
+        (replication, county code) -> minute the run stopped (see :meth:`end_of`).
+    skipped
+        Village loops not driven because they could not finish within the driver's shift
+        or duty hours: replication, county_code, vehicle, day, villages, planned_min.
+    """
+
+    world: World
+    parcels: pd.DataFrame
+    trips: pd.DataFrame
+    replications: int = 1
+    ends: dict[tuple[int, str], float] = field(default_factory=dict)
+    skipped: pd.DataFrame | None = None
+
+    def end_of(self, replication: int, county_code: str) -> float:
+        """When the run of a county and replication stopped (minutes since day 0).
+
+        Runs stop once the window's parcels have all resolved, at most after the longest
+        drain; tables read back from a folder without this record use the longest drain.
+        """
+        default = simulated_days(self.world.scenario) * DAY_MIN
+        return self.ends.get((replication, county_code), default)
+
+
+def run(
+    world: World,
+    *,
+    replications: int | None = None,
+    only: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Results:
+    """Run a world for all (or the first ``replications``) replications, or just one.
+
+    Parameters
+    ----------
+    world
+        The built world.
+    replications
+        How many replications to run; default the scenario's ``replications``.
+    only
+        Run only this replication (as numbered in a full run: same random numbers).
+    progress
+        Called with 1 after each simulated day (e.g. ``tqdm.update``).
+
+    Returns
+    -------
+    Results
+        ``parcels`` columns: replication, parcel_id, carrier, direction, county_code,
+        township_code, village_code, t_created, t_sorted, t_shuttle_depart, t_township,
+        t_loop_depart, t_point, t_picked_up, t_returned (minutes since 00:00 of day 0; NaN when
+        not reached), held_at_township, point_kind (service_point | partner_outlet | locker |
+        door | township), locker_overflows (times a full locker turned it away), final_state
+        (delivered | in_system | spoiled | failed), place (facility code or vehicle id where
+        it is at the end), reason.
+        ``trips`` columns: replication, county_code, run (one vehicle run from its base and
+        back, numbered per county and replication), vehicle, type, kind (shuttle |
+        village_loop | collection | bus), from_code, to_code, depart, arrive, km, load,
+        stop_min.
+    """
+    n = world.scenario.replications if replications is None else replications
+    cats = Categories.of(world)
+    parcel_tables, trip_tables, skip_tables = [], [], []
+    ends: dict[tuple[int, str], float] = {}
+    for r in [only] if only is not None else range(n):
+        first_id = 0
+        for i, county in enumerate(world.counties):
+            sim = _simulate(county, r, progress)
+            ends[(r, county.county_code)] = sim.end
+            for table in (
+                _parcel_table(county, r, sim.parcels, sim.on_vehicle, cats, i, sim.end),
+                _outbound_table(county, r, sim.outbound, sim.out_on_vehicle, cats, i, sim.end),
+            ):
+                table["parcel_id"] += first_id
+                first_id += len(table)
+                parcel_tables.append(table)
+            trip_tables.append(_trip_table(county, r, sim.trips))
+            skip_tables.append(_skip_table(county, r, sim.skipped))
+    return Results(
+        world=world,
+        parcels=pd.concat(parcel_tables, ignore_index=True),
+        trips=pd.concat(trip_tables, ignore_index=True),
+        replications=1 if only is not None else n,
+        ends=ends,
+        skipped=pd.concat(skip_tables, ignore_index=True),
+    )
+
+
+def _new_state(county: County, replication: int) -> State:
+    """The queues, parcel arrays and counters of one county and replication."""
+    sc = county.scenario
+    env = simpy.Environment()
+    p = generate_demand(county, replication)
+    route_of_township = np.zeros(county.n_townships, dtype=np.int64)
+    for i, veh in enumerate(county.shuttles):
+        route_of_township[veh.routes[0] - 1] = i
+    n_v = county.n_villages
+    n_c = len(sc.carriers)
+    pk = sc.pickup
+    o = generate_outbound(county, replication)
+    n_sh = len(county.shuttles)
+    st = State(
+        county=county,
+        sc=sc,
+        env=env,
+        p=p,
+        n_days=simulated_days(sc),
+        trips=[],
+        skipped=[],
+        on_vehicle=np.full(len(p.village), -1, dtype=np.int32),
+        sorter_queue=_Fifo(),
+        route_of_township=route_of_township,
+        # One queue per shuttle, then one per bus line (parcels for the villages it serves).
+        shuttle_queues=[_Fifo() for _ in county.shuttles + county.buses],
+        n_sh=n_sh,
+        bus_of=county.village_bus if county.village_bus is not None else None,
+        bus_share=_bus_shares(county),
+        n_v=n_v,
+        n_c=n_c,
+        # Village queues per lane: one per carrier, then a shared one (co-delivery townships).
+        village_queues=[_Fifo() for _ in range(n_v * (n_c + 1))],
+        shared=(
+            county.township_shared
+            if county.township_shared is not None
+            else np.ones(county.n_townships, dtype=bool)
+        ),
+        wake=env.event(),
+        hold_min=sc.pickup.max_hold_days * DAY_MIN,
+        point_delay_h={
+            POINT_KINDS.index("service_point"): pk.mean_delay_h,
+            POINT_KINDS.index("partner_outlet"): pk.outlet_mean_delay_h,
+            _LOCKER: pk.locker_mean_delay_h,
+        },
+        town_delay_h=pk.township_mean_delay_h,
+        per_km_h=pk.delay_h_per_km,
+        locker_cap=sc.facilities.village_points.locker_capacity_parcels,
+        lockers=[np.empty(0) for _ in range(county.n_villages)],
+        rate_per_min=sc.facilities.county_centre.sorting_capacity_per_hour / 60.0,
+        shifts=sorting_shifts(sc),
+        o=o,
+        has_out=len(o) > 0,
+        out_board=np.full(len(o), np.nan),
+        out_on_vehicle=np.full(len(o), -1, dtype=np.int32),
+        out_village=[_Fifo() for _ in range(county.n_villages)],
+        out_town=[_Fifo() for _ in range(county.n_townships)],
+        out_centre=_Fifo(),
+        shuttle_deps=sorted(clock_minutes(t) for t in sc.schedules.shuttle_departures),
+        # Village departures, and dedicated outbound collection runs (no inbound loaded).
+        loop_deps=sorted(
+            [(clock_minutes(t), False) for t in sc.schedules.village_departures]
+            + [(clock_minutes(t), True) for t in sc.demand.outbound.collection_departures]
+        ),
+        n_vv=n_sh + len(county.village_vehicles),  # index of the first bus among vehicles
+        lines={f"bus:{ln.name}": ln for ln in sc.buses},
+    )
+    if st.has_out:
+        queue_at_villages(st)
+    return st
+
+
+def _simulate(county: County, replication: int, progress: Callable[[int], None] | None) -> _Run:
+    """Run one replication; return the parcel arrays, the vehicle legs and who holds what."""
+    st = _new_state(county, replication)
+    sc, env, n_days = st.sc, st.env, st.n_days
+    env.process(trunk(st))
+    env.process(sorter(st))
+    if st.has_out:
+        env.process(trunk_out(st))
+    for i, veh in enumerate(county.shuttles):
+        env.process(shuttle(st, i, veh))
+    for i, veh in enumerate(county.village_vehicles):
+        env.process(village_vehicle(st, i, veh))
+    for i, veh in enumerate(county.buses):
+        env.process(bus(st, i, veh))
+    resolved = _resolved(st)
+    # Day by day; after the window, the run stops at the first midnight when the window's
+    # parcels have all resolved (the drain), at most after ``n_days``.
+    for day in range(1, n_days + 1):
+        env.run(until=day * DAY_MIN)
+        if progress is not None:
+            progress(1)
+        if day >= sc.horizon_days and day < n_days and resolved():
+            if progress is not None:
+                progress(n_days - day)
+            break
+    return _Run(st.p, st.trips, st.on_vehicle, st.o, st.out_on_vehicle, st.skipped, float(env.now))
+
+
+def _resolved(st: State) -> Callable[[], bool]:
+    """A test whether every parcel of the window has reached its point (or trunk, or end)."""
+    p, o = st.p, st.o
+    start, w_end = window(st.sc)
+    cohort = (p.t_created >= start) & (p.t_created < w_end)
+    out_cohort = (o.t_created >= start) & (o.t_created < w_end)
+    shelf = st.sc.demand.outbound.cold_chain_shelf_factor
+
+    def resolved() -> bool:
+        arrived = np.where(p.held, p.t_township, p.t_point)
+        if np.isnan(arrived[cohort]).any():
+            return False
+        if not st.has_out:
+            return True
+        done = ~np.isnan(o.t_trunk) | (spoil_times(o, shelf) <= st.env.now)
+        return bool(done[out_cohort].all())
+
+    return resolved

@@ -1,0 +1,264 @@
+"""Tables of a run: parcels (inbound and outbound rows), vehicle legs and skipped loops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+import pandas as pd
+
+from sim.engine.constants import _STAGE, DIRECTIONS, FINAL_STATES, REASONS
+from sim.engine.demand import draw_carriers
+from sim.engine.state import _Parcels
+from sim.outbound import Outbound, spoil_times
+from sim.world import POINT_KINDS, County, World
+
+# pandas-stubs accepts only an Index (or None) as ``categories``; pandas takes any list-like.
+_from_codes = cast("Callable[..., pd.Categorical]", pd.Categorical.from_codes)
+
+
+@dataclass(frozen=True)
+class Categories:
+    """Category lists shared by every county's parcel table, so tables concatenate cheaply.
+
+    Attributes
+    ----------
+    counties, townships, villages, places
+        Codes (and, for places, vehicle ids and ``""``) of the whole region.
+    town_offset, village_offset, place_offset
+        Per county: index of its first township, village and place in those lists. A
+        county's places are its centre, townships, villages and vehicles, in that order.
+    """
+
+    counties: list[str]
+    carriers: list[str]
+    townships: list[str]
+    villages: list[str]
+    places: list[str]
+    town_offset: list[int]
+    village_offset: list[int]
+    place_offset: list[int]
+
+    @classmethod
+    def of(cls, world: World) -> Categories:
+        """The categories of a world."""
+        towns: list[str] = []
+        vills: list[str] = []
+        places: list[str] = []
+        t_off, v_off, p_off = [], [], []
+        for c in world.counties:
+            t_off.append(len(towns))
+            v_off.append(len(vills))
+            p_off.append(len(places))
+            towns += list(c.township_codes)
+            vills += list(c.village_codes)
+            places += [c.county_code, *c.township_codes, *c.village_codes]
+            places += [v.id for v in c.vehicles]
+        return cls(
+            counties=[c.county_code for c in world.counties],
+            carriers=[c.name for c in world.scenario.carriers],
+            townships=towns,
+            villages=vills,
+            places=[*places, ""],
+            town_offset=t_off,
+            village_offset=v_off,
+            place_offset=p_off,
+        )
+
+
+def _stage(p: _Parcels, end: float) -> np.ndarray:
+    """Stage code of every parcel at time ``end``."""
+    stage = np.zeros(len(p.village), dtype=np.int8)
+    for col, name in (
+        (p.t_sorted, "awaiting_shuttle"),
+        (p.t_shuttle, "on_shuttle"),
+        (p.t_township, "awaiting_loop"),
+        (p.t_loop, "on_loop"),
+        (p.t_point, "awaiting_pickup"),
+        (p.t_pickup, "picked_up"),
+        (p.t_returned, "returned"),
+    ):
+        stage[col <= end] = _STAGE[name]
+    # Parcels held at the township point await pickup there, not a loop.
+    stage[(stage == _STAGE["awaiting_loop"]) & p.held] = _STAGE["awaiting_pickup"]
+    return stage
+
+
+def _parcel_table(
+    county: County,
+    r: int,
+    p: _Parcels,
+    on_vehicle: np.ndarray,
+    cats: Categories,
+    index: int,
+    end: float,
+) -> pd.DataFrame:
+    stage = _stage(p, end)
+    state = np.ones(len(stage), dtype=np.int8)  # in_system
+    state[stage == _STAGE["picked_up"]] = 0
+    state[stage == _STAGE["returned"]] = 3
+    reason = stage.astype(np.int16)  # REASONS starts with the inbound stages in order
+    # Place: the facility or vehicle holding the parcel at the end ("" once it left).
+    n_t, n_v = county.n_townships, county.n_villages
+    place = np.full(len(stage), len(cats.places) - 1, dtype=np.int64)
+    place[stage <= _STAGE["awaiting_shuttle"]] = 0
+    moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
+    place[moving] = 1 + n_t + n_v + on_vehicle[moving]
+    at_town = (stage == _STAGE["awaiting_loop"]) | ((stage == _STAGE["awaiting_pickup"]) & p.held)
+    place[at_town] = 1 + p.township[at_town]
+    at_vill = (stage == _STAGE["awaiting_pickup"]) & ~p.held
+    place[at_vill] = 1 + n_t + p.village[at_vill]
+    placed = place < len(cats.places) - 1
+    place[placed] += cats.place_offset[index]
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(stage), r, dtype=np.int32),
+            "parcel_id": np.arange(len(stage), dtype=np.int64),
+            "carrier": _from_codes(p.carrier, cats.carriers),
+            "direction": _from_codes(np.zeros(len(stage), dtype=np.int8), DIRECTIONS),
+            "county_code": _from_codes(np.full(len(stage), index, dtype=np.int32), cats.counties),
+            "township_code": _from_codes(p.township + cats.town_offset[index], cats.townships),
+            "village_code": _from_codes(p.village + cats.village_offset[index], cats.villages),
+            "t_created": p.t_created,
+            "t_sorted": _upto(p.t_sorted, end),
+            "t_shuttle_depart": _upto(p.t_shuttle, end),
+            "t_township": _upto(p.t_township, end),
+            "t_loop_depart": _upto(p.t_loop, end),
+            "t_point": np.where(p.held, _upto(p.t_township, end), _upto(p.t_point, end)),
+            "t_picked_up": _upto(p.t_pickup, end),
+            "t_returned": _upto(p.t_returned, end),
+            "t_collected": np.full(len(stage), np.nan),
+            "t_centre": np.full(len(stage), np.nan),
+            "t_trunk": np.full(len(stage), np.nan),
+            "held_at_township": p.held,
+            "point_kind": _from_codes(
+                np.where(p.held, len(POINT_KINDS), county.village_kind[p.village]),
+                [*POINT_KINDS, "township"],
+            ),
+            "locker_overflows": p.overflows,
+            "final_state": _from_codes(state, FINAL_STATES),
+            "place": _from_codes(place, cats.places),
+            "reason": _from_codes(reason, REASONS),
+        }
+    )
+
+
+def _outbound_table(
+    county: County,
+    r: int,
+    o: Outbound,
+    on_vehicle: np.ndarray,
+    cats: Categories,
+    index: int,
+    end: float,
+) -> pd.DataFrame:
+    """Rows of the parcel table for outbound parcels (same columns as the inbound rows)."""
+    sc = county.scenario
+    n = len(o)
+    n_t, n_v = county.n_townships, county.n_villages
+    spoil = spoil_times(o, sc.demand.outbound.cold_chain_shelf_factor)
+    shipped = o.t_trunk <= end
+    spoiled = spoil < np.where(shipped, o.t_trunk, end)
+    # Stage at the end, latest first: on a trunk, at the centre, on a shuttle, at the
+    # township, on a loop, at the village.
+    on_shuttle = ~np.isnan(o.t_shuttle) & np.isnan(o.t_centre)
+    at_town = ~np.isnan(o.t_township) & np.isnan(o.t_shuttle)
+    on_loop = ~np.isnan(o.t_collected) & np.isnan(o.t_township)
+    at_centre = ~np.isnan(o.t_centre) & ~shipped
+    reason = np.full(n, REASONS.index("awaiting_collection"), dtype=np.int16)
+    reason[on_loop] = REASONS.index("on_loop")
+    reason[at_town] = REASONS.index("awaiting_shuttle_backhaul")
+    reason[on_shuttle] = REASONS.index("on_shuttle")
+    reason[at_centre] = REASONS.index("awaiting_trunk")
+    reason[shipped] = REASONS.index("")
+    reason[spoiled] = REASONS.index("shelf_life_exceeded")
+    state = np.ones(n, dtype=np.int8)  # in_system
+    state[shipped] = 0
+    state[spoiled] = 2
+    place = np.full(n, len(cats.places) - 1, dtype=np.int64)
+    place[~shipped] = 1 + n_t + o.village[~shipped]  # still at the village
+    moving = (on_loop | on_shuttle) & ~shipped
+    place[moving] = 1 + n_t + n_v + on_vehicle[moving]
+    place[at_town] = 1 + o.township[at_town]
+    place[at_centre] = 0
+    placed = place < len(cats.places) - 1
+    place[placed] += cats.place_offset[index]
+    nan = np.full(n, np.nan)
+    return pd.DataFrame(
+        {
+            "replication": np.full(n, r, dtype=np.int32),
+            "parcel_id": np.arange(n, dtype=np.int64),
+            "carrier": _from_codes(
+                draw_carriers(sc, f"carrier-out:{county.county_code}", r, n), cats.carriers
+            ),
+            "direction": _from_codes(np.ones(n, dtype=np.int8), DIRECTIONS),
+            "county_code": _from_codes(np.full(n, index, dtype=np.int32), cats.counties),
+            "township_code": _from_codes(o.township + cats.town_offset[index], cats.townships),
+            "village_code": _from_codes(o.village + cats.village_offset[index], cats.villages),
+            "t_created": o.t_created,
+            "t_sorted": nan,
+            "t_shuttle_depart": _upto(o.t_shuttle, end),
+            "t_township": _upto(o.t_township, end),
+            "t_loop_depart": nan,
+            "t_point": nan,
+            "t_picked_up": nan,
+            "t_returned": nan,
+            "t_collected": _upto(o.t_collected, end),
+            "t_centre": _upto(o.t_centre, end),
+            "t_trunk": _upto(o.t_trunk, end),
+            "held_at_township": np.zeros(n, dtype=bool),
+            "point_kind": _from_codes(county.village_kind[o.village], [*POINT_KINDS, "township"]),
+            "locker_overflows": np.zeros(n, dtype=np.int16),
+            "final_state": _from_codes(state, FINAL_STATES),
+            "place": _from_codes(place, cats.places),
+            "reason": _from_codes(reason, REASONS),
+        }
+    )
+
+
+def _upto(t: np.ndarray, end: float) -> np.ndarray:
+    return np.where(t <= end, t, np.nan)
+
+
+def _trip_table(county: County, r: int, trips: list[tuple]) -> pd.DataFrame:
+    cols = ["run", "vehicle", "kind", "from", "to", "depart", "arrive", "km", "load", "stop_min"]
+    df = pd.DataFrame(trips, columns=cols)
+    vehicles = county.vehicles
+    ids = np.array([v.id for v in vehicles], dtype=object)
+    types = np.array([v.vtype for v in vehicles], dtype=object)
+    vi = df["vehicle"].to_numpy(dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(df), r, dtype=np.int32),
+            "county_code": np.full(len(df), county.county_code, dtype=object),
+            "run": df["run"].to_numpy(dtype=np.int64),
+            "vehicle": ids[vi] if len(df) else np.empty(0, dtype=object),
+            "type": types[vi] if len(df) else np.empty(0, dtype=object),
+            "kind": df["kind"].to_numpy(dtype=object),
+            "from_code": county.codes[df["from"].to_numpy(dtype=np.int64)],
+            "to_code": county.codes[df["to"].to_numpy(dtype=np.int64)],
+            "depart": df["depart"].to_numpy(dtype=float),
+            "arrive": df["arrive"].to_numpy(dtype=float),
+            "km": df["km"].to_numpy(dtype=float),
+            "load": df["load"].to_numpy(dtype=np.int64),
+            "stop_min": df["stop_min"].to_numpy(dtype=float),
+        }
+    )
+
+
+def _skip_table(county: County, r: int, skipped: list[tuple]) -> pd.DataFrame:
+    ids = np.array([v.id for v in county.vehicles], dtype=object)
+    rows = np.array(skipped, dtype=float).reshape(-1, 4)
+    vi = rows[:, 0].astype(np.int64)
+    return pd.DataFrame(
+        {
+            "replication": np.full(len(rows), r, dtype=np.int32),
+            "county_code": np.full(len(rows), county.county_code, dtype=object),
+            "vehicle": ids[vi] if len(rows) else np.empty(0, dtype=object),
+            "day": rows[:, 1].astype(np.int64),
+            "villages": rows[:, 2].astype(np.int64),
+            "planned_min": rows[:, 3],
+        }
+    )
