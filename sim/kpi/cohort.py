@@ -150,9 +150,13 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     wave_index = np.searchsorted(np.unique(minute), minute)
     n_w, n_d = len(wave_share), int(day.max()) + 1
     cell = ((rep.astype(np.int64) * c.n_villages + village) * n_d + day) * n_w + wave_index
-    _, inverse, counts = np.unique(cell, return_inverse=True, return_counts=True)
+    if cell.max() < 50_000_000:  # a count per possible cell: no sort needed
+        per_parcel = np.bincount(cell)[cell]
+    else:
+        _, inverse, counts = np.unique(cell, return_inverse=True, return_counts=True)
+        per_parcel = counts[inverse]
     expected = c.village_rate[village] * demand_factors(sc)[day] * wave_share[wave_index]
-    return expected / counts[inverse]
+    return expected / per_parcel
 
 
 def run_starts(trips: pd.DataFrame) -> pd.Series:
