@@ -18,11 +18,10 @@ import numpy as np
 from scipy import stats
 
 from sim.calendar import dates
+from sim.measure import DAY_MIN
 from sim.rng import stream
 from sim.scenario import Specialty, clock_minutes
 from sim.world import County
-
-DAY_MIN = 1440.0
 
 
 @dataclass

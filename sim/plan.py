@@ -54,7 +54,8 @@ def nn_order(stops: list[int], base: int, tmat: np.ndarray) -> np.ndarray:
     return np.array(order, dtype=np.int64)
 
 
-def _tour_minutes(order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float) -> float:
+def tour_minutes(order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float) -> float:
+    """Minutes (or km, with a km matrix and no stop time) of base -> stops -> base."""
     path = np.concatenate([[base], order, [base]])
     return float(tmat[path[:-1], path[1:]].sum() + stop_min * len(order))
 
@@ -94,7 +95,7 @@ def plan_shuttles(
     def tour(group: list[int]) -> float:
         key = tuple(group)
         if key not in tours:
-            tours[key] = _tour_minutes(nn_order(group, 0, tmat), 0, tmat, stop_min)
+            tours[key] = tour_minutes(nn_order(group, 0, tmat), 0, tmat, stop_min)
         return tours[key]
 
     def split(order: np.ndarray, limit: float, volume: bool) -> list[list[int]] | None:
@@ -134,9 +135,9 @@ def plan_shuttles(
     for vtype, group in zip(vtypes, best or []):
         counter[vtype] = counter.get(vtype, 0) + 1
         order = nn_order(group, 0, time_min[vtype])
-        minutes = _tour_minutes(order, 0, time_min[vtype], stop_min)
+        minutes = tour_minutes(order, 0, time_min[vtype], stop_min)
         vid = f"{county}-centre-{vtype}-{counter[vtype]}"
-        route_km = _tour_minutes(order, 0, km[vtype], 0.0) * len(
+        route_km = tour_minutes(order, 0, km[vtype], 0.0) * len(
             scenario.schedules.shuttle_departures
         )
         limit = scenario.fleet.vehicle_types[vtype].range_km
@@ -186,7 +187,7 @@ def _day_minutes(
     for d in range(7):
         stops = order[days[order, d]]
         if len(stops):
-            out[d] = _tour_minutes(stops, base, tmat, stop_min)
+            out[d] = tour_minutes(stops, base, tmat, stop_min)
     return out
 
 

@@ -41,7 +41,6 @@ from sim.engine.tables import (
     _trip_table,
     _upto,
 )
-from sim.engine.village import _tour_min
 
 __all__ = [
     "DAY_MIN",
@@ -67,7 +66,6 @@ __all__ = [
     "_simulate",
     "_skip_table",
     "_stage",
-    "_tour_min",
     "_trip_table",
     "_upto",
     "draw_carriers",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.measure import DAY_MIN as DAY_MIN  # minutes in a day, defined once there
 from sim.world import POINT_KINDS
-
-DAY_MIN = 1440.0
 
 #: Stages a parcel passes, in order; the index is the parcel's stage code.
 STAGES = (

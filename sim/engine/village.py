@@ -12,6 +12,7 @@ from sim.engine.constants import _NONE, DAY_MIN
 from sim.engine.drive import at_village, drive
 from sim.engine.outbound import out_at_township
 from sim.engine.state import State, _load_fifo
+from sim.plan import tour_minutes
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
 
@@ -47,7 +48,7 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                 if not today.any():
                     continue
                 stops, vills = loop[today], vills[today]
-                planned = _tour_min(tm, veh.base, stops, stop_min)
+                planned = tour_minutes(stops, veh.base, tm, stop_min)
                 late = env.now + planned > day * DAY_MIN + shift_end + 1e-9
                 if late or duty + planned > max_duty + 1e-9:
                     # Not driven past the driver's day: its parcels wait for the next one.
@@ -71,9 +72,3 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                     st.out_village if st.has_out else None,
                     out_at_township,
                 )
-
-
-def _tour_min(tm: np.ndarray, base: int, stops: np.ndarray, stop_min: float) -> float:
-    """Planned minutes of a loop: driving base -> stops -> base plus a stop at each."""
-    path = np.concatenate([[base], stops, [base]])
-    return float(tm[path[:-1], path[1:]].sum() + stop_min * len(stops))

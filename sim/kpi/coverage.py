@@ -131,7 +131,7 @@ def _village_why(c: County, a: Assessment, i: int) -> str:
     k = c.scenario.kpi
     reason = a.v_reason[i]
     if reason == "no_point":
-        km = township_km(c)[i]
+        km = c.village_township_km[i]
         tag = "reachable" if km <= k.reachable_km else "not reachable"
         return f"no service point; township point {km:.1f} km away ({tag})"
     if reason == "no_visits":
@@ -148,13 +148,6 @@ def _lead_why(p95: float, limit: float, stage: str) -> str:
         return f"p95 lead unknown (too many parcels still on the way), waits longest at {stage}"
     miss = f"p95 lead {p95:.1f} h > {limit:g} h, misses by {p95 - limit:.1f} h"
     return f"{miss}; waits longest at {stage}"
-
-
-def township_km(c: County) -> np.ndarray:
-    """Road km from each village to its township point (either direction, shortest)."""
-    km = np.minimum.reduce(list(c.km.values()))
-    vf = np.arange(c.n_villages) + 1 + c.n_townships
-    return np.minimum(km[vf, c.village_township + 1], km[c.village_township + 1, vf])
 
 
 def coverage_rows(c: County, a: Assessment) -> list[tuple]:

@@ -103,9 +103,7 @@ def group_quantile(
 
 def quantile(t: np.ndarray, event: np.ndarray, q: float) -> float:
     """Kaplan–Meier ``q``-quantile of one sample (see :func:`group_quantile`)."""
-    if len(t) and event.all():  # nothing censored: the empirical quantile, in linear time
-        return float(np.quantile(t, q, method="inverted_cdf"))
-    return float(group_quantile(np.zeros(len(t), dtype=np.int64), t, event, 1, q)[0])
+    return summary(t, event, (q,))[0][0]
 
 
 def restricted_mean(t: np.ndarray, event: np.ndarray) -> float:
@@ -113,18 +111,14 @@ def restricted_mean(t: np.ndarray, event: np.ndarray) -> float:
 
     Equal to the sample mean when nothing is censored; a lower bound otherwise.
     """
-    if len(t) == 0:
-        return float("nan")
-    if event.all():
-        return float(np.mean(t))
-    _, ts, _, s, _ = _survival(np.zeros(len(t), dtype=np.int64), t, event.astype(bool), 1)
-    before = np.concatenate([[1.0], s[:-1]])
-    steps = np.diff(np.concatenate([[0.0], ts]))
-    return float(np.sum(before * steps))
+    return summary(t, event, ())[1]
 
 
 def summary(t: np.ndarray, event: np.ndarray, qs: tuple[float, ...]) -> tuple[list[float], float]:
-    """Kaplan–Meier quantiles ``qs`` and restricted mean of one sample, from one sort."""
+    """Kaplan–Meier quantiles ``qs`` and restricted mean of one sample, from one sort.
+
+    With nothing censored these are the empirical quantiles (in linear time) and the mean.
+    """
     if len(t) == 0:
         return [float("nan")] * len(qs), float("nan")
     if event.all():

@@ -90,23 +90,27 @@ def county_kpis(
         costs=costs,
         uneconomic=int(econ["uneconomic"].sum()),
         subsidy_per_day=float(econ["subsidy_yuan_per_day"].sum()),
-        arrived=int(np.sum((t_point >= start) & (t_point < w_end))),
+        arrived=_in_window(t_point, start, w_end),
         overflows=int(p["locker_overflows"].to_numpy()[in_window(c, p)].sum()),
         **_outbound_parts(c, out, end),
         **cast("dict[str, Any]", _locker_use(c, p, start, w_end)),
-        n_sorted=int(np.sum((sorted_at >= start) & (sorted_at < w_end))),
+        n_sorted=_in_window(sorted_at, start, w_end),
         capacity=sc.facilities.county_centre.sorting_capacity_per_hour
         * shift_h
         * (w_end - start)
         / DAY_MIN,
         overtime_h=_overtime_h(c, t),
-        loops_not_driven=int(np.sum(skipped["day"].to_numpy() * DAY_MIN >= start))
-        - int(np.sum(skipped["day"].to_numpy() * DAY_MIN >= w_end)),
+        loops_not_driven=_in_window(skipped["day"].to_numpy() * DAY_MIN, start, w_end),
         limit_h=sc.kpi.max_lead_time_h,
     )
     for k, val in aggregate([parts]).items():
         rows.append(("county", c.county_code, c.county_name, k, val))
     return rows, parts
+
+
+def _in_window(t: np.ndarray, start: float, end: float) -> int:
+    """How many times fall in [start, end)."""
+    return int(np.sum((t >= start) & (t < end)))
 
 
 def _state_codes(state: pd.Series) -> np.ndarray:

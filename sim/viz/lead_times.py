@@ -40,11 +40,13 @@ def plot_lead_times(results: Results, *, ax: Axes | None = None) -> Axes:
     start, end = window(sc)
     p = results.parcels
     t = p["t_created"].to_numpy()
-    p = p[(t >= start) & (t < end) & (p["direction"].astype(str) == "inbound").to_numpy()]
+    p = p[(t >= start) & (t < end) & (p["direction"] == "inbound").to_numpy()]
     reached = p["t_point"].notna().to_numpy()
-    stop = np.array(
-        [results.end_of(int(r), str(c)) for r, c in zip(p["replication"], p["county_code"])]
-    )
+    # When each (replication, county) run stopped: parcels still on their way are censored.
+    stop = np.empty(len(p))
+    blocks = p.groupby(["replication", "county_code"], observed=True, sort=False).indices
+    for (r, code), rows in blocks.items():
+        stop[rows] = results.end_of(int(r), str(code))
     lead = (np.where(reached, p["t_point"].to_numpy(), stop) - p["t_created"].to_numpy()) / 60.0
     if len(lead):
         shown = lead[reached]
