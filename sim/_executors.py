@@ -122,3 +122,23 @@ def _run_dask(one: Callable, pending: list, scheduler: str | None, finish: Calla
             finish(futures[fut], result)
     finally:
         client.close()
+
+
+def connect(scheduler: str):
+    """A Dask client of the scheduler at ``scheduler`` (``tcp://HOST:PORT``).
+
+    Raises
+    ------
+    UsageError
+        When dask.distributed is missing or the scheduler cannot be reached.
+    """
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - dask is a dependency
+        raise UsageError(
+            "--scheduler needs dask.distributed: pip install 'dask[distributed]'"
+        ) from None
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from None

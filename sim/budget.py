@@ -1,7 +1,9 @@
 """Whether a scenario's run can fit: its calendar within year 9999 and its parcels in memory.
 
 The engine draws every parcel of the simulated days (warm-up, window and drain) up front and
-keeps one row per parcel for every replication, so a run's memory grows with its parcels. Both
+keeps one row per parcel for every replication, so a run's memory grows with the parcels it
+holds at once: one county's (all replications) when a run streams county by county, every
+county's for the in-memory :func:`sim.run`. Both
 checks run before anything is allocated, at load (``validate``) and at build (``run``).
 """
 
@@ -123,8 +125,15 @@ def check_calendar(scenario: Scenario) -> None:
         ) from None
 
 
-def check_run_size(scenario: Scenario, villages: list[str]) -> RunSize:
+def check_run_size(
+    scenario: Scenario, villages: list[str], *, whole_region: bool = False
+) -> RunSize:
     """Refuse a run whose parcels cannot fit in the machine's available memory.
+
+    A run streams county by county (:mod:`sim.stream`): it holds the parcels of one county,
+    all its replications, at a time, so by default the largest county must fit. With
+    ``whole_region`` every village's parcels must fit together, as for the in-memory
+    :func:`sim.run`.
 
     Raises
     ------
@@ -133,7 +142,13 @@ def check_run_size(scenario: Scenario, villages: list[str]) -> RunSize:
         and the limit.
     """
     check_calendar(scenario)
-    size = estimate_run(scenario, villages)
+    held = villages
+    if not whole_region and villages:
+        by_county: dict[str, list[str]] = {}
+        for v in villages:
+            by_county.setdefault(v[:6], []).append(v)
+        held = max(by_county.values(), key=len)
+    size = estimate_run(scenario, held)
     available = available_memory_bytes()
     if available is None:
         return size
@@ -143,10 +158,15 @@ def check_run_size(scenario: Scenario, villages: list[str]) -> RunSize:
     loc = max(size.by_field, key=lambda k: size.by_field[k])
     if scenario.replications > 1 and size.parcels_per_replication * BYTES_PER_PARCEL <= limit:
         loc = ("replications",)
+    what = (
+        f"{len(held):,} villages"
+        if held is villages
+        else f"the largest county, {held[0][:6]}, with {len(held):,} villages"
+    )
     raise _error(
         loc,
         f"the run would create about {_count(size.parcels_per_replication)} parcels per "
-        f"replication ({len(villages):,} villages over {simulated_days(scenario)} simulated "
+        f"replication ({what} over {simulated_days(scenario)} simulated "
         f"days) x {scenario.replications} replication(s), needing about "
         f"{_gb(size.memory_bytes)} of memory at ~{BYTES_PER_PARCEL} bytes per parcel; the "
         f"limit is {_gb(limit)} ({MEMORY_FRACTION:.0%} of the {_gb(available)} available). "

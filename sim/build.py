@@ -212,16 +212,33 @@ def build(
         memory (:func:`sim.budget.check_run_size`), or asks for OpenStreetMap roads
         (``region.road_network: osm``) that are not cached.
     """
-    codes = check_references(scenario)
-    check_run_size(scenario, region_villages(codes))
+    codes = check_region(scenario)
     div = load_divisions()
     counties = []
     for code in codes:
         counties.append(build_county(scenario, code, divisions=div, cache_dir=cache_dir))
         if progress is not None:
             progress(1)
-    notes = design_notes(scenario) + schedule_notes(scenario)
-    return World(scenario=scenario, counties=tuple(counties), notes=tuple(notes))
+    return World(scenario=scenario, counties=tuple(counties), notes=tuple(region_notes(scenario)))
+
+
+def check_region(scenario: Scenario) -> list[str]:
+    """The county codes of a scenario's region, once its references and size are checked.
+
+    Raises
+    ------
+    ScenarioError
+        As :func:`build`: codes outside the region, a calendar past 9999, a run that
+        cannot fit in memory.
+    """
+    codes = check_references(scenario)
+    check_run_size(scenario, region_villages(codes))
+    return codes
+
+
+def region_notes(scenario: Scenario) -> list[str]:
+    """What a planner should know about a scenario as a whole (measurement, schedules)."""
+    return design_notes(scenario) + schedule_notes(scenario)
 
 
 def build_county(

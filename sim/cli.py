@@ -6,11 +6,12 @@ Every user error ends in one message on stderr and exit status 2, never a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sim._cli_args import positive as _positive
@@ -43,6 +44,23 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
     r.add_argument("--quiet", action="store_true", help="no progress bar and no KPI table")
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local processes running counties in parallel (default 1; same results)",
+    )
+    r.add_argument(
+        "--scheduler",
+        help="run the counties on a Dask cluster at tcp://HOST:PORT (same results)",
+    )
+    r.add_argument(
+        "--parcels",
+        choices=("auto", "all", "sample", "none"),
+        default="auto",
+        help="parcels written to parcels.parquet: all, a 1-in-100 sample, none; auto (default) "
+        "writes all up to 20 million expected parcels, the sample above",
+    )
     _add_cache_dir(r)
 
     v = sub.add_parser("validate", help="check a scenario file against the schema")
@@ -289,17 +307,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _load(
-    path: Path,
-    *,
-    replications: int | None = None,
-    seed: int | None = None,
-    cache_dir: Path | None = None,
-    quiet: bool = False,
-):
-    from tqdm import tqdm
-
-    from sim.build import build, region_counties
+def _scenario(path: Path, *, replications: int | None = None, seed: int | None = None):
+    """The scenario of a file, with the command line's overrides."""
     from sim.scenario import load_scenario, scenario_from_dict
 
     scenario = load_scenario(path)
@@ -310,17 +319,46 @@ def _load(
         if seed is not None:
             data["seed"] = seed
         scenario = scenario_from_dict(data, source=path)
-    n = len(region_counties(scenario))
-    bar = tqdm(total=n, unit="county", desc="build", disable=quiet or n < 2 or None, leave=False)
+    return scenario
+
+
+def _n_counties(scenario) -> int:
+    from sim.build import region_counties
+
+    return len(region_counties(scenario))
+
+
+@contextlib.contextmanager
+def _errors_of(path: Path) -> Iterator[None]:
+    """Name the scenario file in build errors and in scenario errors found after loading
+    (e.g. ``--replications`` making the run too large for memory)."""
     try:
-        with bar:
-            world = build(scenario, cache_dir=cache_dir, progress=bar.update)
+        yield
     except BuildError as exc:
         raise BuildError(f"{path}: {exc}") from None
-    except ScenarioError as exc:  # e.g. --replications makes the run too large for memory
+    except ScenarioError as exc:
         if str(exc).startswith(str(path)):
             raise
         raise ScenarioError(f"{path}: {exc}") from None
+
+
+def _load(
+    path: Path,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    cache_dir: Path | None = None,
+    quiet: bool = False,
+):
+    from tqdm import tqdm
+
+    from sim.build import build
+
+    scenario = _scenario(path, replications=replications, seed=seed)
+    n = _n_counties(scenario)
+    bar = tqdm(total=n, unit="county", desc="build", disable=quiet or n < 2 or None, leave=False)
+    with bar, _errors_of(path):
+        world = build(scenario, cache_dir=cache_dir, progress=bar.update)
     return scenario, world
 
 
@@ -340,35 +378,37 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from sim.engine import run
-    from sim.kpi import compute_kpis, coverage_table, summarize
     from sim.measure import simulated_days
-    from sim.runfolder import RunTables, check_out_dir, write_run
+    from sim.runfolder import check_out_dir, stream_run
 
     _positive("--replications", args.replications)
     _positive("--seed", args.seed, allow_zero=True)
+    _positive("--workers", args.workers)
     check_out_dir(args.out)
     start = time.perf_counter()
-    scenario, world = _load(
-        args.scenario,
-        replications=args.replications,
-        seed=args.seed,
-        cache_dir=args.cache_dir,
-        quiet=args.quiet,
-    )
-    _print_warnings(world.warnings)
-    total = simulated_days(scenario) * scenario.replications * len(world.counties)
-    with tqdm(
-        total=total, unit="day", desc=scenario.name, disable=args.quiet or None, leave=False
-    ) as bar:
-        results = run(world, progress=bar.update)
-    kpis = compute_kpis(results)
-    tables = RunTables(kpis=kpis, summary=summarize(kpis), coverage=coverage_table(results))
-    wall = time.perf_counter() - start
-    out = write_run(args.out, results, tables, wall_time_s=wall, figures=not args.no_figures)
+    scenario = _scenario(args.scenario, replications=args.replications, seed=args.seed)
+    total = simulated_days(scenario) * scenario.replications * _n_counties(scenario)
+    with (
+        tqdm(
+            total=total, unit="day", desc=scenario.name, disable=args.quiet or None, leave=False
+        ) as bar,
+        _errors_of(args.scenario),
+    ):
+        run, tables = stream_run(
+            args.out,
+            scenario,
+            parcels=args.parcels,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            cache_dir=args.cache_dir,
+            progress=bar.update,
+            figures=not args.no_figures,
+            started=start,
+        )
+    _print_warnings(run.world.warnings)
     if not args.quiet:
-        print(_headline(tables, world))
-    print(f"run folder: {out}  ({wall:.1f} s)")
+        print(_headline(tables, run.world))
+    print(f"run folder: {args.out}  ({time.perf_counter() - start:.1f} s)")
     return 0
 
 

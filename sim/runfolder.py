@@ -13,18 +13,26 @@ import json
 import math
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
 
+from sim.build import check_region
 from sim.engine import Results
 from sim.errors import UsageError
 from sim.measure import drain_days, window_days
 from sim.outdir import RUN_MARKER, prepare_run_out, replace_folder, temp_sibling, write_run_marker
 from sim.scenario import Scenario
+from sim.world import World
+
+if TYPE_CHECKING:
+    from sim.parcelfile import ParcelsChoice
+    from sim.stream import StreamedRun
 
 #: Files of a run folder, in the order they are written.
 RUN_FILES = (
@@ -83,6 +91,52 @@ def check_out_dir(out: str | Path) -> Path:
     return prepare_run_out(out)
 
 
+class RunFolder:
+    """A run folder being written: files go to a hidden temporary sibling of ``out``, which
+    :meth:`finish` moves into place once complete; leaving the ``with`` block by an error
+    removes it, so an earlier run in ``out`` is never touched.
+
+    Raises
+    ------
+    UsageError
+        When ``out`` cannot receive a run (:mod:`sim.outdir`) or a file cannot be written.
+    """
+
+    def __init__(self, out: str | Path) -> None:
+        self.shown = str(out)
+        self.path = prepare_run_out(out)
+        self.tmp = temp_sibling(self.path, "tmp")
+
+    def __enter__(self) -> RunFolder:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.tmp.exists():
+                shutil.rmtree(self.tmp)
+            self.tmp.mkdir()
+        except OSError as exc:
+            raise UsageError(
+                f"--out {self.shown}: could not create {self.tmp} ({exc.strerror or exc}); no "
+                "earlier run was touched"
+            ) from None
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb) -> None:
+        if kind is None:
+            return
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise UsageError(
+                f"--out {self.shown}: could not write the run folder ({exc.strerror or exc}); "
+                "no earlier run was touched"
+            ) from None
+
+    def finish(self) -> Path:
+        """Write the marker and move the folder into place; return ``out``."""
+        write_run_marker(self.tmp)
+        replace_folder(self.tmp, self.path, shown=self.shown)
+        return Path(self.shown)
+
+
 def write_run(
     out: str | Path,
     results: Results,
@@ -92,6 +146,8 @@ def write_run(
     figures: bool = True,
 ) -> Path:
     """Write the run folder for ``results`` to ``out`` (atomically replacing an earlier run).
+
+    The files are those a streamed run (:func:`stream_run`) writes for the same scenario.
 
     Parameters
     ----------
@@ -111,37 +167,120 @@ def write_run(
     pathlib.Path
         The run folder.
     """
-    shown = str(out)
-    path = prepare_run_out(out)
-    tmp = temp_sibling(path, "tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-    except OSError as exc:
-        raise UsageError(
-            f"--out {shown}: could not create {tmp} ({exc.strerror or exc}); no earlier run "
-            "was touched"
-        ) from None
-    try:
-        _write_tables(tmp, results, tables, wall_time_s)
+    from sim.parcelfile import TableWriter, lean_parcels, lean_trips, parcel_schema, trip_schema
+
+    w = results.world
+    with RunFolder(out) as f:
+        parcels = TableWriter(f.tmp / "parcels.parquet", parcel_schema(w.scenario))
+        trips = TableWriter(f.tmp / "trips.parquet", trip_schema())
+        p_by = results.parcels.groupby(["county_code", "replication"], observed=True).indices
+        t_by = results.trips.groupby(["county_code", "replication"]).indices
+        for c in w.counties:
+            for r in range(results.replications):
+                rows = p_by.get((c.county_code, r))
+                if rows is not None:
+                    parcels.write(lean_parcels(results.parcels.iloc[rows], parcels.schema))
+                rows = t_by.get((c.county_code, r))
+                if rows is not None:
+                    trips.write(lean_trips(results.trips.iloc[rows]))
+        parcels.close()
+        trips.close()
+        meta = manifest(
+            w,
+            replications=results.replications,
+            ends=results.ends,
+            parcels=len(results.parcels),
+            vehicle_legs=len(results.trips),
+            parcels_written="all",
+            wall_time_s=wall_time_s,
+        )
+        _write_tables(f.tmp, w, tables, meta)
         if figures:
             from sim.viz import save_run_figures
 
-            save_run_figures(results, tables.coverage, tmp / "figures")
-        write_run_marker(tmp)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise UsageError(
-            f"--out {shown}: could not write the run folder ({exc.strerror or exc}); no earlier "
-            "run was touched"
-        ) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_folder(tmp, path, shown=shown)
-    return Path(out)
+            save_run_figures(results, tables.coverage, f.tmp / "figures")
+        return f.finish()
+
+
+def stream_run(
+    out: str | Path,
+    scenario: Scenario,
+    *,
+    parcels: ParcelsChoice = "auto",
+    workers: int = 1,
+    scheduler: str | None = None,
+    cache_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    figures: bool = True,
+    started: float | None = None,
+) -> tuple[StreamedRun, RunTables]:
+    """Run a scenario county by county straight into the run folder ``out``.
+
+    Each county's parcels are appended to ``parcels.parquet`` as they come
+    (:mod:`sim.stream`), so memory is bounded by the largest county. ``parcels`` chooses
+    which are written (:mod:`sim.parcelfile`); ``started`` is the ``time.perf_counter()``
+    the manifest's wall time counts from (default: now).
+
+    Returns
+    -------
+    (StreamedRun, RunTables)
+        The run (world, counts, ends) and its KPI, summary and coverage tables.
+    """
+    from sim.budget import estimate_run
+    from sim.build import region_villages
+    from sim.kpi import summarize
+    from sim.parcelfile import TableWriter, parcel_schema, resolve_choice, trip_schema
+    from sim.stream import run_region
+
+    started = time.perf_counter() if started is None else started
+    with RunFolder(out) as f:
+        codes = check_region(scenario)
+        choice = resolve_choice(parcels, estimate_run(scenario, region_villages(codes)).parcels)
+        p_file = None
+        if choice != "none":
+            p_file = TableWriter(f.tmp / "parcels.parquet", parcel_schema(scenario))
+        t_file = TableWriter(f.tmp / "trips.parquet", trip_schema())
+        run = run_region(
+            scenario,
+            parcels=choice,
+            write_parcels=p_file.write if p_file is not None else None,
+            write_trips=t_file.write,
+            workers=workers,
+            scheduler=scheduler,
+            cache_dir=cache_dir,
+            progress=progress,
+        )
+        if p_file is not None:
+            p_file.close()
+        t_file.close()
+        tables = RunTables(kpis=run.kpis, summary=summarize(run.kpis), coverage=run.coverage)
+        meta = manifest(
+            run.world,
+            replications=scenario.replications,
+            ends=run.ends,
+            parcels=run.parcels,
+            vehicle_legs=run.vehicle_legs,
+            parcels_written=_written(choice, run),
+            wall_time_s=time.perf_counter() - started,
+        )
+        _write_tables(f.tmp, run.world, tables, meta)
+        if figures:
+            from sim.viz import save_run_figures
+
+            save_run_figures(run.world, tables.coverage, f.tmp / "figures", lead_h=run.lead_h)
+        f.finish()
+    return run, tables
+
+
+def _written(choice: str, run: StreamedRun) -> str:
+    from sim.parcelfile import SAMPLE_EVERY
+
+    if choice == "sample":
+        return (
+            f"sample: the parcels whose position in their (county, replication) block is a "
+            f"multiple of {SAMPLE_EVERY} ({run.parcels_written:,} of {run.parcels:,})"
+        )
+    return choice
 
 
 def facilities_table(world) -> pd.DataFrame:
@@ -193,24 +332,33 @@ def _exact(x: float) -> str:
     return repr(float(x))
 
 
-def manifest(results: Results, wall_time_s: float) -> dict[str, Any]:
+def manifest(
+    world: World,
+    *,
+    replications: int,
+    ends: dict[tuple[int, str], float],
+    parcels: int,
+    vehicle_legs: int,
+    parcels_written: str,
+    wall_time_s: float,
+) -> dict[str, Any]:
     """The manifest of a run: what ran, from which sources, with which code."""
     from sim import __version__
 
-    w = results.world
+    w = world
     sc = w.scenario
     return {
         "scenario": sc.name,
         "scenario_hash": scenario_hash(sc),
         "seed": sc.seed,
-        "replications": results.replications,
+        "replications": replications,
         "horizon_days": sc.horizon_days,
         "warmup_days": sc.warmup_days,
         "window_days": window_days(sc),
         "max_drain_days": drain_days(sc),
         "run_end_min": [
             {"replication": r, "county_code": code, "end_min": end}
-            for (r, code), end in sorted(results.ends.items())
+            for (r, code), end in sorted(ends.items())
         ],
         "region": w.label,
         "ruralsim_version": __version__,
@@ -228,26 +376,24 @@ def manifest(results: Results, wall_time_s: float) -> dict[str, Any]:
             for c in w.counties
         ],
         "build_warnings": list(w.warnings),
-        "parcels": len(results.parcels),
-        "vehicle_legs": len(results.trips),
+        "parcels": parcels,
+        "parcels_written": parcels_written,
+        "vehicle_legs": vehicle_legs,
         "wall_time_s": round(wall_time_s, 3),
     }
 
 
-def _write_tables(folder: Path, results: Results, tables: RunTables, wall: float) -> None:
-    sc = results.world.scenario
+def _write_tables(folder: Path, world: World, tables: RunTables, meta: dict[str, Any]) -> None:
+    """Every file of the run folder but the parcel and trip tables and the figures."""
+    sc = world.scenario
     resolved = yaml.safe_dump(
         sc.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
     )
     (folder / "scenario.resolved.yaml").write_text(resolved, encoding="utf-8")
     (folder / "manifest.json").write_text(
-        json.dumps(manifest(results, wall), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     exact_csv(tables.kpis, folder / "kpis.csv")
     exact_csv(tables.summary, folder / "kpis_summary.csv")
-    results.parcels.to_parquet(folder / "parcels.parquet", index=False)
-    results.trips.to_parquet(folder / "trips.parquet", index=False)
     exact_csv(tables.coverage, folder / "coverage.csv")
-    facilities_table(results.world).to_csv(
-        folder / "facilities.csv", index=False, float_format="%.7g"
-    )
+    facilities_table(world).to_csv(folder / "facilities.csv", index=False, float_format="%.7g")

@@ -28,7 +28,7 @@ from sim.engine.constants import (
     STAGES,
 )
 from sim.engine.demand import _bus_shares, draw_carriers, generate_demand, held_at_township
-from sim.engine.simulate import Results, _simulate, run
+from sim.engine.simulate import Block, Results, _simulate, run, simulate_block
 from sim.engine.sorter import shift_at, sorting_shifts
 from sim.engine.state import State, _Fifo, _load_fifo, _Parcels, _Run
 from sim.engine.tables import (
@@ -52,6 +52,7 @@ __all__ = [
     "_LOCKER",
     "_NONE",
     "_STAGE",
+    "Block",
     "Categories",
     "Results",
     "State",
@@ -73,5 +74,6 @@ __all__ = [
     "held_at_township",
     "run",
     "shift_at",
+    "simulate_block",
     "sorting_shifts",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from sim.budget import check_run_size
 from sim.engine.bus import bus
 from sim.engine.constants import _LOCKER, DAY_MIN
 from sim.engine.demand import _bus_shares, generate_demand
@@ -104,30 +105,81 @@ def run(
         stop_min.
     """
     n = world.scenario.replications if replications is None else replications
+    if only is None:
+        check_run_size(
+            world.scenario,
+            [v for c in world.counties for v in c.village_codes],
+            whole_region=True,
+        )
     cats = Categories.of(world)
-    parcel_tables, trip_tables, skip_tables = [], [], []
-    ends: dict[tuple[int, str], float] = {}
+    blocks: list[Block] = []
     for r in [only] if only is not None else range(n):
         first_id = 0
         for i, county in enumerate(world.counties):
-            sim = _simulate(county, r, progress)
-            ends[(r, county.county_code)] = sim.end
-            for table in (
-                _parcel_table(county, r, sim.parcels, sim.on_vehicle, cats, i, sim.end),
-                _outbound_table(county, r, sim.outbound, sim.out_on_vehicle, cats, i, sim.end),
-            ):
+            block = simulate_block(county, r, cats, i, progress)
+            for table in block.parcels:
                 table["parcel_id"] += first_id
                 first_id += len(table)
-                parcel_tables.append(table)
-            trip_tables.append(_trip_table(county, r, sim.trips))
-            skip_tables.append(_skip_table(county, r, sim.skipped))
+            blocks.append(block)
     return Results(
         world=world,
-        parcels=pd.concat(parcel_tables, ignore_index=True),
-        trips=pd.concat(trip_tables, ignore_index=True),
+        parcels=pd.concat([t for b in blocks for t in b.parcels], ignore_index=True),
+        trips=pd.concat([b.trips for b in blocks], ignore_index=True),
         replications=1 if only is not None else n,
-        ends=ends,
-        skipped=pd.concat(skip_tables, ignore_index=True),
+        ends={(b.replication, b.county_code): b.end for b in blocks},
+        skipped=pd.concat([b.skipped for b in blocks], ignore_index=True),
+    )
+
+
+@dataclass(frozen=True)
+class Block:
+    """The tables of one county and replication.
+
+    Attributes
+    ----------
+    replication, county_code
+        Which run it is.
+    parcels
+        Its inbound and its outbound parcel rows (``parcel_id`` numbered from 0 in each;
+        :func:`run` numbers them across the region).
+    trips, skipped
+        Its vehicle legs and the village loops not driven.
+    end
+        When the run stopped (minutes since day 0).
+    """
+
+    replication: int
+    county_code: str
+    parcels: tuple[pd.DataFrame, pd.DataFrame]
+    trips: pd.DataFrame
+    skipped: pd.DataFrame
+    end: float
+
+
+def simulate_block(
+    county: County,
+    replication: int,
+    cats: Categories,
+    index: int,
+    progress: Callable[[int], None] | None = None,
+) -> Block:
+    """Simulate one county for one replication and return its tables.
+
+    ``cats`` are the category lists of the parcel table and ``index`` the county's position
+    in them (:meth:`Categories.of`); ``progress`` is called with 1 after each simulated day.
+    """
+    r = replication
+    sim = _simulate(county, r, progress)
+    return Block(
+        replication=r,
+        county_code=county.county_code,
+        parcels=(
+            _parcel_table(county, r, sim.parcels, sim.on_vehicle, cats, index, sim.end),
+            _outbound_table(county, r, sim.outbound, sim.out_on_vehicle, cats, index, sim.end),
+        ),
+        trips=_trip_table(county, r, sim.trips),
+        skipped=_skip_table(county, r, sim.skipped),
+        end=sim.end,
     )
 
 

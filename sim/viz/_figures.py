@@ -6,26 +6,47 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from sim.engine import Results
+    from sim.world import World
 
 
-def save_run_figures(results: Results, coverage: pd.DataFrame, folder: Path) -> list[Path]:
-    """Draw the run's figures into ``folder`` as PNG files and return their paths."""
+def save_run_figures(
+    results: Results | World,
+    coverage: pd.DataFrame,
+    folder: Path,
+    *,
+    lead_h: np.ndarray | None = None,
+) -> list[Path]:
+    """Draw the run's figures into ``folder`` as PNG files and return their paths.
+
+    ``results`` is a run's results, or its world with ``lead_h``, the signed lead hours of the
+    window's parcels (:func:`sim.viz.lead_times.cohort_lead_hours`).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from sim.viz.county_map import plot_county_map
-    from sim.viz.lead_times import plot_lead_times
+    from sim.viz.lead_times import cohort_lead_hours, plot_lead_hours
+    from sim.world import World
+
+    if isinstance(results, World):
+        world = results
+        if lead_h is None:
+            raise ValueError("save_run_figures(world, ...) needs lead_h")
+    else:
+        world, lead_h = results.world, cohort_lead_hours(results)
+    leads = lead_h
 
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, draw in (
-        ("county_map.png", lambda ax: plot_county_map(results, coverage, ax=ax)),
-        ("lead_times.png", lambda ax: plot_lead_times(results, ax=ax)),
+        ("county_map.png", lambda ax: plot_county_map(world, coverage, ax=ax)),
+        ("lead_times.png", lambda ax: plot_lead_hours(leads, world.scenario, ax=ax)),
     ):
         fig, ax = plt.subplots(figsize=(8, 8) if name == "county_map.png" else (8, 4))
         draw(ax)

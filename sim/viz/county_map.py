@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sim.world import World
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -21,7 +23,7 @@ _ROAD_STYLE = {
 
 
 def plot_county_map(
-    results: Results,
+    results: Results | World,
     coverage: pd.DataFrame,
     *,
     county: str | None = None,
@@ -33,7 +35,7 @@ def plot_county_map(
     Parameters
     ----------
     results
-        A run's results (its world gives the graphs and points).
+        A run's results or its world (which gives the graphs and points).
     coverage
         The coverage table of the run (:func:`sim.kpi.coverage_table`).
     county
@@ -51,7 +53,7 @@ def plot_county_map(
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 8))
-    world = results.world
+    world = results if isinstance(results, World) else results.world
     counties = [world.county(county)] if county else list(world.counties)
     cov = coverage[coverage["level"] == "village"].set_index("code")["covered"]
     counts = {"covered": 0, "not covered": 0, "no point": 0}

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from sim.engine import Results
+    from sim.scenario import Scenario
 
 
 def plot_lead_times(results: Results, *, ax: Axes | None = None) -> Axes:
@@ -32,22 +33,49 @@ def plot_lead_times(results: Results, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
+    return plot_lead_hours(cohort_lead_hours(results), results.world.scenario, ax=ax)
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4))
-    sc = results.world.scenario
-    start, end = window(sc)
+
+def cohort_lead_hours(results: Results) -> np.ndarray:
+    """Lead hours of the window's inbound parcels, all replications; negative (or -0.0)
+    where censored: the parcel had not reached its point when its run stopped."""
+    start, end = window(results.world.scenario)
     p = results.parcels
     t = p["t_created"].to_numpy()
     p = p[(t >= start) & (t < end) & (p["direction"] == "inbound").to_numpy()]
     reached = p["t_point"].notna().to_numpy()
-    # When each (replication, county) run stopped: parcels still on their way are censored.
     stop = np.empty(len(p))
     blocks = p.groupby(["replication", "county_code"], observed=True, sort=False).indices
     for (r, code), rows in blocks.items():
         stop[rows] = results.end_of(int(r), str(code))
     lead = (np.where(reached, p["t_point"].to_numpy(), stop) - p["t_created"].to_numpy()) / 60.0
+    return np.copysign(lead, np.where(reached, 1.0, -1.0))
+
+
+def plot_lead_hours(lead_h: np.ndarray, scenario: Scenario, *, ax: Axes | None = None) -> Axes:
+    """The chart of :func:`plot_lead_times` from the cohort's signed lead hours.
+
+    Parameters
+    ----------
+    lead_h
+        Lead hours of the window's parcels, sign bit set where censored
+        (:func:`cohort_lead_hours`; :func:`sim.stream.run_region` returns them too).
+    scenario
+        The run's scenario (name and lead-time standard).
+    ax
+        Axes to draw on; a new figure when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    sc = scenario
+    reached = ~np.signbit(lead_h)
+    lead = np.abs(lead_h).astype(np.float64)
     if len(lead):
         shown = lead[reached]
         top = max(shown.max(), 1) if len(shown) else 1

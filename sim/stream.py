@@ -1,0 +1,343 @@
+"""Running a region county by county: build, simulate, measure, write, drop.
+
+Counties do not interact, so a region's run is one task per county: build the county, simulate
+each replication, compute its KPI rows, its part of the province aggregate
+(:class:`sim.kpi.tables.Parts`, a few bytes per parcel) and its coverage rows, and hand its
+parcels back as a lean Arrow table (:mod:`sim.parcelfile`). The parent writes each county's
+parcels to ``parcels.parquet`` as row groups, in county order, keeps the small parts and drops
+the rest, so memory is bounded by the largest county (times the workers), not the region.
+
+Tasks run in this process, on local worker processes (``workers``) or on a Dask cluster
+(``scheduler``); the results are the same whichever runs them, and the same as the in-memory
+``sim.run`` + ``sim.compute_kpis`` + ``sim.coverage_table`` of the same scenario.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from sim.build import build_county, check_region, region_notes
+from sim.engine import Categories, simulate_block
+from sim.kpi import PROVINCE
+from sim.kpi.cohort import inbound_cohort
+from sim.kpi.coverage import COVERAGE_COLUMNS, assess, coverage_rows
+from sim.kpi.tables import Parts, aggregate, carrier_rows, county_kpis
+from sim.measure import simulated_days
+from sim.parcelfile import ParcelsChoice, lean_parcels, lean_trips, parcel_schema
+from sim.world import County, World
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sim.scenario import Scenario
+
+#: Regions of more counties than this drop the road graphs once a county is done (the maps
+#: draw roads only for small regions).
+KEEP_GRAPHS_MAX = 12
+
+
+@dataclass(frozen=True)
+class CountyBlock:
+    """One replication of one county, as the parent keeps it."""
+
+    replication: int
+    end: float
+    rows: list[tuple]
+    parts: Parts
+    parcels: pa.Table | None
+    n_parcels: int
+    trips: pa.Table
+    skipped: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class CountyOutcome:
+    """What the task of one county returns.
+
+    Attributes
+    ----------
+    index
+        The county's position in the region.
+    county
+        The built county, without its travel-time matrices (and without its road graph in
+        regions of more than :data:`KEEP_GRAPHS_MAX` counties).
+    blocks
+        One per replication.
+    coverage
+        Its coverage rows, replications pooled.
+    """
+
+    index: int
+    county: County
+    blocks: list[CountyBlock]
+    coverage: list[tuple]
+
+
+@dataclass
+class StreamedRun:
+    """The outcome of a streamed region run (the tables the run folder needs).
+
+    ``parcels_written``: rows of ``parcels.parquet``; ``parcels``: parcels simulated.
+    """
+
+    world: World
+    kpis: pd.DataFrame
+    coverage: pd.DataFrame
+    ends: dict[tuple[int, str], float]
+    parcels: int = 0
+    parcels_written: int = 0
+    vehicle_legs: int = 0
+    skipped: list[pd.DataFrame] = field(default_factory=list)
+    lead_h: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+
+
+def county_outcome(
+    scenario: Scenario,
+    code: str,
+    index: int,
+    *,
+    parcels: ParcelsChoice,
+    keep_graph: bool,
+    cache_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CountyOutcome:
+    """Build, simulate and measure one county for every replication (one task).
+
+    ``parcels`` is ``all``, ``sample`` or ``none`` (see :mod:`sim.parcelfile`); ``sample``
+    keeps the rows whose position in their block (inbound, then outbound) is a multiple of
+    :data:`sim.parcelfile.SAMPLE_EVERY`.
+    """
+    from sim.parcelfile import SAMPLE_EVERY
+
+    county = build_county(scenario, code, cache_dir=cache_dir)
+    cats = Categories.of(World(scenario=scenario, counties=(county,)))
+    schema = parcel_schema(scenario)
+    blocks, inbound, trips = [], [], []
+    for r in range(scenario.replications):
+        b = simulate_block(county, r, cats, 0, progress)
+        table = pd.concat(b.parcels, ignore_index=True)
+        table["parcel_id"] = np.arange(len(table), dtype=np.int64)
+        rows, parts = county_kpis(county, table, b.trips, b.skipped, b.end)
+        kept = None
+        if parcels == "all":
+            kept = lean_parcels(table, schema)
+        elif parcels == "sample":
+            kept = lean_parcels(table.iloc[::SAMPLE_EVERY], schema)
+        inbound.append(b.parcels[0])
+        trips.append(b.trips)
+        blocks.append(
+            CountyBlock(r, b.end, rows, parts, kept, len(table), lean_trips(b.trips), b.skipped)
+        )
+    ends = {b.replication: b.end for b in blocks}
+    cohort = inbound_cohort(county, pd.concat(inbound, ignore_index=True), ends)
+    trips_all = pd.concat(trips, ignore_index=True)
+    coverage = coverage_rows(county, assess(county, cohort, trips_all, len(blocks)))
+    light = dataclasses.replace(
+        county, time_min={}, km={}, graph=county.graph if keep_graph else nx.MultiDiGraph()
+    )
+    return CountyOutcome(index=index, county=light, blocks=blocks, coverage=coverage)
+
+
+def run_region(
+    scenario: Scenario,
+    *,
+    parcels: ParcelsChoice = "all",
+    write_parcels: Callable[[pa.Table], None] | None = None,
+    write_trips: Callable[[pa.Table], None] | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    cache_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> StreamedRun:
+    """Run a scenario's region county by county and return its KPI and coverage tables.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+    parcels
+        Which parcels to hand to ``write_parcels``: ``all``, ``sample`` or ``none``.
+    write_parcels, write_trips
+        Called with each county's lean parcel and trip tables (one per replication), in
+        county order, ``parcel_id`` numbered across the region per replication.
+    workers
+        Local worker processes (1: this process).
+    scheduler
+        Address of a Dask scheduler (``tcp://HOST:PORT``); overrides ``workers``.
+    cache_dir
+        Cache of OpenStreetMap data.
+    progress
+        Called with a number of simulated (county) days as they complete.
+
+    Returns
+    -------
+    StreamedRun
+        KPIs (as :func:`sim.compute_kpis`), coverage (as :func:`sim.coverage_table`), run
+        ends, counts, and the lead hours of the window's inbound parcels (float32, negative
+        or -0.0 when censored) for the lead-time chart.
+    """
+    codes = check_region(scenario)
+    keep_graph = len(codes) <= KEEP_GRAPHS_MAX
+    days = simulated_days(scenario) * scenario.replications
+    first_id = dict.fromkeys(range(scenario.replications), 0)
+    counties: list[County] = []
+    rows: list[tuple[int, list[tuple]]] = []
+    parts: dict[int, list[Parts]] = {}
+    cover: list[tuple] = []
+    out = StreamedRun(
+        world=World(scenario, ()), kpis=pd.DataFrame(), coverage=pd.DataFrame(), ends={}
+    )
+    leads = []
+    for oc, reported in _outcomes(
+        scenario, codes, parcels, keep_graph, workers, scheduler, cache_dir, progress
+    ):
+        if progress is not None and not reported:
+            progress(days)
+        counties.append(oc.county)
+        cover += oc.coverage
+        for b in oc.blocks:
+            out.ends[(b.replication, oc.county.county_code)] = b.end
+            rows.append((b.replication, b.rows))
+            parts.setdefault(b.replication, []).append(b.parts)
+            leads.append(_signed_leads(b.parts))
+            if b.parcels is not None and write_parcels is not None:
+                write_parcels(_renumber(b.parcels, first_id[b.replication]))
+                out.parcels_written += b.parcels.num_rows
+            first_id[b.replication] += b.n_parcels
+            out.parcels += b.n_parcels
+            out.vehicle_legs += b.trips.num_rows
+            if write_trips is not None:
+                write_trips(b.trips)
+            out.skipped.append(b.skipped)
+    notes = region_notes(scenario)
+    out.world = World(scenario=scenario, counties=tuple(counties), notes=tuple(notes))
+    out.kpis = _kpi_frame(rows, parts, [c.name for c in scenario.carriers])
+    out.coverage = pd.DataFrame(cover, columns=COVERAGE_COLUMNS)
+    out.lead_h = np.concatenate(leads) if leads else out.lead_h
+    return out
+
+
+_KPI_COLUMNS = ["scope", "code", "name", "kpi", "value"]
+_SCOPE_ORDER = {"province": 0, "carrier": 1, "county": 2, "township": 3, "village": 4}
+
+
+def _kpi_frame(
+    blocks: list[tuple[int, list[tuple]]], parts: dict[int, list[Parts]], carriers: list[str]
+) -> pd.DataFrame:
+    """The KPI table of :func:`sim.compute_kpis` from the counties' (replication, rows) and
+    parts."""
+    frames = [pd.DataFrame(rows, columns=_KPI_COLUMNS).assign(replication=r) for r, rows in blocks]
+    for r, ps in parts.items():
+        if len(ps) == 1:  # a region of one county: the county's own values
+            (rows,) = [rows for rr, rows in blocks if rr == r]
+            values = {k: v for scope, _, _, k, v in rows if scope == "county"}
+        else:
+            values = aggregate(ps)
+        region = [("province", *PROVINCE, k, v) for k, v in values.items()]
+        region += carrier_rows(ps, carriers)
+        frames.append(pd.DataFrame(region, columns=_KPI_COLUMNS).assign(replication=r))
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(
+        ["replication", "scope"],
+        key=lambda s: s.map(_SCOPE_ORDER) if s.name == "scope" else s,
+        kind="stable",
+    )
+    return out[["replication", *_KPI_COLUMNS]].reset_index(drop=True)
+
+
+def _signed_leads(parts: Parts) -> np.ndarray:
+    """The lead hours of a block's cohort as float32, sign bit set where censored."""
+    lead = np.asarray(parts.lead_h, dtype=np.float32)
+    return np.copysign(lead, np.where(parts.reached, 1, -1).astype(np.float32))
+
+
+def _renumber(table: pa.Table, first: int) -> pa.Table:
+    """Shift a block's ``parcel_id`` by the parcels of the counties before it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if first == 0:
+        return table
+    if first + table.num_rows >= 2**31:
+        raise OverflowError("more than 2**31 parcels in one replication")
+    i = table.schema.get_field_index("parcel_id")
+    ids = pc.add(table.column(i), pa.scalar(first, pa.int32()))
+    return table.set_column(i, table.schema.field(i), ids)
+
+
+def _outcomes(
+    scenario: Scenario,
+    codes: list[str],
+    parcels: ParcelsChoice,
+    keep_graph: bool,
+    workers: int,
+    scheduler: str | None,
+    cache_dir: Path | None,
+    progress: Callable[[int], None] | None,
+) -> Iterator[tuple[CountyOutcome, bool]]:
+    """Every county's outcome, in county order, from the chosen executor, and whether its
+    simulated days were already passed to ``progress`` (only in this process)."""
+    kw: dict[str, Any] = {"parcels": parcels, "keep_graph": keep_graph, "cache_dir": cache_dir}
+    if scheduler:
+        for oc in _ordered_dask(scenario, codes, kw, scheduler, workers):
+            yield oc, False
+    elif workers > 1 and len(codes) > 1:
+        for oc in _ordered_pool(scenario, codes, kw, workers):
+            yield oc, False
+    else:
+        for i, code in enumerate(codes):
+            yield county_outcome(scenario, code, i, progress=progress, **kw), True
+
+
+def _ordered_pool(
+    scenario: Scenario, codes: list[str], kw: dict[str, Any], workers: int
+) -> Iterator[CountyOutcome]:
+    """Outcomes from local worker processes, yielded in county order.
+
+    At most ``2 x workers`` counties are submitted ahead of the next one to yield, so the
+    outcomes waiting for an earlier county stay few.
+    """
+    from sim._executors import pool, stop
+
+    executor = pool(min(workers, os.cpu_count() or workers, len(codes)))
+    try:
+        pending: dict[int, Any] = {}
+        nxt = 0
+        for i in range(len(codes)):
+            pending[i] = executor.submit(county_outcome, scenario, codes[i], i, **kw)
+            while len(pending) >= 2 * workers or (i == len(codes) - 1 and pending):
+                yield pending.pop(nxt).result()
+                nxt += 1
+    except BaseException:
+        stop(executor)
+        raise
+    executor.shutdown()
+
+
+def _ordered_dask(
+    scenario: Scenario, codes: list[str], kw: dict[str, Any], scheduler: str, workers: int
+) -> Iterator[CountyOutcome]:
+    """Outcomes from a Dask cluster, yielded in county order (a window of submitted tasks)."""
+    from sim._executors import connect
+
+    client = connect(scheduler)
+    try:
+        window = max(2 * workers, 2 * len(client.scheduler_info().get("workers", {})), 2)
+        pending: dict[int, Any] = {}
+        nxt = 0
+        for i in range(len(codes)):
+            pending[i] = client.submit(county_outcome, scenario, codes[i], i, pure=False, **kw)
+            while len(pending) >= window or (i == len(codes) - 1 and pending):
+                yield pending.pop(nxt).result()
+                nxt += 1
+    finally:
+        client.close()
