@@ -2,7 +2,7 @@
 
 A run writes ``parcels.parquet`` one row group per (county, replication) block as the block
 finishes, so no more than one county's parcels are ever held (:mod:`sim.stream`). The file's
-types are lean: minutes as float32 (exact to 1/16 minute up to day 364, 1/8 minute up to
+types are lean: minutes as float32 (within 1/64 minute up to day 364, 1/32 minute up to
 day 728), ids as int32, codes and states as dictionary-encoded strings, and the outbound
 columns (``t_collected``, ``t_centre``, ``t_trunk``) only when the scenario has outbound
 demand. Which parcels are written is the run's ``parcels`` choice:

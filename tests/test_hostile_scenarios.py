@@ -250,7 +250,7 @@ def test_memory_error_is_one_message(tmp_path, capsys, tiny_path, monkeypatch):
     def no_memory(*args: Any, **kwargs: Any) -> None:
         raise MemoryError("Unable to allocate 8.01 PiB")
 
-    monkeypatch.setattr("sim.engine.run", no_memory)
+    monkeypatch.setattr("sim.stream.run_region", no_memory)
     out = tmp_path / "out"
     status = main(["run", str(tiny_path), "--out", str(out), "--quiet", "--no-figures"])
     _, err = capsys.readouterr()
