@@ -105,22 +105,26 @@ def lean_parcels(parcels: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     for f in schema:
         col = parcels[f.name]
         if pa.types.is_dictionary(f.type):
-            cat = col.astype("category").cat.remove_unused_categories()
-            arrays.append(
-                pa.DictionaryArray.from_arrays(
-                    pa.array(cat.cat.codes.to_numpy().astype(np.int32)),
-                    pa.array(cat.cat.categories.astype(str).to_numpy(), pa.string()),
-                )
-            )
+            arrays.append(_dictionary(col))
         else:
             arrays.append(pa.array(col.to_numpy().astype(f.type.to_pandas_dtype()), f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def sample(parcels: pd.DataFrame) -> pd.DataFrame:
-    """The ``sample`` choice of a block: rows whose ``parcel_id`` is a multiple of
-    :data:`SAMPLE_EVERY`."""
-    return parcels[parcels["parcel_id"].to_numpy() % SAMPLE_EVERY == 0]
+def _dictionary(col: pd.Series) -> pa.DictionaryArray:
+    """A categorical column as a dictionary array of the categories it uses, in their order."""
+    import pyarrow as pa
+
+    cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("category")
+    codes = cat.cat.codes.to_numpy()
+    names = cat.cat.categories.astype(str).to_numpy()
+    missing = codes < 0
+    used = np.bincount(codes[~missing], minlength=len(names)) > 0
+    new = np.cumsum(used, dtype=np.int32) - 1
+    return pa.DictionaryArray.from_arrays(
+        pa.array(new[codes], pa.int32(), mask=missing if missing.any() else None),
+        pa.array(names[used], pa.string()),
+    )
 
 
 class TableWriter:

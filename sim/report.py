@@ -136,9 +136,14 @@ def _run_report(folder: Path, cache_dir: Path | None) -> tuple[str, list[dict[st
     sections.append(
         _section("Coverage map", image=_save(fig, folder / "figures" / "county_map.png"))
     )
-    fig, ax = plt.subplots(figsize=(8, 4))
-    plot_lead_times(results, ax=ax)
-    sections.append(_section("Lead times", image=_save(fig, folder / "figures" / "lead_times.png")))
+    if meta.get("parcels_written", "all") == "all":
+        fig, ax = plt.subplots(figsize=(8, 4))
+        plot_lead_times(results, ax=ax)
+        sections.append(
+            _section("Lead times", image=_save(fig, folder / "figures" / "lead_times.png"))
+        )
+    elif (folder / "figures" / "lead_times.png").is_file():  # drawn by the run from all parcels
+        sections.append(_section("Lead times", image="lead_times.png"))
     worst = coverage[(coverage["level"] == "village") & ~coverage["covered"].astype(bool)]
     cols = ["code", "name", "reason", "stage", "visits_per_week", "p95_lead_h", "why"]
     sections.append(
@@ -154,7 +159,9 @@ def _results(folder: Path, meta: dict[str, Any], cache_dir: Path | None):
     from sim.scenario import load_scenario
 
     scenario = load_scenario(folder / "scenario.resolved.yaml")
-    parcels = read_table(folder / "parcels.parquet")
+    # Runs that wrote a sample of the parcels, or none, keep the run's own lead-time chart.
+    written = meta.get("parcels_written", "all")
+    parcels = read_table(folder / "parcels.parquet") if written == "all" else pd.DataFrame()
     trips = read_table(folder / "trips.parquet")
     try:
         replications = int(meta.get("replications", 1))
