@@ -1,0 +1,123 @@
+"""The county benchmark: the pipeline against the per-parcel reference model, interleaved.
+
+One scenario (by default 临县 for 30 days at 30 inbound parcels per village and day, one
+replication, no warm-up or drain) is timed ``repeat`` times in one process, alternating:
+
+- the pipeline: ``sim.build`` + ``sim.run`` + ``sim.compute_kpis`` + ``sim.coverage_table``;
+- the comparison model, :func:`sim.reference.run_reference`: the plainest SimPy model of the
+  same flow, one SimPy process per parcel moving through ``simpy.Store`` queues, a sorter
+  serving parcels one at a time and vehicles handing them over one by one (the engine's test
+  oracle; it covers the inbound flow, so ``--all-options`` runs the pipeline alone). It runs
+  on the same world and the same parcels; its world is built outside the clock.
+
+Each figure is reported as min and median over the repetitions. Interpreter start-up and
+imports are excluded: the clock starts after ``import sim``.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.build import build
+from sim.engine import run
+from sim.kpi import compute_kpis, coverage_table
+from sim.reference import run_reference
+from sim.scenario import Scenario, load_scenario, scenario_from_dict
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds per repetition of each step, and the counts."""
+
+    label: str
+    parcels: int
+    build: list[float]
+    run: list[float]
+    kpis: list[float]
+    reference: list[float]
+    peak_rss_mib: float
+
+    @property
+    def total(self) -> list[float]:
+        """Build + run + KPIs per repetition."""
+        return [a + b + c for a, b, c in zip(self.build, self.run, self.kpis, strict=True)]
+
+
+def county_scenario(
+    scenario: str | Path, *, days: int, rate: float, options: bool = False
+) -> Scenario:
+    """A scenario's settings for ``days`` days at a flat ``rate``: one replication, no warm-up,
+    no drain (so that the figures compare across versions for the same parcels)."""
+    base = load_scenario(scenario).model_dump(mode="json")
+    base.update(horizon_days=days, warmup_days=0, replications=1, drain_days=0)
+    base["demand"]["inbound"].update(mode="flat", parcels_per_village_per_day=rate)
+    if options:
+        from benchmarks.options import all_options
+
+        base = all_options(base)
+    return scenario_from_dict(base, source=scenario)
+
+
+def time_county(sc: Scenario, *, repeat: int = 3, reference: bool = True) -> Timings:
+    """Time the pipeline and (unless ``reference`` is false) the reference, interleaved."""
+    build_s, run_s, kpis_s, ref_s = [], [], [], []
+    parcels = 0
+    ref_world = build(sc) if reference else None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        world = build(sc)
+        t1 = time.perf_counter()
+        results = run(world)
+        t2 = time.perf_counter()
+        compute_kpis(results)
+        coverage_table(results)
+        t3 = time.perf_counter()
+        build_s.append(t1 - t0)
+        run_s.append(t2 - t1)
+        kpis_s.append(t3 - t2)
+        parcels = len(results.parcels)
+        del results, world
+        if ref_world is not None:
+            r0 = time.perf_counter()
+            ref = run_reference(ref_world)
+            ref_s.append(time.perf_counter() - r0)
+            if len(ref) != parcels:
+                raise AssertionError(f"reference made {len(ref)} parcels, the engine {parcels}")
+            del ref
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mib = peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    label = f"{sc.name}, {sc.horizon_days} days"
+    return Timings(label, parcels, build_s, run_s, kpis_s, ref_s, peak_mib)
+
+
+def _row(name: str, xs: list[float], parcels: int) -> str:
+    lo, med = min(xs), statistics.median(xs)
+    return f"  {name:<14}{lo:8.3f} s {med:8.3f} s   {parcels / lo:>12,.0f}"
+
+
+def format_county(t: Timings) -> str:
+    """The lines the command prints."""
+    n = t.parcels
+    lines = [
+        f"benchmark: {t.label}, {n:,} parcels, {len(t.build)} repetitions (interleaved)",
+        f"  {'':<14}{'min':>10} {'median':>10}   {'parcels/s (min)':>16}",
+        _row("build", t.build, n),
+        _row("run", t.run, n),
+        _row("kpis+coverage", t.kpis, n),
+        _row("pipeline", t.total, n),
+    ]
+    if t.reference:
+        ratio_min = min(t.reference) / min(t.total)
+        ratio_med = statistics.median(t.reference) / statistics.median(t.total)
+        lines += [
+            _row("reference", t.reference, n),
+            f"  speed ratio   {ratio_min:8.1f} x (min) {ratio_med:6.1f} x (median): reference "
+            "run time over pipeline time, same parcels",
+        ]
+    lines.append(f"  peak memory   {t.peak_rss_mib:8.1f} MiB (process RSS, all repetitions)")
+    return "\n".join(lines)
