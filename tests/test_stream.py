@@ -129,3 +129,10 @@ def test_a_failing_county_leaves_no_folder(three, tmp_path, monkeypatch):
         stream_run(tmp_path / "run", three, figures=False)
     assert not (tmp_path / "run").exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_report_of_a_run_without_parcels(tiny_scenario, tmp_path):
+    stream_run(tmp_path / "run", tiny_scenario, parcels="none")
+    assert main(["report", str(tmp_path / "run")]) == 0
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "figures/lead_times.png" in html  # the run's own chart, drawn from every parcel
