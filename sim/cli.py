@@ -299,8 +299,10 @@ def _load(
 ):
     from tqdm import tqdm
 
-    from sim.build import build, region_counties
-    from sim.scenario import load_scenario, scenario_from_dict
+    from sim.build import build
+    from sim.load import load_scenario
+    from sim.region import region_counties
+    from sim.scenario import scenario_from_dict
 
     scenario = load_scenario(path)
     if replications is not None or seed is not None:

@@ -788,45 +788,6 @@ def scenario_json_schema() -> dict[str, Any]:
     return schema
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario YAML file.
-
-    Parameters
-    ----------
-    path
-        The YAML file.
-
-    Returns
-    -------
-    Scenario
-        The validated, frozen scenario.
-
-    Raises
-    ------
-    ScenarioError
-        If the file cannot be read or parsed, breaks the schema, names codes outside its
-        region, or describes a run that cannot fit (calendar past 9999, parcels beyond the
-        memory: :mod:`sim.budget`). The message names the file, the line, the field path, the
-        bad value and what is valid.
-    """
-    from sim import _yaml
-    from sim.budget import check_run_size
-    from sim.build import check_references, region_villages
-
-    path = Path(path)
-    data, lines = _yaml.load_with_lines(path)
-    scenario = scenario_from_dict(data, source=path, lines=lines)
-    try:
-        check_run_size(scenario, region_villages(check_references(scenario)))
-    except ScenarioError as exc:
-        loc = getattr(exc, "loc", ())
-        pos = lines.find(loc) if loc else None
-        where = f"{path}:{pos[0]}" if pos else str(path)
-        detail = getattr(exc, "detail", str(exc))
-        raise ScenarioError(f"{where}: {'.'.join(map(str, loc))}: {detail}") from None
-    return scenario
-
-
 def scenario_from_dict(data: Any, *, source: str | Path = "<dict>", lines: Any = None) -> Scenario:
     """Validate a scenario given as plain data (e.g. parsed YAML, or built in a notebook)."""
     from sim import _yaml
@@ -835,5 +796,5 @@ def scenario_from_dict(data: Any, *, source: str | Path = "<dict>", lines: Any =
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(
-            _yaml.format_validation_error(exc, source=source, lines=lines)
+            _yaml.format_validation_error(exc, model=Scenario, source=source, lines=lines)
         ) from None

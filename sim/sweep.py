@@ -103,7 +103,7 @@ class SweepFile(BaseModel):
 def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, Any]]:
     """Load a sweep file and its base scenario (as plain data, defaults filled in)."""
     from sim import _yaml
-    from sim.scenario import load_scenario
+    from sim.load import load_scenario
 
     path = Path(path)
     if path.exists() and not path.is_file():
