@@ -596,8 +596,7 @@ def format_validation_error(
     exc
         The error raised by pydantic while validating a scenario.
     model
-        The model that raised it, :class:`sim.scenario.Scenario`, whose fields say what is
-        valid.
+        The model that raised it (:class:`sim.scenario.Scenario`): its fields say what is valid.
     source
         The file (or a name such as ``<dict>`` for data built in code).
     lines
@@ -609,9 +608,8 @@ def format_validation_error(
         One line per problem, ``FILE:LINE: field.path: problem; got VALUE; valid: ...``, at
         most a few of them, with pydantic's links and branch-by-branch noise left out.
     """
-    errors = _drop_union_noise(
-        cast("list[dict[str, Any]]", list(exc.errors(include_url=False))), model
-    )
+    raw = cast("list[dict[str, Any]]", list(exc.errors(include_url=False)))
+    errors = _drop_union_noise(raw, model)
     rendered = []
     for err in errors[:MAX_SHOWN_ERRORS]:
         loc = tuple(err["loc"])
