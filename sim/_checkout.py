@@ -40,4 +40,9 @@ def bench_graphs() -> ModuleType:
         sys.path.append(str(_ROOT))
     from benchmarks import graphs
 
+    if Path(graphs.__file__ or "").resolve() != folder / "graphs.py":
+        raise UsageError(
+            f"ruralsim benchmark --matrices: `benchmarks` is imported from {graphs.__file__}, "
+            f"not from this checkout's {folder}; run it from the repository's root"
+        )
     return graphs

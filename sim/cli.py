@@ -6,12 +6,11 @@ Every user error ends in one message on stderr and exit status 2, never a traceb
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sim._cli_args import positive as _positive
@@ -298,6 +297,8 @@ def _load(
     cache_dir: Path | None = None,
     quiet: bool = False,
 ):
+    from tqdm import tqdm
+
     from sim.build import build
     from sim.load import load_scenario
     from sim.region import region_counties
@@ -312,9 +313,10 @@ def _load(
             data["seed"] = seed
         scenario = scenario_from_dict(data, source=path)
     n = len(region_counties(scenario))
+    bar = tqdm(total=n, unit="county", desc="build", disable=quiet or n < 2 or None, leave=False)
     try:
-        with _build_bar(n, quiet=quiet) as progress:
-            world = build(scenario, cache_dir=cache_dir, progress=progress)
+        with bar:
+            world = build(scenario, cache_dir=cache_dir, progress=bar.update)
     except BuildError as exc:
         raise BuildError(f"{path}: {exc}") from None
     except ScenarioError as exc:  # e.g. --replications makes the run too large for memory
@@ -322,18 +324,6 @@ def _load(
             raise
         raise ScenarioError(f"{path}: {exc}") from None
     return scenario, world
-
-
-@contextlib.contextmanager
-def _build_bar(n: int, *, quiet: bool) -> Iterator[Callable[[int], None] | None]:
-    """Show a progress bar over the ``n`` counties being built (none for one, or --quiet)."""
-    if quiet or n < 2:
-        yield None  # and tqdm is not imported
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=n, unit="county", desc="build", disable=None, leave=False) as bar:
-        yield bar.update
 
 
 def _validate(args: argparse.Namespace) -> int:
