@@ -28,7 +28,8 @@ def bench_graphs() -> ModuleType:
     Raises
     ------
     UsageError
-        If ``sim`` is installed without a checkout (no ``benchmarks/`` folder beside it).
+        If ``sim`` is installed without a checkout (no ``benchmarks/`` folder beside it), or
+        another ``benchmarks`` package comes first on ``sys.path``.
     """
     folder = _ROOT / "benchmarks"
     if not (folder / "graphs.py").is_file():
@@ -38,11 +39,15 @@ def bench_graphs() -> ModuleType:
         )
     if str(_ROOT) not in sys.path:
         sys.path.append(str(_ROOT))
-    from benchmarks import graphs
-
-    if Path(graphs.__file__ or "").resolve() != folder / "graphs.py":
-        raise UsageError(
-            f"ruralsim benchmark --matrices: `benchmarks` is imported from {graphs.__file__}, "
-            f"not from this checkout's {folder}; run it from the repository's root"
-        )
-    return graphs
+    try:
+        from benchmarks import graphs
+    except ImportError:
+        found = getattr(sys.modules.get("benchmarks"), "__file__", None)
+    else:
+        found = graphs.__file__
+        if found and Path(found).resolve() == folder / "graphs.py":
+            return graphs
+    raise UsageError(
+        f"ruralsim benchmark --matrices: another `benchmarks` package ({found}) hides this "
+        f"checkout's {folder}; run it from the repository's root"
+    )

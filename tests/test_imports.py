@@ -211,10 +211,12 @@ def test_build_stays_the_function_after_its_module_loads() -> None:
 
 def test_benchmark_graphs_come_from_the_checkout() -> None:
     from sim._checkout import bench_graphs
+    from sim.benchmark import run_matrix_benchmark
 
     graphs = bench_graphs()
-    assert Path(graphs.__file__) == ROOT / "benchmarks" / "graphs.py"
-    assert callable(graphs.county_like_graph)
+    assert Path(graphs.__file__).resolve() == (ROOT / "benchmarks" / "graphs.py").resolve()
+    report = run_matrix_benchmark(n_nodes=2000, n_facilities=20, repeat=1)
+    assert "20 facilities" in report and "finite pairs" in report
 
 
 def test_benchmark_graphs_need_a_checkout(tmp_path, monkeypatch, capsys) -> None:
