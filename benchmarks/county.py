@@ -26,8 +26,9 @@ from pathlib import Path
 from sim.build import build
 from sim.engine import run
 from sim.kpi import compute_kpis, coverage_table
+from sim.load import load_scenario
 from sim.reference import run_reference
-from sim.scenario import Scenario, load_scenario, scenario_from_dict
+from sim.scenario import Scenario, scenario_from_dict
 
 
 @dataclass(frozen=True)

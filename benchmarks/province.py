@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 from benchmarks.memory import PeakMemory
+from sim.load import load_scenario
 from sim.parcelfile import ParcelsChoice
 from sim.runfolder import stream_run
-from sim.scenario import load_scenario, scenario_from_dict
+from sim.scenario import scenario_from_dict
 
 
 def _mib(kib: float) -> float:

@@ -102,9 +102,9 @@ def _estimate(first: dict, n_variants: int, n_runs: int, workers: int | None) ->
     """
     import os
 
-    from sim.build import region_counties
     from sim.geodata.divisions import children
     from sim.measure import drain_days
+    from sim.region import region_counties
     from sim.scenario import scenario_from_dict
 
     sc = scenario_from_dict(first)

@@ -37,8 +37,8 @@ def geodata_hash(scenario: dict[str, Any], cache_dir: Path | None = None) -> str
     cache_dir
         OpenStreetMap cache (default: :func:`sim.geodata.cache.default_cache_dir`).
     """
-    from sim.build import region_counties
     from sim.geodata.cache import county_dir
+    from sim.region import region_counties
     from sim.scenario import scenario_from_dict
 
     if scenario["region"].get("road_network") == "synthetic":

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from sim.errors import ScenarioError
-from sim.scenario import Scenario
 
 MAX_SHOWN_ERRORS = 5
 MAX_VALUE_CHARS = 60
@@ -588,7 +587,7 @@ def _word(name: str, text: str) -> re.Match[str] | None:
 
 
 def format_validation_error(
-    exc: ValidationError, *, source: str | Path, lines: Lines | None
+    exc: ValidationError, *, model: type[BaseModel], source: str | Path, lines: Lines | None
 ) -> str:
     """Explain a scenario validation error in one message for the user.
 
@@ -596,6 +595,8 @@ def format_validation_error(
     ----------
     exc
         The error raised by pydantic while validating a scenario.
+    model
+        The model that raised it (:class:`sim.scenario.Scenario`): its fields say what is valid.
     source
         The file (or a name such as ``<dict>`` for data built in code).
     lines
@@ -607,14 +608,13 @@ def format_validation_error(
         One line per problem, ``FILE:LINE: field.path: problem; got VALUE; valid: ...``, at
         most a few of them, with pydantic's links and branch-by-branch noise left out.
     """
-    errors = _drop_union_noise(
-        cast("list[dict[str, Any]]", list(exc.errors(include_url=False))), Scenario
-    )
+    raw = cast("list[dict[str, Any]]", list(exc.errors(include_url=False)))
+    errors = _drop_union_noise(raw, model)
     rendered = []
     for err in errors[:MAX_SHOWN_ERRORS]:
         loc = tuple(err["loc"])
-        clean, spot, _ = _walk(Scenario, loc)
-        _, parent, _ = _walk(Scenario, loc[:-1]) if loc else (None, None, None)
+        clean, spot, _ = _walk(model, loc)
+        _, parent, _ = _walk(model, loc[:-1]) if loc else (None, None, None)
         if err["type"] == "union_mismatch":
             problem, show, valid = "not a valid choice", True, _describe(spot) if spot else None
         else:

@@ -17,8 +17,9 @@ from pathlib import Path
 from sim.build import build
 from sim.engine import run
 from sim.kpi import compute_kpis
+from sim.load import load_scenario
 from sim.reference import run_reference
-from sim.scenario import load_scenario, scenario_from_dict
+from sim.scenario import scenario_from_dict
 
 
 @dataclass(frozen=True)
@@ -233,13 +234,15 @@ def run_matrix_benchmark(*, n_nodes: int = 50_000, n_facilities: int = 600, repe
     """Time travel-time and distance matrices between facilities on a large county graph.
 
     The graph is a seeded stand-in for a simplified OpenStreetMap county graph
-    (:func:`sim._bench_graphs.county_like_graph`); the best of ``repeat`` runs is reported.
+    (:func:`benchmarks.graphs.county_like_graph`, in a checkout of the repository); the best
+    of ``repeat`` runs is reported.
     """
-    from sim._bench_graphs import county_like_graph, pick_facilities
+    from sim._checkout import bench_graphs
     from sim.network import facility_matrices
 
-    graph = county_like_graph(n_nodes, seed=0)
-    nodes = pick_facilities(graph, n_facilities, seed=0)
+    graphs = bench_graphs()
+    graph = graphs.county_like_graph(n_nodes, seed=0)
+    nodes = graphs.pick_facilities(graph, n_facilities, seed=0)
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()

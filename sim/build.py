@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from sim.budget import check_run_size
-from sim.errors import GeodataError, ScenarioError
-from sim.geodata import load_divisions, resolve_region, unit
+from sim.errors import GeodataError
+from sim.geodata.divisions import load_divisions
 from sim.geodata.layout import lay_out_county
 from sim.measure import design_notes
 from sim.network import facility_matrices
@@ -30,157 +30,9 @@ from sim.plan import (
     schedule_notes,
     visit_days,
 )
+from sim.region import check_references, reference_error, region_villages
 from sim.scenario import Scenario
 from sim.world import POINT_KINDS, County, Vehicle, World
-
-
-def region_counties(scenario: Scenario) -> list[str]:
-    """County codes of the scenario's region, in code order.
-
-    Raises
-    ------
-    ScenarioError
-        If a code is unknown, not a county, or a development zone; ``loc`` names the field.
-    """
-    r = scenario.region
-    if r.county or r.counties:
-        field = "county" if r.county else "counties"
-        codes = [r.county] if r.county else list(r.counties or [])
-        for i, code in enumerate(codes):
-            loc = ("region", "county") if r.county else ("region", "counties", i)
-            _check_county(code, loc)
-        if len(set(codes)) != len(codes):
-            raise _ref_error(("region", field), "a county is listed twice")
-        return sorted(codes)
-    loc = ("region", "prefecture" if r.prefecture else "province")
-    code = str(r.prefecture or r.province)
-    try:
-        return resolve_region(code)
-    except ValueError as exc:
-        raise _ref_error(loc, str(exc)) from None
-
-
-def _check_county(code: str, loc: tuple) -> None:
-    try:
-        county = unit(code)
-    except ValueError as exc:
-        raise _ref_error(loc, str(exc)) from None
-    if county.level != "county":
-        raise _ref_error(loc, f"{code} is a {county.level}, not a county")
-    if county.kind == "zone":
-        raise _ref_error(
-            loc,
-            f"{code} {county.name} is a development/scenic zone without a boundary of its "
-            "own; choose one of the 117 counties",
-        )
-
-
-_Check = tuple[tuple[str, ...], list[str], set[str], str]
-
-
-def check_references(scenario: Scenario) -> list[str]:
-    """Check that the codes a scenario names exist in its region; return its county codes.
-
-    Raises
-    ------
-    ScenarioError
-        Naming the field; its ``loc`` attribute holds the field path (for line lookup).
-    """
-    counties = region_counties(scenario)
-    div = load_divisions()
-    towns = div[(div["level"] == "township") & div["parent"].isin(counties)]
-    t_codes = set(towns["code"])
-    v_codes = set(div.loc[(div["level"] == "village") & div["parent"].isin(t_codes), "code"])
-    where = counties[0] if len(counties) == 1 else "the region"
-    for i, line in enumerate(scenario.buses):
-        if len({c[:6] for c in line.stops}) > 1:
-            raise _ref_error(
-                ("buses", str(i), "stops"),
-                f"line {line.name!r} calls at villages of several counties; a line runs "
-                "from one county's bus station",
-            )
-    for loc, codes, valid, level in _code_checks(scenario, counties, t_codes, v_codes):
-        for i, c in enumerate(codes):
-            if c not in valid:
-                list_fields = ("villages", "stops", "townships")
-                at = (*loc, str(i)) if loc[-1] in list_fields and loc[0] != "fleet" else (*loc, c)
-                hint = counties[0] if len(counties) == 1 else c[:6]
-                what = (
-                    f"not one of the region's counties ({', '.join(counties[:5])}"
-                    f"{', ...' if len(counties) > 5 else ''})"
-                    if level == "county"
-                    else f"not a {level} of {_name(where)}"
-                )
-                raise _ref_error(
-                    at, f"{c} is {what}; see `ruralsim geodata show {hint}` for the valid codes"
-                )
-    return counties
-
-
-def _code_checks(
-    scenario: Scenario, counties: list[str], t_codes: set[str], v_codes: set[str]
-) -> list[_Check]:
-    """Every list or mapping of codes in the scenario: (field path, codes, valid codes, level)."""
-    points = scenario.facilities.village_points
-    checks: list[_Check] = [
-        (("fleet", "townships"), list(scenario.fleet.townships), t_codes, "township"),
-        (
-            ("schedules", "village_visits_per_week"),
-            list(scenario.schedules.village_visits_per_week),
-            v_codes,
-            "village",
-        ),
-        (
-            ("demand", "inbound", "populations"),
-            list(scenario.demand.inbound.populations),
-            v_codes,
-            "village",
-        ),
-        (
-            ("region", "terrain_by_county"),
-            list(scenario.region.terrain_by_county),
-            set(counties),
-            "county",
-        ),
-        (("facilities", "village_points", "kinds"), list(points.kinds), v_codes, "village"),
-    ]
-    if points.villages != "all":
-        checks.append(
-            (
-                ("facilities", "village_points", "villages"),
-                list(points.villages),
-                v_codes,
-                "village",
-            )
-        )
-    co = scenario.co_delivery.townships
-    if co not in ("all", "none"):
-        checks.append((("co_delivery", "townships"), list(co), t_codes, "township"))
-    for i, line in enumerate(scenario.buses):
-        checks.append((("buses", str(i), "stops"), list(line.stops), v_codes, "village"))
-    for i, spec in enumerate(scenario.demand.outbound.specialties):
-        if spec.villages != "all":
-            loc: tuple[str, ...] = ("demand", "outbound", "specialties", str(i), "villages")
-            checks.append((loc, list(spec.villages), v_codes, "village"))
-    return checks
-
-
-def region_villages(counties: list[str]) -> list[str]:
-    """Codes of every village of the given counties."""
-    div = load_divisions()
-    towns = div.loc[(div["level"] == "township") & div["parent"].isin(counties), "code"]
-    return list(div.loc[(div["level"] == "village") & div["parent"].isin(set(towns)), "code"])
-
-
-def _name(code: str) -> str:
-    return f"county {code} {unit(code).name}" if code.isdigit() else code
-
-
-def _ref_error(loc: tuple, message: str) -> ScenarioError:
-    err = ScenarioError(f"{'.'.join(str(x) for x in loc)}: {message}")
-    err.loc = loc  # type: ignore[attr-defined]
-    err.detail = message  # type: ignore[attr-defined]
-    return err
 
 
 def build(
@@ -265,7 +117,7 @@ def build_county(
             divisions=divisions,
         )
     except GeodataError as exc:
-        raise _ref_error(("region", "road_network"), str(exc)) from None
+        raise reference_error(("region", "road_network"), str(exc)) from None
     points = lay.points
     t_codes, v_codes, v_town = lay.township_codes, lay.village_codes, lay.village_township
     time_min: dict[str, np.ndarray] = {}

@@ -309,7 +309,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _scenario(path: Path, *, replications: int | None = None, seed: int | None = None):
     """The scenario of a file, with the command line's overrides."""
-    from sim.scenario import load_scenario, scenario_from_dict
+    from sim.load import load_scenario
+    from sim.scenario import scenario_from_dict
 
     scenario = load_scenario(path)
     if replications is not None or seed is not None:
@@ -323,7 +324,7 @@ def _scenario(path: Path, *, replications: int | None = None, seed: int | None =
 
 
 def _n_counties(scenario) -> int:
-    from sim.build import region_counties
+    from sim.region import region_counties
 
     return len(region_counties(scenario))
 

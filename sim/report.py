@@ -156,7 +156,7 @@ def _results(folder: Path, meta: dict[str, Any], cache_dir: Path | None):
     """The run's results, rebuilt from the folder (the world from the resolved scenario)."""
     from sim.build import build
     from sim.engine import Results
-    from sim.scenario import load_scenario
+    from sim.load import load_scenario
 
     scenario = load_scenario(folder / "scenario.resolved.yaml")
     # Runs that wrote a sample of the parcels, or none, keep the run's own lead-time chart.

@@ -227,9 +227,9 @@ def stream_run(
         The run (world, counts, ends) and its KPI, summary and coverage tables.
     """
     from sim.budget import estimate_run
-    from sim.build import region_villages
     from sim.kpi import summarize
     from sim.parcelfile import TableWriter, parcel_schema, resolve_choice, trip_schema
+    from sim.region import region_villages
     from sim.stream import run_region
 
     started = time.perf_counter() if started is None else started

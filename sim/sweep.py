@@ -25,7 +25,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from scipy.stats import qmc
 
 from sim import _executors
 from sim.errors import ScenarioError
@@ -103,7 +102,7 @@ class SweepFile(BaseModel):
 def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, Any]]:
     """Load a sweep file and its base scenario (as plain data, defaults filled in)."""
     from sim import _yaml
-    from sim.scenario import load_scenario
+    from sim.load import load_scenario
 
     path = Path(path)
     if path.exists() and not path.is_file():
@@ -192,6 +191,8 @@ def sample_points(sweep: SweepFile) -> np.ndarray:
         return np.asarray(
             morris_sample.sample(_problem(sweep), sweep.samples, num_levels=4, seed=sweep.seed)
         )
+    from scipy.stats import qmc
+
     unit = qmc.LatinHypercube(d=d, seed=sweep.seed).random(sweep.samples)
     low = np.array([float(f.low or 0.0) for f in sweep.factors])
     high = np.array([float(f.high or 0.0) for f in sweep.factors])

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim._bench_graphs import county_like_graph, pick_facilities
+from benchmarks.graphs import county_like_graph, pick_facilities
 from sim.errors import GeodataError
 from sim.network import RoadCSR, _fastest_edges, _reduce, facility_matrices, graph_to_csr
 

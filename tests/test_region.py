@@ -60,7 +60,7 @@ def test_region_tables_and_province_aggregate(pair):
 
 
 def test_prefecture_and_province_resolve_to_counties(tiny_scenario):
-    from sim.build import region_counties
+    from sim.region import region_counties
 
     lvliang = _scenario(tiny_scenario, region={"prefecture": "1411"})
     assert len(region_counties(lvliang)) == 13

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from sim._yaml import Lines, load_with_lines
 from sim.errors import ScenarioError
-from sim.scenario import Scenario, load_scenario, scenario_from_dict, scenario_json_schema
+from sim.load import load_scenario
+from sim.scenario import Scenario, scenario_from_dict, scenario_json_schema
 
 TINY = Path(__file__).parent / "data" / "tiny.yaml"
 TINY_TEXT = TINY.read_text(encoding="utf-8")

@@ -10,14 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import pandas as pd
-from shapely.geometry.base import BaseGeometry
 
 from sim.errors import GeodataError
 from sim.geodata._data import COUNTIES_FILE, SEATS_FILE, read_shipped
 from sim.geodata.divisions import Unit, unit
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from shapely.geometry.base import BaseGeometry
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Seat:
 
 @lru_cache(maxsize=1)
 def _counties() -> gpd.GeoDataFrame:
+    import geopandas as gpd  # here: only the polygons need it, not the seats
+
     gdf = read_shipped(COUNTIES_FILE, gpd.read_parquet, columns=("code", "name", "geometry"))
     if gdf.crs is None or gdf.crs.to_epsg() != 4326:
         raise GeodataError(

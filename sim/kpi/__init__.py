@@ -20,7 +20,6 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.engine import Results
 from sim.kpi.cohort import inbound_cohort
@@ -135,6 +134,8 @@ def summarize(kpis: pd.DataFrame) -> pd.DataFrame:
 
     With a single replication the interval is undefined (NaN).
     """
+    from scipy import stats  # here, not at the top: scipy.stats takes most of a second
+
     g = kpis.groupby(["scope", "code", "name", "kpi"], sort=False)["value"]
     out = g.agg(n="count", mean="mean", sd="std").reset_index()
     half = stats.t.ppf(0.975, np.maximum(out["n"] - 1, 1)) * out["sd"] / np.sqrt(out["n"])

@@ -1,0 +1,52 @@
+"""Load a scenario file: the YAML, the schema, then the codes and the size of the run.
+
+This is the one function that turns a file into a :class:`~sim.scenario.Scenario`. It sits
+above the schema (:mod:`sim.scenario`), the checks against the divisions (:mod:`sim.region`)
+and the run-size limits (:mod:`sim.budget`), so each of those imports only what it checks and
+the modules depend on each other one way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim import _yaml
+from sim.budget import check_run_size
+from sim.errors import ScenarioError
+from sim.region import check_references, region_villages
+from sim.scenario import Scenario, scenario_from_dict
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path
+        The YAML file.
+
+    Returns
+    -------
+    Scenario
+        The validated, frozen scenario.
+
+    Raises
+    ------
+    ScenarioError
+        If the file cannot be read or parsed, breaks the schema, names codes outside its
+        region, or describes a run that cannot fit (calendar past 9999, parcels beyond the
+        memory: :mod:`sim.budget`). The message names the file, the line, the field path, the
+        bad value and what is valid.
+    """
+    path = Path(path)
+    data, lines = _yaml.load_with_lines(path)
+    scenario = scenario_from_dict(data, source=path, lines=lines)
+    try:
+        check_run_size(scenario, region_villages(check_references(scenario)))
+    except ScenarioError as exc:
+        loc = getattr(exc, "loc", ())
+        pos = lines.find(loc) if loc else None
+        where = f"{path}:{pos[0]}" if pos else str(path)
+        detail = getattr(exc, "detail", str(exc))
+        raise ScenarioError(f"{where}: {'.'.join(map(str, loc))}: {detail}") from None
+    return scenario
