@@ -69,3 +69,12 @@ class PeakMemory:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def rss_peak_mib() -> float:
+    """This process's peak resident set so far (``getrusage``), MiB."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10

@@ -1,7 +1,8 @@
 """Reach code that lives in a checkout of the repository, not in the installed package.
 
-The seeded benchmark graphs are in the top-level ``benchmarks/`` folder, next to ``sim/``: a
-source checkout (or an editable install) has it, a wheel does not. The installed ``ruralsim``
+The benchmarks (``ruralsim benchmark``) and their seeded graphs are in the top-level
+``benchmarks/`` folder, next to ``sim/``: a source checkout (or an editable install) has it, a
+wheel does not. The installed ``ruralsim``
 script does not put the repository on ``sys.path``, so the folder is found from ``sim`` itself.
 """
 
@@ -17,13 +18,13 @@ from sim.errors import UsageError
 _ROOT = Path(__file__).resolve().parents[1]
 
 
-def bench_graphs() -> ModuleType:
-    """Import :mod:`benchmarks.graphs` from the checkout that holds this ``sim``.
+def benchmark_module(name: str, *, command: str = "ruralsim benchmark") -> ModuleType:
+    """Import ``benchmarks.<name>`` from the checkout that holds this ``sim``.
 
     Returns
     -------
     types.ModuleType
-        The module, with ``county_like_graph`` and ``pick_facilities``.
+        The module.
 
     Raises
     ------
@@ -31,23 +32,31 @@ def bench_graphs() -> ModuleType:
         If ``sim`` is installed without a checkout (no ``benchmarks/`` folder beside it), or
         another ``benchmarks`` package comes first on ``sys.path``.
     """
+    import importlib
+
     folder = _ROOT / "benchmarks"
-    if not (folder / "graphs.py").is_file():
+    if not (folder / f"{name}.py").is_file():
         raise UsageError(
-            "ruralsim benchmark --matrices needs a checkout of the repository (the benchmarks/ "
-            f"folder, looked for at {folder}); clone it and install it with `pip install -e .`"
+            f"{command} needs a checkout of the repository (the benchmarks/ folder, looked "
+            f"for at {folder}); clone it and install it with `pip install -e .`"
         )
     if str(_ROOT) not in sys.path:
         sys.path.append(str(_ROOT))
     try:
-        from benchmarks import graphs
+        module = importlib.import_module(f"benchmarks.{name}")
     except ImportError:
         found = getattr(sys.modules.get("benchmarks"), "__file__", None)
     else:
-        found = graphs.__file__
-        if found and Path(found).resolve() == folder / "graphs.py":
-            return graphs
+        found = module.__file__
+        if found and Path(found).resolve() == folder / f"{name}.py":
+            return module
     raise UsageError(
-        f"ruralsim benchmark --matrices: another `benchmarks` package ({found}) hides this "
-        f"checkout's {folder}; run it from the repository's root"
+        f"{command}: another `benchmarks` package ({found}) hides this checkout's {folder}; "
+        "run it from the repository's root"
     )
+
+
+def bench_graphs() -> ModuleType:
+    """:mod:`benchmarks.graphs` (``county_like_graph``, ``pick_facilities``) from the checkout
+    (see :func:`benchmark_module`)."""
+    return benchmark_module("graphs", command="ruralsim benchmark --matrices")

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sim._cli_args import positive as _positive
+from sim._cli_bench import add_benchmark_parser, benchmark_command
 from sim._cli_geodata import geodata_command as _geodata
 from sim._cli_sweep import MAX_RUNS_UNASKED
 from sim._cli_sweep import sweep_command as _sweep
@@ -159,50 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     for p_ in (show, check, fetch, imp):
         _add_cache_dir(p_)
 
-    b = sub.add_parser(
-        "benchmark", help="time build, run and KPIs of a county and the per-parcel reference"
-    )
-    b.add_argument(
-        "scenario",
-        type=Path,
-        nargs="?",
-        default=Path("scenarios/linxian_mountain.yaml"),
-        help="scenario to time (default scenarios/linxian_mountain.yaml)",
-    )
-    b.add_argument("--days", type=int, default=30, help="simulated days (default 30)")
-    b.add_argument(
-        "--rate", type=float, default=30.0, help="inbound parcels per village per day (30)"
-    )
-    b.add_argument(
-        "--all-options",
-        action="store_true",
-        help="turn on every optional mechanism (calendar, outbound with spoilage, lockers, "
-        "cold chain, EV range, costs); the reference is skipped",
-    )
-    b.add_argument(
-        "--province",
-        action="store_true",
-        help="instead: time building the whole province (117 counties) from the scenario",
-    )
-    b.add_argument(
-        "--sweep",
-        type=int,
-        metavar="N",
-        help="instead: time an N-run sweep of the scenario serially, on 1 and 2 processes and "
-        "on a Dask LocalCluster, and the executor's overhead per run",
-    )
-    b.add_argument(
-        "--matrices",
-        action="store_true",
-        help="instead: time travel matrices for 600 facilities on a 50,000-node road graph",
-    )
-    _add_cache_dir(b)
-    b.add_argument(
-        "--reference-days",
-        type=int,
-        help="days to run the per-parcel reference for the speed ratio (default: the same "
-        "days as the engine, about a minute for 临县; 0 skips it)",
-    )
+    add_benchmark_parser(sub, _add_cache_dir)
     return p
 
 
@@ -271,39 +229,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(format_comparison(compare_runs(args.runs, scope=args.scope, code=args.code)))
         return 0
     if args.command == "benchmark":
-        from sim.benchmark import format_benchmark, run_benchmark, run_province_benchmark
-
-        if args.province:
-            print(run_province_benchmark(args.scenario, cache_dir=args.cache_dir))
-            return 0
-        if args.sweep is not None:
-            from sim.benchmark import run_sweep_benchmark
-
-            _positive("--sweep", args.sweep)
-            print(run_sweep_benchmark(args.scenario, n_runs=args.sweep))
-            return 0
-        if args.matrices:
-            from sim.benchmark import run_matrix_benchmark
-
-            print(run_matrix_benchmark())
-            return 0
-
-        _positive("--days", args.days)
-        _positive("--rate", args.rate, allow_zero=True)
-        _positive("--reference-days", args.reference_days, allow_zero=True)
-        ref_days = args.days if args.reference_days is None else args.reference_days
-        print(
-            format_benchmark(
-                run_benchmark(
-                    args.scenario,
-                    days=args.days,
-                    rate=args.rate,
-                    reference_days=ref_days,
-                    options=args.all_options,
-                )
-            )
-        )
-        return 0
+        return benchmark_command(args)
     raise AssertionError(args.command)
 
 

@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
-from sim.benchmark import format_benchmark, run_benchmark
+from benchmarks.county import format_county, time_county
 from sim.cli import main
 
 
-def test_benchmark_runs_with_reference_and_all_options(tiny_path, capsys):
-    plain = run_benchmark(tiny_path, days=2, rate=3, reference_days=1)
-    assert plain.parcels > 0 and plain.reference_parcels > 0
-    assert "speed ratio" in format_benchmark(plain)
-    full = run_benchmark(tiny_path, days=2, rate=3, options=True)
+def test_county_benchmark_with_reference_and_all_options(tiny_path, capsys):
+    plain = time_county(tiny_path, days=2, rate=3, reference_days=1, repeat=2)
+    assert plain.parcels > plain.reference_parcels > 0
+    assert len(plain.build) == len(plain.reference) == 2
+    assert "speed ratio" in format_county(plain)
+    full = time_county(tiny_path, days=2, rate=3, options=True, repeat=1)
     assert full.parcels > plain.parcels  # outbound parcels are added
-    assert full.reference_days == 0
+    assert not full.reference
     argv = ["benchmark", str(tiny_path), "--days", "2", "--rate", "2", "--reference-days", "0"]
+    assert main([*argv, "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "parcels/s" in out and "reference" not in out
+
+
+def test_province_benchmark_runs_on_a_small_region(tiny_path, capsys, monkeypatch):
+    import benchmarks.province as province
+
+    real = province.province_scenario
+
+    def three_counties(scenario, *, days, rate):
+        data = real(scenario, days=days, rate=rate).model_dump(mode="json")
+        data["region"] = {"counties": ["140821", "141124"]}
+        from sim.scenario import scenario_from_dict
+
+        return scenario_from_dict(data)
+
+    monkeypatch.setattr(province, "province_scenario", three_counties)
+    argv = ["benchmark", str(tiny_path), "--province", "--days", "2", "--rate", "2"]
     assert main(argv) == 0
-    assert "parcels/s" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for label in ("2 counties", "parcels", "wall time", "CPU time", "peak memory", "run folder"):
+        assert label in out
 
 
 def test_sweep_benchmark_runs(tiny_path):
-    from sim.benchmark import run_sweep_benchmark
+    from benchmarks.sweep import run_sweep_benchmark
 
     text = run_sweep_benchmark(tiny_path, n_runs=4, days=2, rate=2)
     for label in ("direct calls", "serial", "2 processes", "LocalCluster", "executor overhead"):

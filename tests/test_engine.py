@@ -316,7 +316,7 @@ def test_conservation_over_random_scenarios(tiny_scenario, tiny_county, changes)
 
 
 def test_all_options_are_deterministic(tiny_scenario):
-    from sim.benchmark import all_options
+    from benchmarks.options import all_options
 
     data = all_options(tiny_scenario.model_dump(mode="json"))
     data.update(horizon_days=3, replications=1)

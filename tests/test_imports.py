@@ -211,7 +211,7 @@ def test_build_stays_the_function_after_its_module_loads() -> None:
 
 def test_benchmark_graphs_come_from_the_checkout() -> None:
     from sim._checkout import bench_graphs
-    from sim.benchmark import run_matrix_benchmark
+    from benchmarks.matrices import run as run_matrix_benchmark
 
     graphs = bench_graphs()
     assert Path(graphs.__file__).resolve() == (ROOT / "benchmarks" / "graphs.py").resolve()
