@@ -83,40 +83,40 @@ def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
 
 
 def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> Cohort:
-    """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end."""
-    p = parcels[in_window(c, parcels)]
-    rep = p["replication"].to_numpy()
+    """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end.
+
+    Outbound rows of ``parcels`` are left out. Only the columns it needs are read, and only
+    the cohort's rows of them are copied.
+    """
+    mine = in_window(c, parcels) & (parcels["direction"].cat.codes.to_numpy() == 0)
+
+    def col(name: str) -> np.ndarray:
+        return parcels[name].to_numpy()[mine]
+
+    rep = col("replication")
     reps = np.array(sorted(ends), dtype=np.int64)
     end_of = np.array([ends[int(r)] for r in reps], dtype=float)
-    end = end_of[np.searchsorted(reps, rep)] if len(p) else np.empty(0)
-    created = p["t_created"].to_numpy()
-    point = p["t_point"].to_numpy()
-    sorted_at = p["t_sorted"].to_numpy()
-    town = p["t_township"].to_numpy()
-    bus = (
-        np.isnan(town)
-        & ~np.isnan(p["t_shuttle_depart"].to_numpy())
-        & np.isnan(p["t_loop_depart"].to_numpy())
+    end = end_of[np.searchsorted(reps, rep)] if len(rep) else np.empty(0)
+    created, point, sorted_at, town = (
+        col("t_created"),
+        col("t_point"),
+        col("t_sorted"),
+        col("t_township"),
     )
+    loop = col("t_loop_depart")
+    bus = np.isnan(town) & ~np.isnan(col("t_shuttle_depart")) & np.isnan(loop)
     town = np.where(bus, point, town)  # bus parcels go straight to their village
     # Times each stage ends; a missing time takes the next one (a stage that was skipped),
     # and an unresolved parcel's last stage runs to the end of the run.
-    marks = np.column_stack(
-        [
-            created,
-            sorted_at,
-            town,
-            p["t_loop_depart"].to_numpy(),
-            np.where(np.isnan(point), end, point),
-        ]
-    )
+    marks = np.column_stack([created, sorted_at, town, loop, np.where(np.isnan(point), end, point)])
     for j in range(marks.shape[1] - 2, 0, -1):
         marks[:, j] = np.where(np.isnan(marks[:, j]), marks[:, j + 1], marks[:, j])
     reached = ~np.isnan(point)
+    village = local_index(parcels["village_code"], c.village_codes)[mine]
     return Cohort(
         replication=rep,
-        village=local_index(p["village_code"], c.village_codes),
-        township=local_index(p["township_code"], c.township_codes),
+        village=village,
+        township=local_index(parcels["township_code"], c.township_codes)[mine],
         lead_h=(np.where(reached, point, end) - created) / 60.0,
         reached=reached,
         town_h=(np.where(np.isnan(town), end, town) - created) / 60.0,
@@ -126,7 +126,7 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
         stage_h=np.diff(marks, axis=1) / 60.0,
         day_created=(created // DAY_MIN).astype(np.int64),
         day_reached=np.where(reached, point // DAY_MIN, -1).astype(np.int64),
-        weight=_weights(c, rep, local_index(p["village_code"], c.village_codes), created),
+        weight=_weights(c, rep, village, created),
     )
 
 
