@@ -82,7 +82,7 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     dep = trips["depart"].to_numpy()
     legs = trips[(dep >= start) & (dep < end)]
     # The bus runs anyway: the carrier pays a fee per parcel instead.
-    legs = legs[legs["kind"].to_numpy() != "bus"]
+    legs = legs[(legs["kind"] != "bus").to_numpy()]
     types = sc.fleet.vehicle_types
     km = legs["km"].to_numpy()
     co2 = legs["type"].map({k: t.co2_kg_per_km for k, t in types.items()}).to_numpy(float)
@@ -99,14 +99,15 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     arrived = (t_point >= start) & (t_point < end)
     delivered = arrived & ~parcels["held_at_township"].to_numpy()
     codes = parcels["village_code"]
-    mapping = pd.Index(c.village_codes).get_indexer(codes.cat.categories)
+    mapping = local_mapping(codes, c.village_codes)
     local = mapping[codes.cat.codes.to_numpy()[delivered]]
     n_parcels = np.bincount(local[local >= 0], minlength=c.n_villages).astype(float)
     bus_fee, n_bus = _bus_fees(c, parcels, delivered, mapping)
     alloc = _village_allocation(c, legs, runs) + bus_fee + _idle_allocation(c, idle, daily)
     inbound = (parcels["direction"] == "inbound").to_numpy()
+    carriers = parcels["carrier"].cat.codes.to_numpy()[arrived & inbound]
     own, shared, carrier_parcels = _carrier_split(
-        c, runs, idle, daily, parcels[arrived & inbound], float(bus_fee.sum())
+        c, runs, idle, daily, carriers, float(bus_fee.sum())
     )
     shuttle_ids = {v.id for v in c.shuttles}
     is_shuttle = runs["kind"].to_numpy() == "shuttle"
@@ -159,7 +160,7 @@ def _runs(legs: pd.DataFrame, types: dict, daily: pd.Series) -> pd.DataFrame:
 
 def _village_allocation(c: County, legs: pd.DataFrame, runs: pd.DataFrame) -> np.ndarray:
     """Village-loop runs' costs split among their villages by stand-alone round-trip time."""
-    village_legs = legs[np.isin(legs["kind"].to_numpy(), ["village_loop", "collection"])]
+    village_legs = legs[legs["kind"].isin(["village_loop", "collection"]).to_numpy()]
     vidx = pd.Index(c.village_codes).get_indexer(village_legs["to_code"])
     stops = village_legs[vidx >= 0]
     if len(stops) == 0:
@@ -205,13 +206,14 @@ def _carrier_split(
     runs: pd.DataFrame,
     idle: list,
     daily: pd.Series,
-    reached: pd.DataFrame,
+    carriers: np.ndarray,
     bus_fees: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per carrier: its own vehicles' cost, its share of the shared costs, its parcels.
 
     Shared costs (shuttles, co-delivery vehicles, bus fees) are split in proportion to the
-    carriers' inbound parcels that reached their point in the window (``reached``).
+    carriers' inbound parcels that reached their point in the window (``carriers``: the
+    carrier code of each).
     """
     n_c = len(c.scenario.carriers)
     village_ids = {v.id for v in c.village_vehicles}
@@ -225,7 +227,7 @@ def _carrier_split(
             own[lane_of[v.id]] += daily[v.id]
         else:
             pool += daily[v.id]
-    parcels = np.bincount(reached["carrier"].cat.codes.to_numpy(), minlength=n_c)
+    parcels = np.bincount(carriers, minlength=n_c)
     parcels = parcels.astype(float)[:n_c]
     weight = parcels / parcels.sum() if parcels.sum() else np.full(n_c, 1.0 / n_c)
     return own, pool * weight, parcels
@@ -249,10 +251,25 @@ def _idle_allocation(c: County, idle: list, daily: pd.Series) -> np.ndarray:
 
 
 def _run_keys(legs: pd.DataFrame) -> np.ndarray:
-    """A key per leg naming its run (replication and run number)."""
-    rep = legs["replication"].to_numpy().astype(str)
-    run = legs["run"].to_numpy().astype(str)
-    return np.char.add(np.char.add(rep, ":"), run)
+    """A key per leg naming its run (replication and run number) as one integer."""
+    rep = legs["replication"].to_numpy().astype(np.int64)
+    return rep * (1 << 32) + legs["run"].to_numpy().astype(np.int64)
+
+
+def local_mapping(codes: pd.Series, local: np.ndarray) -> np.ndarray:
+    """Per category of ``codes``, its index in ``local`` (-1 if absent).
+
+    The engine's categories list each county's codes as one run in the county's order;
+    then only that run is compared, not the region's whole list.
+    """
+    cats = codes.cat.categories
+    first = cats.get_indexer(pd.Index(local[:1]))[0] if len(local) else -1
+    run = cats[first : first + len(local)] if first >= 0 else cats[:0]
+    if len(run) == len(local) and np.array_equal(run.to_numpy(), np.asarray(local)):
+        mapping = np.full(len(cats), -1, dtype=np.int64)
+        mapping[first : first + len(local)] = np.arange(len(local))
+        return mapping
+    return pd.Index(local).get_indexer(cats)
 
 
 def village_economics(c: County, costs: Costs, n_reps: int = 1) -> pd.DataFrame:

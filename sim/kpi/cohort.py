@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calendar import demand_factors
+from sim.costs import local_mapping
 from sim.measure import DAY_MIN, window
 from sim.scenario import clock_minutes
 from sim.world import County
@@ -70,9 +71,8 @@ class Cohort:
 
 
 def local_index(codes: pd.Series, local: np.ndarray) -> np.ndarray:
-    """Index of each row's (categorical) code within a county's own code list."""
-    mapping = pd.Index(local).get_indexer(codes.cat.categories)
-    return mapping[codes.cat.codes.to_numpy()]
+    """Index of each row's (categorical) code within a county's own code list (-1 if none)."""
+    return local_mapping(codes, local)[codes.cat.codes.to_numpy()]
 
 
 def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
@@ -159,10 +159,20 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     return expected / per_parcel
 
 
-def run_starts(trips: pd.DataFrame) -> pd.Series:
+def run_starts(trips: pd.DataFrame) -> np.ndarray:
     """Departure time of each leg's run from its base (the run's first leg)."""
-    key = trips["replication"].astype(np.int64) * (1 << 32) + trips["run"].astype(np.int64)
-    return trips["depart"].groupby(key.to_numpy()).transform("min")
+    if len(trips) == 0:
+        return np.empty(0)
+    key = trips["replication"].to_numpy().astype(np.int64) * (1 << 32) + trips[
+        "run"
+    ].to_numpy().astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    first = np.minimum.reduceat(trips["depart"].to_numpy()[order], starts)
+    out = np.empty(len(key))
+    out[order] = np.repeat(first, np.diff(np.concatenate([starts, [len(k)]])))
+    return out
 
 
 def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +187,8 @@ def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     n_weeks = max(days // 7, 1)
     scale = 7.0 / days if days < 7 else 1.0
     n_cols = n_weeks * 7 if days >= 7 else days
-    legs = trips[np.isin(trips["kind"].to_numpy(), ["village_loop", "bus"])]
-    dep = run_starts(legs).to_numpy() if len(legs) else np.empty(0)
+    legs = trips[trips["kind"].isin(["village_loop", "bus"]).to_numpy()]
+    dep = run_starts(legs)
     vidx = pd.Index(c.village_codes).get_indexer(legs["to_code"])
     day = np.floor((dep - start) / DAY_MIN).astype(np.int64)
     keep = (vidx >= 0) & (day >= 0) & (day < n_cols)
@@ -194,8 +204,8 @@ def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
 def shuttle_days(c: County, trips: pd.DataFrame) -> np.ndarray:
     """Per township, the mean number of window days with a shuttle run reaching it."""
     start, end = window(c.scenario)
-    legs = trips[trips["kind"].to_numpy() == "shuttle"]
-    dep = run_starts(legs).to_numpy() if len(legs) else np.empty(0)
+    legs = trips[(trips["kind"] == "shuttle").to_numpy()]
+    dep = run_starts(legs)
     tidx = pd.Index(c.township_codes).get_indexer(legs["to_code"])
     keep = (tidx >= 0) & (dep >= start) & (dep < end)
     rep = legs["replication"].to_numpy()[keep]

@@ -310,7 +310,7 @@ def _overtime_h(c: County, trips: pd.DataFrame) -> float:
     legs = trips[(trips["kind"] != "bus").to_numpy()]
     if len(legs) == 0:
         return 0.0
-    run_dep = run_starts(legs).to_numpy()
+    run_dep = run_starts(legs)
     keep = (run_dep >= start) & (run_dep < end)
     types = c.scenario.fleet.vehicle_types
     shift_end = {name: clock_minutes(vt.shift.end) for name, vt in types.items()}
