@@ -108,9 +108,10 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
     town = np.where(bus, point, town)  # bus parcels go straight to their village
     # Times each stage ends; a missing time takes the next one (a stage that was skipped),
     # and an unresolved parcel's last stage runs to the end of the run.
-    marks = np.column_stack([created, sorted_at, town, loop, np.where(np.isnan(point), end, point)])
-    for j in range(marks.shape[1] - 2, 0, -1):
-        marks[:, j] = np.where(np.isnan(marks[:, j]), marks[:, j + 1], marks[:, j])
+    # (one row per mark, so that each step reads contiguous memory)
+    marks = np.vstack([created, sorted_at, town, loop, np.where(np.isnan(point), end, point)])
+    for j in range(marks.shape[0] - 2, 0, -1):
+        marks[j] = np.where(np.isnan(marks[j]), marks[j + 1], marks[j])
     reached = ~np.isnan(point)
     village = local_index(parcels["village_code"], c.village_codes)[mine]
     return Cohort(
@@ -123,7 +124,7 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
         at_town=~np.isnan(town),
         sort_h=(np.where(np.isnan(sorted_at), end, sorted_at) - created) / 60.0,
         sorted=~np.isnan(sorted_at),
-        stage_h=np.diff(marks, axis=1) / 60.0,
+        stage_h=np.diff(marks, axis=0).T / 60.0,
         day_created=(created // DAY_MIN).astype(np.int64),
         day_reached=np.where(reached, point // DAY_MIN, -1).astype(np.int64),
         weight=_weights(c, rep, village, created),
