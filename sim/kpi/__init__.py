@@ -10,6 +10,23 @@ reason and a stage where it falls short (:mod:`sim.kpi.coverage`).
 KPIs are computed per county (with village and township rows) and for the province, which
 aggregates the counties of the run: coverage shares over all their units, lead-time
 percentiles over all their parcels, sums of counts, km and cost.
+
+Streaming: :func:`compute_kpis` is built from two functions that a pipeline computing one
+(county, replication) at a time calls directly. :func:`county_block` gives the rows of one
+county and replication and its :class:`Parts` (compact, picklable: about 4 bytes per cohort
+parcel); :func:`region_rows` gives the province and carrier rows from the parts of all
+counties. Likewise :func:`coverage_table` is one :func:`county_coverage` per county, over
+that county's parcels of all replications::
+
+    parts_by_rep = {}
+    for r, county, parcels, trips, skipped, end in blocks:  # one at a time
+        rows, parts = county_block(county, parcels, trips, skipped, end, scopes={"county"})
+        parts_by_rep.setdefault(r, []).append(parts)
+    province = region_rows(parts_by_rep, [c.name for c in scenario.carriers])
+
+A region of several counties takes its lead-time percentiles and means from the parts'
+float32 lead times (differences of float32 rounding only); all else, and every county,
+township and village value, is computed in full precision.
 """
 
 from __future__ import annotations

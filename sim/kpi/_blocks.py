@@ -42,10 +42,25 @@ def slices(df: pd.DataFrame, key: np.ndarray) -> Iterator[tuple[int, pd.DataFram
         yield int(key[a]), rows
 
 
+def lean_trips(trips: pd.DataFrame) -> pd.DataFrame:
+    """The trip table with its text columns as categoricals (same values, integer codes).
+
+    Per-county tests such as ``kind != "bus"``, row selections and group-bys then work on
+    integer codes instead of strings.
+    """
+    text = [
+        col
+        for col in trips.columns
+        if not isinstance(trips[col].dtype, pd.CategoricalDtype)
+        and (pd.api.types.is_string_dtype(trips[col].dtype) or trips[col].dtype == object)
+    ]
+    return trips.astype(dict.fromkeys(text, "category")) if text else trips
+
+
 def _by(df: pd.DataFrame, columns: list[str]) -> dict:
     if len(df) == 0:
         return {}
-    return dict(iter(df.groupby(columns, sort=False)))
+    return dict(iter(df.groupby(columns, sort=False, observed=True)))
 
 
 def blocks(
@@ -57,10 +72,11 @@ def blocks(
     counties without any parcel (they still have KPIs: zero demand).
     """
     w = results.world
-    trips = _by(results.trips, ["replication", "county_code"])
+    all_trips = lean_trips(results.trips)
+    trips = _by(all_trips, ["replication", "county_code"])
     skipped_all = results.skipped if results.skipped is not None else _NO_SKIPS
     skipped = _by(skipped_all, ["replication", "county_code"])
-    empty = results.trips.iloc[:0]
+    empty = all_trips.iloc[:0]
     parcels = results.parcels
     n_c = len(parcels["county_code"].cat.categories)
     rep = parcels["replication"].to_numpy().astype(np.int64)
@@ -71,7 +87,7 @@ def blocks(
         block = (k // n_c, county.county_code)
         seen.add(block)
         yield block[0], county, p, trips.get(block, empty), skipped.get(block, _NO_SKIPS)
-    for r in sorted(results.trips["replication"].unique()):
+    for r in sorted(all_trips["replication"].unique()):
         for county in w.counties:
             block = (int(r), county.county_code)
             if block not in seen:
@@ -88,11 +104,12 @@ def county_blocks(results: Results) -> Iterator[tuple[County, pd.DataFrame, pd.D
     # Outbound rows get a key past every county, so they fall in a group of their own.
     key = np.where(inbound, codes, len(w.counties))
     groups = slices(parcels, key)
-    trips = _by(results.trips, ["county_code"])
+    all_trips = lean_trips(results.trips)
+    trips = _by(all_trips, ["county_code"])
     nxt = next(groups, None)
     for ci, county in enumerate(w.counties):
         p = parcels.iloc[:0]
         if nxt is not None and nxt[0] == ci:
             p = nxt[1]
             nxt = next(groups, None)
-        yield county, p, trips.get((county.county_code,), results.trips.iloc[:0])
+        yield county, p, trips.get((county.county_code,), all_trips.iloc[:0])

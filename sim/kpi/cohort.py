@@ -160,20 +160,31 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     return expected / per_parcel
 
 
-def run_starts(trips: pd.DataFrame) -> np.ndarray:
-    """Departure time of each leg's run from its base (the run's first leg)."""
-    if len(trips) == 0:
+def run_starts(trips: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """Departure time of each leg's run from its base (the run's first leg).
+
+    With ``rows`` (a boolean mask), only those legs, as ``run_starts(trips[rows])``.
+    """
+    rep, run, dep = (trips[k].to_numpy() for k in ("replication", "run", "depart"))
+    if rows is not None:
+        rep, run, dep = rep[rows], run[rows], dep[rows]
+    if len(dep) == 0:
         return np.empty(0)
-    key = trips["replication"].to_numpy().astype(np.int64) * (1 << 32) + trips[
-        "run"
-    ].to_numpy().astype(np.int64)
+    key = rep.astype(np.int64) * (1 << 32) + run.astype(np.int64)
     order = np.argsort(key, kind="stable")
     k = key[order]
     starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
-    first = np.minimum.reduceat(trips["depart"].to_numpy()[order], starts)
+    first = np.minimum.reduceat(dep[order], starts)
     out = np.empty(len(key))
     out[order] = np.repeat(first, np.diff(np.concatenate([starts, [len(k)]])))
     return out
+
+
+def to_local(codes: pd.Series, local: np.ndarray) -> np.ndarray:
+    """Index of each row's code (categorical or text) in ``local``, -1 where absent."""
+    if isinstance(codes.dtype, pd.CategoricalDtype):
+        return local_index(codes, local)
+    return pd.Index(local).get_indexer(codes)
 
 
 def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -188,13 +199,13 @@ def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     n_weeks = max(days // 7, 1)
     scale = 7.0 / days if days < 7 else 1.0
     n_cols = n_weeks * 7 if days >= 7 else days
-    legs = trips[trips["kind"].isin(["village_loop", "bus"]).to_numpy()]
-    dep = run_starts(legs)
-    vidx = pd.Index(c.village_codes).get_indexer(legs["to_code"])
+    legs = trips["kind"].isin(["village_loop", "bus"]).to_numpy()
+    dep = run_starts(trips, legs)
+    vidx = to_local(trips["to_code"], c.village_codes)[legs]
     day = np.floor((dep - start) / DAY_MIN).astype(np.int64)
     keep = (vidx >= 0) & (day >= 0) & (day < n_cols)
     reps = np.unique(trips["replication"].to_numpy())
-    r_index = np.searchsorted(reps, legs["replication"].to_numpy()[keep])
+    r_index = np.searchsorted(reps, trips["replication"].to_numpy()[legs][keep])
     n_rep = max(len(reps), 1)
     visited = np.zeros((n_rep, c.n_villages, n_cols), dtype=bool)
     visited[r_index, vidx[keep], day[keep]] = True
@@ -205,11 +216,11 @@ def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
 def shuttle_days(c: County, trips: pd.DataFrame) -> np.ndarray:
     """Per township, the mean number of window days with a shuttle run reaching it."""
     start, end = window(c.scenario)
-    legs = trips[(trips["kind"] == "shuttle").to_numpy()]
-    dep = run_starts(legs)
-    tidx = pd.Index(c.township_codes).get_indexer(legs["to_code"])
+    legs = (trips["kind"] == "shuttle").to_numpy()
+    dep = run_starts(trips, legs)
+    tidx = to_local(trips["to_code"], c.township_codes)[legs]
     keep = (tidx >= 0) & (dep >= start) & (dep < end)
-    rep = legs["replication"].to_numpy()[keep]
+    rep = trips["replication"].to_numpy()[legs][keep]
     day = (dep[keep] // DAY_MIN).astype(np.int64)
     uniq = np.unique(np.column_stack([rep, tidx[keep], day]), axis=0) if keep.any() else None
     n_rep = max(trips["replication"].nunique(), 1)

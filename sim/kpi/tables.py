@@ -282,10 +282,11 @@ def _trip_parts(c: County, trips: pd.DataFrame, skipped: pd.DataFrame) -> dict[s
     """Km, hours and overtime of the window's legs (buses excluded), loops not driven."""
     start, end = window(c.scenario)
     dep = trips["depart"].to_numpy()
-    legs = trips[(dep >= start) & (dep < end) & (trips["kind"] != "bus").to_numpy()]
-    hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
+    legs = (dep >= start) & (dep < end) & (trips["kind"] != "bus").to_numpy()
+    arrive, stop = trips["arrive"].to_numpy()[legs], trips["stop_min"].to_numpy()[legs]
+    hours = (arrive - dep[legs] + stop) / 60.0
     return {
-        "km": float(legs["km"].sum()),
+        "km": float(trips["km"].to_numpy()[legs].sum()),
         "hours": float(hours.sum()),
         "overtime_h": _overtime_h(c, trips),
         "loops_not_driven": _in_window(skipped["day"].to_numpy() * DAY_MIN, start, end),
@@ -304,29 +305,44 @@ def _sorter_parts(c: County, p: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a (categorical or text) column, and the values they stand for."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
 def _overtime_h(c: County, trips: pd.DataFrame) -> float:
-    """Hours vehicles were still out after their shift end, over the window's vehicle-days."""
+    """Hours vehicles were still out after their shift end, over the window's vehicle-days.
+
+    A vehicle-day is the runs leaving on that day; it ends with the last arrival of its legs
+    and is compared with the shift end of the vehicle's type.
+    """
     start, end = window(c.scenario)
-    legs = trips[(trips["kind"] != "bus").to_numpy()]
-    if len(legs) == 0:
+    legs = (trips["kind"] != "bus").to_numpy()
+    if not legs.any():
         return 0.0
-    run_dep = run_starts(legs)
+    run_dep = run_starts(trips, legs)
     keep = (run_dep >= start) & (run_dep < end)
     types = c.scenario.fleet.vehicle_types
-    shift_end = {name: clock_minutes(vt.shift.end) for name, vt in types.items()}
-    day = run_dep[keep] // DAY_MIN
-    last = (
-        pd.DataFrame(
-            {"vehicle": legs["vehicle"].to_numpy()[keep], "day": day, "arrive": legs["arrive"]
-             .to_numpy()[keep], "type": legs["type"].to_numpy()[keep]}
-        )
-        .groupby(["vehicle", "day"], sort=False)
-        .agg(arrive=("arrive", "max"), type=("type", "first"))
-    )  # fmt: skip
-    limit = last.index.get_level_values("day").to_numpy() * DAY_MIN + np.array(
-        [shift_end[x] for x in last["type"]]
+    vehicle, _ = _codes(trips["vehicle"])
+    vtype, type_names = _codes(trips["type"])
+    # (bus types have no shift here: their legs are left out)
+    shift_end = np.array(
+        [clock_minutes(types[x].shift.end) if x in types else np.nan for x in map(str, type_names)]
     )
-    return float(np.clip(last["arrive"].to_numpy() - limit, 0.0, None).sum() / 60.0)
+    day = (run_dep[keep] // DAY_MIN).astype(np.int64)
+    arrive = trips["arrive"].to_numpy()[legs][keep]
+    if len(day) == 0:
+        return 0.0
+    key = vehicle[legs][keep] * (int(day.max()) + 1) + day
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    first = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    last_arrive = np.maximum.reduceat(arrive[order], first)
+    limit = day[order][first] * DAY_MIN + shift_end[vtype[legs][keep][order][first]]
+    return float(np.clip(last_arrive - limit, 0.0, None).sum() / 60.0)
 
 
 def _outbound_parts(c: County, out: pd.DataFrame, end: float) -> dict[str, Any]:
