@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calendar import demand_factors
-from sim.costs import local_mapping
+from sim.costs import _to_local, local_mapping
 from sim.measure import DAY_MIN, window
 from sim.scenario import clock_minutes
 from sim.world import County
@@ -180,13 +180,6 @@ def run_starts(trips: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarra
     return out
 
 
-def to_local(codes: pd.Series, local: np.ndarray) -> np.ndarray:
-    """Index of each row's code (categorical or text) in ``local``, -1 where absent."""
-    if isinstance(codes.dtype, pd.CategoricalDtype):
-        return local_index(codes, local)
-    return pd.Index(local).get_indexer(codes)
-
-
 def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Visits per week of each village: (mean over weeks and replications, worst week).
 
@@ -201,7 +194,7 @@ def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     n_cols = n_weeks * 7 if days >= 7 else days
     legs = trips["kind"].isin(["village_loop", "bus"]).to_numpy()
     dep = run_starts(trips, legs)
-    vidx = to_local(trips["to_code"], c.village_codes)[legs]
+    vidx = _to_local(trips["to_code"], c.village_codes)[legs]
     day = np.floor((dep - start) / DAY_MIN).astype(np.int64)
     keep = (vidx >= 0) & (day >= 0) & (day < n_cols)
     reps = np.unique(trips["replication"].to_numpy())
@@ -218,7 +211,7 @@ def shuttle_days(c: County, trips: pd.DataFrame) -> np.ndarray:
     start, end = window(c.scenario)
     legs = (trips["kind"] == "shuttle").to_numpy()
     dep = run_starts(trips, legs)
-    tidx = to_local(trips["to_code"], c.township_codes)[legs]
+    tidx = _to_local(trips["to_code"], c.township_codes)[legs]
     keep = (tidx >= 0) & (dep >= start) & (dep < end)
     rep = trips["replication"].to_numpy()[legs][keep]
     day = (dep[keep] // DAY_MIN).astype(np.int64)
