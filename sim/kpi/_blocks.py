@@ -43,16 +43,16 @@ def slices(df: pd.DataFrame, key: np.ndarray) -> Iterator[tuple[int, pd.DataFram
 
 
 def lean_trips(trips: pd.DataFrame) -> pd.DataFrame:
-    """The trip table with its text columns as categoricals (same values, integer codes).
+    """The trip table with its few-valued text columns as categoricals (same values).
 
     Per-county tests such as ``kind != "bus"``, row selections and group-bys then work on
-    integer codes instead of strings.
+    integer codes instead of strings. Place codes (``from_code``, ``to_code``) stay text:
+    each county looks up only its own few legs' codes.
     """
     text = [
         col
-        for col in trips.columns
-        if not isinstance(trips[col].dtype, pd.CategoricalDtype)
-        and (pd.api.types.is_string_dtype(trips[col].dtype) or trips[col].dtype == object)
+        for col in ("county_code", "vehicle", "type", "kind")
+        if col in trips.columns and not isinstance(trips[col].dtype, pd.CategoricalDtype)
     ]
     return trips.astype(dict.fromkeys(text, "category")) if text else trips
 
