@@ -80,12 +80,11 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     sc = c.scenario
     start, end = window(sc)
     dep = trips["depart"].to_numpy()
-    legs = trips[(dep >= start) & (dep < end)]
     # The bus runs anyway: the carrier pays a fee per parcel instead.
-    legs = legs[legs["kind"].to_numpy() != "bus"]
+    legs = trips[(dep >= start) & (dep < end) & (trips["kind"] != "bus").to_numpy()]
     types = sc.fleet.vehicle_types
     km = legs["km"].to_numpy()
-    co2 = legs["type"].map({k: t.co2_kg_per_km for k, t in types.items()}).to_numpy(float)
+    co2 = _per_type(legs["type"], {k: t.co2_kg_per_km for k, t in types.items()})
     days = window_days(sc) * _n_reps(trips)
     fleet = [v for v in c.vehicles if not v.vtype.startswith("bus:")]
     fixed = {v.id: types[v.vtype].cost_per_day_yuan * days for v in fleet}
@@ -99,14 +98,15 @@ def county_costs(c: County, trips: pd.DataFrame, parcels: pd.DataFrame) -> Costs
     arrived = (t_point >= start) & (t_point < end)
     delivered = arrived & ~parcels["held_at_township"].to_numpy()
     codes = parcels["village_code"]
-    mapping = pd.Index(c.village_codes).get_indexer(codes.cat.categories)
+    mapping = local_mapping(codes, c.village_codes)
     local = mapping[codes.cat.codes.to_numpy()[delivered]]
     n_parcels = np.bincount(local[local >= 0], minlength=c.n_villages).astype(float)
     bus_fee, n_bus = _bus_fees(c, parcels, delivered, mapping)
     alloc = _village_allocation(c, legs, runs) + bus_fee + _idle_allocation(c, idle, daily)
     inbound = (parcels["direction"] == "inbound").to_numpy()
+    carriers = parcels["carrier"].cat.codes.to_numpy()[arrived & inbound]
     own, shared, carrier_parcels = _carrier_split(
-        c, runs, idle, daily, parcels[arrived & inbound], float(bus_fee.sum())
+        c, runs, idle, daily, carriers, float(bus_fee.sum())
     )
     shuttle_ids = {v.id for v in c.shuttles}
     is_shuttle = runs["kind"].to_numpy() == "shuttle"
@@ -136,46 +136,66 @@ def _runs(legs: pd.DataFrame, types: dict, daily: pd.Series) -> pd.DataFrame:
 
     A vehicle's fixed and driver costs over the window are shared equally by its runs.
     """
-    km_cost = legs["type"].map({k: t.cost_per_km_yuan for k, t in types.items()})
-    hour_cost = legs["type"].map({k: t.cost_per_hour_yuan for k, t in types.items()})
+    km_cost = _per_type(legs["type"], {k: t.cost_per_km_yuan for k, t in types.items()})
+    hour_cost = _per_type(legs["type"], {k: t.cost_per_hour_yuan for k, t in types.items()})
     hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
-    variable = legs["km"].to_numpy() * km_cost.to_numpy(float) + hours * hour_cost.to_numpy(float)
-    frame = pd.DataFrame(
+    variable = legs["km"].to_numpy() * km_cost + hours * hour_cost
+    # Runs in the order they first appear; each run's vehicle and kind are its first leg's.
+    run, keys = pd.factorize(_run_keys(legs))
+    _, first = np.unique(run, return_index=True)
+    vehicle = np.asarray(legs["vehicle"].to_numpy(), dtype=object)[first]
+    # (pandas' group sums are compensated: the same sums as before, to the last bit)
+    cost = pd.Series(variable).groupby(run, sort=False).sum().to_numpy()
+    by_vehicle = pd.factorize(vehicle)[0]
+    n_runs = np.bincount(by_vehicle)[by_vehicle] if len(vehicle) else np.zeros(0)
+    fixed = daily.reindex(vehicle).to_numpy(dtype=float) / np.maximum(n_runs, 1)
+    return pd.DataFrame(
         {
-            "key": _run_keys(legs),
-            "vehicle": legs["vehicle"].to_numpy(),
-            "kind": legs["kind"].to_numpy(),
-            "cost": variable,
-        }
+            "vehicle": vehicle,
+            "kind": np.asarray(legs["kind"].to_numpy(), dtype=object)[first],
+            "cost": cost,
+            "fixed": fixed,
+            "total": cost + fixed,
+        },
+        index=pd.Index(keys, name="key"),
     )
-    runs = frame.groupby("key", sort=False).agg(
-        vehicle=("vehicle", "first"), kind=("kind", "first"), cost=("cost", "sum")
-    )
-    n_runs = runs.groupby("vehicle")["cost"].transform("size").to_numpy()
-    runs["fixed"] = runs["vehicle"].map(daily).to_numpy(dtype=float) / np.maximum(n_runs, 1)
-    runs["total"] = runs["cost"] + runs["fixed"]
-    return runs
+
+
+def _per_type(vtype: pd.Series, value: dict[str, float]) -> np.ndarray:
+    """``value`` of each leg's vehicle type (NaN for a type without one)."""
+    codes, names = pd.factorize(vtype)
+    table = np.array([value.get(str(x), np.nan) for x in names], dtype=float)
+    return table[codes] if len(codes) else np.zeros(0)
 
 
 def _village_allocation(c: County, legs: pd.DataFrame, runs: pd.DataFrame) -> np.ndarray:
     """Village-loop runs' costs split among their villages by stand-alone round-trip time."""
-    village_legs = legs[np.isin(legs["kind"].to_numpy(), ["village_loop", "collection"])]
-    vidx = pd.Index(c.village_codes).get_indexer(village_legs["to_code"])
-    stops = village_legs[vidx >= 0]
-    if len(stops) == 0:
+    vidx = _to_local(legs["to_code"], c.village_codes)
+    stop = legs["kind"].isin(["village_loop", "collection"]).to_numpy() & (vidx >= 0)
+    if not stop.any():
         return np.zeros(c.n_villages)
-    v = vidx[vidx >= 0]
+    v = vidx[stop]
     vf = v + 1 + c.n_townships
     base = c.village_township[v] + 1
     weight = np.empty(len(v))
+    vtype, uniques = pd.factorize(legs["type"])
+    vtype, names = vtype[stop], [str(x) for x in uniques]
     for name, tm in c.time_min.items():
-        mask = stops["type"].to_numpy() == name
+        mask = vtype == (names.index(name) if name in names else -1)
         weight[mask] = tm[base[mask], vf[mask]] + tm[vf[mask], base[mask]]
     weight = np.maximum(weight, 1e-9)
-    key = _run_keys(stops)
-    share = weight / pd.Series(weight).groupby(key).transform("sum").to_numpy()
-    total = share * runs.loc[key, "total"].to_numpy()
+    key = _run_keys(legs)[stop]
+    run, _ = pd.factorize(key)
+    share = weight / pd.Series(weight).groupby(run).transform("sum").to_numpy()
+    total = share * runs["total"].to_numpy()[runs.index.get_indexer(pd.Index(key))]
     return np.bincount(v, weights=total, minlength=c.n_villages)
+
+
+def _to_local(codes: pd.Series, local: np.ndarray) -> np.ndarray:
+    """Index of each row's code (categorical or text) in ``local``, -1 where absent."""
+    if isinstance(codes.dtype, pd.CategoricalDtype):
+        return local_mapping(codes, local)[codes.cat.codes.to_numpy()]
+    return pd.Index(local).get_indexer(codes)
 
 
 def _bus_fees(
@@ -205,13 +225,14 @@ def _carrier_split(
     runs: pd.DataFrame,
     idle: list,
     daily: pd.Series,
-    reached: pd.DataFrame,
+    carriers: np.ndarray,
     bus_fees: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per carrier: its own vehicles' cost, its share of the shared costs, its parcels.
 
     Shared costs (shuttles, co-delivery vehicles, bus fees) are split in proportion to the
-    carriers' inbound parcels that reached their point in the window (``reached``).
+    carriers' inbound parcels that reached their point in the window (``carriers``: the
+    carrier code of each).
     """
     n_c = len(c.scenario.carriers)
     village_ids = {v.id for v in c.village_vehicles}
@@ -225,7 +246,7 @@ def _carrier_split(
             own[lane_of[v.id]] += daily[v.id]
         else:
             pool += daily[v.id]
-    parcels = np.bincount(reached["carrier"].cat.codes.to_numpy(), minlength=n_c)
+    parcels = np.bincount(carriers, minlength=n_c)
     parcels = parcels.astype(float)[:n_c]
     weight = parcels / parcels.sum() if parcels.sum() else np.full(n_c, 1.0 / n_c)
     return own, pool * weight, parcels
@@ -249,10 +270,25 @@ def _idle_allocation(c: County, idle: list, daily: pd.Series) -> np.ndarray:
 
 
 def _run_keys(legs: pd.DataFrame) -> np.ndarray:
-    """A key per leg naming its run (replication and run number)."""
-    rep = legs["replication"].to_numpy().astype(str)
-    run = legs["run"].to_numpy().astype(str)
-    return np.char.add(np.char.add(rep, ":"), run)
+    """A key per leg naming its run (replication and run number) as one integer."""
+    rep = legs["replication"].to_numpy().astype(np.int64)
+    return rep * (1 << 32) + legs["run"].to_numpy().astype(np.int64)
+
+
+def local_mapping(codes: pd.Series, local: np.ndarray) -> np.ndarray:
+    """Per category of ``codes``, its index in ``local`` (-1 if absent).
+
+    The engine's categories list each county's codes as one run in the county's order;
+    then only that run is compared, not the region's whole list.
+    """
+    cats = codes.cat.categories
+    first = cats.get_indexer(pd.Index(local[:1]))[0] if len(local) else -1
+    run = cats[first : first + len(local)] if first >= 0 else cats[:0]
+    if len(run) == len(local) and np.array_equal(run.to_numpy(), np.asarray(local)):
+        mapping = np.full(len(cats), -1, dtype=np.int64)
+        mapping[first : first + len(local)] = np.arange(len(local))
+        return mapping
+    return pd.Index(local).get_indexer(cats)
 
 
 def village_economics(c: County, costs: Costs, n_reps: int = 1) -> pd.DataFrame:

@@ -10,22 +10,38 @@ reason and a stage where it falls short (:mod:`sim.kpi.coverage`).
 KPIs are computed per county (with village and township rows) and for the province, which
 aggregates the counties of the run: coverage shares over all their units, lead-time
 percentiles over all their parcels, sums of counts, km and cost.
+
+Streaming: :func:`compute_kpis` is built from two functions that a pipeline computing one
+(county, replication) at a time calls directly. :func:`county_block` gives the rows of one
+county and replication and its :class:`Parts` (compact, picklable: about 4 bytes per cohort
+parcel); :func:`region_rows` gives the province and carrier rows from the parts of all
+counties. Likewise :func:`coverage_table` is one :func:`county_coverage` per county, over
+that county's parcels of all replications::
+
+    parts_by_rep = {}
+    for r, county, parcels, trips, skipped, end in blocks:  # one at a time
+        rows, parts = county_block(county, parcels, trips, skipped, end, scopes={"county"})
+        parts_by_rep.setdefault(r, []).append(parts)
+    province = region_rows(parts_by_rep, [c.name for c in scenario.carriers])
+
+A region of several counties takes its lead-time percentiles and means from the parts'
+float32 lead times (differences of float32 rounding only); all else, and every county,
+township and village value, is computed in full precision.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import cast
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
 
 from sim.engine import Results
-from sim.kpi.cohort import inbound_cohort
-from sim.kpi.coverage import COVERAGE_COLUMNS, assess, coverage_rows
-from sim.kpi.tables import Parts, aggregate, carrier_rows, county_kpis
-from sim.world import County
+from sim.kpi._blocks import blocks, county_blocks
+from sim.kpi.coverage import COVERAGE_COLUMNS, county_coverage
+from sim.kpi.region import PROVINCE, region_rows
+from sim.kpi.tables import COLUMNS, SCOPES, Parts, county_block
 
 #: Summary KPIs reported for the province and each county (DESIGN.md, "Run folder").
 SUMMARY_KPIS = (
@@ -67,15 +83,17 @@ COUNT_KPIS = (
     "parcels_reached_point",
 )
 
-PROVINCE = ("14", "山西省")
-_COLUMNS = ["scope", "code", "name", "kpi", "value"]
-
 __all__ = [
     "PROVINCE",
+    "SCOPES",
     "SUMMARY_KPIS",
+    "Parts",
     "compute_kpis",
+    "county_block",
+    "county_coverage",
     "coverage_table",
     "format_value",
+    "region_rows",
     "summarize",
 ]
 
@@ -89,13 +107,21 @@ def format_value(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
 
 
-def compute_kpis(results: Results) -> pd.DataFrame:
+def compute_kpis(results: Results, *, scopes: Collection[str] | None = None) -> pd.DataFrame:
     """Compute every KPI of every replication.
+
+    Each (county, replication) is one :func:`county_block`; the province and carrier rows
+    are :func:`region_rows` of their parts, as a streaming pipeline would compute them.
 
     Parameters
     ----------
     results
         The tables of a run.
+    scopes
+        Which scopes to compute, of :data:`SCOPES` ("province", "carrier", "county",
+        "township", "village"); None for all. Leaving out the township and village rows
+        saves most of the time of a large region; the values of the scopes computed do not
+        depend on which others are.
 
     Returns
     -------
@@ -103,30 +129,29 @@ def compute_kpis(results: Results) -> pd.DataFrame:
         Long format: replication, scope (province | carrier | county | township | village),
         code, name, kpi, value.
     """
+    want = set(SCOPES if scopes is None else scopes)
+    unknown = want - set(SCOPES)
+    if unknown:
+        raise ValueError(f"scopes: unknown {sorted(unknown)}; valid are {', '.join(SCOPES)}")
     frames = []
     by_rep: dict[int, list[Parts]] = {}
-    county_values: dict[int, dict[str, float]] = {}
-    for r, county, p, t, skipped in _blocks(results):
+    for r, county, p, t, skipped in blocks(results):
         end = results.end_of(r, county.county_code)
-        rows, county_parts = county_kpis(county, p, t, skipped, end)
-        frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
-        by_rep.setdefault(r, []).append(county_parts)
-        county_values[r] = {k: v for scope, _, _, k, v in rows if scope == "county"}
+        rows, parts = county_block(county, p, t, skipped, end, scopes=want)
+        frames.append(rows.assign(replication=r))
+        by_rep.setdefault(r, []).append(parts)
     names = [c.name for c in results.world.scenario.carriers]
-    for r, parts in by_rep.items():
-        # A region of one county: its KPIs are the county's (no need to aggregate again).
-        values = county_values[r] if len(parts) == 1 else aggregate(parts)
-        rows = [("province", *PROVINCE, k, v) for k, v in values.items()]
-        rows += carrier_rows(parts, names)
-        frames.append(pd.DataFrame(rows, columns=_COLUMNS).assign(replication=r))
-    out = pd.concat(frames, ignore_index=True)
-    scope_order = {"province": 0, "carrier": 1, "county": 2, "township": 3, "village": 4}
+    frames.append(region_rows(by_rep, names, scopes=want))
+    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    if out.empty:
+        out = pd.DataFrame(columns=["replication", *COLUMNS])
+    scope_order = {s: i for i, s in enumerate(SCOPES)}
     out = out.sort_values(
         ["replication", "scope"],
         key=lambda s: s.map(scope_order) if s.name == "scope" else s,
         kind="stable",
     )
-    return out[["replication", *_COLUMNS]].reset_index(drop=True)
+    return out[["replication", *COLUMNS]].reset_index(drop=True)
 
 
 def summarize(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -148,6 +173,8 @@ def summarize(kpis: pd.DataFrame) -> pd.DataFrame:
 def coverage_table(results: Results) -> pd.DataFrame:
     """Coverage of every unit, pooled over replications, with the reason when not covered.
 
+    Each county is one :func:`county_coverage` of its parcels of all replications.
+
     Returns
     -------
     pandas.DataFrame
@@ -155,61 +182,11 @@ def coverage_table(results: Results) -> pd.DataFrame:
         stage (where the unit's parcels waited longest, for lead-time reasons),
         visits_per_week, p95_lead_h, why (the same in words, with the margin).
     """
-    rows = []
-    for county, p_all, t in _county_blocks(results):
-        p = p_all[p_all["direction"].cat.codes.to_numpy() == 0]
+    frames = []
+    for county, p, t in county_blocks(results):
         reps = sorted(set(p["replication"].unique()) | set(t["replication"].unique())) or [0]
         ends = {int(r): results.end_of(int(r), county.county_code) for r in reps}
-        cohort = inbound_cohort(county, p, ends)
-        rows += coverage_rows(county, assess(county, cohort, t, len(reps)))
-    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
-
-
-def _blocks(
-    results: Results,
-) -> Iterator[tuple[int, County, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
-    """(replication, county, its parcels, trips and skipped loops) for every block of a run."""
-    w = results.world
-    trips = dict(iter(results.trips.groupby(["replication", "county_code"], sort=False)))
-    skipped_all = results.skipped if results.skipped is not None else _NO_SKIPS
-    skipped = dict(iter(skipped_all.groupby(["replication", "county_code"], sort=False)))
-    empty = results.trips.iloc[:0]
-    keys = results.parcels["county_code"].cat.codes
-    seen = set()
-    for (r, ci), p in results.parcels.groupby([results.parcels["replication"], keys], sort=True):
-        county = w.counties[int(cast(int, ci))]
-        key = (int(cast(int, r)), county.county_code)
-        seen.add(key)
-        yield key[0], county, p, trips.get(key, empty), skipped.get(key, _NO_SKIPS)
-    # Counties without any parcel still have KPIs (zero demand).
-    for r in sorted(results.trips["replication"].unique()):
-        for county in w.counties:
-            key = (int(r), county.county_code)
-            if key not in seen:
-                p0 = results.parcels.iloc[:0]
-                yield key[0], county, p0, trips.get(key, empty), skipped.get(key, _NO_SKIPS)
-
-
-_NO_SKIPS = pd.DataFrame(
-    {
-        "replication": pd.Series([], dtype=np.int32),
-        "county_code": pd.Series([], dtype=object),
-        "vehicle": pd.Series([], dtype=object),
-        "day": pd.Series([], dtype=np.int64),
-        "villages": pd.Series([], dtype=np.int64),
-        "planned_min": pd.Series([], dtype=float),
-    }
-)
-
-
-def _county_blocks(results: Results) -> Iterator[tuple[County, pd.DataFrame, pd.DataFrame]]:
-    """(county, its parcels, its trips) over all replications pooled."""
-    w = results.world
-    keys = results.parcels["county_code"].cat.codes.to_numpy()
-    tkeys = results.trips["county_code"].to_numpy()
-    for ci, county in enumerate(w.counties):
-        yield (
-            county,
-            results.parcels[keys == ci],
-            results.trips[tkeys == county.county_code],
-        )
+        frames.append(county_coverage(county, p, t, ends))
+    if not frames:
+        return pd.DataFrame(columns=COVERAGE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)

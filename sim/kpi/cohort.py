@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calendar import demand_factors
+from sim.costs import _to_local, local_mapping
 from sim.measure import DAY_MIN, window
 from sim.scenario import clock_minutes
 from sim.world import County
@@ -70,9 +71,8 @@ class Cohort:
 
 
 def local_index(codes: pd.Series, local: np.ndarray) -> np.ndarray:
-    """Index of each row's (categorical) code within a county's own code list."""
-    mapping = pd.Index(local).get_indexer(codes.cat.categories)
-    return mapping[codes.cat.codes.to_numpy()]
+    """Index of each row's (categorical) code within a county's own code list (-1 if none)."""
+    return local_mapping(codes, local)[codes.cat.codes.to_numpy()]
 
 
 def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
@@ -83,50 +83,51 @@ def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
 
 
 def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> Cohort:
-    """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end."""
-    p = parcels[in_window(c, parcels)]
-    rep = p["replication"].to_numpy()
+    """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end.
+
+    Outbound rows of ``parcels`` are left out. Only the columns it needs are read, and only
+    the cohort's rows of them are copied.
+    """
+    mine = in_window(c, parcels) & (parcels["direction"].cat.codes.to_numpy() == 0)
+
+    def col(name: str) -> np.ndarray:
+        return parcels[name].to_numpy()[mine]
+
+    rep = col("replication")
     reps = np.array(sorted(ends), dtype=np.int64)
     end_of = np.array([ends[int(r)] for r in reps], dtype=float)
-    end = end_of[np.searchsorted(reps, rep)] if len(p) else np.empty(0)
-    created = p["t_created"].to_numpy()
-    point = p["t_point"].to_numpy()
-    sorted_at = p["t_sorted"].to_numpy()
-    town = p["t_township"].to_numpy()
-    bus = (
-        np.isnan(town)
-        & ~np.isnan(p["t_shuttle_depart"].to_numpy())
-        & np.isnan(p["t_loop_depart"].to_numpy())
+    end = end_of[np.searchsorted(reps, rep)] if len(rep) else np.empty(0)
+    created, point, sorted_at, town = (
+        col("t_created"),
+        col("t_point"),
+        col("t_sorted"),
+        col("t_township"),
     )
+    loop = col("t_loop_depart")
+    bus = np.isnan(town) & ~np.isnan(col("t_shuttle_depart")) & np.isnan(loop)
     town = np.where(bus, point, town)  # bus parcels go straight to their village
     # Times each stage ends; a missing time takes the next one (a stage that was skipped),
     # and an unresolved parcel's last stage runs to the end of the run.
-    marks = np.column_stack(
-        [
-            created,
-            sorted_at,
-            town,
-            p["t_loop_depart"].to_numpy(),
-            np.where(np.isnan(point), end, point),
-        ]
-    )
-    for j in range(marks.shape[1] - 2, 0, -1):
-        marks[:, j] = np.where(np.isnan(marks[:, j]), marks[:, j + 1], marks[:, j])
+    # (one row per mark, so that each step reads contiguous memory)
+    marks = np.vstack([created, sorted_at, town, loop, np.where(np.isnan(point), end, point)])
+    for j in range(marks.shape[0] - 2, 0, -1):
+        marks[j] = np.where(np.isnan(marks[j]), marks[j + 1], marks[j])
     reached = ~np.isnan(point)
+    village = local_index(parcels["village_code"], c.village_codes)[mine]
     return Cohort(
         replication=rep,
-        village=local_index(p["village_code"], c.village_codes),
-        township=local_index(p["township_code"], c.township_codes),
+        village=village,
+        township=local_index(parcels["township_code"], c.township_codes)[mine],
         lead_h=(np.where(reached, point, end) - created) / 60.0,
         reached=reached,
         town_h=(np.where(np.isnan(town), end, town) - created) / 60.0,
         at_town=~np.isnan(town),
         sort_h=(np.where(np.isnan(sorted_at), end, sorted_at) - created) / 60.0,
         sorted=~np.isnan(sorted_at),
-        stage_h=np.diff(marks, axis=1) / 60.0,
+        stage_h=np.diff(marks, axis=0).T / 60.0,
         day_created=(created // DAY_MIN).astype(np.int64),
         day_reached=np.where(reached, point // DAY_MIN, -1).astype(np.int64),
-        weight=_weights(c, rep, local_index(p["village_code"], c.village_codes), created),
+        weight=_weights(c, rep, village, created),
     )
 
 
@@ -159,10 +160,24 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     return expected / per_parcel
 
 
-def run_starts(trips: pd.DataFrame) -> pd.Series:
-    """Departure time of each leg's run from its base (the run's first leg)."""
-    key = trips["replication"].astype(np.int64) * (1 << 32) + trips["run"].astype(np.int64)
-    return trips["depart"].groupby(key.to_numpy()).transform("min")
+def run_starts(trips: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """Departure time of each leg's run from its base (the run's first leg).
+
+    With ``rows`` (a boolean mask), only those legs, as ``run_starts(trips[rows])``.
+    """
+    rep, run, dep = (trips[k].to_numpy() for k in ("replication", "run", "depart"))
+    if rows is not None:
+        rep, run, dep = rep[rows], run[rows], dep[rows]
+    if len(dep) == 0:
+        return np.empty(0)
+    key = rep.astype(np.int64) * (1 << 32) + run.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    first = np.minimum.reduceat(dep[order], starts)
+    out = np.empty(len(key))
+    out[order] = np.repeat(first, np.diff(np.concatenate([starts, [len(k)]])))
+    return out
 
 
 def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -177,13 +192,13 @@ def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     n_weeks = max(days // 7, 1)
     scale = 7.0 / days if days < 7 else 1.0
     n_cols = n_weeks * 7 if days >= 7 else days
-    legs = trips[np.isin(trips["kind"].to_numpy(), ["village_loop", "bus"])]
-    dep = run_starts(legs).to_numpy() if len(legs) else np.empty(0)
-    vidx = pd.Index(c.village_codes).get_indexer(legs["to_code"])
+    legs = trips["kind"].isin(["village_loop", "bus"]).to_numpy()
+    dep = run_starts(trips, legs)
+    vidx = _to_local(trips["to_code"], c.village_codes)[legs]
     day = np.floor((dep - start) / DAY_MIN).astype(np.int64)
     keep = (vidx >= 0) & (day >= 0) & (day < n_cols)
     reps = np.unique(trips["replication"].to_numpy())
-    r_index = np.searchsorted(reps, legs["replication"].to_numpy()[keep])
+    r_index = np.searchsorted(reps, trips["replication"].to_numpy()[legs][keep])
     n_rep = max(len(reps), 1)
     visited = np.zeros((n_rep, c.n_villages, n_cols), dtype=bool)
     visited[r_index, vidx[keep], day[keep]] = True
@@ -194,11 +209,11 @@ def weekly_visits(c: County, trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
 def shuttle_days(c: County, trips: pd.DataFrame) -> np.ndarray:
     """Per township, the mean number of window days with a shuttle run reaching it."""
     start, end = window(c.scenario)
-    legs = trips[trips["kind"].to_numpy() == "shuttle"]
-    dep = run_starts(legs).to_numpy() if len(legs) else np.empty(0)
-    tidx = pd.Index(c.township_codes).get_indexer(legs["to_code"])
+    legs = (trips["kind"] == "shuttle").to_numpy()
+    dep = run_starts(trips, legs)
+    tidx = _to_local(trips["to_code"], c.township_codes)[legs]
     keep = (tidx >= 0) & (dep >= start) & (dep < end)
-    rep = legs["replication"].to_numpy()[keep]
+    rep = trips["replication"].to_numpy()[legs][keep]
     day = (dep[keep] // DAY_MIN).astype(np.int64)
     uniq = np.unique(np.column_stack([rep, tidx[keep], day]), axis=0) if keep.any() else None
     n_rep = max(trips["replication"].nunique(), 1)

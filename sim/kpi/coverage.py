@@ -17,13 +17,14 @@ waited longest: sorting, shuttle, township_point or loop), ``shuttle_not_daily``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sim.kpi import survival
-from sim.kpi.cohort import STAGES, Cohort, shuttle_days, weekly_visits
+from sim.kpi.cohort import STAGES, Cohort, inbound_cohort, shuttle_days, weekly_visits
 from sim.measure import window_days
 from sim.world import County
 
@@ -36,7 +37,8 @@ class Assessment:
     ``min_visits`` (worst week), ``v_p95_h``, ``v_created`` (cohort parcels per
     replication). Per township: ``t_cov``, ``t_reason``, ``t_stage``, ``served_days``,
     ``t_p95_h``, ``t_created``. The county: ``c_cov``, ``c_reason``, ``c_stage``,
-    ``sort_p95_h``, ``c_p95_h`` (lead time of the whole cohort).
+    ``sort_p95_h``, and the Kaplan–Meier ``c_p50_h``, ``c_p95_h`` and restricted mean
+    ``c_mean_h`` of the lead time of the whole cohort.
     """
 
     v_cov: np.ndarray
@@ -56,7 +58,9 @@ class Assessment:
     c_reason: str
     c_stage: str
     sort_p95_h: float
+    c_p50_h: float
     c_p95_h: float
+    c_mean_h: float
 
 
 def _worst_stage(groups: np.ndarray, stage_h: np.ndarray, n: int, stages: int) -> np.ndarray:
@@ -72,8 +76,12 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
     k = c.scenario.kpi
     n_v, n_t = c.n_villages, c.n_townships
     visits, min_visits = weekly_visits(c, trips)
+    # One sort of the lead times serves the villages' p95 and the county's summary.
+    by_lead = survival.time_order(cohort.lead_h, cohort.reached)
+    v_order = survival.group_order(cohort.village, by_lead)
+    lead, reached = cohort.lead_h, cohort.reached
     v_p95 = survival.group_quantile(
-        cohort.village, cohort.lead_h, cohort.reached, n_v, 0.95, cohort.weight
+        cohort.village, lead, reached, n_v, 0.95, cohort.weight, order=v_order
     )
     v_created = np.bincount(cohort.village, minlength=n_v) / n_rep
     slow = (v_created > 0) & ~(v_p95 <= k.max_lead_time_h)
@@ -105,6 +113,7 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
         c_stage = str(_worst_stage(np.zeros(len(cohort), dtype=np.int64), cohort.stage_h, 1, 2)[0])
     if len(cohort) and not sort_p95 <= k.max_sort_wait_h:
         c_reason, c_stage = "sorting_too_slow", "sorting"
+    (c_p50, c_p95), c_mean = survival.summary(lead, reached, (0.5, 0.95), order=by_lead)
     return Assessment(
         v_cov=v_reason == "covered",
         v_reason=v_reason,
@@ -123,7 +132,9 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
         c_reason=c_reason,
         c_stage=c_stage,
         sort_p95_h=sort_p95,
-        c_p95_h=survival.quantile(cohort.lead_h, cohort.reached, 0.95),
+        c_p50_h=c_p50,
+        c_p95_h=c_p95,
+        c_mean_h=c_mean,
     )
 
 
@@ -201,3 +212,30 @@ COVERAGE_COLUMNS = [
     "p95_lead_h",
     "why",
 ]
+
+
+def county_coverage(
+    c: County, parcels: pd.DataFrame, trips: pd.DataFrame, ends: Mapping[int, float]
+) -> pd.DataFrame:
+    """Coverage rows of one county, its replications pooled (used by ``coverage_table``).
+
+    Parameters
+    ----------
+    c
+        The county.
+    parcels
+        The county's parcel rows of all replications (outbound rows are left out).
+    trips
+        The county's vehicle legs of all replications.
+    ends
+        Replication -> minute its run of the county stopped, one entry per replication
+        (their number divides the per-replication counts).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Its villages, townships and the county, in the columns of :data:`COVERAGE_COLUMNS`.
+    """
+    cohort = inbound_cohort(c, parcels, dict(ends))
+    rows = coverage_rows(c, assess(c, cohort, trips, len(ends)))
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)

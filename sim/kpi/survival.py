@@ -22,9 +22,15 @@ def _survival(
     event: np.ndarray,
     n: int,
     weights: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """Sort by (group, time, events first) and give the survival just after each row."""
-    order = _order(groups, t, event)
+    """Sort by (group, time, events first) and give the survival just after each row.
+
+    ``order``, if given, is that sort (e.g. from :func:`group_order`), so that several
+    statistics of one sample share it.
+    """
+    if order is None:
+        order = _order(groups, t, event)
     g, t, e = groups[order], t[order], event[order]
     w = np.ones(len(g)) if weights is None else weights[order]
     counts = np.bincount(g, minlength=n)
@@ -44,18 +50,39 @@ def _survival(
     return g, t, e, s, counts
 
 
-def _order(groups: np.ndarray, t: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """Indices sorting by (group, time, events before censored): one float and one int sort.
+def time_order(t: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Indices sorting a sample by (time, events before censored times).
 
-    Equivalent to ``np.lexsort((~event, t, groups))``, several times faster: the times are
-    replaced by their dense rank, which makes one exact integer key.
+    One float sort, then a stable pass over the nearly sorted (rank, censored) key that only
+    moves events ahead of censored times equal to them. Equivalent to
+    ``np.lexsort((~event, t))``; :func:`group_order` derives a grouped sort from it.
     """
+    if len(t) == 0:
+        return np.empty(0, dtype=np.intp)
     by_t = np.argsort(t)
     ts = t[by_t]
-    rank = np.empty(len(t), dtype=np.int64)
-    rank[by_t] = np.cumsum(np.concatenate([[False], ts[1:] != ts[:-1]]))
-    key = (groups.astype(np.int64) * (len(t) + 1) + rank) * 2 + ~event
-    return np.argsort(key)
+    rank = np.cumsum(np.concatenate([[False], ts[1:] != ts[:-1]]))
+    key = rank * 2 + ~event.astype(bool)[by_t]
+    return by_t[np.argsort(key, kind="stable")]
+
+
+def group_order(groups: np.ndarray, by_time: np.ndarray) -> np.ndarray:
+    """Indices sorting by (group, time, events first), from a :func:`time_order` of the sample.
+
+    A stable sort of the group indices (a radix sort for fewer than 32,768 groups) keeps the
+    time order within each group.
+    """
+    g = groups[by_time]
+    if len(g) and 0 <= g.min() and g.max() < np.iinfo(np.int16).max:
+        g = g.astype(np.int16)
+    return by_time[np.argsort(g, kind="stable")]
+
+
+def _order(groups: np.ndarray, t: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Indices sorting by (group, time, events before censored), like
+    ``np.lexsort((~event, t, groups))`` but faster (:func:`time_order`, :func:`group_order`).
+    """
+    return group_order(groups, time_order(t, event))
 
 
 def group_quantile(
@@ -65,6 +92,8 @@ def group_quantile(
     n: int,
     q: float,
     weights: np.ndarray | None = None,
+    *,
+    order: np.ndarray | None = None,
 ) -> np.ndarray:
     """Kaplan–Meier ``q``-quantile of ``t`` within each group ``0 .. n-1``.
 
@@ -83,6 +112,9 @@ def group_quantile(
     weights
         Weight of each observation (default 1), e.g. to post-stratify a sample to known
         shares of its strata.
+    order
+        The sort of the sample by (group, time, events first), if already known
+        (:func:`group_order`); computed otherwise.
 
     Returns
     -------
@@ -93,7 +125,7 @@ def group_quantile(
     out = np.full(n, np.nan)
     if len(t) == 0:
         return out
-    g, ts, e, s, _ = _survival(groups.astype(np.int64), t, event.astype(bool), n, weights)
+    g, ts, e, s, _ = _survival(groups.astype(np.int64), t, event.astype(bool), n, weights, order)
     hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
     if len(hit):
         first_group, first = np.unique(g[hit], return_index=True)
@@ -114,16 +146,24 @@ def restricted_mean(t: np.ndarray, event: np.ndarray) -> float:
     return summary(t, event, ())[1]
 
 
-def summary(t: np.ndarray, event: np.ndarray, qs: tuple[float, ...]) -> tuple[list[float], float]:
+def summary(
+    t: np.ndarray,
+    event: np.ndarray,
+    qs: tuple[float, ...],
+    *,
+    order: np.ndarray | None = None,
+) -> tuple[list[float], float]:
     """Kaplan–Meier quantiles ``qs`` and restricted mean of one sample, from one sort.
 
-    With nothing censored these are the empirical quantiles (in linear time) and the mean.
+    With nothing censored these are the empirical quantiles (in linear time) and the mean;
+    otherwise the sample is sorted once, or not at all if its :func:`time_order` is given.
     """
     if len(t) == 0:
         return [float("nan")] * len(qs), float("nan")
     if event.all():
         return [float(np.quantile(t, q, method="inverted_cdf")) for q in qs], float(np.mean(t))
-    _, ts, e, s, _ = _survival(np.zeros(len(t), dtype=np.int64), t, event.astype(bool), 1)
+    zeros = np.zeros(len(t), dtype=np.int64)
+    _, ts, e, s, _ = _survival(zeros, t, event.astype(bool), 1, None, order)
     out = []
     for q in qs:
         hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
@@ -131,3 +171,18 @@ def summary(t: np.ndarray, event: np.ndarray, qs: tuple[float, ...]) -> tuple[li
     before = np.concatenate([[1.0], s[:-1]])
     steps = np.diff(np.concatenate([[0.0], ts]))
     return out, float(np.sum(before * steps))
+
+
+def encode(lead_h: np.ndarray, reached: np.ndarray) -> np.ndarray:
+    """Lead times (hours, >= 0) as one float32 array, the sign bit marking censored ones.
+
+    A censored time is stored negated, so a censored 0.0 is -0.0: ``np.signbit`` is true
+    exactly for the censored entries. See :func:`decode`.
+    """
+    x = np.abs(lead_h).astype(np.float32)
+    return np.where(reached, x, -x)
+
+
+def decode(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lead times in float64, reached) from :func:`encode`'s array."""
+    return np.abs(x).astype(np.float64), ~np.signbit(x)

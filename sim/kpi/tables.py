@@ -1,12 +1,15 @@
-"""KPI rows of one county and replication, and their aggregation to the province.
+"""KPI rows of one county and replication, and the compact parts its region aggregate needs.
 
 Parcel KPIs are over the cohort (:mod:`sim.kpi.cohort`); costs, km, hours and resource use are
 those of the measurement window; the centre backlog is the physical queue
-(:mod:`sim.kpi.backlog`).
+(:mod:`sim.kpi.backlog`). :func:`county_block` computes the rows of one (county, replication)
+and its :class:`Parts`; :func:`sim.kpi.region.region_rows` turns the parts of all counties
+into the province and carrier rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -19,21 +22,80 @@ from sim.kpi import survival
 from sim.kpi.backlog import centre_queue
 from sim.kpi.cohort import in_window, inbound_cohort, run_starts
 from sim.kpi.coverage import Assessment, assess
+from sim.kpi.region import aggregate
 from sim.measure import DAY_MIN, window
 from sim.scenario import clock_minutes
 from sim.world import POINT_KINDS, County
 
+#: Scopes of the KPI table, in the order rows are listed.
+SCOPES = ("province", "carrier", "county", "township", "village")
+COLUMNS = ["scope", "code", "name", "kpi", "value"]
+
+_VILLAGE_KPIS = (
+    "village_express_covered",
+    "visits_per_week",
+    "visits_worst_week",
+    "lead_time_p95_h",
+    "parcels_created",
+    "cost_per_parcel_yuan",
+    "subsidy_yuan_per_day",
+)
+_TOWNSHIP_KPIS = (
+    "township_point_covered",
+    "shuttle_days_served",
+    "township_lead_time_p95_h",
+    "parcels_created",
+)
+
 
 @dataclass(frozen=True)
 class Parts:
-    """What the province aggregate needs from one county and replication."""
+    """What the region aggregate needs from one county and replication (picklable, compact).
 
-    a: Assessment
+    Per cohort parcel it keeps 4 bytes: ``lead_h``, the inbound lead times as float32 with
+    the sign bit set where censored (:func:`~sim.kpi.survival.encode`); likewise
+    ``out_lead_h`` for outbound parcels that did not spoil. Everything else is a count, a
+    sum or a per-unit array.
+
+    Attributes
+    ----------
+    county_code
+        The county.
+    values
+        The county's own KPI values (from full precision), which are the region's when the
+        region is this one county.
+    v_cov, t_cov, c_cov, population
+        Coverage of each village, township and the county; villages' population.
+    lead_h, lead_max_h
+        Encoded lead times; the longest lead time of a parcel that reached its point.
+    n_same_day, n_next_day, n_later
+        Cohort parcels that reached their point on the day they arrived, the day after, or
+        later or not at all.
+    n_on_time, n_determined
+        Parcels that reached their point within ``limit_h``; parcels whose on-time status is
+        known (reached, or waited longer than ``limit_h``).
+    states
+        Cohort rows (inbound and outbound) per final state of :data:`FINAL_STATES`.
+    queue
+        The centre backlog of :func:`~sim.kpi.backlog.centre_queue`, its grid as int32.
+    out_lead_h
+        Encoded outbound lead times (packed to trunk), spoiled parcels left out.
+    """
+
+    county_code: str
+    values: dict[str, float]
+    v_cov: np.ndarray
+    t_cov: np.ndarray
+    c_cov: bool
     population: np.ndarray
     lead_h: np.ndarray
-    reached: np.ndarray
-    lead_day: np.ndarray
-    state: np.ndarray
+    lead_max_h: float
+    n_same_day: int
+    n_next_day: int
+    n_later: int
+    n_on_time: int
+    n_determined: int
+    states: np.ndarray
     queue: dict
     km: float
     hours: float
@@ -46,7 +108,6 @@ class Parts:
     out_shipped: int
     out_spoiled: int
     out_lead_h: np.ndarray
-    out_reached: np.ndarray
     locker_busy_min: float
     locker_capacity_min: float
     n_sorted: int
@@ -56,56 +117,106 @@ class Parts:
     limit_h: float
 
 
-def county_kpis(
-    c: County, p_all: pd.DataFrame, t: pd.DataFrame, skipped: pd.DataFrame, end: float
-) -> tuple[list[tuple], Parts]:
-    """KPI rows (village, township, county) of one county and replication, and its parts."""
+def county_block(
+    c: County,
+    parcels: pd.DataFrame,
+    trips: pd.DataFrame,
+    skipped: pd.DataFrame,
+    end: float,
+    *,
+    scopes: Collection[str] | None = None,
+) -> tuple[pd.DataFrame, Parts]:
+    """KPI rows of one county and replication, and the parts its region aggregate needs.
+
+    Parameters
+    ----------
+    c
+        The county.
+    parcels, trips, skipped
+        Its rows of one replication in the parcel, trip and skipped-loop tables.
+    end
+        Minute its run stopped (:meth:`~sim.engine.Results.end_of`).
+    scopes
+        Which of "county", "township" and "village" rows to return (others are ignored);
+        None for all. The values of a scope do not depend on which others are asked for.
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+        Columns scope, code, name, kpi, value: villages, then townships, then the county.
+    parts : Parts
+        For :func:`sim.kpi.region.region_rows`, also when no county row was asked for.
+    """
+    want = set(SCOPES if scopes is None else scopes)
     sc = c.scenario
     start, w_end = window(sc)
-    inbound = p_all["direction"].cat.codes.to_numpy() == 0
-    p, out = p_all[inbound], p_all[~inbound]
-    rep = int(p_all["replication"].to_numpy()[0]) if len(p_all) else 0
+    inbound = parcels["direction"].cat.codes.to_numpy() == 0
+    p, out = _rows(parcels, inbound), _rows(parcels, ~inbound)
+    rep = int(parcels["replication"].to_numpy()[0]) if len(parcels) else 0
     cohort = inbound_cohort(c, p, {rep: end})
-    a = assess(c, cohort, t, 1)
-    costs = county_costs(c, t, p)
+    a = assess(c, cohort, trips, 1)
+    costs = county_costs(c, trips, p)
     econ = village_economics(c, costs)
-    rows = _unit_rows(c, a, econ)
-    dep = t["depart"].to_numpy()
-    legs = t[(dep >= start) & (dep < w_end) & (t["kind"].to_numpy() != "bus")]
-    hours = (legs["arrive"] - legs["depart"] + legs["stop_min"]).to_numpy() / 60.0
-    t_point = p["t_point"].to_numpy()
-    sorted_at = p["t_sorted"].to_numpy()
-    shift_h = sum(b - a for a, b in sorting_shifts(sc)) / 60.0
-    cohort_rows = in_window(c, p_all)
-    parts = Parts(
-        a=a,
-        population=c.village_population,
-        lead_h=cohort.lead_h,
-        reached=cohort.reached,
-        lead_day=np.where(cohort.reached, cohort.day_reached - cohort.day_created, 99),
-        state=_state_codes(p_all["final_state"])[cohort_rows],
-        queue=centre_queue(p_all, start, w_end, end),
-        km=float(legs["km"].sum()),
-        hours=float(hours.sum()),
-        costs=costs,
-        uneconomic=int(econ["uneconomic"].sum()),
-        subsidy_per_day=float(econ["subsidy_yuan_per_day"].sum()),
-        arrived=_in_window(t_point, start, w_end),
-        overflows=int(p["locker_overflows"].to_numpy()[in_window(c, p)].sum()),
-        **_outbound_parts(c, out, end),
-        **cast("dict[str, Any]", _locker_use(c, p, start, w_end)),
-        n_sorted=_in_window(sorted_at, start, w_end),
-        capacity=sc.facilities.county_centre.sorting_capacity_per_hour
-        * shift_h
-        * (w_end - start)
-        / DAY_MIN,
-        overtime_h=_overtime_h(c, t),
-        loops_not_driven=_in_window(skipped["day"].to_numpy() * DAY_MIN, start, w_end),
-        limit_h=sc.kpi.max_lead_time_h,
-    )
-    for k, val in aggregate([parts]).items():
-        rows.append(("county", c.county_code, c.county_name, k, val))
+    lead_day = np.where(cohort.reached, cohort.day_reached - cohort.day_created, 99)
+    lead, reached, limit = cohort.lead_h, cohort.reached, sc.kpi.max_lead_time_h
+    outbound = _outbound_parts(c, out, end)
+    fields: dict[str, Any] = {
+        "county_code": c.county_code,
+        "v_cov": a.v_cov,
+        "t_cov": a.t_cov,
+        "c_cov": a.c_cov,
+        "population": c.village_population,
+        "lead_h": survival.encode(lead, reached),
+        "lead_max_h": float(lead[reached].max()) if reached.any() else np.nan,
+        "n_same_day": int(np.sum(lead_day == 0)),
+        "n_next_day": int(np.sum(lead_day == 1)),
+        "n_later": int(np.sum(lead_day >= 2)),
+        "n_on_time": int(np.sum(reached & (lead <= limit))),
+        "n_determined": int(np.sum(reached | (lead >= limit))),
+        "states": _state_counts(parcels["final_state"], in_window(c, parcels)),
+        "queue": _compact_queue(centre_queue(parcels, start, w_end, end)),
+        "costs": costs,
+        "uneconomic": int(econ["uneconomic"].sum()),
+        "subsidy_per_day": float(econ["subsidy_yuan_per_day"].sum()),
+        "arrived": _in_window(p["t_point"].to_numpy(), start, w_end),
+        "overflows": int(p["locker_overflows"].to_numpy()[in_window(c, p)].sum()),
+        **_trip_parts(c, trips, skipped),
+        **_locker_use(c, p, start, w_end),
+        **_sorter_parts(c, p),
+        "limit_h": limit,
+    }
+    out_lead, out_reached = outbound.pop("lead_h"), outbound.pop("reached")
+    fields.update(outbound, out_lead_h=survival.encode(out_lead, out_reached))
+    (out_p50, out_p95), _ = survival.summary(out_lead, out_reached, (0.5, 0.95))
+    staged = Parts(values={}, **fields)
+    values = aggregate([staged], (a.c_p50_h, a.c_p95_h, a.c_mean_h), (out_p50, out_p95))
+    parts = Parts(values=values, **fields)
+    frames = _unit_rows(c, a, econ, want)
+    if "county" in want:
+        frames.append(_frame("county", c.county_code, c.county_name, values))
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     return rows, parts
+
+
+def _rows(df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``df[mask]``, without copying when the rows are all, none or one contiguous run."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0 or idx[-1] - idx[0] + 1 == len(idx):
+        return df.iloc[idx[0] : idx[-1] + 1] if len(idx) else df.iloc[:0]
+    return df[mask]
+
+
+def _frame(scope: str, code: str, name: str, values: dict[str, float]) -> pd.DataFrame:
+    n = len(values)
+    return pd.DataFrame(
+        {
+            "scope": [scope] * n,
+            "code": [code] * n,
+            "name": [name] * n,
+            "kpi": list(values),
+            "value": np.array(list(values.values()), dtype=float),
+        }
+    )
 
 
 def _in_window(t: np.ndarray, start: float, end: float) -> int:
@@ -113,78 +224,143 @@ def _in_window(t: np.ndarray, start: float, end: float) -> int:
     return int(np.sum((t >= start) & (t < end)))
 
 
-def _state_codes(state: pd.Series) -> np.ndarray:
-    """Index into :data:`FINAL_STATES` of each row's final state."""
+def _state_counts(state: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """How many of the selected rows end in each state of :data:`FINAL_STATES`."""
     mapping = pd.Index(FINAL_STATES).get_indexer(state.cat.categories)
-    return mapping[state.cat.codes.to_numpy()]
+    codes = mapping[state.cat.codes.to_numpy()[rows]]
+    return np.bincount(codes.astype(np.int64), minlength=len(FINAL_STATES))
 
 
-def _unit_rows(c: County, a: Assessment, econ: pd.DataFrame) -> list[tuple]:
-    rows: list[tuple] = []
-    for i in range(c.n_villages):
-        code, name = c.village_codes[i], c.village_names[i]
-        for k, val in (
-            ("village_express_covered", float(a.v_cov[i])),
-            ("visits_per_week", a.visits[i]),
-            ("visits_worst_week", a.min_visits[i]),
-            ("lead_time_p95_h", a.v_p95_h[i]),
-            ("parcels_created", a.v_created[i]),
-            ("cost_per_parcel_yuan", econ["cost_per_parcel_yuan"].iat[i]),
-            ("subsidy_yuan_per_day", econ["subsidy_yuan_per_day"].iat[i]),
-        ):
-            rows.append(("village", code, name, k, val))
-    for i in range(c.n_townships):
-        code, name = c.township_codes[i], c.township_names[i]
-        for k, val in (
-            ("township_point_covered", float(a.t_cov[i])),
-            ("shuttle_days_served", a.served_days[i]),
-            ("township_lead_time_p95_h", a.t_p95_h[i]),
-            ("parcels_created", a.t_created[i]),
-        ):
-            rows.append(("township", code, name, k, val))
-    return rows
+def _compact_queue(queue: dict) -> dict:
+    """The centre queue with its minute grid stored as int32."""
+    return {**queue, "grid": np.asarray(queue["grid"]).astype(np.int32)}
+
+
+def _unit_rows(c: County, a: Assessment, econ: pd.DataFrame, want: set[str]) -> list[pd.DataFrame]:
+    """Village and township rows, each unit's KPIs in a fixed order."""
+    frames = []
+    if "village" in want and c.n_villages:
+        values = np.column_stack(
+            [
+                a.v_cov.astype(float),
+                a.visits,
+                a.min_visits,
+                a.v_p95_h,
+                a.v_created,
+                econ["cost_per_parcel_yuan"].to_numpy(dtype=float),
+                econ["subsidy_yuan_per_day"].to_numpy(dtype=float),
+            ]
+        )
+        frames.append(_units("village", c.village_codes, c.village_names, _VILLAGE_KPIS, values))
+    if "township" in want and c.n_townships:
+        values = np.column_stack(
+            [a.t_cov.astype(float), a.served_days, a.t_p95_h, a.t_created]
+        )  # fmt: skip
+        frames.append(
+            _units("township", c.township_codes, c.township_names, _TOWNSHIP_KPIS, values)
+        )
+    return frames
+
+
+def _units(
+    scope: str, codes: np.ndarray, names: np.ndarray, kpis: tuple[str, ...], values: np.ndarray
+) -> pd.DataFrame:
+    """Long rows of a (unit x KPI) value matrix, unit by unit."""
+    k = len(kpis)
+    return pd.DataFrame(
+        {
+            "scope": [scope] * (len(codes) * k),
+            "code": [str(x) for x in codes for _ in kpis],
+            "name": [str(x) for x in names for _ in kpis],
+            "kpi": list(kpis) * len(codes),
+            "value": values.astype(float).ravel(),
+        }
+    )
+
+
+def _trip_parts(c: County, trips: pd.DataFrame, skipped: pd.DataFrame) -> dict[str, Any]:
+    """Km, hours and overtime of the window's legs (buses excluded), loops not driven."""
+    start, end = window(c.scenario)
+    dep = trips["depart"].to_numpy()
+    legs = (dep >= start) & (dep < end) & (trips["kind"] != "bus").to_numpy()
+    arrive, stop = trips["arrive"].to_numpy()[legs], trips["stop_min"].to_numpy()[legs]
+    hours = (arrive - dep[legs] + stop) / 60.0
+    return {
+        "km": float(trips["km"].to_numpy()[legs].sum()),
+        "hours": float(hours.sum()),
+        "overtime_h": _overtime_h(c, trips),
+        "loops_not_driven": _in_window(skipped["day"].to_numpy() * DAY_MIN, start, end),
+    }
+
+
+def _sorter_parts(c: County, p: pd.DataFrame) -> dict[str, Any]:
+    """Parcels sorted in the window and the sorter's capacity over the window."""
+    sc = c.scenario
+    start, end = window(sc)
+    shift_h = sum(b - a for a, b in sorting_shifts(sc)) / 60.0
+    per_hour = sc.facilities.county_centre.sorting_capacity_per_hour
+    return {
+        "n_sorted": _in_window(p["t_sorted"].to_numpy(), start, end),
+        "capacity": per_hour * shift_h * (end - start) / DAY_MIN,
+    }
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a (categorical or text) column, and the values they stand for."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int64), pd.Index(uniques)
 
 
 def _overtime_h(c: County, trips: pd.DataFrame) -> float:
-    """Hours vehicles were still out after their shift end, over the window's vehicle-days."""
+    """Hours vehicles were still out after their shift end, over the window's vehicle-days.
+
+    A vehicle-day is the runs leaving on that day; it ends with the last arrival of its legs
+    and is compared with the shift end of the vehicle's type.
+    """
     start, end = window(c.scenario)
-    legs = trips[trips["kind"].to_numpy() != "bus"]
-    if len(legs) == 0:
+    legs = (trips["kind"] != "bus").to_numpy()
+    if not legs.any():
         return 0.0
-    run_dep = run_starts(legs).to_numpy()
+    run_dep = run_starts(trips, legs)
     keep = (run_dep >= start) & (run_dep < end)
     types = c.scenario.fleet.vehicle_types
-    shift_end = {name: clock_minutes(vt.shift.end) for name, vt in types.items()}
-    day = run_dep[keep] // DAY_MIN
-    last = (
-        pd.DataFrame(
-            {"vehicle": legs["vehicle"].to_numpy()[keep], "day": day, "arrive": legs["arrive"]
-             .to_numpy()[keep], "type": legs["type"].to_numpy()[keep]}
-        )
-        .groupby(["vehicle", "day"], sort=False)
-        .agg(arrive=("arrive", "max"), type=("type", "first"))
-    )  # fmt: skip
-    limit = last.index.get_level_values("day").to_numpy() * DAY_MIN + np.array(
-        [shift_end[x] for x in last["type"]]
+    vehicle, _ = _codes(trips["vehicle"])
+    vtype, type_names = _codes(trips["type"])
+    # (bus types have no shift here: their legs are left out)
+    shift_end = np.array(
+        [clock_minutes(types[x].shift.end) if x in types else np.nan for x in map(str, type_names)]
     )
-    return float(np.clip(last["arrive"].to_numpy() - limit, 0.0, None).sum() / 60.0)
+    day = (run_dep[keep] // DAY_MIN).astype(np.int64)
+    arrive = trips["arrive"].to_numpy()[legs][keep]
+    if len(day) == 0:
+        return 0.0
+    key = vehicle[legs][keep] * (int(day.max()) + 1) + day
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    first = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    last_arrive = np.maximum.reduceat(arrive[order], first)
+    limit = day[order][first] * DAY_MIN + shift_end[vtype[legs][keep][order][first]]
+    return float(np.clip(last_arrive - limit, 0.0, None).sum() / 60.0)
 
 
-def _outbound_parts(c: County, out: pd.DataFrame, end: float) -> dict:
+def _outbound_parts(c: County, out: pd.DataFrame, end: float) -> dict[str, Any]:
     """Outbound cohort: counts and lead times from packed at the village to the trunk."""
-    mine = out[in_window(c, out)]
-    trunk = mine["t_trunk"].to_numpy()
-    state = mine["final_state"].to_numpy()
-    spoiled = state == "spoiled"
-    created = mine["t_created"].to_numpy()
+    mine = in_window(c, out)
+    trunk = out["t_trunk"].to_numpy()[mine]
+    state = _state_counts(out["final_state"], mine)
+    codes = pd.Index(FINAL_STATES).get_indexer(out["final_state"].cat.categories)
+    spoiled = codes[out["final_state"].cat.codes.to_numpy()[mine]] == FINAL_STATES.index("spoiled")
+    created = out["t_created"].to_numpy()[mine]
     shipped = ~np.isnan(trunk)
     # Spoiled parcels never reach the trunk: they leave the lead-time sample.
     return {
-        "out_created": len(mine),
-        "out_shipped": int(np.sum(state == "delivered")),
+        "out_created": int(np.sum(mine)),
+        "out_shipped": int(state[FINAL_STATES.index("delivered")]),
         "out_spoiled": int(np.sum(spoiled)),
-        "out_lead_h": (np.where(shipped, trunk, end) - created)[~spoiled] / 60.0,
-        "out_reached": shipped[~spoiled],
+        "lead_h": (np.where(shipped, trunk, end) - created)[~spoiled] / 60.0,
+        "reached": shipped[~spoiled],
     }
 
 
@@ -195,121 +371,9 @@ def _locker_use(c: County, p: pd.DataFrame, start: float, end: float) -> dict[st
     cap = n_lockers * c.scenario.facilities.village_points.locker_capacity_parcels * (end - start)
     if n_lockers == 0 or len(p) == 0:
         return {"locker_busy_min": 0.0, "locker_capacity_min": float(cap)}
-    at = p["point_kind"].to_numpy() == "locker"
+    at = cast("np.ndarray", (p["point_kind"] == "locker").to_numpy())
     t_in = p["t_point"].to_numpy()[at]
     t_out = np.fmin(p["t_picked_up"].to_numpy()[at], p["t_returned"].to_numpy()[at])
     t_out = np.where(np.isnan(t_out), end, t_out)
     busy = np.clip(np.minimum(t_out, end) - np.maximum(t_in, start), 0, None)
     return {"locker_busy_min": float(np.nansum(busy)), "locker_capacity_min": float(cap)}
-
-
-def carrier_rows(parts: list[Parts], names: list[str]) -> list[tuple]:
-    """Per-carrier costs of a replication, over all counties (scope "carrier")."""
-    own = np.sum([x.costs.carrier_own_yuan for x in parts], axis=0)
-    shared = np.sum([x.costs.carrier_shared_yuan for x in parts], axis=0)
-    n = np.sum([x.costs.carrier_parcels for x in parts], axis=0)
-    rows = []
-    for i, name in enumerate(names):
-        total = own[i] + shared[i]
-        for kpi, val in (
-            ("parcels_reached_point", n[i]),
-            ("cost_own_vehicles_yuan", own[i]),
-            ("cost_shared_yuan", shared[i]),
-            ("cost_yuan", total),
-            ("cost_per_parcel_yuan", total / n[i] if n[i] else np.nan),
-        ):
-            rows.append(("carrier", name, name, kpi, float(val)))
-    return rows
-
-
-def _ratio(a: float, b: float) -> float:
-    return float(a / b) if b else np.nan
-
-
-def _service(parts: list[Parts]) -> dict[str, float]:
-    """Coverage and lead-time KPIs of a region."""
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(x, name) for x in parts])
-
-    v_cov = np.concatenate([x.a.v_cov for x in parts])
-    t_cov = np.concatenate([x.a.t_cov for x in parts])
-    pop = cat("population")
-    lead, reached, lead_day = cat("lead_h"), cat("reached"), cat("lead_day")
-    limit = parts[0].limit_h
-    determined = reached | (lead >= limit)
-    n = len(lead)
-    (p50, p95), mean = survival.summary(lead, reached, (0.5, 0.95))
-    return {
-        "county_hub_coverage": float(np.mean([x.a.c_cov for x in parts])),
-        "township_point_coverage": float(np.mean(t_cov)) if len(t_cov) else np.nan,
-        "village_express_coverage": float(np.mean(v_cov)) if len(v_cov) else np.nan,
-        "village_express_coverage_pop": _ratio(float(np.sum(pop * v_cov)), float(np.sum(pop))),
-        "lead_time_p50_h": p50,
-        "lead_time_p95_h": p95,
-        "lead_time_mean_h": mean,
-        "lead_time_max_h": float(lead[reached].max()) if reached.any() else np.nan,
-        "lead_same_day_share": _ratio(float(np.sum(lead_day == 0)), n),
-        "lead_next_day_share": _ratio(float(np.sum(lead_day == 1)), n),
-        "lead_later_share": _ratio(float(np.sum(lead_day >= 2)), n),
-        "lead_unresolved_share": _ratio(float(np.sum(~reached)), n),
-        "on_time_rate": _ratio(float(np.sum(reached & (lead <= limit))), float(determined.sum())),
-    }
-
-
-def aggregate(parts: list[Parts]) -> dict[str, float]:
-    """Region-level KPIs of one replication from its counties' parts."""
-
-    def total(cost: str) -> float:
-        return float(sum(getattr(x.costs, cost) for x in parts))
-
-    def add(name: str) -> float:
-        return float(sum(getattr(x, name) for x in parts))
-
-    state = np.concatenate([x.state for x in parts])
-    counts = np.bincount(state.astype(np.int64), minlength=len(FINAL_STATES))
-    cost = total("total_yuan")
-    arrived = add("arrived")
-    village = sum(x.costs.village_parcels.sum() for x in parts)
-    out_created = add("out_created")
-    grid = np.sum([x.queue["grid"] for x in parts], axis=0)
-    queue = {k: float(sum(x.queue[k] for x in parts)) for k in ("unsorted", "sorted", "outbound")}
-    out_lead = np.concatenate([x.out_lead_h for x in parts])
-    out_reached = np.concatenate([x.out_reached for x in parts])
-    (out_p50, out_p95), _ = survival.summary(out_lead, out_reached, (0.5, 0.95))
-    return {
-        **_service(parts),
-        "parcels_created": float(len(state)),
-        **{f"parcels_{s}": float(counts[i]) for i, s in enumerate(FINAL_STATES)},
-        "backlog_county_centre": queue["unsorted"] + queue["sorted"],
-        "backlog_county_centre_unsorted": queue["unsorted"],
-        "backlog_county_centre_sorted": queue["sorted"],
-        "backlog_county_centre_max": float(grid.max()) if np.size(grid) else 0.0,
-        "backlog_county_centre_outbound": queue["outbound"],
-        "vehicle_km": add("km"),
-        "vehicle_hours": add("hours"),
-        "vehicle_days": total("vehicle_days"),
-        "overtime_h": add("overtime_h"),
-        "loops_not_driven": add("loops_not_driven"),
-        "cost_yuan": cost,
-        "cost_shuttle_yuan": total("shuttle_yuan"),
-        "cost_village_yuan": total("village_yuan"),
-        "cost_driver_yuan": total("driver_yuan"),
-        "cost_fixed_yuan": total("fixed_yuan"),
-        "cost_bus_yuan": total("bus_yuan"),
-        "bus_parcels": total("bus_parcels"),
-        "cost_per_parcel_yuan": _ratio(cost, arrived),
-        "cost_per_parcel_shuttle_yuan": _ratio(total("shuttle_yuan"), arrived),
-        "cost_per_parcel_village_yuan": _ratio(total("village_yuan"), village),
-        "uneconomic_villages": add("uneconomic"),
-        "subsidy_needed_yuan_per_day": add("subsidy_per_day"),
-        "co2_kg": total("co2_kg"),
-        "locker_overflows": add("overflows"),
-        "outbound_parcels_created": out_created,
-        "outbound_parcels_shipped": add("out_shipped"),
-        "outbound_lead_time_p50_h": out_p50,
-        "outbound_lead_time_p95_h": out_p95,
-        "spoilage_rate": _ratio(add("out_spoiled"), out_created),
-        "locker_utilisation": _ratio(add("locker_busy_min"), add("locker_capacity_min")),
-        "sorter_utilisation": _ratio(add("n_sorted"), add("capacity")),
-    }
