@@ -27,10 +27,8 @@ import pandas as pd
 
 from sim.build import build_county, check_region, region_notes
 from sim.engine import Categories, simulate_block
-from sim.kpi import PROVINCE
-from sim.kpi.cohort import inbound_cohort
-from sim.kpi.coverage import COVERAGE_COLUMNS, assess, coverage_rows
-from sim.kpi.tables import Parts, aggregate, carrier_rows, county_kpis
+from sim.kpi import Parts, county_block, county_coverage, kpi_table
+from sim.kpi.coverage import COVERAGE_COLUMNS
 from sim.measure import simulated_days
 from sim.parcelfile import ParcelsChoice, lean_parcels, lean_trips, parcel_schema
 from sim.world import County, World
@@ -51,7 +49,7 @@ class CountyBlock:
 
     replication: int
     end: float
-    rows: list[tuple]
+    rows: pd.DataFrame
     parts: Parts
     parcels: pa.Table | None
     n_parcels: int
@@ -79,14 +77,16 @@ class CountyOutcome:
     index: int
     county: County
     blocks: list[CountyBlock]
-    coverage: list[tuple]
+    coverage: pd.DataFrame
 
 
 @dataclass
 class StreamedRun:
     """The outcome of a streamed region run (the tables the run folder needs).
 
-    ``parcels_written``: rows of ``parcels.parquet``; ``parcels``: parcels simulated.
+    ``parcels_written``: rows of ``parcels.parquet``; ``parcels``: parcels simulated;
+    ``lead_h``: per (replication, county), the lead hours of the window's inbound parcels,
+    float32, sign bit set where censored (:func:`sim.kpi.survival.encode`).
     """
 
     world: World
@@ -97,7 +97,7 @@ class StreamedRun:
     parcels_written: int = 0
     vehicle_legs: int = 0
     skipped: list[pd.DataFrame] = field(default_factory=list)
-    lead_h: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+    lead_h: list[np.ndarray] = field(default_factory=list)
 
 
 def county_outcome(
@@ -124,23 +124,42 @@ def county_outcome(
     blocks, inbound, trips = [], [], []
     for r in range(scenario.replications):
         b = simulate_block(county, r, cats, 0, progress)
-        table = pd.concat(b.parcels, ignore_index=True)
-        table["parcel_id"] = np.arange(len(table), dtype=np.int64)
-        rows, parts = county_kpis(county, table, b.trips, b.skipped, b.end)
+        inb, outb = b.parcels
+        if len(outb):
+            outb["parcel_id"] += len(inb)
+            table = pd.concat(b.parcels, ignore_index=True)
+        else:
+            table = inb
+        rows, parts = county_block(county, table, b.trips, b.skipped, b.end)
         kept = None
         if parcels == "all":
             kept = lean_parcels(table, schema)
         elif parcels == "sample":
             kept = lean_parcels(table.iloc[::SAMPLE_EVERY], schema)
-        inbound.append(b.parcels[0])
+        del table, outb
+        inbound.append(inb)
         trips.append(b.trips)
         blocks.append(
-            CountyBlock(r, b.end, rows, parts, kept, len(table), lean_trips(b.trips), b.skipped)
+            CountyBlock(
+                r,
+                b.end,
+                rows,
+                parts,
+                kept,
+                len(inb) + len(b.parcels[1]),
+                lean_trips(b.trips),
+                b.skipped,
+            )
         )
+        del b
     ends = {b.replication: b.end for b in blocks}
-    cohort = inbound_cohort(county, pd.concat(inbound, ignore_index=True), ends)
-    trips_all = pd.concat(trips, ignore_index=True)
-    coverage = coverage_rows(county, assess(county, cohort, trips_all, len(blocks)))
+    one = len(inbound) == 1
+    coverage = county_coverage(
+        county,
+        inbound[0] if one else pd.concat(inbound, ignore_index=True),
+        trips[0] if one else pd.concat(trips, ignore_index=True),
+        ends,
+    )
     light = dataclasses.replace(
         county, time_min={}, km={}, graph=county.graph if keep_graph else nx.MultiDiGraph()
     )
@@ -182,33 +201,31 @@ def run_region(
     -------
     StreamedRun
         KPIs (as :func:`sim.compute_kpis`), coverage (as :func:`sim.coverage_table`), run
-        ends, counts, and the lead hours of the window's inbound parcels (float32, negative
-        or -0.0 when censored) for the lead-time chart.
+        ends, counts, and the lead hours of the window's inbound parcels for the lead-time
+        chart.
     """
     codes = check_region(scenario)
     keep_graph = len(codes) <= KEEP_GRAPHS_MAX
     days = simulated_days(scenario) * scenario.replications
     first_id = dict.fromkeys(range(scenario.replications), 0)
     counties: list[County] = []
-    rows: list[tuple[int, list[tuple]]] = []
+    rows: list[pd.DataFrame] = []
     parts: dict[int, list[Parts]] = {}
-    cover: list[tuple] = []
+    cover: list[pd.DataFrame] = []
     out = StreamedRun(
         world=World(scenario, ()), kpis=pd.DataFrame(), coverage=pd.DataFrame(), ends={}
     )
-    leads = []
     for oc, reported in _outcomes(
         scenario, codes, parcels, keep_graph, workers, scheduler, cache_dir, progress
     ):
         if progress is not None and not reported:
             progress(days)
         counties.append(oc.county)
-        cover += oc.coverage
+        cover.append(oc.coverage)
         for b in oc.blocks:
             out.ends[(b.replication, oc.county.county_code)] = b.end
-            rows.append((b.replication, b.rows))
+            rows.append(b.rows.assign(replication=b.replication))
             parts.setdefault(b.replication, []).append(b.parts)
-            leads.append(_signed_leads(b.parts))
             if b.parcels is not None and write_parcels is not None:
                 write_parcels(_renumber(b.parcels, first_id[b.replication]))
                 out.parcels_written += b.parcels.num_rows
@@ -220,44 +237,12 @@ def run_region(
             out.skipped.append(b.skipped)
     notes = region_notes(scenario)
     out.world = World(scenario=scenario, counties=tuple(counties), notes=tuple(notes))
-    out.kpis = _kpi_frame(rows, parts, [c.name for c in scenario.carriers])
-    out.coverage = pd.DataFrame(cover, columns=COVERAGE_COLUMNS)
-    out.lead_h = np.concatenate(leads) if leads else out.lead_h
-    return out
-
-
-_KPI_COLUMNS = ["scope", "code", "name", "kpi", "value"]
-_SCOPE_ORDER = {"province": 0, "carrier": 1, "county": 2, "township": 3, "village": 4}
-
-
-def _kpi_frame(
-    blocks: list[tuple[int, list[tuple]]], parts: dict[int, list[Parts]], carriers: list[str]
-) -> pd.DataFrame:
-    """The KPI table of :func:`sim.compute_kpis` from the counties' (replication, rows) and
-    parts."""
-    frames = [pd.DataFrame(rows, columns=_KPI_COLUMNS).assign(replication=r) for r, rows in blocks]
-    for r, ps in parts.items():
-        if len(ps) == 1:  # a region of one county: the county's own values
-            (rows,) = [rows for rr, rows in blocks if rr == r]
-            values = {k: v for scope, _, _, k, v in rows if scope == "county"}
-        else:
-            values = aggregate(ps)
-        region = [("province", *PROVINCE, k, v) for k, v in values.items()]
-        region += carrier_rows(ps, carriers)
-        frames.append(pd.DataFrame(region, columns=_KPI_COLUMNS).assign(replication=r))
-    out = pd.concat(frames, ignore_index=True)
-    out = out.sort_values(
-        ["replication", "scope"],
-        key=lambda s: s.map(_SCOPE_ORDER) if s.name == "scope" else s,
-        kind="stable",
+    out.kpis = kpi_table(rows, parts, [c.name for c in scenario.carriers])
+    out.coverage = (
+        pd.concat(cover, ignore_index=True) if cover else pd.DataFrame(columns=COVERAGE_COLUMNS)
     )
-    return out[["replication", *_KPI_COLUMNS]].reset_index(drop=True)
-
-
-def _signed_leads(parts: Parts) -> np.ndarray:
-    """The lead hours of a block's cohort as float32, sign bit set where censored."""
-    lead = np.asarray(parts.lead_h, dtype=np.float32)
-    return np.copysign(lead, np.where(parts.reached, 1, -1).astype(np.float32))
+    out.lead_h = [p.lead_h for r in sorted(parts) for p in parts[r]]
+    return out
 
 
 def _renumber(table: pa.Table, first: int) -> pa.Table:

@@ -93,6 +93,7 @@ __all__ = [
     "county_coverage",
     "coverage_table",
     "format_value",
+    "kpi_table",
     "region_rows",
     "summarize",
 ]
@@ -141,7 +142,24 @@ def compute_kpis(results: Results, *, scopes: Collection[str] | None = None) -> 
         frames.append(rows.assign(replication=r))
         by_rep.setdefault(r, []).append(parts)
     names = [c.name for c in results.world.scenario.carriers]
-    frames.append(region_rows(by_rep, names, scopes=want))
+    return kpi_table(frames, by_rep, names, scopes=want)
+
+
+def kpi_table(
+    county_rows: list[pd.DataFrame],
+    parts_by_rep: dict[int, list[Parts]],
+    carrier_names: list[str],
+    *,
+    scopes: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """The KPI table of a run from its (county, replication) blocks, in any block order.
+
+    ``county_rows`` are the blocks' :func:`county_block` rows with their ``replication``
+    column; ``parts_by_rep`` their parts per replication in county order. Rows come out by
+    replication, then scope (province, carrier, county, township, village), the blocks'
+    order kept within a scope (:func:`compute_kpis`; the streamed run uses it too).
+    """
+    frames = [*county_rows, region_rows(parts_by_rep, carrier_names, scopes=scopes)]
     out = pd.concat([f for f in frames if len(f)], ignore_index=True)
     if out.empty:
         out = pd.DataFrame(columns=["replication", *COLUMNS])

@@ -67,11 +67,10 @@ def region_rows(
 
 
 def region_values(parts: Sequence[Parts]) -> dict[str, float]:
-    """KPIs of a region of one replication from its counties' parts (float32 lead times)."""
-    lead, reached = survival.decode(np.concatenate([x.lead_h for x in parts]))
-    out_lead, out_reached = survival.decode(np.concatenate([x.out_lead_h for x in parts]))
-    (p50, p95), mean = survival.summary(lead, reached, (0.5, 0.95))
-    (out_p50, out_p95), _ = survival.summary(out_lead, out_reached, (0.5, 0.95))
+    """KPIs of a region of one replication from its counties' parts (float32 lead times,
+    about 4 bytes per parcel: :func:`sim.kpi.survival.summary_encoded`)."""
+    (p50, p95), mean = survival.summary_encoded([x.lead_h for x in parts], (0.5, 0.95))
+    (out_p50, out_p95), _ = survival.summary_encoded([x.out_lead_h for x in parts], (0.5, 0.95))
     return aggregate(parts, (p50, p95, mean), (out_p50, out_p95))
 
 

@@ -186,3 +186,60 @@ def encode(lead_h: np.ndarray, reached: np.ndarray) -> np.ndarray:
 def decode(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(lead times in float64, reached) from :func:`encode`'s array."""
     return np.abs(x).astype(np.float64), ~np.signbit(x)
+
+
+#: Distinct event times handled at once by :func:`summary_encoded`.
+_CHUNK = 1 << 22
+
+
+def summary_encoded(arrays: list[np.ndarray], qs: tuple[float, ...]) -> tuple[list[float], float]:
+    """:func:`summary` of the lead times of several :func:`encode`\\ d arrays, in about 4 bytes
+    per parcel.
+
+    For a region's or a province's parcels (hundreds of millions in a year): the outcomes are
+    gathered in one float32 array and sorted in place, the censored times apart, and the
+    Kaplan–Meier curve is walked in chunks of distinct times, each time's factor
+    ``1 - d / n`` taken at once (the same estimate as :func:`summary`, up to rounding).
+    """
+    ev = np.concatenate([a[~np.signbit(a)] for a in arrays]) if arrays else np.empty(0, "f4")
+    ce = np.concatenate([-a[np.signbit(a)] for a in arrays]) if arrays else np.empty(0, "f4")
+    n = len(ev) + len(ce)
+    if n == 0:
+        return [float("nan")] * len(qs), float("nan")
+    if len(ce) == 0:
+        return [_order_statistic(ev, q) for q in qs], float(np.mean(ev, dtype=np.float64))
+    ev.sort()
+    ce.sort()
+    t_max = float(max(ev[-1] if len(ev) else 0.0, ce[-1]))
+    out = [float("nan")] * len(qs)
+    log_s, dead, prev_t, area, done = 0.0, False, 0.0, 0.0, 0
+    while done < len(ev):
+        end = min(done + _CHUNK, len(ev))
+        end = int(np.searchsorted(ev, ev[end - 1], side="right"))  # keep ties together
+        chunk = ev[done:end]
+        first = np.flatnonzero(np.concatenate([[True], chunk[1:] != chunk[:-1]]))
+        u = chunk[first].astype(np.float64)
+        d = np.diff(np.append(first, len(chunk))).astype(np.float64)
+        at_risk = n - (done + first) - np.searchsorted(ce, chunk[first], side="left")
+        factor = 1.0 - d / at_risk
+        zero = factor <= 1e-12
+        cum = log_s + np.cumsum(np.log(np.where(zero, 1.0, factor)))
+        dead_after = dead | (np.cumsum(zero) > 0)
+        s = np.where(dead_after, 0.0, np.exp(cum))
+        s_before = np.concatenate([[0.0 if dead else np.exp(log_s)], s[:-1]])
+        area += float(np.sum(s_before * np.diff(np.concatenate([[prev_t], u]))))
+        for i, q in enumerate(qs):
+            if np.isnan(out[i]):
+                hit = np.flatnonzero(s <= 1.0 - q + _TOL)
+                if len(hit):
+                    out[i] = float(u[hit[0]])
+        log_s, dead, prev_t, done = float(cum[-1]), bool(dead_after[-1]), float(u[-1]), end
+    last_s = 0.0 if dead else float(np.exp(log_s))
+    return out, area + last_s * (t_max - prev_t)
+
+
+def _order_statistic(x: np.ndarray, q: float) -> float:
+    """The ``inverted_cdf`` ``q``-quantile of ``x`` (an element of it), partitioning in place."""
+    k = max(int(np.ceil(q * len(x))) - 1, 0)
+    x.partition(k)
+    return float(x[k])

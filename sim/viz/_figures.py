@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ def save_run_figures(
     coverage: pd.DataFrame,
     folder: Path,
     *,
-    lead_h: np.ndarray | None = None,
+    lead_h: np.ndarray | Sequence[np.ndarray] | None = None,
 ) -> list[Path]:
     """Draw the run's figures into ``folder`` as PNG files and return their paths.
 

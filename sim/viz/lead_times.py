@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,14 +53,17 @@ def cohort_lead_hours(results: Results) -> np.ndarray:
     return np.copysign(lead, np.where(reached, 1.0, -1.0))
 
 
-def plot_lead_hours(lead_h: np.ndarray, scenario: Scenario, *, ax: Axes | None = None) -> Axes:
+def plot_lead_hours(
+    lead_h: np.ndarray | Sequence[np.ndarray], scenario: Scenario, *, ax: Axes | None = None
+) -> Axes:
     """The chart of :func:`plot_lead_times` from the cohort's signed lead hours.
 
     Parameters
     ----------
     lead_h
-        Lead hours of the window's parcels, sign bit set where censored
-        (:func:`cohort_lead_hours`; :func:`sim.stream.run_region` returns them too).
+        Lead hours of the window's parcels, sign bit set where censored: one array
+        (:func:`cohort_lead_hours`) or several (:func:`sim.stream.run_region` returns one
+        per county and replication).
     scenario
         The run's scenario (name and lead-time standard).
     ax
@@ -74,14 +78,16 @@ def plot_lead_hours(lead_h: np.ndarray, scenario: Scenario, *, ax: Axes | None =
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
     sc = scenario
-    reached = ~np.signbit(lead_h)
-    lead = np.abs(lead_h).astype(np.float64)
-    if len(lead):
-        shown = lead[reached]
-        top = max(shown.max(), 1) if len(shown) else 1
-        # matplotlib's stubs type ``bins`` as a Sequence; an array of edges works the same.
-        ax.hist(shown, bins=np.arange(0, top + 2, 2), color="#264653")  # type: ignore[arg-type]
-        (p50, p95), _ = survival.summary(lead, reached, (0.5, 0.95))
+    chunks = [lead_h] if isinstance(lead_h, np.ndarray) else list(lead_h)
+    n = sum(len(x) for x in chunks)
+    late = sum(int(np.signbit(x).sum()) for x in chunks)
+    if n:
+        shown = [x[~np.signbit(x)] for x in chunks]
+        top = max([1.0, *(float(x.max()) for x in shown if len(x))])
+        bins = np.arange(0, top + 2, 2)
+        counts = sum(np.histogram(x, bins=bins)[0] for x in shown)
+        ax.stairs(counts, bins, fill=True, color="#264653")
+        (p50, p95), _ = survival.summary_encoded(chunks, (0.5, 0.95))
         for q, value, style in ((50, p50, "--"), (95, p95, ":")):
             if not np.isnan(value):
                 ax.axvline(value, color="#e76f51", linestyle=style, label=f"p{q} = {value:.1f} h")
@@ -93,10 +99,10 @@ def plot_lead_hours(lead_h: np.ndarray, scenario: Scenario, *, ax: Axes | None =
     )
     ax.set_xlabel("lead time from county centre to collection point (h)")
     ax.set_ylabel("parcels")
-    late = f"; {np.mean(~reached):.1%} not arrived" if len(lead) and not reached.all() else ""
+    note = f"; {late / n:.1%} not arrived" if late else ""
     ax.set_title(
-        f"{sc.name}: lead times of the {len(lead):,} parcels created in the window "
-        f"(all replications{late})",
+        f"{sc.name}: lead times of the {n:,} parcels created in the window "
+        f"(all replications{note})",
         fontsize=10,
     )
     ax.legend(fontsize=8)

@@ -3,7 +3,7 @@
 Usage::
 
     git worktree add --detach /tmp/kpi-base 5918620
-    python tools/bench_kpis.py /tmp/kpi-base . [--cases linxian lvliang10] [--repeat 3]
+    python benchmarks/kpis.py /tmp/kpi-base . [--cases linxian lvliang10] [--repeat 3]
 
 Cases: ``linxian`` is scenarios/linxian_mountain.yaml (临县) for 30 days, ``lvliang10`` the
 first 10 counties of prefecture 1411 for 10 days; both one replication, no warm-up, no
