@@ -27,8 +27,9 @@ import pandas as pd
 
 from sim.build import build_county, check_region, region_notes
 from sim.engine import Categories, simulate_block
-from sim.kpi import Parts, county_block, county_coverage, kpi_table
+from sim.kpi import Parts, county_coverage, kpi_table
 from sim.kpi.coverage import COVERAGE_COLUMNS
+from sim.kpi.tables import county_block_coverage
 from sim.measure import simulated_days
 from sim.parcelfile import ParcelsChoice, lean_parcels, lean_trips, parcel_schema
 from sim.world import County, World
@@ -130,15 +131,19 @@ def county_outcome(
             table = pd.concat(b.parcels, ignore_index=True)
         else:
             table = inb
-        rows, parts = county_block(county, table, b.trips, b.skipped, b.end)
+        one = scenario.replications == 1
+        rows, parts, cov = county_block_coverage(
+            county, table, b.trips, b.skipped, b.end, coverage=one
+        )
         kept = None
         if parcels == "all":
             kept = lean_parcels(table, schema)
         elif parcels == "sample":
             kept = lean_parcels(table.iloc[::SAMPLE_EVERY], schema)
         del table, outb
-        inbound.append(inb)
-        trips.append(b.trips)
+        if not one:  # coverage pools the replications
+            inbound.append(inb)
+            trips.append(b.trips)
         blocks.append(
             CountyBlock(
                 r,
@@ -152,18 +157,15 @@ def county_outcome(
             )
         )
         del b
-    ends = {b.replication: b.end for b in blocks}
-    one = len(inbound) == 1
-    coverage = county_coverage(
-        county,
-        inbound[0] if one else pd.concat(inbound, ignore_index=True),
-        trips[0] if one else pd.concat(trips, ignore_index=True),
-        ends,
-    )
+    if cov is None:
+        ends = {b.replication: b.end for b in blocks}
+        inb_all = pd.concat(inbound, ignore_index=True)
+        trips_all = pd.concat(trips, ignore_index=True)
+        cov = county_coverage(county, inb_all, trips_all, ends)
     light = dataclasses.replace(
         county, time_min={}, km={}, graph=county.graph if keep_graph else nx.MultiDiGraph()
     )
-    return CountyOutcome(index=index, county=light, blocks=blocks, coverage=coverage)
+    return CountyOutcome(index=index, county=light, blocks=blocks, coverage=cov)
 
 
 def run_region(

@@ -136,3 +136,11 @@ def test_report_of_a_run_without_parcels(tiny_scenario, tmp_path):
     assert main(["report", str(tmp_path / "run")]) == 0
     html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert "figures/lead_times.png" in html  # the run's own chart, drawn from every parcel
+
+
+def test_one_replication_takes_coverage_from_the_kpi_pass(three):
+    one = sim.scenario_from_dict({**three.model_dump(mode="json"), "replications": 1})
+    results = sim.run(sim.build(one))
+    run = run_region(one, workers=1)
+    pd.testing.assert_frame_equal(run.coverage, sim.coverage_table(results), check_exact=True)
+    pd.testing.assert_frame_equal(run.kpis, sim.compute_kpis(results), check_exact=True)

@@ -21,7 +21,7 @@ from sim.engine import FINAL_STATES, sorting_shifts
 from sim.kpi import survival
 from sim.kpi.backlog import centre_queue
 from sim.kpi.cohort import in_window, inbound_cohort, run_starts
-from sim.kpi.coverage import Assessment, assess
+from sim.kpi.coverage import COVERAGE_COLUMNS, Assessment, assess, coverage_rows
 from sim.kpi.region import aggregate
 from sim.measure import DAY_MIN, window
 from sim.scenario import clock_minutes
@@ -147,6 +147,23 @@ def county_block(
     parts : Parts
         For :func:`sim.kpi.region.region_rows`, also when no county row was asked for.
     """
+    rows, parts, _ = county_block_coverage(c, parcels, trips, skipped, end, scopes=scopes)
+    return rows, parts
+
+
+def county_block_coverage(
+    c: County,
+    parcels: pd.DataFrame,
+    trips: pd.DataFrame,
+    skipped: pd.DataFrame,
+    end: float,
+    *,
+    scopes: Collection[str] | None = None,
+    coverage: bool = False,
+) -> tuple[pd.DataFrame, Parts, pd.DataFrame | None]:
+    """:func:`county_block`, and with ``coverage`` the county's coverage rows of this one
+    replication from the same cohort and assessment: for a run of one replication they are
+    :func:`sim.kpi.coverage.county_coverage`'s rows, without a second pass."""
     want = set(SCOPES if scopes is None else scopes)
     sc = c.scenario
     start, w_end = window(sc)
@@ -195,7 +212,8 @@ def county_block(
     if "county" in want:
         frames.append(_frame("county", c.county_code, c.county_name, values))
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-    return rows, parts
+    cov = pd.DataFrame(coverage_rows(c, a), columns=COVERAGE_COLUMNS) if coverage else None
+    return rows, parts, cov
 
 
 def _rows(df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
