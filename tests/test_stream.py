@@ -23,7 +23,7 @@ def three(tiny_scenario) -> sim.Scenario:
     data = tiny_scenario.model_dump(mode="json")
     data["region"] = {"counties": COUNTIES}
     data["demand"]["outbound"] = {"parcels_per_village_per_day": 1}
-    data["demand"]["inbound"]["parcels_per_village_per_day"] = 8
+    data["demand"]["inbound"]["parcels_per_village_per_day"] = 3
     return sim.scenario_from_dict(data)
 
 
