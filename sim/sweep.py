@@ -28,12 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy.stats import qmc
 
 from sim import _executors
+from sim._sweep_runs import KEPT_SCOPES as KEPT_SCOPES  # re-exported
+from sim._sweep_runs import variant_runs
 from sim.errors import ScenarioError
 from sim.kpi import summarize
 from sim.outdir import prepare_sweep_out, start_sweep_folder
-
-#: KPI scopes kept in sweep results (villages and townships would multiply the table).
-KEPT_SCOPES = ("province", "county", "carrier")
 
 
 class Factor(BaseModel):
@@ -258,14 +257,18 @@ def run_key(scenario: dict[str, Any], replication: int, *, geodata: str | None =
 
 def _one(scenario: dict[str, Any], replication: int) -> pd.DataFrame:
     """Build and run one replication of a resolved scenario; its KPIs (kept scopes)."""
-    from sim.build import build
-    from sim.engine import run
-    from sim.kpi import compute_kpis
-    from sim.scenario import scenario_from_dict
+    ((_, result),) = variant_runs(scenario, [replication], errors=())
+    assert isinstance(result, pd.DataFrame)  # errors=(): an error propagates
+    return result
 
-    sc = scenario_from_dict(scenario)
-    kpis = compute_kpis(run(build(sc), only=replication))
-    return kpis[kpis["scope"].isin(KEPT_SCOPES)].reset_index(drop=True)
+
+def _tasks(pending: list[tuple[int, int, str, dict[str, Any]]]) -> list[_executors.Task]:
+    """The pending runs grouped by variant (in variant order): each variant's world is built
+    once for all its runs."""
+    by_variant: dict[int, _executors.Task] = {}
+    for i, r, key, sc in pending:
+        by_variant.setdefault(i, (sc, []))[1].append((r, key))
+    return [by_variant[i] for i in sorted(by_variant)]
 
 
 def _write(path: Path, write: Callable[[Path], object]) -> None:
@@ -352,7 +355,9 @@ def run_sweep(
         if status is not None:
             status(counts)
 
-    _executors.execute(_one, pending, finish, backend=backend, workers=workers, scheduler=scheduler)
+    _executors.execute(
+        _tasks(pending), finish, backend=backend, workers=workers, scheduler=scheduler
+    )
     results = _collect(out, design, todo)
     if sweep.design in ("sobol", "morris") and results is not None:
         indices = sensitivity(sweep, results)
