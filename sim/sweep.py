@@ -340,6 +340,8 @@ def run_sweep(
     if progress is not None and counts["skipped"]:
         progress(counts["skipped"])
 
+    fresh: dict[str, pd.DataFrame] = {}  # results of runs done now, not read back
+
     def finish(key: str, result: pd.DataFrame | BaseException) -> None:
         err = runs_dir / f"{key}.error.txt"
         if isinstance(result, BaseException):
@@ -349,6 +351,7 @@ def run_sweep(
         else:
             _write(runs_dir / f"{key}.parquet", lambda p: result.to_parquet(p, index=False))
             err.unlink(missing_ok=True)
+            fresh[key] = result
             counts["done"] += 1
         if progress is not None:
             progress(1)
@@ -358,7 +361,7 @@ def run_sweep(
     _executors.execute(
         _tasks(pending), finish, backend=backend, workers=workers, scheduler=scheduler
     )
-    results = _collect(out, design, todo)
+    results = _collect(out, design, todo, fresh)
     if sweep.design in ("sobol", "morris") and results is not None:
         indices = sensitivity(sweep, results)
         _write(
@@ -398,12 +401,21 @@ def _record(out: Path, todo: list, status_of: dict[str, str]) -> None:
     _write(out / "runs.csv", lambda p: table.to_csv(p, index=False))
 
 
-def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> pd.DataFrame | None:
+def _collect(
+    out: Path, design: list[dict[str, Any]], todo: list, fresh: dict[str, pd.DataFrame]
+) -> pd.DataFrame | None:
+    """Write ``results.parquet``, ``summary.csv`` and ``design.csv``; return the results.
+
+    Results of runs done now are taken from ``fresh``; the others are read from ``runs/``.
+    """
     frames = []
     for i, r, key, _ in todo:
         f = out / "runs" / f"{key}.parquet"
-        if f.exists():
-            frames.append(pd.read_parquet(f).assign(variant=i, replication=r, run_key=key))
+        frame = fresh.get(key)
+        if frame is None and f.exists():
+            frame = pd.read_parquet(f)
+        if frame is not None:
+            frames.append(frame.assign(variant=i, replication=r, run_key=key))
     names = list(design[0]) if design else []
     table = pd.DataFrame(design).assign(variant=range(len(design)))
     _write(out / "design.csv", lambda p: table.to_csv(p, index=False))
