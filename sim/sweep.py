@@ -10,7 +10,8 @@ were reused). The folder must be new, empty or an earlier sweep (its first file 
 ``.ruralsim-sweep.json``; see :mod:`sim.outdir`). Replication r of every variant uses the same
 random numbers (common random numbers), and results do not depend on the backend or the
 number of workers. A failed run is recorded in ``DIR/runs/<key>.error.txt`` and does not stop
-the sweep.
+the sweep. A variant's world is built once for all its replications, and only the KPI scopes
+the sweep keeps are computed (:mod:`sim._sweep_runs`).
 """
 
 from __future__ import annotations
