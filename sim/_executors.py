@@ -109,7 +109,7 @@ def _run_pools(
     (``gc.freeze``): a forked worker then does not copy them page by page on its first
     collections, which cost about half a second per worker.
     """
-    n = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    n = max(1, min(workers or os.cpu_count() or 1, sum(len(runs) for _, runs in tasks)))
     backlog = deque((json.dumps(sc, sort_keys=True), runs) for sc, runs in tasks)
     running: dict[Future[pd.DataFrame], tuple[str, int]] = {}
     load = [0] * n  # runs sent to each pool and not yet finished
@@ -150,8 +150,9 @@ def _run_pools(
 
 
 def _take(backlog: deque[tuple[str, list[tuple[int, str]]]], n_pools: int) -> list:
-    """The next runs for a pool: a whole variant, or one run of it near the end of the sweep
-    (fewer variants left than pools). Each run is (replication, key, scenario JSON)."""
+    """The next runs for a pool: a whole variant, or one run of it when fewer variants are
+    left than pools (the end of a sweep, or a sweep of few variants), so that every pool gets
+    work. Each run is (replication, key, scenario JSON)."""
     text, runs = backlog[0]
     if len(backlog) < n_pools and len(runs) > 1:
         backlog[0] = (text, runs[1:])

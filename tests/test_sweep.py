@@ -83,6 +83,8 @@ def test_last_variants_are_handed_out_run_by_run():
     assert _take(backlog, 2) == [(0, "b0", "b")]  # fewer variants left than pools
     assert _take(backlog, 2) == [(1, "b1", "b")]
     assert not backlog
+    one = deque([("c", [(0, "c0"), (1, "c1"), (2, "c2")])])  # one variant, two pools
+    assert [_take(one, 2) for _ in range(3)] == [[(r, f"c{r}", "c")] for r in range(3)]
 
 
 def test_common_random_numbers_across_variants(sweep_file, tmp_path):
