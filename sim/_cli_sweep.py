@@ -88,17 +88,18 @@ def _check_scheduler(address: str) -> None:
 #: Seconds of one simulated village-day on one core (about 0.05 ms, measured on the tiny test
 #: scenario, 284 villages); the estimate of ``sweep --dry-run`` scales it.
 _SECONDS_PER_VILLAGE_DAY = 5e-5
-#: Seconds to build one county's world (layout and travel matrices) in a run.
+#: Seconds to build one county's world (layout and travel matrices), once per variant.
 _SECONDS_PER_COUNTY_BUILD = 0.1
 
 
 def _estimate(first: dict, n_variants: int, n_runs: int, workers: int | None) -> str:
     """What ``sweep --dry-run`` prints: variants, runs and an estimated wall time.
 
-    The time is a constant per simulated village-day and per county built (see
-    :data:`_SECONDS_PER_VILLAGE_DAY`), times the villages and days (horizon and the longest
-    drain) of the first variant, divided among the workers; factors that change the size of
-    the region or the horizon are not taken into account.
+    The time is a constant per simulated village-day (see :data:`_SECONDS_PER_VILLAGE_DAY`)
+    times the villages and days (horizon and the longest drain) of the first variant, for each
+    run, plus a constant per county built, for each variant (its replications share the
+    world), divided among the workers; factors that change the size of the region or the
+    horizon are not taken into account.
     """
     import os
 
@@ -111,12 +112,14 @@ def _estimate(first: dict, n_variants: int, n_runs: int, workers: int | None) ->
     counties = region_counties(sc)
     villages = sum(len(children(t)) for c in counties for t in children(c)["code"])
     days = sc.horizon_days + drain_days(sc)
-    per_run = days * villages * _SECONDS_PER_VILLAGE_DAY + len(counties) * _SECONDS_PER_COUNTY_BUILD
+    per_build = len(counties) * _SECONDS_PER_COUNTY_BUILD
+    per_run = days * villages * _SECONDS_PER_VILLAGE_DAY + per_build * n_variants / max(n_runs, 1)
     cores = workers or os.cpu_count() or 1
     total = per_run * n_runs / cores
     return (
         f"{n_variants:,} variants, {n_runs:,} runs; about {per_run:.1f} s per run "
-        f"({len(counties)} counties, {villages:,} villages, {days} days), about "
+        f"({len(counties)} counties built once per variant, {villages:,} villages, "
+        f"{days} days), about "
         f"{_duration(total)} on {cores} processes (estimated from a constant per village-day)"
     )
 

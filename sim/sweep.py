@@ -10,7 +10,8 @@ were reused). The folder must be new, empty or an earlier sweep (its first file 
 ``.ruralsim-sweep.json``; see :mod:`sim.outdir`). Replication r of every variant uses the same
 random numbers (common random numbers), and results do not depend on the backend or the
 number of workers. A failed run is recorded in ``DIR/runs/<key>.error.txt`` and does not stop
-the sweep.
+the sweep. A variant's world is built once for all its replications, and only the KPI scopes
+the sweep keeps are computed (:mod:`sim._sweep_runs`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim import _executors
+from sim._sweep_runs import KEPT_SCOPES as KEPT_SCOPES  # re-exported
+from sim._sweep_runs import variant_runs
 from sim.errors import ScenarioError
 from sim.kpi import summarize
 from sim.outdir import prepare_sweep_out, start_sweep_folder
-
-#: KPI scopes kept in sweep results (villages and townships would multiply the table).
-KEPT_SCOPES = ("province", "county", "carrier")
 
 
 class Factor(BaseModel):
@@ -259,14 +259,18 @@ def run_key(scenario: dict[str, Any], replication: int, *, geodata: str | None =
 
 def _one(scenario: dict[str, Any], replication: int) -> pd.DataFrame:
     """Build and run one replication of a resolved scenario; its KPIs (kept scopes)."""
-    from sim.build import build
-    from sim.engine import run
-    from sim.kpi import compute_kpis
-    from sim.scenario import scenario_from_dict
+    ((_, result),) = variant_runs(scenario, [replication], errors=())
+    assert isinstance(result, pd.DataFrame)  # errors=(): an error propagates
+    return result
 
-    sc = scenario_from_dict(scenario)
-    kpis = compute_kpis(run(build(sc), only=replication))
-    return kpis[kpis["scope"].isin(KEPT_SCOPES)].reset_index(drop=True)
+
+def _tasks(pending: list[tuple[int, int, str, dict[str, Any]]]) -> list[_executors.Task]:
+    """The pending runs grouped by variant (in variant order): each variant's world is built
+    once for all its runs."""
+    by_variant: dict[int, _executors.Task] = {}
+    for i, r, key, sc in pending:
+        by_variant.setdefault(i, (sc, []))[1].append((r, key))
+    return [by_variant[i] for i in sorted(by_variant)]
 
 
 def _write(path: Path, write: Callable[[Path], object]) -> None:
@@ -338,6 +342,8 @@ def run_sweep(
     if progress is not None and counts["skipped"]:
         progress(counts["skipped"])
 
+    fresh: dict[str, pd.DataFrame] = {}  # results of runs done now, not read back
+
     def finish(key: str, result: pd.DataFrame | BaseException) -> None:
         err = runs_dir / f"{key}.error.txt"
         if isinstance(result, BaseException):
@@ -347,14 +353,17 @@ def run_sweep(
         else:
             _write(runs_dir / f"{key}.parquet", lambda p: result.to_parquet(p, index=False))
             err.unlink(missing_ok=True)
+            fresh[key] = result
             counts["done"] += 1
         if progress is not None:
             progress(1)
         if status is not None:
             status(counts)
 
-    _executors.execute(_one, pending, finish, backend=backend, workers=workers, scheduler=scheduler)
-    results = _collect(out, design, todo)
+    _executors.execute(
+        _tasks(pending), finish, backend=backend, workers=workers, scheduler=scheduler
+    )
+    results = _collect(out, design, todo, fresh)
     if sweep.design in ("sobol", "morris") and results is not None:
         indices = sensitivity(sweep, results)
         _write(
@@ -394,12 +403,21 @@ def _record(out: Path, todo: list, status_of: dict[str, str]) -> None:
     _write(out / "runs.csv", lambda p: table.to_csv(p, index=False))
 
 
-def _collect(out: Path, design: list[dict[str, Any]], todo: list) -> pd.DataFrame | None:
+def _collect(
+    out: Path, design: list[dict[str, Any]], todo: list, fresh: dict[str, pd.DataFrame]
+) -> pd.DataFrame | None:
+    """Write ``results.parquet``, ``summary.csv`` and ``design.csv``; return the results.
+
+    Results of runs done now are taken from ``fresh``; the others are read from ``runs/``.
+    """
     frames = []
     for i, r, key, _ in todo:
         f = out / "runs" / f"{key}.parquet"
-        if f.exists():
-            frames.append(pd.read_parquet(f).assign(variant=i, replication=r, run_key=key))
+        frame = fresh.get(key)
+        if frame is None and f.exists():
+            frame = pd.read_parquet(f)
+        if frame is not None:
+            frames.append(frame.assign(variant=i, replication=r, run_key=key))
     names = list(design[0]) if design else []
     table = pd.DataFrame(design).assign(variant=range(len(design)))
     _write(out / "design.csv", lambda p: table.to_csv(p, index=False))

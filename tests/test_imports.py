@@ -210,8 +210,8 @@ def test_build_stays_the_function_after_its_module_loads() -> None:
 
 
 def test_benchmark_graphs_come_from_the_checkout() -> None:
-    from sim._checkout import bench_graphs
     from benchmarks.matrices import run as run_matrix_benchmark
+    from sim._checkout import bench_graphs
 
     graphs = bench_graphs()
     assert Path(graphs.__file__).resolve() == (ROOT / "benchmarks" / "graphs.py").resolve()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from sim._executors import _take
+from sim._sweep_runs import KEPT_SCOPES, cached_run, variant_runs
 from sim.cli import main
 from sim.errors import ScenarioError
-from sim.sweep import SweepFile, load_sweep, run_sweep, variants
+from sim.sweep import SweepFile, _one, load_sweep, resolve, run_sweep, variants
 
 SWEEP = """base: {base}
 design: grid
@@ -53,10 +57,34 @@ def test_grid_runs_and_resumes(sweep_file, tmp_path):
 
 def test_backends_give_the_same_results(sweep_file, tmp_path):
     run_sweep(sweep_file, tmp_path / "serial", backend="serial")
-    run_sweep(sweep_file, tmp_path / "procs", backend="processes", workers=2)
     a = pd.read_parquet(tmp_path / "serial" / "results.parquet")
-    b = pd.read_parquet(tmp_path / "procs" / "results.parquet")
-    pd.testing.assert_frame_equal(a, b)
+    # 3 workers for 4 variants: the last ones are spread over the workers run by run.
+    for workers in (2, 3):
+        out = tmp_path / f"procs{workers}"
+        run_sweep(sweep_file, out, backend="processes", workers=workers)
+        pd.testing.assert_frame_equal(a, pd.read_parquet(out / "results.parquet"))
+
+
+def test_replications_share_a_world_in_any_order(sweep_file):
+    sweep, base = load_sweep(sweep_file)
+    sc = resolve(sweep, base, variants(sweep)[3], sweep_file)
+    alone = {r: _one(sc, r) for r in (0, 1)}  # a world built for each run
+    shared = dict(variant_runs(sc, [1, 0]))
+    cached = {r: cached_run(json.dumps(sc, sort_keys=True), r) for r in (1, 0)}
+    for r in (0, 1):
+        assert set(alone[r]["scope"]) == set(KEPT_SCOPES)
+        pd.testing.assert_frame_equal(alone[r], shared[r])
+        pd.testing.assert_frame_equal(alone[r], cached[r])
+
+
+def test_last_variants_are_handed_out_run_by_run():
+    backlog = deque([("a", [(0, "a0"), (1, "a1")]), ("b", [(0, "b0"), (1, "b1")])])
+    assert _take(backlog, 2) == [(0, "a0", "a"), (1, "a1", "a")]
+    assert _take(backlog, 2) == [(0, "b0", "b")]  # fewer variants left than pools
+    assert _take(backlog, 2) == [(1, "b1", "b")]
+    assert not backlog
+    one = deque([("c", [(0, "c0"), (1, "c1"), (2, "c2")])])  # one variant, two pools
+    assert [_take(one, 2) for _ in range(3)] == [[(r, f"c{r}", "c")] for r in range(3)]
 
 
 def test_common_random_numbers_across_variants(sweep_file, tmp_path):
