@@ -9,7 +9,6 @@ one world and run in any order, on any worker.
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
@@ -24,9 +23,6 @@ from sim.world import World
 
 #: KPI scopes kept in sweep results (villages and townships would multiply the table).
 KEPT_SCOPES = ("province", "county", "carrier")
-
-#: Whether :func:`sim.kpi.compute_kpis` takes ``scopes`` (it computes only those scopes).
-_KPIS_TAKE_SCOPES = "scopes" in inspect.signature(compute_kpis).parameters
 
 #: A run's outcome: its KPI rows, or the error that stopped it.
 Outcome = pd.DataFrame | BaseException
@@ -47,14 +43,8 @@ def kpis(results: Any, scopes: Collection[str] = KEPT_SCOPES) -> pd.DataFrame:
     pandas.DataFrame
         The rows of :func:`sim.kpi.compute_kpis` whose scope is in ``scopes``, in its order.
     """
-    # compute_kpis gains a ``scopes`` keyword that skips the other scopes' work (township and
-    # village rows are most of it); with a version without it every scope is computed and the
-    # others are dropped here. Filtering in both cases keeps the table the same.
-    if _KPIS_TAKE_SCOPES:
-        table = compute_kpis(results, scopes=tuple(scopes))  # type: ignore[call-arg, unused-ignore]
-    else:
-        table = compute_kpis(results)
-    return table[table["scope"].isin(scopes)].reset_index(drop=True)
+    # Township and village rows are most of the KPI work: compute_kpis skips them.
+    return compute_kpis(results, scopes=tuple(scopes)).reset_index(drop=True)
 
 
 def _build(scenario: dict[str, Any]) -> World:
