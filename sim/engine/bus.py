@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import DAY_MIN
-from sim.engine.drive import at_village, drive
+from sim.engine.drive import drive
 from sim.engine.outbound import out_at_centre
 from sim.engine.state import State
 from sim.scenario import clock_minutes
@@ -41,7 +41,6 @@ def bus(st: State, i: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
                 ids,
                 pos[p.village[ids]],
                 line.stop_min,
-                at_village,
                 st.out_village if st.has_out else None,
                 out_at_centre,
             )

@@ -1,22 +1,71 @@
-"""The shared ``drive`` routine of every vehicle and the stop handlers it calls."""
+"""The shared ``drive`` routine of every vehicle: one run, base -> stops -> base, as a batch.
+
+A run's stop times are known when it leaves (travel times and dwell times, summed in the
+order the clock would add them), so its legs are recorded as arrays at once and the drops
+at stops that no other process can observe are done in one operation when it leaves. Only
+stops whose outcome depends on other processes (a locker or outbound parcels shared with
+other vehicles, outbound parcels brought to a township point by its village vehicles) and
+stops after the next midnight (when the run's progress is checked) are simulated as
+events, at their exact time; the run ends with an event when it is back at its base.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
 import simpy
 
-from sim.engine.constants import _DOOR, _LOCKER, _NONE
-from sim.engine.outbound import out_index, out_stamp
-from sim.engine.state import State, _Fifo
+from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN
+from sim.engine.outbound import out_index
+from sim.engine.state import State, _Fifo, _Trips
+from sim.engine.stops import at_locker, at_villages, collect
+from sim.engine.township import at_townships, queue_of
 from sim.world import Vehicle
 
-#: ``arrive(st, drop, now, facility)`` -> (refused parcels, extra stop minutes).
-Arrive = Callable[[State, np.ndarray, float, int], tuple[np.ndarray, float]]
 #: ``out_home(st, ids, now)`` receives the outbound parcels collected on a run.
 OutHome = Callable[[State, np.ndarray, float], None]
+
+
+def delay_to(now: float, t: float) -> float:
+    """The delay that brings the clock from ``now`` exactly to ``t`` (``now + d == t``)."""
+    d = t - now
+    while now + d < t:
+        d = math.nextafter(d, math.inf)
+    while now + d > t:
+        d = math.nextafter(d, -math.inf)
+    return d
+
+
+def _legs(
+    st: State, veh: Vehicle, vi: int, kind: str, stops: np.ndarray, dwell: np.ndarray
+) -> _Trips:
+    """The legs of a run leaving now: times as one running sum, in the clock's order."""
+    tm, kmm = st.county.time_min[veh.vtype], st.county.km[veh.vtype]
+    n = len(stops)
+    frm = np.concatenate([[veh.base], stops]).astype(np.int64)
+    to = np.concatenate([stops, [veh.base]]).astype(np.int64)
+    seq = np.empty(2 * n + 2)
+    seq[0] = st.env.now
+    seq[1::2] = tm[frm, to]
+    seq[2:-1:2] = dwell
+    clock = np.cumsum(seq)
+    run = st.runs
+    st.runs += 1
+    return _Trips(
+        run=np.full(n + 1, run, dtype=np.int64),
+        vehicle=np.full(n + 1, vi, dtype=np.int64),
+        kind=np.full(n + 1, kind, dtype=object),
+        frm=frm,
+        to=to,
+        depart=clock[0::2],
+        arrive=clock[1::2],
+        km=kmm[frm, to],
+        load=np.zeros(n + 1, dtype=np.int64),
+        stop_min=np.append(dwell, 0.0),
+    )
 
 
 def drive(
@@ -28,63 +77,69 @@ def drive(
     ids: np.ndarray,
     stop_of: np.ndarray,
     stop_min: float,
-    arrive: Arrive,
     out_queues: list[_Fifo] | None = None,
     out_home: OutHome | None = None,
 ) -> Generator[simpy.Event, Any, None]:
     """Drive base -> stops -> base, unloading at each stop the parcels for it.
 
-    ``arrive(st, drop, now, facility)`` takes the parcels for a stop and returns those it
-    refused (a full locker) and the extra stop minutes; refused parcels ride back to the
-    base and wait there for the next visit. With ``out_queues`` (indexed by the stop's
-    queue index, see ``out_index``), the vehicle also collects the outbound parcels ready
-    at each stop, in the room left on board, and ``out_home(st, ids, now)`` receives them at
-    the base (backhaul).
+    Shuttles (``kind == "shuttle"``) stop at township points, the others at village points.
+    A full locker refuses parcels; they ride back to the base and wait there for the next
+    visit. With ``out_queues`` (indexed by the stop's queue index, see ``out_index``), the
+    vehicle also collects the outbound parcels ready at each stop, in the room left on
+    board, and ``out_home(st, ids, now)`` receives them at the base (backhaul).
     """
-    env, county, sc = st.env, st.county, st.sc
-    tm, kmm = county.time_min[veh.vtype], county.km[veh.vtype]
-    if veh.vtype in st.lines:
-        capacity, cold = st.lines[veh.vtype].capacity_parcels, False
-    else:
-        capacity = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
-        cold = sc.fleet.vehicle_types[veh.vtype].cold_chain
-    run = st.runs
-    st.runs += 1
-    outbound: list[np.ndarray] = []
-    n_out = 0
+    env, county = st.env, st.county
     order = np.argsort(stop_of, kind="stable")
-    ids, stop_of = ids[order], stop_of[order]
-    bounds = np.searchsorted(stop_of, np.arange(len(stops) + 1))
+    ids = ids[order]
+    bounds = np.searchsorted(stop_of[order], np.arange(len(stops) + 1))
+    n_drop = np.diff(bounds)
+    # The last vehicle a parcel boarded; the run's end keeps only those still on board.
     st.on_vehicle[ids] = vi
-    load = len(ids)
-    here = veh.base
+    town = kind == "shuttle"
+    vills = stops - 1 - county.n_townships
+    vkind = np.full(len(stops), -1, dtype=np.int8) if town else county.village_kind[vills]
+    extra = np.where(vkind == _DOOR, st.sc.facilities.village_points.door_min_per_parcel, 0.0)
+    dwell = stop_min + (extra * n_drop if not town else np.zeros(len(stops)))
+    legs = _legs(st, veh, vi, kind, stops, dwell)
+    st.trips.append(legs)
+    at = legs.arrive[:-1]
+    collecting = out_queues is not None
+    one_by_one = np.full(len(stops), collecting) | (vkind == _LOCKER)
+    midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
+    event = at >= midnight
+    if town:
+        event |= one_by_one
+    else:
+        event |= one_by_one & st.multi_visit[vills]
+    _drop(st, town, ids, at, n_drop, ~(one_by_one | event))
+    n_back = np.zeros(len(stops), dtype=np.int64)
+    n_col = np.zeros(len(stops), dtype=np.int64)
+    legs.load[:] = len(ids) - np.concatenate([[0], np.cumsum(n_drop)])
     refused: list[np.ndarray] = []
-    for j, f in enumerate(stops):
-        dep = env.now
-        yield env.timeout(tm[here, f])
+    outbound: list[np.ndarray] = []
+    for j in np.flatnonzero(one_by_one | event):
+        if event[j]:
+            yield env.timeout(delay_to(env.now, at[j]))
         drop = ids[bounds[j] : bounds[j + 1]]
-        back, extra = arrive(st, drop, env.now, f)
-        st.trips.append(
-            (run, vi, kind, here, f, dep, env.now, kmm[here, f], load + n_out, stop_min + extra)
-        )
-        st.on_vehicle[drop] = -1
-        if len(back):
-            st.on_vehicle[back] = vi
-            refused.append(back)
-        load -= len(drop) - len(back)
+        if town or vkind[j] != _LOCKER:
+            _drop(st, town, drop, at[j : j + 1], n_drop[j : j + 1])
+        else:
+            back = at_locker(st, drop, at[j], vills[j])
+            n_back[j] = len(back)
+            if len(back):
+                refused.append(back)
         if out_queues is not None:
-            room = max(capacity - load - n_out, 0)
-            n_out += _collect(st, out_queues[out_index(st, f)], room, vi, outbound)
-        here = f
-        yield env.timeout(stop_min + extra)
-    dep = env.now
-    yield env.timeout(tm[here, veh.base])
-    st.trips.append(
-        (run, vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], load + n_out, 0.0)
-    )
+            on_board = len(ids) - (n_drop - n_back - n_col)[: j + 1].sum()
+            room = max(int(_capacity(st, veh)[0] - on_board), 0)
+            got = collect(st, out_queues[out_index(st, stops[j])], room, vi, at[j])
+            n_col[j] = len(got)
+            if len(got):
+                outbound.append(got)
+        legs.load[:] = len(ids) - np.concatenate([[0], np.cumsum(n_drop - n_back - n_col)])
+    yield env.timeout(delay_to(env.now, legs.arrive[-1]))
     if outbound and out_home is not None:
         got = np.concatenate(outbound)
-        if cold:
+        if _capacity(st, veh)[1]:
             st.o.cold_min[got] += env.now - st.out_board[got]
         st.out_on_vehicle[got] = -1
         out_home(st, got, env.now)
@@ -92,16 +147,36 @@ def drive(
         _take_back(st, veh, vi, kind, np.concatenate(refused))
 
 
-def _collect(st: State, q: _Fifo, room: int, vi: int, outbound: list[np.ndarray]) -> int:
-    """Take on the outbound parcels ready at a stop, up to ``room``; return how many."""
-    now = st.env.now
-    got = q.take(min(q.n_ready(now), room))
-    if len(got):
-        st.out_board[got] = now
-        st.out_on_vehicle[got] = vi
-        out_stamp(st, got, now)
-        outbound.append(got)
-    return len(got)
+def _capacity(st: State, veh: Vehicle) -> tuple[int, bool]:
+    """A vehicle's capacity in parcels and whether it is cold-chain."""
+    if veh.vtype in st.lines:
+        return st.lines[veh.vtype].capacity_parcels, False
+    vt = st.sc.fleet.vehicle_types[veh.vtype]
+    return vt.capacity_parcels, vt.cold_chain
+
+
+def _drop(
+    st: State,
+    town: bool,
+    ids: np.ndarray,
+    at: np.ndarray,
+    n_drop: np.ndarray,
+    which: np.ndarray | None = None,
+) -> None:
+    """Drop the parcels of the stops ``which`` (default all), each at its stop's time."""
+    if which is not None:
+        if not which.any():
+            return
+        keep = np.repeat(which, n_drop)
+        ids, at_each = ids[keep], np.repeat(at[which], n_drop[which])
+    else:
+        at_each = np.repeat(at, n_drop)
+    if not len(ids):
+        return
+    if town:
+        at_townships(st, ids, at_each)
+    else:
+        at_villages(st, ids, at_each)
 
 
 def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) -> None:
@@ -114,60 +189,9 @@ def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) ->
         st.shuttle_queues[st.n_sh + vi - st.n_vv].push_front(back, p.t_sorted[back])
         return
     p.t_loop[back] = np.nan
-    for v in np.unique(p.village[back]):
-        mine = back[p.village[back] == v]
-        # They left the head of the queue; they go back to the head, in order.
-        st.village_queues[veh.lane * st.n_v + v].push_front(mine, p.t_township[mine])
-
-
-def pickup(st: State, ids: np.ndarray, at: float, mean_h: float | np.ndarray) -> None:
-    """Villagers pick parcels up after a random delay, or they are returned unclaimed."""
-    p = st.p
-    delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
-    late = delay > st.hold_min
-    p.t_pickup[ids[~late]] = at + delay[~late]
-    p.t_returned[ids[late]] = at + st.hold_min
-
-
-def at_township(st: State, ids: np.ndarray, now: float, f: int) -> tuple[np.ndarray, float]:
-    """A shuttle unloads at a township point: held parcels await pickup, others a loop."""
-    p, county = st.p, st.county
-    p.t_township[ids] = now
-    held = p.held[ids]
-    if held.any():
-        h = ids[held]
-        mean = st.town_delay_h + st.per_km_h * county.village_township_km[p.village[h]]
-        pickup(st, h, now, mean)
-        ids = ids[~held]
-    if len(ids):
-        lane = np.where(st.shared[p.township[ids]], st.n_c, p.carrier[ids]).astype(np.int64)
-        key = lane * st.n_v + p.village[ids]
-        order = np.argsort(key, kind="stable")
-        ids, key = ids[order], key[order]
-        cut = np.flatnonzero(np.diff(key)) + 1
-        for part, k in zip(np.split(ids, cut), key[np.r_[0, cut]]):
-            st.village_queues[k].push(part, float(now))
-    return _NONE, 0.0
-
-
-def at_village(st: State, ids: np.ndarray, now: float, f: int) -> tuple[np.ndarray, float]:
-    """A loop or bus unloads at a village point; a full locker refuses the rest."""
-    p, sc = st.p, st.sc
-    v = f - 1 - st.county.n_townships
-    kind = st.county.village_kind[v]
-    back = _NONE
-    lockers = st.lockers
-    if kind == _LOCKER:
-        held_now = lockers[v][lockers[v] > now]
-        free = max(st.locker_cap - len(held_now), 0)
-        ids, back = ids[:free], ids[free:]
-        p.overflows[back] += 1
-    p.t_point[ids] = now
-    if kind == _DOOR:
-        p.t_pickup[ids] = now
-        return back, sc.facilities.village_points.door_min_per_parcel * len(ids)
-    pickup(st, ids, now, st.point_delay_h[kind])
-    if kind == _LOCKER:
-        release = np.where(np.isnan(p.t_pickup[ids]), p.t_returned[ids], p.t_pickup[ids])
-        lockers[v] = np.concatenate([held_now, release])
-    return back, 0.0
+    town = p.township[back]
+    for t in np.unique(town):
+        mine = back[town == t]
+        # They left the head of their villages' queues; they go back there, in order.
+        q = st.town_queues[int(queue_of(st, t, veh.lane))]
+        q.push_front(mine, p.village[mine], p.t_township[mine])

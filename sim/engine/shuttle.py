@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import DAY_MIN
-from sim.engine.drive import at_township, drive
+from sim.engine.drive import drive
 from sim.engine.outbound import out_at_centre
 from sim.engine.state import State
 from sim.scenario import clock_minutes
@@ -43,7 +43,6 @@ def shuttle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, Non
                 ids,
                 pos[p.township[ids]],
                 stop_min,
-                at_township,
                 st.out_town if st.has_out else None,
                 out_at_centre,
             )

@@ -10,17 +10,18 @@ import pandas as pd
 import simpy
 
 from sim.engine.bus import bus
-from sim.engine.constants import _LOCKER, DAY_MIN
+from sim.engine.constants import _STAGE, DAY_MIN
 from sim.engine.demand import _bus_shares, generate_demand
 from sim.engine.outbound import queue_at_villages, trunk_out
 from sim.engine.shuttle import shuttle
 from sim.engine.sorter import sorter, sorting_shifts, trunk
-from sim.engine.state import State, _Fifo, _Run
+from sim.engine.state import State, _Fifo, _LaneQueue, _Run, _Trips
 from sim.engine.tables import (
     Categories,
     _outbound_table,
     _parcel_table,
     _skip_table,
+    _stage,
     _trip_table,
 )
 from sim.engine.village import village_vehicle
@@ -162,8 +163,19 @@ def _new_state(county: County, replication: int) -> State:
         bus_share=_bus_shares(county),
         n_v=n_v,
         n_c=n_c,
-        # Village queues per lane: one per carrier, then a shared one (co-delivery townships).
-        village_queues=[_Fifo() for _ in range(n_v * (n_c + 1))],
+        # Per township point, one queue per lane: one per carrier, then a shared one.
+        town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
+        multi_visit=_visitors(county) > 1,
+        delay_by_kind=np.array(
+            [
+                {
+                    "service_point": pk.mean_delay_h,
+                    "partner_outlet": pk.outlet_mean_delay_h,
+                    "locker": pk.locker_mean_delay_h,
+                }.get(kind, np.nan)  # door delivery: picked up when dropped
+                for kind in POINT_KINDS
+            ]
+        ),
         shared=(
             county.township_shared
             if county.township_shared is not None
@@ -171,11 +183,6 @@ def _new_state(county: County, replication: int) -> State:
         ),
         wake=env.event(),
         hold_min=sc.pickup.max_hold_days * DAY_MIN,
-        point_delay_h={
-            POINT_KINDS.index("service_point"): pk.mean_delay_h,
-            POINT_KINDS.index("partner_outlet"): pk.outlet_mean_delay_h,
-            _LOCKER: pk.locker_mean_delay_h,
-        },
         town_delay_h=pk.township_mean_delay_h,
         per_km_h=pk.delay_h_per_km,
         locker_cap=sc.facilities.village_points.locker_capacity_parcels,
@@ -228,7 +235,23 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
             if progress is not None:
                 progress(n_days - day)
             break
-    return _Run(st.p, st.trips, st.on_vehicle, st.o, st.out_on_vehicle, st.skipped, float(env.now))
+    end = float(env.now)
+    # Inbound parcels still on a shuttle, bus or loop at the end, and who holds them.
+    stage = _stage(st.p, end)
+    moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
+    on_vehicle = np.where(moving, st.on_vehicle, -1).astype(np.int32)
+    trips = _Trips.join(st.trips, end)
+    return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end)
+
+
+def _visitors(county: County) -> np.ndarray:
+    """Number of vehicles (village vehicles and buses) that stop at each village."""
+    n_t = county.n_townships
+    count = np.zeros(county.n_villages, dtype=np.int64)
+    for veh in (*county.village_vehicles, *county.buses):
+        mine = np.unique(np.concatenate([*veh.routes, np.empty(0, dtype=np.int64)]))
+        count[mine.astype(np.int64) - 1 - n_t] += 1
+    return count
 
 
 def _resolved(st: State) -> Callable[[], bool]:

@@ -1,22 +1,26 @@
 """Per-run state shared by the processes: parcel arrays, queues, trips and counters.
 
 Parcels are rows of numpy arrays (:class:`_Parcels`); a queue is a FIFO of array chunks
-(:class:`_Fifo`), and loading a vehicle takes the first ``k`` ready parcels of a queue in one
-operation. :class:`State` holds everything one county and replication share; each process
-receives it explicitly.
+(:class:`_Fifo`), or, at a township point, one queue per lane for all its villages
+(:class:`_LaneQueue`); loading a vehicle takes its parcels from a queue in one operation.
+:class:`State` holds everything one county and replication share; each process receives it
+explicitly.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import simpy
 
+from sim.engine.constants import _NONE
 from sim.outbound import Outbound
 from sim.scenario import BusLine, Scenario
 from sim.world import County
+
+_EMPTY_F = np.empty(0)
 
 
 class _Fifo:
@@ -79,16 +83,70 @@ class _Fifo:
             return np.empty(0, dtype=np.int64)
         return out[0] if len(out) == 1 else np.concatenate(out)
 
-    def head_ready_times(self, k: int) -> np.ndarray:
-        """Ready times of the first ``k`` parcels (without removing them)."""
-        out = []
-        for ids, ready in self._chunks:
-            if k <= 0:
-                break
-            m = min(k, len(ids))
-            out.append(np.full(m, ready) if isinstance(ready, float) else ready[:m])
-            k -= m
-        return np.concatenate(out) if out else np.empty(0)
+
+class _LaneQueue:
+    """Parcels of one lane at one township point, ordered by (village, arrival) when taken.
+
+    Entries are kept unordered in arrays (id, village, ready time, key); ``key`` orders the
+    entries of one village first in, first out: pushes get increasing keys, parcels put back
+    at the head get keys below every key handed out so far.
+    """
+
+    __slots__ = ("_chunks", "_front", "_ids", "_key", "_next", "_ready", "_vill")
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._ids = _NONE
+        self._vill = _NONE
+        self._ready = _EMPTY_F
+        self._key = _NONE
+        self._next = 0
+        self._front = 0
+
+    def __len__(self) -> int:
+        return len(self._ids) + sum(len(c[0]) for c in self._chunks)
+
+    def push(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
+        """Append parcels (of villages ``vill``) available from ``ready``, in order."""
+        m = len(ids)
+        if m:
+            self._chunks.append((ids, vill, ready, np.arange(self._next, self._next + m)))
+            self._next += m
+
+    def push_front(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
+        """Put parcels back at the head of their villages' queues, in order."""
+        m = len(ids)
+        if m:
+            self._chunks.append((ids, vill, ready, np.arange(self._front - m, self._front)))
+            self._front -= m
+
+    def _merge(self) -> None:
+        if self._chunks:
+            parts = [(self._ids, self._vill, self._ready, self._key), *self._chunks]
+            self._ids, self._vill, self._ready, self._key = (
+                np.concatenate([c[i] for c in parts]) for i in range(4)
+            )
+            self._chunks = []
+
+    def ready(self, pos: np.ndarray, now: float) -> tuple[np.ndarray, ...]:
+        """Entries of the villages with ``pos >= 0`` available at ``now``.
+
+        Returns the entries' indices, owners (``pos`` of their village, its place in the
+        loop), ready times and keys.
+        """
+        self._merge()
+        owner = pos[self._vill]
+        sel = np.flatnonzero((owner >= 0) & (self._ready <= now))
+        return sel, owner[sel], self._ready[sel], self._key[sel]
+
+    def remove(self, sel: np.ndarray) -> np.ndarray:
+        """Remove the entries ``sel``; return their parcel ids."""
+        out = self._ids[sel]
+        keep = np.ones(len(self._ids), dtype=bool)
+        keep[sel] = False
+        self._ids, self._vill = self._ids[keep], self._vill[keep]
+        self._ready, self._key = self._ready[keep], self._key[keep]
+        return out
 
 
 @dataclass
@@ -112,16 +170,40 @@ class _Parcels:
     route_u: np.ndarray
 
 
-def _load_fifo(queues: list[_Fifo], cap: int, now: float) -> np.ndarray:
-    """Take up to ``cap`` ready parcels from several queues, earliest-ready first."""
-    ready = np.array([q.n_ready(now) for q in queues])
-    if ready.sum() > cap:
-        times = np.concatenate([q.head_ready_times(k) for q, k in zip(queues, ready)])
-        owner = np.repeat(np.arange(len(queues)), ready)
-        order = np.lexsort((owner, times))[:cap]
-        ready = np.bincount(owner[order], minlength=len(queues))
-    parts = [q.take(int(k)) for q, k in zip(queues, ready) if k]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+@dataclass
+class _Trips:
+    """Vehicle legs as columns: of one run while it is driven, of a whole run at the end.
+
+    ``frm`` and ``to`` are facility indices, ``vehicle`` the index among the county's
+    vehicles; ``load`` is the number of parcels on board on the leg.
+    """
+
+    run: np.ndarray
+    vehicle: np.ndarray
+    kind: np.ndarray
+    frm: np.ndarray
+    to: np.ndarray
+    depart: np.ndarray
+    arrive: np.ndarray
+    km: np.ndarray
+    load: np.ndarray
+    stop_min: np.ndarray
+
+    @classmethod
+    def join(cls, runs: list[_Trips], end: float) -> _Trips:
+        """The legs of many runs that arrived before ``end``, in the order they arrived."""
+        names = [f.name for f in fields(cls)]
+        if not runs:
+            empty = [np.empty(0, dtype=object if n == "kind" else float) for n in names]
+            cols = dict(zip(names, empty))
+            for n in ("run", "vehicle", "frm", "to", "load"):
+                cols[n] = np.empty(0, dtype=np.int64)
+            return cls(**cols)
+        cols = {n: np.concatenate([getattr(r, n) for r in runs]) for n in names}
+        arrive, depart, run = cols["arrive"], cols["depart"], cols["run"]
+        order = np.lexsort((np.arange(len(run)), run, depart, arrive))
+        order = order[arrive[order] < end]
+        return cls(**{n: c[order] for n, c in cols.items()})
 
 
 @dataclass
@@ -129,7 +211,7 @@ class _Run:
     """What one county and replication produced (see :func:`_simulate`)."""
 
     parcels: _Parcels
-    trips: list[tuple]
+    trips: _Trips
     on_vehicle: np.ndarray
     outbound: Outbound
     out_on_vehicle: np.ndarray
@@ -146,17 +228,24 @@ class State:
     p, o
         The inbound and outbound parcel arrays.
     trips, skipped
-        Vehicle legs and village loops not driven (vehicle index, day, villages, planned).
+        Vehicle legs, one :class:`_Trips` per run, and village loops not driven (vehicle
+        index, day, villages, planned).
     on_vehicle, out_on_vehicle
-        Vehicle index holding each inbound or outbound parcel (-1 when none).
+        Vehicle index holding each inbound or outbound parcel (-1 when none); for inbound
+        parcels, the last vehicle it boarded (``_simulate`` keeps those still on board).
     out_board
         When the vehicle carrying an outbound parcel took it on.
     wake
         Event the trunk waves trigger to wake an idle sorter.
     shuttle_queues
         One queue per shuttle, then one per bus line.
-    village_queues
-        Per lane (one per carrier, then a shared one), one queue per village.
+    town_queues
+        Per township, one queue per lane (one per carrier, then a shared one); see
+        :func:`~sim.engine.township.queue_of`.
+    multi_visit
+        Per village: more than one vehicle (loops of several lanes, a bus) stops there.
+    delay_by_kind
+        Mean pickup delay in hours by point kind (NaN for door delivery).
     out_village, out_town, out_centre
         Outbound queues at villages, townships and the county centre.
     lockers
@@ -172,7 +261,7 @@ class State:
     env: simpy.Environment
     p: _Parcels
     n_days: int
-    trips: list[tuple]
+    trips: list[_Trips]
     skipped: list[tuple]
     on_vehicle: np.ndarray
     sorter_queue: _Fifo
@@ -183,11 +272,12 @@ class State:
     bus_share: np.ndarray
     n_v: int
     n_c: int
-    village_queues: list[_Fifo]
+    town_queues: list[_LaneQueue]
+    multi_visit: np.ndarray
+    delay_by_kind: np.ndarray
     shared: np.ndarray
     wake: simpy.Event
     hold_min: float
-    point_delay_h: dict[int, float]
     town_delay_h: float
     per_km_h: float
     locker_cap: int

@@ -1,0 +1,65 @@
+"""What happens at a vehicle's stops: drops at village points, pickups, outbound collection.
+
+The handlers work on many stops at once where the stops are independent: parcels dropped at
+several village points in one call, each parcel with its own arrival time. A locker (whose
+free room depends on earlier drops) and outbound collection (whose room depends on the load
+on board) are handled one stop at a time, in order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine.constants import _DOOR, _LOCKER, _NONE
+from sim.engine.outbound import out_stamp
+from sim.engine.state import State, _Fifo
+
+
+def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | np.ndarray) -> None:
+    """Villagers pick parcels up after a random delay, or they are returned unclaimed.
+
+    ``at`` (when each parcel reached its point) and ``mean_h`` (mean delay in hours) are one
+    value or one per parcel; the delay comes from the parcel's own uniform draw.
+    """
+    p = st.p
+    delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
+    late = delay > st.hold_min
+    at = np.broadcast_to(at, delay.shape)
+    p.t_pickup[ids[~late]] = at[~late] + delay[~late]
+    p.t_returned[ids[late]] = at[late] + st.hold_min
+
+
+def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
+    """Drop parcels at village points without a locker, at times ``at`` (one per parcel)."""
+    p = st.p
+    kind = st.county.village_kind[p.village[ids]]
+    p.t_point[ids] = at
+    door = kind == _DOOR
+    if door.any():
+        p.t_pickup[ids[door]] = at[door]
+        ids, at, kind = ids[~door], at[~door], kind[~door]
+    pickup(st, ids, at, st.delay_by_kind[kind])
+
+
+def at_locker(st: State, ids: np.ndarray, now: float, v: int) -> np.ndarray:
+    """Drop parcels at village ``v``'s locker at ``now``; return those it refused (full)."""
+    p, lockers = st.p, st.lockers
+    held_now = lockers[v][lockers[v] > now]
+    free = max(st.locker_cap - len(held_now), 0)
+    ids, back = ids[:free], ids[free:]
+    p.overflows[back] += 1
+    p.t_point[ids] = now
+    pickup(st, ids, now, st.delay_by_kind[_LOCKER])
+    release = np.where(np.isnan(p.t_pickup[ids]), p.t_returned[ids], p.t_pickup[ids])
+    lockers[v] = np.concatenate([held_now, release])
+    return back
+
+
+def collect(st: State, q: _Fifo, room: int, vi: int, now: float) -> np.ndarray:
+    """Take on the outbound parcels ready at a stop at ``now``, up to ``room``."""
+    got = q.take(min(q.n_ready(now), room))
+    if len(got):
+        st.out_board[got] = now
+        st.out_on_vehicle[got] = vi
+        out_stamp(st, got, now)
+    return got if len(got) else _NONE
