@@ -20,8 +20,8 @@ import simpy
 
 from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN
 from sim.engine.outbound import out_index
-from sim.engine.state import State, _Fifo, _Trips
-from sim.engine.stops import at_locker, at_villages, collect
+from sim.engine.state import State, _Fifo, _RunLegs
+from sim.engine.stops import at_locker, collect
 from sim.engine.township import at_townships, queue_of
 from sim.world import Vehicle
 
@@ -41,31 +41,23 @@ def delay_to(now: float, t: float) -> float:
 
 def _legs(
     st: State, veh: Vehicle, vi: int, kind: str, stops: np.ndarray, dwell: np.ndarray
-) -> _Trips:
+) -> _RunLegs:
     """The legs of a run leaving now: times as one running sum, in the clock's order."""
     tm, kmm = st.county.time_min[veh.vtype], st.county.km[veh.vtype]
     n = len(stops)
-    frm = np.concatenate([[veh.base], stops]).astype(np.int64)
-    to = np.concatenate([stops, [veh.base]]).astype(np.int64)
-    seq = np.empty(2 * n + 2)
-    seq[0] = st.env.now
-    seq[1::2] = tm[frm, to]
-    seq[2:-1:2] = dwell
-    clock = np.cumsum(seq)
+    frm = np.empty(n + 1, dtype=np.int64)
+    frm[0], frm[1:] = veh.base, stops
+    to = np.empty(n + 1, dtype=np.int64)
+    to[:-1], to[-1] = stops, veh.base
+    clock = np.empty(2 * n + 2)
+    clock[0] = st.env.now
+    clock[1::2] = tm[frm, to]
+    clock[2:-1:2] = dwell
+    np.cumsum(clock, out=clock)
     run = st.runs
     st.runs += 1
-    return _Trips(
-        run=np.full(n + 1, run, dtype=np.int64),
-        vehicle=np.full(n + 1, vi, dtype=np.int64),
-        kind=np.full(n + 1, kind, dtype=object),
-        frm=frm,
-        to=to,
-        depart=clock[0::2],
-        arrive=clock[1::2],
-        km=kmm[frm, to],
-        load=np.zeros(n + 1, dtype=np.int64),
-        stop_min=np.append(dwell, 0.0),
-    )
+    load = np.empty(n + 1, dtype=np.int64)
+    return _RunLegs(run, vi, kind, frm, to, clock, kmm[frm, to], load, dwell)
 
 
 def drive(
@@ -89,40 +81,73 @@ def drive(
     board, and ``out_home(st, ids, now)`` receives them at the base (backhaul).
     """
     env, county = st.env, st.county
+    town = kind == "shuttle"
+    n_drop = np.bincount(stop_of, minlength=len(stops))
+    vills = stops - 1 - county.n_townships
+    dwell = np.full(len(stops), stop_min + 0.0)
+    if not town and st.has_door:
+        door = county.village_kind[vills] == _DOOR
+        dwell[door] = stop_min + st.sc.facilities.village_points.door_min_per_parcel * n_drop[door]
+    legs = _legs(st, veh, vi, kind, stops, dwell)
+    st.trips.append(legs)
+    at = legs.clock[1:-1:2]
+    # The last vehicle a parcel boarded; the run's end keeps only those still on board.
+    st.on_vehicle[ids] = vi
+    midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
+    simple = out_queues is None and (town or not st.has_locker)
+    if simple and (len(stops) == 0 or at[-1] < midnight):
+        # Nothing on this run can be observed by another process before it is back.
+        np.cumsum(n_drop, out=legs.load[1:])
+        np.subtract(len(ids), legs.load, out=legs.load)
+        legs.load[0] = len(ids)
+        _drop(st, town, ids, at[stop_of])
+        yield env.timeout(delay_to(env.now, legs.clock[-1]))
+        return
+    yield from _stop_by_stop(st, veh, vi, kind, stops, ids, stop_of, legs, out_queues, out_home)
+
+
+def _stop_by_stop(
+    st: State,
+    veh: Vehicle,
+    vi: int,
+    kind: str,
+    stops: np.ndarray,
+    ids: np.ndarray,
+    stop_of: np.ndarray,
+    legs: _RunLegs,
+    out_queues: list[_Fifo] | None,
+    out_home: OutHome | None,
+) -> Generator[simpy.Event, Any, None]:
+    """A run with lockers, outbound collection or stops after midnight, stop by stop.
+
+    Stops that no other process observes are still done at once when the run leaves; the
+    others at their time, in order.
+    """
+    env, county = st.env, st.county
     order = np.argsort(stop_of, kind="stable")
     ids = ids[order]
     bounds = np.searchsorted(stop_of[order], np.arange(len(stops) + 1))
     n_drop = np.diff(bounds)
-    # The last vehicle a parcel boarded; the run's end keeps only those still on board.
-    st.on_vehicle[ids] = vi
     town = kind == "shuttle"
     vills = stops - 1 - county.n_townships
     vkind = np.full(len(stops), -1, dtype=np.int8) if town else county.village_kind[vills]
-    extra = np.where(vkind == _DOOR, st.sc.facilities.village_points.door_min_per_parcel, 0.0)
-    dwell = stop_min + (extra * n_drop if not town else np.zeros(len(stops)))
-    legs = _legs(st, veh, vi, kind, stops, dwell)
-    st.trips.append(legs)
-    at = legs.arrive[:-1]
-    collecting = out_queues is not None
-    one_by_one = np.full(len(stops), collecting) | (vkind == _LOCKER)
-    midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
-    event = at >= midnight
-    if town:
-        event |= one_by_one
-    else:
-        event |= one_by_one & st.multi_visit[vills]
-    _drop(st, town, ids, at, n_drop, ~(one_by_one | event))
+    at = legs.clock[1:-1:2]
+    one_by_one = np.full(len(stops), out_queues is not None) | (vkind == _LOCKER)
+    event = at >= (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
+    event |= one_by_one & (True if town else st.multi_visit[vills])
+    now = ~(one_by_one | event)
+    _drop(st, town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
     n_back = np.zeros(len(stops), dtype=np.int64)
     n_col = np.zeros(len(stops), dtype=np.int64)
     legs.load[:] = len(ids) - np.concatenate([[0], np.cumsum(n_drop)])
     refused: list[np.ndarray] = []
     outbound: list[np.ndarray] = []
-    for j in np.flatnonzero(one_by_one | event):
+    for j in np.flatnonzero(~now):
         if event[j]:
             yield env.timeout(delay_to(env.now, at[j]))
         drop = ids[bounds[j] : bounds[j + 1]]
-        if town or vkind[j] != _LOCKER:
-            _drop(st, town, drop, at[j : j + 1], n_drop[j : j + 1])
+        if vkind[j] != _LOCKER:
+            _drop(st, town, drop, np.full(len(drop), at[j]))
         else:
             back = at_locker(st, drop, at[j], vills[j])
             n_back[j] = len(back)
@@ -136,7 +161,7 @@ def drive(
             if len(got):
                 outbound.append(got)
         legs.load[:] = len(ids) - np.concatenate([[0], np.cumsum(n_drop - n_back - n_col)])
-    yield env.timeout(delay_to(env.now, legs.arrive[-1]))
+    yield env.timeout(delay_to(env.now, legs.clock[-1]))
     if outbound and out_home is not None:
         got = np.concatenate(outbound)
         if _capacity(st, veh)[1]:
@@ -155,28 +180,18 @@ def _capacity(st: State, veh: Vehicle) -> tuple[int, bool]:
     return vt.capacity_parcels, vt.cold_chain
 
 
-def _drop(
-    st: State,
-    town: bool,
-    ids: np.ndarray,
-    at: np.ndarray,
-    n_drop: np.ndarray,
-    which: np.ndarray | None = None,
-) -> None:
-    """Drop the parcels of the stops ``which`` (default all), each at its stop's time."""
-    if which is not None:
-        if not which.any():
-            return
-        keep = np.repeat(which, n_drop)
-        ids, at_each = ids[keep], np.repeat(at[which], n_drop[which])
-    else:
-        at_each = np.repeat(at, n_drop)
+def _drop(st: State, town: bool, ids: np.ndarray, at: np.ndarray) -> None:
+    """Drop parcels at their township or village points at times ``at`` (one per parcel).
+
+    Drops at villages without a locker touch nothing but the parcels' own times; they are
+    kept for one scatter before the next midnight (see :func:`flush_drops`).
+    """
     if not len(ids):
         return
     if town:
-        at_townships(st, ids, at_each)
+        at_townships(st, ids, at)
     else:
-        at_villages(st, ids, at_each)
+        st.drops.append((ids, at))
 
 
 def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) -> None:

@@ -10,12 +10,13 @@ import pandas as pd
 import simpy
 
 from sim.engine.bus import bus
-from sim.engine.constants import _STAGE, DAY_MIN
+from sim.engine.constants import _DOOR, _LOCKER, _STAGE, DAY_MIN
 from sim.engine.demand import _bus_shares, generate_demand
 from sim.engine.outbound import queue_at_villages, trunk_out
 from sim.engine.shuttle import shuttle
 from sim.engine.sorter import sorter, sorting_shifts, trunk
 from sim.engine.state import State, _Fifo, _LaneQueue, _Run, _Trips
+from sim.engine.stops import flush_drops
 from sim.engine.tables import (
     Categories,
     _outbound_table,
@@ -152,6 +153,7 @@ def _new_state(county: County, replication: int) -> State:
         p=p,
         n_days=simulated_days(sc),
         trips=[],
+        drops=[],
         skipped=[],
         on_vehicle=np.full(len(p.village), -1, dtype=np.int32),
         sorter_queue=_Fifo(),
@@ -166,6 +168,8 @@ def _new_state(county: County, replication: int) -> State:
         # Per township point, one queue per lane: one per carrier, then a shared one.
         town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
         multi_visit=_visitors(county) > 1,
+        has_locker=bool((county.village_kind == _LOCKER).any()),
+        has_door=bool((county.village_kind == _DOOR).any()),
         delay_by_kind=np.array(
             [
                 {
@@ -229,6 +233,7 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     # parcels have all resolved (the drain), at most after ``n_days``.
     for day in range(1, n_days + 1):
         env.run(until=day * DAY_MIN)
+        flush_drops(st)
         if progress is not None:
             progress(1)
         if day >= sc.horizon_days and day < n_days and resolved():

@@ -10,7 +10,8 @@ explicitly.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import simpy
@@ -170,9 +171,27 @@ class _Parcels:
     route_u: np.ndarray
 
 
+class _RunLegs(NamedTuple):
+    """The legs of one vehicle run (base -> stops -> base), recorded when it leaves.
+
+    ``clock`` holds the departure from the base, then the arrival at and departure from each
+    stop, then the arrival back at the base; ``load`` is filled in as the run goes.
+    """
+
+    run: int
+    vehicle: int
+    kind: str
+    frm: np.ndarray
+    to: np.ndarray
+    clock: np.ndarray
+    km: np.ndarray
+    load: np.ndarray
+    dwell: np.ndarray
+
+
 @dataclass
 class _Trips:
-    """Vehicle legs as columns: of one run while it is driven, of a whole run at the end.
+    """Vehicle legs as columns, in the order they ended (see :meth:`join`).
 
     ``frm`` and ``to`` are facility indices, ``vehicle`` the index among the county's
     vehicles; ``load`` is the number of parcels on board on the leg.
@@ -190,17 +209,28 @@ class _Trips:
     stop_min: np.ndarray
 
     @classmethod
-    def join(cls, runs: list[_Trips], end: float) -> _Trips:
+    def join(cls, runs: list[_RunLegs], end: float) -> _Trips:
         """The legs of many runs that arrived before ``end``, in the order they arrived."""
-        names = [f.name for f in fields(cls)]
-        if not runs:
-            empty = [np.empty(0, dtype=object if n == "kind" else float) for n in names]
-            cols = dict(zip(names, empty))
-            for n in ("run", "vehicle", "frm", "to", "load"):
-                cols[n] = np.empty(0, dtype=np.int64)
-            return cls(**cols)
-        cols = {n: np.concatenate([getattr(r, n) for r in runs]) for n in names}
+        sizes = np.array([len(r.frm) for r in runs], dtype=np.int64)
+
+        def cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
+
+        cols = {
+            "run": np.repeat(np.array([r.run for r in runs], dtype=np.int64), sizes),
+            "vehicle": np.repeat(np.array([r.vehicle for r in runs], dtype=np.int64), sizes),
+            "kind": np.repeat(np.array([r.kind for r in runs], dtype=object), sizes),
+            "frm": cat([r.frm for r in runs], np.int64),
+            "to": cat([r.to for r in runs], np.int64),
+            "depart": cat([r.clock[0::2] for r in runs], float),
+            "arrive": cat([r.clock[1::2] for r in runs], float),
+            "km": cat([r.km for r in runs], float),
+            "load": cat([r.load for r in runs], np.int64),
+            "stop_min": cat([np.append(r.dwell, 0.0) for r in runs], float),
+        }
         arrive, depart, run = cols["arrive"], cols["depart"], cols["run"]
+        # Legs end in the order of their arrival events: by time, then by when they were
+        # scheduled (their departure), then by run.
         order = np.lexsort((np.arange(len(run)), run, depart, arrive))
         order = order[arrive[order] < end]
         return cls(**{n: c[order] for n, c in cols.items()})
@@ -228,8 +258,11 @@ class State:
     p, o
         The inbound and outbound parcel arrays.
     trips, skipped
-        Vehicle legs, one :class:`_Trips` per run, and village loops not driven (vehicle
+        Vehicle legs, one :class:`_RunLegs` per run, and village loops not driven (vehicle
         index, day, villages, planned).
+    drops
+        Parcels dropped at village points without a locker, and when, not yet stamped
+        (see :func:`~sim.engine.stops.flush_drops`).
     on_vehicle, out_on_vehicle
         Vehicle index holding each inbound or outbound parcel (-1 when none); for inbound
         parcels, the last vehicle it boarded (``_simulate`` keeps those still on board).
@@ -246,6 +279,8 @@ class State:
         Per village: more than one vehicle (loops of several lanes, a bus) stops there.
     delay_by_kind
         Mean pickup delay in hours by point kind (NaN for door delivery).
+    has_locker, has_door
+        Some village point of the county is a locker, or door delivery.
     out_village, out_town, out_centre
         Outbound queues at villages, townships and the county centre.
     lockers
@@ -261,7 +296,8 @@ class State:
     env: simpy.Environment
     p: _Parcels
     n_days: int
-    trips: list[_Trips]
+    trips: list[_RunLegs]
+    drops: list[tuple[np.ndarray, np.ndarray]]
     skipped: list[tuple]
     on_vehicle: np.ndarray
     sorter_queue: _Fifo
@@ -275,6 +311,8 @@ class State:
     town_queues: list[_LaneQueue]
     multi_visit: np.ndarray
     delay_by_kind: np.ndarray
+    has_locker: bool
+    has_door: bool
     shared: np.ndarray
     wake: simpy.Event
     hold_min: float

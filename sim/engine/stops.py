@@ -41,6 +41,14 @@ def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     pickup(st, ids, at, st.delay_by_kind[kind])
 
 
+def flush_drops(st: State) -> None:
+    """Stamp the parcels dropped at village points without a locker since the last call."""
+    if st.drops:
+        ids, at = (np.concatenate(c) for c in zip(*st.drops))
+        st.drops.clear()
+        at_villages(st, ids, at)
+
+
 def at_locker(st: State, ids: np.ndarray, now: float, v: int) -> np.ndarray:
     """Drop parcels at village ``v``'s locker at ``now``; return those it refused (full)."""
     p, lockers = st.p, st.lockers
