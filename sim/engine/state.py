@@ -93,7 +93,7 @@ class _LaneQueue:
     at the head get keys below every key handed out so far.
     """
 
-    __slots__ = ("_chunks", "_front", "_ids", "_key", "_next", "_ready", "_vill")
+    __slots__ = ("_chunks", "_dead", "_front", "_ids", "_key", "_next", "_ready", "_vill")
 
     def __init__(self) -> None:
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -103,9 +103,10 @@ class _LaneQueue:
         self._key = _NONE
         self._next = 0
         self._front = 0
+        self._dead = 0  # entries taken but not yet dropped from the arrays (ready = inf)
 
     def __len__(self) -> int:
-        return len(self._ids) + sum(len(c[0]) for c in self._chunks)
+        return len(self._ids) - self._dead + sum(len(c[0]) for c in self._chunks)
 
     def push(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
         """Append parcels (of villages ``vill``) available from ``ready``, in order."""
@@ -122,6 +123,11 @@ class _LaneQueue:
             self._front -= m
 
     def _merge(self) -> None:
+        if self._dead > len(self._ids) // 2:
+            live = self._ready != np.inf
+            self._ids, self._vill = self._ids[live], self._vill[live]
+            self._ready, self._key = self._ready[live], self._key[live]
+            self._dead = 0
         if self._chunks:
             parts = [(self._ids, self._vill, self._ready, self._key), *self._chunks]
             self._ids, self._vill, self._ready, self._key = (
@@ -129,24 +135,25 @@ class _LaneQueue:
             )
             self._chunks = []
 
-    def ready(self, pos: np.ndarray, now: float) -> tuple[np.ndarray, ...]:
-        """Entries of the villages with ``pos >= 0`` available at ``now``.
+    def ready(self, pos: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """Entries of the villages with ``pos >= 0`` available at ``now``, and their owners.
 
-        Returns the entries' indices, owners (``pos`` of their village, its place in the
-        loop), ready times and keys.
+        The owner of an entry is ``pos`` of its village (the village's place in a loop).
         """
         self._merge()
         owner = pos[self._vill]
         sel = np.flatnonzero((owner >= 0) & (self._ready <= now))
-        return sel, owner[sel], self._ready[sel], self._key[sel]
+        return sel, owner[sel]
+
+    def ready_keys(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ready times and keys of the entries ``sel``."""
+        return self._ready[sel], self._key[sel]
 
     def remove(self, sel: np.ndarray) -> np.ndarray:
-        """Remove the entries ``sel``; return their parcel ids."""
+        """Remove the entries ``sel`` (from :meth:`ready`); return their parcel ids."""
         out = self._ids[sel]
-        keep = np.ones(len(self._ids), dtype=bool)
-        keep[sel] = False
-        self._ids, self._vill = self._ids[keep], self._vill[keep]
-        self._ready, self._key = self._ready[keep], self._key[keep]
+        self._ready[sel] = np.inf
+        self._dead += len(sel)
         return out
 
 

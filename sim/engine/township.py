@@ -16,34 +16,43 @@ from sim.engine.state import State, _LaneQueue
 from sim.engine.stops import pickup
 
 
-def load_loop(queues: list[_LaneQueue], pos: np.ndarray, cap: int, now: float) -> np.ndarray:
+def load_loop(
+    queues: list[_LaneQueue], pos: np.ndarray, cap: int, now: float, *, ordered: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Take up to ``cap`` ready parcels for a loop's villages, earliest-ready first.
 
     ``pos`` gives each village's place in the loop (-1 for villages not visited). When more
     than ``cap`` parcels are ready, the earliest are taken (ties by place, then queue order).
-    The parcels come out by place, each village's in queue order.
+    Returns the parcels and their villages' places; with ``ordered`` the parcels come out by
+    place, each village's in queue order (else in any order).
     """
     found = [q.ready(pos, now) for q in queues]
-    sizes = [len(f[0]) for f in found]
-    n = sum(sizes)
-    if n == 0:
-        return _NONE
-    sel, owner, ready, key = (
-        f[0] if len(found) == 1 else np.concatenate(f) for f in zip(*found, strict=True)
-    )
-    chosen = np.arange(n)
-    if n > cap:
-        chosen = np.lexsort((key, owner, ready))[:cap]
-    chosen = chosen[np.lexsort((key[chosen], owner[chosen]))]
+    if len(found) == 1:
+        sel, owner = found[0]
+    else:
+        sel, owner = (np.concatenate(f) for f in zip(*found, strict=True))
+    if not len(sel):
+        return _NONE, _NONE
+    if len(sel) > cap or ordered:
+        keys = [q.ready_keys(s) for q, (s, _) in zip(queues, found)]
+        ready, key = keys[0] if len(keys) == 1 else (np.concatenate(k) for k in zip(*keys))
+        chosen = np.arange(len(sel))
+        if len(sel) > cap:
+            chosen = np.lexsort((key, owner, ready))[:cap]
+        if ordered:
+            chosen = chosen[np.lexsort((key[chosen], owner[chosen]))]
+        sel, owner = sel[chosen], owner[chosen]
+    else:
+        chosen = np.arange(len(sel))
     if len(queues) == 1:
-        return queues[0].remove(sel[chosen])
-    which = np.repeat(np.arange(len(queues)), sizes)[chosen]
-    out = np.empty(len(chosen), dtype=np.int64)
+        return queues[0].remove(sel), owner
+    which = np.repeat(np.arange(len(queues)), [len(s) for s, _ in found])[chosen]
+    out = np.empty(len(sel), dtype=np.int64)
     for i, q in enumerate(queues):
         mine = which == i
         if mine.any():
-            out[mine] = q.remove(sel[chosen[mine]])
-    return out
+            out[mine] = q.remove(sel[mine])
+    return out, owner
 
 
 def queue_of(st: State, town: np.ndarray, lane: np.ndarray | int) -> np.ndarray:

@@ -74,9 +74,10 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                     continue
                 duty += planned
                 pos[vills] = np.arange(len(vills))
-                ids = _NONE if collect_only else load_loop(queues, pos, cap, env.now)
-                p.t_loop[ids] = env.now
-                stop_of = pos[p.village[ids]]
+                ids, stop_of = _NONE, _NONE
+                if not collect_only:
+                    ids, stop_of = load_loop(queues, pos, cap, env.now, ordered=st.has_locker)
+                    p.t_loop[ids] = env.now
                 pos[vills] = -1
                 yield from drive(
                     st,
