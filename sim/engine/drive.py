@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
@@ -39,25 +39,70 @@ def delay_to(now: float, t: float) -> float:
     return d
 
 
-def _legs(
-    st: State, veh: Vehicle, vi: int, kind: str, stops: np.ndarray, dwell: np.ndarray
-) -> _RunLegs:
-    """The legs of a run leaving now: times as one running sum, in the clock's order."""
-    tm, kmm = st.county.time_min[veh.vtype], st.county.km[veh.vtype]
+class Route(NamedTuple):
+    """A vehicle's stops with what stays the same on every run: legs, dwell, kinds of stop.
+
+    ``frm``/``to``/``minutes``/``km`` describe the legs base -> stops -> base; ``dwell`` the
+    minutes at each stop (before door deliveries); ``door`` and ``multi`` mark the village
+    stops with door delivery and those other vehicles also serve.
+    """
+
+    stops: np.ndarray
+    frm: np.ndarray
+    to: np.ndarray
+    minutes: np.ndarray
+    km: np.ndarray
+    vills: np.ndarray
+    dwell: np.ndarray
+    door: np.ndarray
+    multi: np.ndarray
+    stop_min: float
+    town: bool
+
+
+def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: bool) -> Route:
+    """The route of ``veh`` through ``stops`` (township points if ``town``, else villages)."""
+    county = st.county
     n = len(stops)
     frm = np.empty(n + 1, dtype=np.int64)
     frm[0], frm[1:] = veh.base, stops
     to = np.empty(n + 1, dtype=np.int64)
     to[:-1], to[-1] = stops, veh.base
+    vills = stops - 1 - county.n_townships
+    door = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _DOOR
+    multi = np.ones(n, dtype=bool) if town else st.multi_visit[vills]
+    return Route(
+        stops=stops,
+        frm=frm,
+        to=to,
+        minutes=county.time_min[veh.vtype][frm, to],
+        km=county.km[veh.vtype][frm, to],
+        vills=vills,
+        dwell=np.full(n, stop_min + 0.0),
+        door=door,
+        multi=multi,
+        stop_min=stop_min,
+        town=town,
+    )
+
+
+def _legs(st: State, vi: int, kind: str, rt: Route, n_drop: np.ndarray) -> _RunLegs:
+    """The legs of a run leaving now: times as one running sum, in the clock's order."""
+    dwell = rt.dwell
+    if rt.door.any():
+        dwell = dwell.copy()
+        door_min = st.sc.facilities.village_points.door_min_per_parcel
+        dwell[rt.door] = rt.stop_min + door_min * n_drop[rt.door]
+    n = len(rt.stops)
     clock = np.empty(2 * n + 2)
     clock[0] = st.env.now
-    clock[1::2] = tm[frm, to]
+    clock[1::2] = rt.minutes
     clock[2:-1:2] = dwell
     np.cumsum(clock, out=clock)
     run = st.runs
     st.runs += 1
     load = np.empty(n + 1, dtype=np.int64)
-    return _RunLegs(run, vi, kind, frm, to, clock, kmm[frm, to], load, dwell)
+    return _RunLegs(run, vi, kind, rt.frm, rt.to, clock, rt.km, load, dwell)
 
 
 def drive(
@@ -65,45 +110,39 @@ def drive(
     veh: Vehicle,
     vi: int,
     kind: str,
-    stops: np.ndarray,
+    rt: Route,
     ids: np.ndarray,
     stop_of: np.ndarray,
-    stop_min: float,
     out_queues: list[_Fifo] | None = None,
     out_home: OutHome | None = None,
 ) -> Generator[simpy.Event, Any, None]:
     """Drive base -> stops -> base, unloading at each stop the parcels for it.
 
-    Shuttles (``kind == "shuttle"``) stop at township points, the others at village points.
-    A full locker refuses parcels; they ride back to the base and wait there for the next
-    visit. With ``out_queues`` (indexed by the stop's queue index, see ``out_index``), the
-    vehicle also collects the outbound parcels ready at each stop, in the room left on
-    board, and ``out_home(st, ids, now)`` receives them at the base (backhaul).
+    ``stop_of`` gives each parcel's stop (index in ``rt.stops``). Shuttles stop at
+    township points, the others at village points. A full locker refuses parcels; they ride
+    back to the base and wait there for the next visit. With ``out_queues`` (indexed by the
+    stop's queue index, see ``out_index``), the vehicle also collects the outbound parcels
+    ready at each stop, in the room left on board, and ``out_home(st, ids, now)`` receives
+    them at the base (backhaul).
     """
-    env, county = st.env, st.county
-    town = kind == "shuttle"
-    n_drop = np.bincount(stop_of, minlength=len(stops))
-    vills = stops - 1 - county.n_townships
-    dwell = np.full(len(stops), stop_min + 0.0)
-    if not town and st.has_door:
-        door = county.village_kind[vills] == _DOOR
-        dwell[door] = stop_min + st.sc.facilities.village_points.door_min_per_parcel * n_drop[door]
-    legs = _legs(st, veh, vi, kind, stops, dwell)
+    env = st.env
+    n_drop = np.bincount(stop_of, minlength=len(rt.stops))
+    legs = _legs(st, vi, kind, rt, n_drop)
     st.trips.append(legs)
     at = legs.clock[1:-1:2]
     # The last vehicle a parcel boarded; the run's end keeps only those still on board.
     st.on_vehicle[ids] = vi
     midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
-    simple = out_queues is None and (town or not st.has_locker)
-    if simple and (len(stops) == 0 or at[-1] < midnight):
+    simple = out_queues is None and (rt.town or not st.has_locker)
+    if simple and (len(at) == 0 or at[-1] < midnight):
         # Nothing on this run can be observed by another process before it is back.
         np.cumsum(n_drop, out=legs.load[1:])
         np.subtract(len(ids), legs.load, out=legs.load)
         legs.load[0] = len(ids)
-        _drop(st, town, ids, at[stop_of])
+        _drop(st, rt.town, ids, at[stop_of])
         yield env.timeout(delay_to(env.now, legs.clock[-1]))
         return
-    yield from _stop_by_stop(st, veh, vi, kind, stops, ids, stop_of, legs, out_queues, out_home)
+    yield from _stop_by_stop(st, veh, vi, kind, rt, ids, stop_of, legs, out_queues, out_home)
 
 
 def _stop_by_stop(
@@ -111,7 +150,7 @@ def _stop_by_stop(
     veh: Vehicle,
     vi: int,
     kind: str,
-    stops: np.ndarray,
+    rt: Route,
     ids: np.ndarray,
     stop_of: np.ndarray,
     legs: _RunLegs,
@@ -123,18 +162,16 @@ def _stop_by_stop(
     Stops that no other process observes are still done at once when the run leaves; the
     others at their time, in order.
     """
-    env, county = st.env, st.county
+    env, stops, vills, town = st.env, rt.stops, rt.vills, rt.town
     order = np.argsort(stop_of, kind="stable")
     ids = ids[order]
     bounds = np.searchsorted(stop_of[order], np.arange(len(stops) + 1))
     n_drop = np.diff(bounds)
-    town = kind == "shuttle"
-    vills = stops - 1 - county.n_townships
-    vkind = np.full(len(stops), -1, dtype=np.int8) if town else county.village_kind[vills]
+    vkind = np.full(len(stops), -1, dtype=np.int8) if town else st.county.village_kind[vills]
     at = legs.clock[1:-1:2]
     one_by_one = np.full(len(stops), out_queues is not None) | (vkind == _LOCKER)
     event = at >= (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
-    event |= one_by_one & (True if town else st.multi_visit[vills])
+    event |= one_by_one & rt.multi
     now = ~(one_by_one | event)
     _drop(st, town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
     n_back = np.zeros(len(stops), dtype=np.int64)

@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import _NONE, DAY_MIN
-from sim.engine.drive import drive
+from sim.engine.drive import Route, drive, route
 from sim.engine.outbound import out_at_township
 from sim.engine.state import State, _LaneQueue
 from sim.engine.township import load_loop, queue_of
@@ -17,8 +17,8 @@ from sim.plan import tour_minutes
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
 
-#: A loop as driven on one weekday: stops, villages, planned minutes, township queues.
-_Loop = tuple[np.ndarray, np.ndarray, float, list[_LaneQueue]]
+#: A loop as driven on one weekday: route, villages, planned minutes, township queues.
+_Loop = tuple[Route, np.ndarray, float, list[_LaneQueue]]
 
 
 def _loops_by_weekday(st: State, veh: Vehicle) -> list[list[_Loop]]:
@@ -37,7 +37,8 @@ def _loops_by_weekday(st: State, veh: Vehicle) -> list[list[_Loop]]:
             stops, vills = loop[today], vills[today]
             towns = np.unique(county.village_township[vills])
             queues = [st.town_queues[int(queue_of(st, t, veh.lane))] for t in towns]
-            loops.append((stops, vills, tour_minutes(stops, veh.base, tm, stop_min), queues))
+            planned = tour_minutes(stops, veh.base, tm, stop_min)
+            loops.append((route(st, veh, stops, stop_min, town=False), vills, planned, queues))
         week.append(loops)
     return week
 
@@ -51,7 +52,6 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
     env, p, sc = st.env, st.p, st.sc
     vt = sc.fleet.vehicle_types[veh.vtype]
     cap = vt.capacity_parcels
-    stop_min = sc.facilities.village_points.service_time_min
     shift_start, shift_end = clock_minutes(vt.shift.start), clock_minutes(vt.shift.end)
     max_duty = vt.max_duty_h * 60.0
     start_wd = sc.start_date.weekday()
@@ -66,11 +66,11 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                 yield env.timeout(t - env.now)
             if collect_only and not st.has_out:
                 continue
-            for stops, vills, planned, queues in loops:
+            for rt, vills, planned, queues in loops:
                 late = env.now + planned > day * DAY_MIN + shift_end + 1e-9
                 if late or duty + planned > max_duty + 1e-9:
                     # Not driven past the driver's day: its parcels wait for the next one.
-                    st.skipped.append((st.n_sh + vi, day, len(stops), planned))
+                    st.skipped.append((st.n_sh + vi, day, len(vills), planned))
                     continue
                 duty += planned
                 pos[vills] = np.arange(len(vills))
@@ -84,10 +84,9 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                     veh,
                     st.n_sh + vi,
                     "collection" if collect_only else "village_loop",
-                    stops,
+                    rt,
                     ids,
                     stop_of,
-                    stop_min,
                     st.out_village if st.has_out else None,
                     out_at_township,
                 )
