@@ -42,15 +42,16 @@ def delay_to(now: float, t: float) -> float:
 class Route(NamedTuple):
     """A vehicle's stops with what stays the same on every run: legs, dwell, kinds of stop.
 
-    ``frm``/``to``/``minutes``/``km`` describe the legs base -> stops -> base; ``dwell`` the
-    minutes at each stop (before door deliveries); ``door`` and ``multi`` mark the village
-    stops with door delivery and those other vehicles also serve.
+    ``frm``/``to``/``km`` describe the legs base -> stops -> base; ``dwell`` the
+    minutes at each stop (before door deliveries); ``clock`` the legs' and stops' minutes
+    in the order the clock adds them (after a 0 for the departure time); ``door`` and
+    ``multi`` mark the village stops with door delivery and those other vehicles also serve.
     """
 
     stops: np.ndarray
+    clock: np.ndarray
     frm: np.ndarray
     to: np.ndarray
-    minutes: np.ndarray
     km: np.ndarray
     vills: np.ndarray
     dwell: np.ndarray
@@ -71,11 +72,14 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
     vills = stops - 1 - county.n_townships
     door = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _DOOR
     multi = np.ones(n, dtype=bool) if town else st.multi_visit[vills]
+    clock = np.zeros(2 * n + 2)
+    clock[1::2] = county.time_min[veh.vtype][frm, to]
+    clock[2:-1:2] = stop_min + 0.0
     return Route(
         stops=stops,
+        clock=clock,
         frm=frm,
         to=to,
-        minutes=county.time_min[veh.vtype][frm, to],
         km=county.km[veh.vtype][frm, to],
         vills=vills,
         dwell=np.full(n, stop_min + 0.0),
@@ -86,23 +90,24 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
     )
 
 
-def _legs(st: State, vi: int, kind: str, rt: Route, n_drop: np.ndarray) -> _RunLegs:
+def _legs(
+    st: State, vi: int, kind: str, rt: Route, n_drop: np.ndarray, ids: np.ndarray
+) -> _RunLegs:
     """The legs of a run leaving now: times as one running sum, in the clock's order."""
     dwell = rt.dwell
     if rt.door.any():
         dwell = dwell.copy()
         door_min = st.sc.facilities.village_points.door_min_per_parcel
         dwell[rt.door] = rt.stop_min + door_min * n_drop[rt.door]
-    n = len(rt.stops)
-    clock = np.empty(2 * n + 2)
+        clock = rt.clock.copy()
+        clock[2:-1:2] = dwell
+    else:
+        clock = rt.clock.copy()
     clock[0] = st.env.now
-    clock[1::2] = rt.minutes
-    clock[2:-1:2] = dwell
     np.cumsum(clock, out=clock)
     run = st.runs
     st.runs += 1
-    load = np.empty(n + 1, dtype=np.int64)
-    return _RunLegs(run, vi, kind, rt.frm, rt.to, clock, rt.km, load, dwell)
+    return _RunLegs(run, vi, kind, rt.frm, rt.to, clock, rt.km, dwell, n_drop, ids)
 
 
 def drive(
@@ -127,18 +132,13 @@ def drive(
     """
     env = st.env
     n_drop = np.bincount(stop_of, minlength=len(rt.stops))
-    legs = _legs(st, vi, kind, rt, n_drop)
+    legs = _legs(st, vi, kind, rt, n_drop, ids)
     st.trips.append(legs)
     at = legs.clock[1:-1:2]
-    # The last vehicle a parcel boarded; the run's end keeps only those still on board.
-    st.on_vehicle[ids] = vi
     midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
     simple = out_queues is None and (rt.town or not st.has_locker)
     if simple and (len(at) == 0 or at[-1] < midnight):
         # Nothing on this run can be observed by another process before it is back.
-        np.cumsum(n_drop, out=legs.load[1:])
-        np.subtract(len(ids), legs.load, out=legs.load)
-        legs.load[0] = len(ids)
         _drop(st, rt.town, ids, at[stop_of])
         yield env.timeout(delay_to(env.now, legs.clock[-1]))
         return
@@ -176,7 +176,6 @@ def _stop_by_stop(
     _drop(st, town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
     n_back = np.zeros(len(stops), dtype=np.int64)
     n_col = np.zeros(len(stops), dtype=np.int64)
-    legs.load[:] = len(ids) - np.concatenate([[0], np.cumsum(n_drop)])
     refused: list[np.ndarray] = []
     outbound: list[np.ndarray] = []
     for j in np.flatnonzero(~now):
@@ -197,7 +196,7 @@ def _stop_by_stop(
             n_col[j] = len(got)
             if len(got):
                 outbound.append(got)
-        legs.load[:] = len(ids) - np.concatenate([[0], np.cumsum(n_drop - n_back - n_col)])
+        legs.net[:] = n_drop - n_back - n_col
     yield env.timeout(delay_to(env.now, legs.clock[-1]))
     if outbound and out_home is not None:
         got = np.concatenate(outbound)
@@ -234,7 +233,6 @@ def _drop(st: State, town: bool, ids: np.ndarray, at: np.ndarray) -> None:
 def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) -> None:
     """Put parcels refused on a run back at the head of the queue they were loaded from."""
     p = st.p
-    st.on_vehicle[back] = -1
     if kind == "bus":
         # They go back to the head of the bus queue at the station, in order.
         p.t_shuttle[back] = np.nan

@@ -155,7 +155,6 @@ def _new_state(county: County, replication: int) -> State:
         trips=[],
         drops=[],
         skipped=[],
-        on_vehicle=np.full(len(p.village), -1, dtype=np.int32),
         sorter_queue=_Fifo(),
         route_of_township=route_of_township,
         # One queue per shuttle, then one per bus line (parcels for the villages it serves).
@@ -241,10 +240,14 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
                 progress(n_days - day)
             break
     end = float(env.now)
-    # Inbound parcels still on a shuttle, bus or loop at the end, and who holds them.
+    # Inbound parcels still on a shuttle, bus or loop at the end: on the runs under way.
+    on_vehicle = np.full(len(st.p.village), -1, dtype=np.int32)
+    for legs in st.trips:
+        if legs.clock[-1] >= end:
+            on_vehicle[legs.ids] = legs.vehicle
     stage = _stage(st.p, end)
     moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
-    on_vehicle = np.where(moving, st.on_vehicle, -1).astype(np.int32)
+    on_vehicle[~moving] = -1
     trips = _Trips.join(st.trips, end)
     return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end)
 

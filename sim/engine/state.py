@@ -182,7 +182,9 @@ class _RunLegs(NamedTuple):
     """The legs of one vehicle run (base -> stops -> base), recorded when it leaves.
 
     ``clock`` holds the departure from the base, then the arrival at and departure from each
-    stop, then the arrival back at the base; ``load`` is filled in as the run goes.
+    stop, then the arrival back at the base. ``net`` is the number of parcels each stop
+    takes off board (drops, less refused ones and collected outbound parcels), filled in as
+    the run goes; ``ids`` are the inbound parcels it left with.
     """
 
     run: int
@@ -192,8 +194,9 @@ class _RunLegs(NamedTuple):
     to: np.ndarray
     clock: np.ndarray
     km: np.ndarray
-    load: np.ndarray
     dwell: np.ndarray
+    net: np.ndarray
+    ids: np.ndarray
 
 
 @dataclass
@@ -218,22 +221,31 @@ class _Trips:
     @classmethod
     def join(cls, runs: list[_RunLegs], end: float) -> _Trips:
         """The legs of many runs that arrived before ``end``, in the order they arrived."""
+        if not runs:
+            i, f = np.empty(0, dtype=np.int64), np.empty(0)
+            return cls(i, i, np.empty(0, dtype=object), i, i, f, f, f, i, f)
         sizes = np.array([len(r.frm) for r in runs], dtype=np.int64)
-
-        def cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
-            return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
-
+        leg_run = np.repeat(np.arange(len(runs)), sizes)
+        leg = np.arange(len(leg_run)) - (np.cumsum(sizes) - sizes)[leg_run]  # 0 = first leg
+        returning = leg == sizes[leg_run] - 1
+        # Parcels on board on each leg: those it left with, less those taken off before.
+        stop0 = (np.cumsum(sizes - 1) - (sizes - 1))[leg_run]
+        taken = np.concatenate([[0], np.cumsum(np.concatenate([r.net for r in runs]))])
+        n_ids = np.array([len(r.ids) for r in runs], dtype=np.int64)[leg_run]
+        stop_min = np.zeros(len(leg_run))
+        stop_min[~returning] = np.concatenate([r.dwell for r in runs])
+        clock = np.concatenate([r.clock for r in runs])
         cols = {
-            "run": np.repeat(np.array([r.run for r in runs], dtype=np.int64), sizes),
-            "vehicle": np.repeat(np.array([r.vehicle for r in runs], dtype=np.int64), sizes),
-            "kind": np.repeat(np.array([r.kind for r in runs], dtype=object), sizes),
-            "frm": cat([r.frm for r in runs], np.int64),
-            "to": cat([r.to for r in runs], np.int64),
-            "depart": cat([r.clock[0::2] for r in runs], float),
-            "arrive": cat([r.clock[1::2] for r in runs], float),
-            "km": cat([r.km for r in runs], float),
-            "load": cat([r.load for r in runs], np.int64),
-            "stop_min": cat([np.append(r.dwell, 0.0) for r in runs], float),
+            "run": np.array([r.run for r in runs], dtype=np.int64)[leg_run],
+            "vehicle": np.array([r.vehicle for r in runs], dtype=np.int64)[leg_run],
+            "kind": np.array([r.kind for r in runs], dtype=object)[leg_run],
+            "frm": np.concatenate([r.frm for r in runs]),
+            "to": np.concatenate([r.to for r in runs]),
+            "depart": clock[0::2],
+            "arrive": clock[1::2],
+            "km": np.concatenate([r.km for r in runs]),
+            "load": n_ids - (taken[stop0 + leg] - taken[stop0]),
+            "stop_min": stop_min,
         }
         arrive, depart, run = cols["arrive"], cols["depart"], cols["run"]
         # Legs end in the order of their arrival events: by time, then by when they were
@@ -270,9 +282,9 @@ class State:
     drops
         Parcels dropped at village points without a locker, and when, not yet stamped
         (see :func:`~sim.engine.stops.flush_drops`).
-    on_vehicle, out_on_vehicle
-        Vehicle index holding each inbound or outbound parcel (-1 when none); for inbound
-        parcels, the last vehicle it boarded (``_simulate`` keeps those still on board).
+    out_on_vehicle
+        Vehicle index holding each outbound parcel (-1 when none); for inbound parcels
+        ``_simulate`` finds them from the runs still under way at the end.
     out_board
         When the vehicle carrying an outbound parcel took it on.
     wake
@@ -306,7 +318,6 @@ class State:
     trips: list[_RunLegs]
     drops: list[tuple[np.ndarray, np.ndarray]]
     skipped: list[tuple]
-    on_vehicle: np.ndarray
     sorter_queue: _Fifo
     route_of_township: np.ndarray
     shuttle_queues: list[_Fifo]
