@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -136,13 +137,25 @@ def drive(
     st.trips.append(legs)
     at = legs.clock[1:-1:2]
     midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
-    simple = out_queues is None and (rt.town or not st.has_locker)
+    simple = out_queues is None and (rt.town or not st.has_locker) and not st.chained[vi]
     if simple and (len(at) == 0 or at[-1] < midnight):
         # Nothing on this run can be observed by another process before it is back.
         _drop(st, rt.town, ids, at[stop_of])
         yield env.timeout(delay_to(env.now, legs.clock[-1]))
         return
     yield from _stop_by_stop(st, veh, vi, kind, rt, ids, stop_of, legs, out_queues, out_home)
+
+
+@dataclass
+class _Board:
+    """What a run stop by stop has on board: counts per stop, refused and collected parcels."""
+
+    n_ids: int
+    n_drop: np.ndarray
+    n_back: np.ndarray
+    n_col: np.ndarray
+    refused: list[np.ndarray] = field(default_factory=list)
+    outbound: list[np.ndarray] = field(default_factory=list)
 
 
 def _stop_by_stop(
@@ -157,55 +170,83 @@ def _stop_by_stop(
     out_queues: list[_Fifo] | None,
     out_home: OutHome | None,
 ) -> Generator[simpy.Event, Any, None]:
-    """A run with lockers, outbound collection or stops after midnight, stop by stop.
+    """A run with lockers, outbound collection, stops after midnight or shared legs.
 
     Stops that no other process observes are still done at once when the run leaves; the
-    others at their time, in order.
+    others at their time, in order. A vehicle that shares a leg with another (``chained``)
+    steps through every leg and stop as its own events, so that two vehicles arriving at
+    the same moment do so in the order the clock would give them.
     """
-    env, stops, vills, town = st.env, rt.stops, rt.vills, rt.town
+    env, stops = st.env, rt.stops
     order = np.argsort(stop_of, kind="stable")
     ids = ids[order]
     bounds = np.searchsorted(stop_of[order], np.arange(len(stops) + 1))
-    n_drop = np.diff(bounds)
-    vkind = np.full(len(stops), -1, dtype=np.int8) if town else st.county.village_kind[vills]
+    board = _Board(
+        len(ids),
+        np.diff(bounds),
+        np.zeros(len(stops), dtype=np.int64),
+        np.zeros(len(stops), dtype=np.int64),
+    )
     at = legs.clock[1:-1:2]
-    one_by_one = np.full(len(stops), out_queues is not None) | (vkind == _LOCKER)
+    lockers = np.zeros(len(stops), dtype=bool)
+    if not rt.town:
+        lockers = st.county.village_kind[rt.vills] == _LOCKER
+    one_by_one = np.full(len(stops), out_queues is not None) | lockers
     event = at >= (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
     event |= one_by_one & rt.multi
     now = ~(one_by_one | event)
-    _drop(st, town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
-    n_back = np.zeros(len(stops), dtype=np.int64)
-    n_col = np.zeros(len(stops), dtype=np.int64)
-    refused: list[np.ndarray] = []
-    outbound: list[np.ndarray] = []
-    for j in np.flatnonzero(~now):
-        if event[j]:
+    n_drop = board.n_drop
+    _drop(st, rt.town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
+    chained = bool(st.chained[vi])
+    for j in range(len(stops)) if chained else np.flatnonzero(~now):
+        if chained:
+            yield env.timeout(rt.clock[2 * j + 1])
+        elif event[j]:
             yield env.timeout(delay_to(env.now, at[j]))
-        drop = ids[bounds[j] : bounds[j + 1]]
-        if vkind[j] != _LOCKER:
-            _drop(st, town, drop, np.full(len(drop), at[j]))
-        else:
-            back = at_locker(st, drop, at[j], vills[j])
-            n_back[j] = len(back)
-            if len(back):
-                refused.append(back)
-        if out_queues is not None:
-            on_board = len(ids) - (n_drop - n_back - n_col)[: j + 1].sum()
-            room = max(int(_capacity(st, veh)[0] - on_board), 0)
-            got = collect(st, out_queues[out_index(st, stops[j])], room, vi, at[j])
-            n_col[j] = len(got)
-            if len(got):
-                outbound.append(got)
-        legs.net[:] = n_drop - n_back - n_col
-    yield env.timeout(delay_to(env.now, legs.clock[-1]))
-    if outbound and out_home is not None:
-        got = np.concatenate(outbound)
+        if not now[j]:
+            drop = ids[bounds[j] : bounds[j + 1]]
+            _at_stop(st, veh, vi, rt, int(j), drop, at[j], bool(lockers[j]), board, out_queues)
+            legs.net[:] = n_drop - board.n_back - board.n_col
+        if chained:
+            yield env.timeout(legs.dwell[j])
+    yield env.timeout(rt.clock[-1] if chained else delay_to(env.now, legs.clock[-1]))
+    if board.outbound and out_home is not None:
+        got = np.concatenate(board.outbound)
         if _capacity(st, veh)[1]:
             st.o.cold_min[got] += env.now - st.out_board[got]
         st.out_on_vehicle[got] = -1
         out_home(st, got, env.now)
-    if refused:
-        _take_back(st, veh, vi, kind, np.concatenate(refused))
+    if board.refused:
+        _take_back(st, veh, vi, kind, np.concatenate(board.refused))
+
+
+def _at_stop(
+    st: State,
+    veh: Vehicle,
+    vi: int,
+    rt: Route,
+    j: int,
+    drop: np.ndarray,
+    now: float,
+    locker: bool,
+    board: _Board,
+    out_queues: list[_Fifo] | None,
+) -> None:
+    """Stop ``j`` of a run at ``now``: drop its parcels, then collect outbound parcels."""
+    if not locker:
+        _drop(st, rt.town, drop, np.full(len(drop), now))
+    else:
+        back = at_locker(st, drop, now, int(rt.vills[j]))
+        board.n_back[j] = len(back)
+        if len(back):
+            board.refused.append(back)
+    if out_queues is not None:
+        on_board = board.n_ids - (board.n_drop - board.n_back - board.n_col)[: j + 1].sum()
+        room = max(int(_capacity(st, veh)[0] - on_board), 0)
+        got = collect(st, out_queues[out_index(st, int(rt.stops[j]))], room, vi, now)
+        board.n_col[j] = len(got)
+        if len(got):
+            board.outbound.append(got)
 
 
 def _capacity(st: State, veh: Vehicle) -> tuple[int, bool]:

@@ -169,6 +169,7 @@ def _new_state(county: County, replication: int) -> State:
         multi_visit=_visitors(county) > 1,
         has_locker=bool((county.village_kind == _LOCKER).any()),
         has_door=bool((county.village_kind == _DOOR).any()),
+        chained=_shares_a_leg(county),
         delay_by_kind=np.array(
             [
                 {
@@ -250,6 +251,28 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     on_vehicle[~moving] = -1
     trips = _Trips.join(st.trips, end)
     return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end)
+
+
+def _shares_a_leg(county: County) -> np.ndarray:
+    """Per vehicle (shuttles, village vehicles, buses): it drives a leg another one drives."""
+    n_f = len(county.codes)
+    legs = []
+    n_sh = len(county.shuttles)
+    for i, veh in enumerate((*county.shuttles, *county.village_vehicles, *county.buses)):
+        mine = []
+        for loop in veh.routes:
+            days = [np.ones(len(loop), dtype=bool)]
+            if n_sh <= i < n_sh + len(county.village_vehicles):  # loops differ by weekday
+                vills = loop - 1 - county.n_townships
+                days = [county.village_visit_days[veh.lane, vills, wd] for wd in range(7)]
+            for today in days:
+                path = np.concatenate([[veh.base], loop[today], [veh.base]])
+                mine.append(path[:-1] * n_f + path[1:])
+        legs.append(np.unique(np.concatenate(mine)) if mine else np.empty(0, dtype=np.int64))
+    every = np.concatenate([*legs, np.empty(0, dtype=np.int64)])
+    values, counts = np.unique(every, return_counts=True)
+    shared = values[counts > 1]
+    return np.array([bool(np.isin(mine, shared).any()) for mine in legs], dtype=bool)
 
 
 def _visitors(county: County) -> np.ndarray:

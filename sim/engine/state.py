@@ -247,12 +247,32 @@ class _Trips:
             "load": n_ids - (taken[stop0 + leg] - taken[stop0]),
             "stop_min": stop_min,
         }
-        arrive, depart, run = cols["arrive"], cols["depart"], cols["run"]
-        # Legs end in the order of their arrival events: by time, then by when they were
-        # scheduled (their departure), then by run.
-        order = np.lexsort((np.arange(len(run)), run, depart, arrive))
-        order = order[arrive[order] < end]
+        order = _arrival_order(runs, cols["arrive"], cols["depart"], cols["run"], leg)
+        order = order[cols["arrive"][order] < end]
         return cls(**{n: c[order] for n, c in cols.items()})
+
+
+def _arrival_order(
+    runs: list[_RunLegs], arrive: np.ndarray, depart: np.ndarray, run: np.ndarray, leg: np.ndarray
+) -> np.ndarray:
+    """Legs in the order of their arrival events.
+
+    By time; legs arriving at the same moment in the order the clock scheduled them: by
+    their departure, then the arrival before it, and so on back to the runs' starts (a
+    run that started there first), then by run.
+    """
+    order = np.lexsort((leg, run, depart, arrive))
+    tie = np.flatnonzero(np.diff(arrive[order]) == 0)
+    if not len(tie):
+        return order
+    by_run = {r.run: r for r in runs}
+    starts = tie[np.r_[True, np.diff(tie) > 1]]
+    ends = tie[np.r_[np.diff(tie) > 1, True]] + 2
+    for a, b in zip(starts, ends):
+        group = order[a:b]
+        chain = [tuple(by_run[run[g]].clock[2 * leg[g] + 1 :: -1].tolist()) for g in group]
+        order[a:b] = group[sorted(range(len(group)), key=lambda k: (chain[k], run[group[k]]))]
+    return order
 
 
 @dataclass
@@ -300,6 +320,9 @@ class State:
         Mean pickup delay in hours by point kind (NaN for door delivery).
     has_locker, has_door
         Some village point of the county is a locker, or door delivery.
+    chained
+        Per vehicle: it drives a leg (from, to) that another vehicle also drives, so the two
+        may arrive at the same moment; its runs step through every leg and stop as events.
     out_village, out_town, out_centre
         Outbound queues at villages, townships and the county centre.
     lockers
@@ -331,6 +354,7 @@ class State:
     delay_by_kind: np.ndarray
     has_locker: bool
     has_door: bool
+    chained: np.ndarray
     shared: np.ndarray
     wake: simpy.Event
     hold_min: float
