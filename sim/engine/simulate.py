@@ -266,6 +266,8 @@ def _shares_a_leg(county: County) -> np.ndarray:
                 vills = loop - 1 - county.n_townships
                 days = [county.village_visit_days[veh.lane, vills, wd] for wd in range(7)]
             for today in days:
+                if len(days) > 1 and not today.any():
+                    continue  # no run of this loop that weekday
                 path = np.concatenate([[veh.base], loop[today], [veh.base]])
                 mine.append(path[:-1] * n_f + path[1:])
         legs.append(np.unique(np.concatenate(mine)) if mine else np.empty(0, dtype=np.int64))
