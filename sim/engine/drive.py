@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import simpy
 
-from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN
+from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN, stable_order
 from sim.engine.outbound import out_index
 from sim.engine.state import State, _Fifo, _RunLegs
 from sim.engine.stops import at_locker, collect
@@ -178,7 +178,7 @@ def _stop_by_stop(
     the same moment do so in the order the clock would give them.
     """
     env, stops = st.env, rt.stops
-    order = np.argsort(stop_of, kind="stable")
+    order = stable_order(stop_of)
     ids = ids[order]
     bounds = np.searchsorted(stop_of[order], np.arange(len(stops) + 1))
     board = _Board(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.constants import _NONE
+from sim.engine.constants import _NONE, stable_order
 from sim.engine.state import State, _LaneQueue
 from sim.engine.stops import pickup
 
@@ -78,7 +78,7 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     town = p.township[ids]
     lane = np.where(st.shared[town], st.n_c, p.carrier[ids]).astype(np.int64)
     key = queue_of(st, town, lane)
-    order = np.argsort(key, kind="stable")
+    order = stable_order(key)
     ids, at, key = ids[order], at[order], key[order]
     vill = p.village[ids]
     cut = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1, [len(key)]])
