@@ -22,7 +22,7 @@ import simpy
 from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN, stable_order
 from sim.engine.outbound import out_index
 from sim.engine.state import State, _Fifo, _RunLegs
-from sim.engine.stops import at_locker, collect
+from sim.engine.stops import at_locker, collect, collect_at_once, lockers_at_once
 from sim.engine.township import at_townships, queue_of
 from sim.world import Vehicle
 
@@ -46,7 +46,8 @@ class Route(NamedTuple):
     ``frm``/``to``/``km`` describe the legs base -> stops -> base; ``dwell`` the
     minutes at each stop (before door deliveries); ``clock`` the legs' and stops' minutes
     in the order the clock adds them (after a 0 for the departure time); ``door`` and
-    ``multi`` mark the village stops with door delivery and those other vehicles also serve.
+    ``multi`` mark the village stops with door delivery and those other vehicles also serve;
+    ``distinct`` tells that no stop repeats.
     """
 
     stops: np.ndarray
@@ -60,6 +61,7 @@ class Route(NamedTuple):
     multi: np.ndarray
     stop_min: float
     town: bool
+    distinct: bool
 
 
 def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: bool) -> Route:
@@ -88,6 +90,7 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
         multi=multi,
         stop_min=stop_min,
         town=town,
+        distinct=len(np.unique(stops)) == n,
     )
 
 
@@ -196,8 +199,13 @@ def _stop_by_stop(
     event |= one_by_one & rt.multi
     now = ~(one_by_one | event)
     n_drop = board.n_drop
-    _drop(st, rt.town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
     chained = bool(st.chained[vi])
+    if not (chained or event.any() or rt.town) and rt.distinct:
+        _all_at_once(st, vi, rt, ids, bounds, at, lockers, board, out_queues, _capacity(st, veh)[0])
+        legs.net[:] = n_drop - board.n_back - board.n_col
+        now[:] = True  # nothing left to do stop by stop
+    else:
+        _drop(st, rt.town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
     for j in range(len(stops)) if chained else np.flatnonzero(~now):
         if chained:
             yield env.timeout(rt.clock[2 * j + 1])
@@ -218,6 +226,30 @@ def _stop_by_stop(
         out_home(st, got, env.now)
     if board.refused:
         _take_back(st, veh, vi, kind, np.concatenate(board.refused))
+
+
+def _all_at_once(
+    st: State,
+    vi: int,
+    rt: Route,
+    ids: np.ndarray,
+    bounds: np.ndarray,
+    at: np.ndarray,
+    lockers: np.ndarray,
+    board: _Board,
+    out_queues: list[_Fifo] | None,
+    cap: int,
+) -> None:
+    """Every stop of a village run that no other process observes, in one pass when it leaves."""
+    refused = lockers_at_once(st, ids, bounds, at, rt.vills, lockers)
+    if refused.any():
+        board.refused.append(ids[refused])
+        stop = np.repeat(np.arange(len(at)), board.n_drop)
+        board.n_back[:] = np.bincount(stop[refused], minlength=len(at))
+    if out_queues is not None:
+        on_board = board.n_ids - np.cumsum(board.n_drop - board.n_back)
+        queues = [out_queues[out_index(st, int(f))] for f in rt.stops]
+        board.outbound, board.n_col[:] = collect_at_once(st, queues, on_board, cap, vi, at)
 
 
 def _at_stop(

@@ -71,3 +71,69 @@ def collect(st: State, q: _Fifo, room: int, vi: int, now: float) -> np.ndarray:
         st.out_on_vehicle[got] = vi
         out_stamp(st, got, now)
     return got if len(got) else _NONE
+
+
+def lockers_at_once(
+    st: State,
+    ids: np.ndarray,
+    bounds: np.ndarray,
+    at: np.ndarray,
+    vills: np.ndarray,
+    is_locker: np.ndarray,
+) -> np.ndarray:
+    """Drop a run's parcels at its stops' lockers (``is_locker``) and other village points.
+
+    ``ids`` are sorted by stop (``bounds`` delimit each stop's); every village appears once
+    and no other vehicle uses its locker. Returns which parcels a full locker refused.
+    """
+    p, lockers = st.p, st.lockers
+    n_drop = np.diff(bounds)
+    stop = np.repeat(np.arange(len(at)), n_drop)
+    free = np.full(len(at), len(ids), dtype=np.int64)
+    held: dict[int, np.ndarray] = {}
+    for j in np.flatnonzero(is_locker).tolist():
+        v = int(vills[j])
+        held[j] = lockers[v][lockers[v] > at[j]]
+        free[j] = max(st.locker_cap - len(held[j]), 0)
+    refused = (np.arange(len(ids)) - bounds[stop]) >= free[stop]
+    p.overflows[ids[refused]] += 1
+    in_locker = is_locker[stop] & ~refused
+    other = ~is_locker[stop]
+    if other.any():
+        st.drops.append((ids[other], at[stop[other]]))
+    got = ids[in_locker]
+    p.t_point[got] = at[stop[in_locker]]
+    pickup(st, got, at[stop[in_locker]], st.delay_by_kind[_LOCKER])
+    release = np.where(np.isnan(p.t_pickup[got]), p.t_returned[got], p.t_pickup[got])
+    ends = np.cumsum(np.bincount(stop[in_locker], minlength=len(at)))
+    for j, h in held.items():
+        start = int(ends[j - 1]) if j else 0
+        lockers[int(vills[j])] = np.concatenate([h, release[start : ends[j]]])
+    return refused
+
+
+def collect_at_once(
+    st: State, queues: list[_Fifo], on_board: np.ndarray, cap: int, vi: int, at: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Collect outbound parcels at a run's stops (``queues``, reached at ``at``), in order.
+
+    ``on_board`` is the number of inbound parcels on board after each stop's drop; no other
+    vehicle uses the queues. Returns the non-empty collections and the count at each stop.
+    """
+    n_col = np.zeros(len(at), dtype=np.int64)
+    got: list[np.ndarray] = []
+    n_out = 0
+    for j, q in enumerate(queues):
+        room = max(int(cap - on_board[j] - n_out), 0)
+        ids = q.take(min(q.n_ready(at[j]), room))
+        if len(ids):
+            n_col[j] = len(ids)
+            n_out += len(ids)
+            got.append(ids)
+    if got:
+        ids = np.concatenate(got)
+        t = np.repeat(at, n_col)
+        st.out_board[ids] = t
+        st.out_on_vehicle[ids] = vi
+        out_stamp(st, ids, t)
+    return got, n_col
