@@ -26,6 +26,7 @@ from sim.engine.stops import at_locker, collect, collect_at_once, lockers_at_onc
 from sim.engine.township import at_townships, queue_of
 from sim.world import Vehicle
 
+_NO_COUNTS = np.zeros(0, dtype=np.int64)
 #: ``out_home(st, ids, now)`` receives the outbound parcels collected on a run.
 OutHome = Callable[[State, np.ndarray, float], None]
 
@@ -47,7 +48,7 @@ class Route(NamedTuple):
     minutes at each stop (before door deliveries); ``clock`` the legs' and stops' minutes
     in the order the clock adds them (after a 0 for the departure time); ``door`` and
     ``multi`` mark the village stops with door delivery and those other vehicles also serve;
-    ``distinct`` tells that no stop repeats.
+    ``distinct`` tells that no stop repeats; ``locker`` marks the stops at a locker.
     """
 
     stops: np.ndarray
@@ -62,6 +63,10 @@ class Route(NamedTuple):
     stop_min: float
     town: bool
     distinct: bool
+    locker: np.ndarray
+    any_locker: bool
+    shared_locker: bool
+    any_multi: bool
 
 
 def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: bool) -> Route:
@@ -75,6 +80,7 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
     vills = stops - 1 - county.n_townships
     door = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _DOOR
     multi = np.ones(n, dtype=bool) if town else st.multi_visit[vills]
+    locker = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _LOCKER
     clock = np.zeros(2 * n + 2)
     clock[1::2] = county.time_min[veh.vtype][frm, to]
     clock[2:-1:2] = stop_min + 0.0
@@ -91,6 +97,10 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
         stop_min=stop_min,
         town=town,
         distinct=len(np.unique(stops)) == n,
+        locker=locker,
+        any_locker=bool(locker.any()),
+        shared_locker=bool((locker & multi).any()),
+        any_multi=bool(multi.any()),
     )
 
 
@@ -140,11 +150,15 @@ def drive(
     st.trips.append(legs)
     at = legs.clock[1:-1:2]
     midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
-    simple = out_queues is None and (rt.town or not st.has_locker) and not st.chained[vi]
-    if simple and (len(at) == 0 or at[-1] < midnight):
+    unseen = not st.chained[vi] and (len(at) == 0 or at[-1] < midnight)
+    if unseen and out_queues is None and not rt.any_locker:
         # Nothing on this run can be observed by another process before it is back.
         _drop(st, rt.town, ids, at[stop_of])
         yield env.timeout(delay_to(env.now, legs.clock[-1]))
+        return
+    shared = rt.any_multi if out_queues is not None else rt.shared_locker
+    if unseen and not rt.town and rt.distinct and not shared:
+        yield from _at_once(st, veh, vi, kind, rt, ids, stop_of, legs, out_queues, out_home)
         return
     yield from _stop_by_stop(st, veh, vi, kind, rt, ids, stop_of, legs, out_queues, out_home)
 
@@ -191,21 +205,14 @@ def _stop_by_stop(
         np.zeros(len(stops), dtype=np.int64),
     )
     at = legs.clock[1:-1:2]
-    lockers = np.zeros(len(stops), dtype=bool)
-    if not rt.town:
-        lockers = st.county.village_kind[rt.vills] == _LOCKER
+    lockers = rt.locker
     one_by_one = np.full(len(stops), out_queues is not None) | lockers
     event = at >= (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
     event |= one_by_one & rt.multi
     now = ~(one_by_one | event)
     n_drop = board.n_drop
     chained = bool(st.chained[vi])
-    if not (chained or event.any() or rt.town) and rt.distinct:
-        _all_at_once(st, vi, rt, ids, bounds, at, lockers, board, out_queues, _capacity(st, veh)[0])
-        legs.net[:] = n_drop - board.n_back - board.n_col
-        now[:] = True  # nothing left to do stop by stop
-    else:
-        _drop(st, rt.town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
+    _drop(st, rt.town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
     for j in range(len(stops)) if chained else np.flatnonzero(~now):
         if chained:
             yield env.timeout(rt.clock[2 * j + 1])
@@ -218,38 +225,62 @@ def _stop_by_stop(
         if chained:
             yield env.timeout(legs.dwell[j])
     yield env.timeout(rt.clock[-1] if chained else delay_to(env.now, legs.clock[-1]))
+    _come_home(st, veh, vi, kind, board, out_home)
+
+
+def _at_once(
+    st: State,
+    veh: Vehicle,
+    vi: int,
+    kind: str,
+    rt: Route,
+    ids: np.ndarray,
+    stop_of: np.ndarray,
+    legs: _RunLegs,
+    out_queues: list[_Fifo] | None,
+    out_home: OutHome | None,
+) -> Generator[simpy.Event, Any, None]:
+    """A village run with lockers or outbound collection that no other vehicle uses.
+
+    Its stops are done in one pass when it leaves (lockers, then collection in the room
+    left on board), and it comes home with one event.
+    """
+    at, n_drop = legs.clock[1:-1:2], legs.net
+    board = _Board(len(ids), n_drop.copy(), np.zeros(len(at), dtype=np.int64), _NO_COUNTS)
+    if rt.any_locker:
+        order = stable_order(stop_of)
+        ids, stop = ids[order], stop_of[order]
+        bounds = np.zeros(len(at) + 1, dtype=np.int64)
+        np.cumsum(n_drop, out=bounds[1:])
+        refused = lockers_at_once(st, ids, bounds, at, rt.vills, rt.locker)
+        if refused.any():
+            board.refused.append(ids[refused])
+            board.n_back[:] = np.bincount(stop[refused], minlength=len(at))
+    else:
+        _drop(st, False, ids, at[stop_of])
+    net = n_drop - board.n_back
+    if out_queues is not None:
+        on_board = board.n_ids - np.cumsum(net)
+        queues = [out_queues[out_index(st, int(f))] for f in rt.stops]
+        board.outbound, n_col = collect_at_once(st, queues, on_board, _capacity(st, veh)[0], vi, at)
+        net -= n_col
+    legs.net[:] = net
+    yield st.env.timeout(delay_to(st.env.now, legs.clock[-1]))
+    _come_home(st, veh, vi, kind, board, out_home)
+
+
+def _come_home(
+    st: State, veh: Vehicle, vi: int, kind: str, board: _Board, out_home: OutHome | None
+) -> None:
+    """Back at the base: hand over the outbound parcels, put refused ones back in queue."""
     if board.outbound and out_home is not None:
         got = np.concatenate(board.outbound)
         if _capacity(st, veh)[1]:
-            st.o.cold_min[got] += env.now - st.out_board[got]
+            st.o.cold_min[got] += st.env.now - st.out_board[got]
         st.out_on_vehicle[got] = -1
-        out_home(st, got, env.now)
+        out_home(st, got, st.env.now)
     if board.refused:
         _take_back(st, veh, vi, kind, np.concatenate(board.refused))
-
-
-def _all_at_once(
-    st: State,
-    vi: int,
-    rt: Route,
-    ids: np.ndarray,
-    bounds: np.ndarray,
-    at: np.ndarray,
-    lockers: np.ndarray,
-    board: _Board,
-    out_queues: list[_Fifo] | None,
-    cap: int,
-) -> None:
-    """Every stop of a village run that no other process observes, in one pass when it leaves."""
-    refused = lockers_at_once(st, ids, bounds, at, rt.vills, lockers)
-    if refused.any():
-        board.refused.append(ids[refused])
-        stop = np.repeat(np.arange(len(at)), board.n_drop)
-        board.n_back[:] = np.bincount(stop[refused], minlength=len(at))
-    if out_queues is not None:
-        on_board = board.n_ids - np.cumsum(board.n_drop - board.n_back)
-        queues = [out_queues[out_index(st, int(f))] for f in rt.stops]
-        board.outbound, board.n_col[:] = collect_at_once(st, queues, on_board, cap, vi, at)
 
 
 def _at_stop(
