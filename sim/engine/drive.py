@@ -22,7 +22,7 @@ import simpy
 from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN, stable_order
 from sim.engine.outbound import out_index
 from sim.engine.state import State, _Fifo, _RunLegs
-from sim.engine.stops import at_locker, collect, collect_at_once, lockers_at_once
+from sim.engine.stops import at_locker, collect, collect_at_once
 from sim.engine.township import at_townships, queue_of
 from sim.world import Vehicle
 
@@ -248,14 +248,16 @@ def _at_once(
     at, n_drop = legs.clock[1:-1:2], legs.net
     board = _Board(len(ids), n_drop.copy(), np.zeros(len(at), dtype=np.int64), _NO_COUNTS)
     if rt.any_locker:
-        order = stable_order(stop_of)
-        ids, stop = ids[order], stop_of[order]
+        ids = ids[stable_order(stop_of)]
         bounds = np.zeros(len(at) + 1, dtype=np.int64)
         np.cumsum(n_drop, out=bounds[1:])
-        refused = lockers_at_once(st, ids, bounds, at, rt.vills, rt.locker)
-        if refused.any():
-            board.refused.append(ids[refused])
-            board.n_back[:] = np.bincount(stop[refused], minlength=len(at))
+        locker = np.repeat(rt.locker, n_drop)
+        _drop(st, False, ids[~locker], np.repeat(at[~rt.locker], n_drop[~rt.locker]))
+        for j in np.flatnonzero(rt.locker).tolist():
+            back = at_locker(st, ids[bounds[j] : bounds[j + 1]], at[j], int(rt.vills[j]))
+            if len(back):
+                board.n_back[j] = len(back)
+                board.refused.append(back)
     else:
         _drop(st, False, ids, at[stop_of])
     net = n_drop - board.n_back

@@ -33,9 +33,10 @@ def out_stamp(st: State, ids: np.ndarray, now: float | np.ndarray) -> None:
     o = st.o
     # Collected at a village (by a loop) or at a township point (by a shuttle).
     first = np.isnan(o.t_collected[ids])
-    now = np.broadcast_to(now, ids.shape)
-    o.t_collected[ids[first]] = now[first]
-    o.t_shuttle[ids[~first]] = now[~first]
+    later = ~first
+    now_f, now_l = (now[first], now[later]) if isinstance(now, np.ndarray) else (now, now)
+    o.t_collected[ids[first]] = now_f
+    o.t_shuttle[ids[later]] = now_l
 
 
 def out_at_township(st: State, ids: np.ndarray, now: float) -> None:

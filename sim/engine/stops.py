@@ -24,9 +24,10 @@ def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | n
     p = st.p
     delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
     late = delay > st.hold_min
-    at = np.broadcast_to(at, delay.shape)
-    p.t_pickup[ids[~late]] = at[~late] + delay[~late]
-    p.t_returned[ids[late]] = at[late] + st.hold_min
+    ok = ~late
+    at_ok, at_late = (at[ok], at[late]) if isinstance(at, np.ndarray) else (at, at)
+    p.t_pickup[ids[ok]] = at_ok + delay[ok]
+    p.t_returned[ids[late]] = at_late + st.hold_min
 
 
 def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
@@ -71,45 +72,6 @@ def collect(st: State, q: _Fifo, room: int, vi: int, now: float) -> np.ndarray:
         st.out_on_vehicle[got] = vi
         out_stamp(st, got, now)
     return got if len(got) else _NONE
-
-
-def lockers_at_once(
-    st: State,
-    ids: np.ndarray,
-    bounds: np.ndarray,
-    at: np.ndarray,
-    vills: np.ndarray,
-    is_locker: np.ndarray,
-) -> np.ndarray:
-    """Drop a run's parcels at its stops' lockers (``is_locker``) and other village points.
-
-    ``ids`` are sorted by stop (``bounds`` delimit each stop's); every village appears once
-    and no other vehicle uses its locker. Returns which parcels a full locker refused.
-    """
-    p, lockers = st.p, st.lockers
-    n_drop = np.diff(bounds)
-    stop = np.repeat(np.arange(len(at)), n_drop)
-    free = np.full(len(at), len(ids), dtype=np.int64)
-    held: dict[int, np.ndarray] = {}
-    for j in np.flatnonzero(is_locker).tolist():
-        v = int(vills[j])
-        held[j] = lockers[v][lockers[v] > at[j]]
-        free[j] = max(st.locker_cap - len(held[j]), 0)
-    refused = (np.arange(len(ids)) - bounds[stop]) >= free[stop]
-    p.overflows[ids[refused]] += 1
-    in_locker = is_locker[stop] & ~refused
-    other = ~is_locker[stop]
-    if other.any():
-        st.drops.append((ids[other], at[stop[other]]))
-    got = ids[in_locker]
-    p.t_point[got] = at[stop[in_locker]]
-    pickup(st, got, at[stop[in_locker]], st.delay_by_kind[_LOCKER])
-    release = np.where(np.isnan(p.t_pickup[got]), p.t_returned[got], p.t_pickup[got])
-    ends = np.cumsum(np.bincount(stop[in_locker], minlength=len(at)))
-    for j, h in held.items():
-        start = int(ends[j - 1]) if j else 0
-        lockers[int(vills[j])] = np.concatenate([h, release[start : ends[j]]])
-    return refused
 
 
 def collect_at_once(
