@@ -6,7 +6,10 @@ at stops that no other process can observe are done in one operation when it lea
 stops whose outcome depends on other processes (a locker or outbound parcels shared with
 other vehicles, outbound parcels brought to a township point by its village vehicles) and
 stops after the next midnight (when the run's progress is checked) are simulated as
-events, at their exact time; the run ends with an event when it is back at its base.
+events, at their exact time; the run ends with an event when it is back at its base. A
+vehicle that drives a leg another vehicle also drives steps through every leg and stop as
+events, as SimPy would without batching, so that vehicles arriving at the same moment keep
+the order the event queue gives them.
 """
 
 from __future__ import annotations

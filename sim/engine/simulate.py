@@ -28,7 +28,7 @@ from sim.engine.tables import (
 from sim.engine.village import village_vehicle
 from sim.measure import simulated_days, window
 from sim.outbound import generate_outbound, spoil_times
-from sim.scenario import clock_minutes
+from sim.scenario import Scenario, clock_minutes
 from sim.world import POINT_KINDS, County, World
 
 
@@ -170,16 +170,7 @@ def _new_state(county: County, replication: int) -> State:
         has_locker=bool((county.village_kind == _LOCKER).any()),
         has_door=bool((county.village_kind == _DOOR).any()),
         chained=_shares_a_leg(county),
-        delay_by_kind=np.array(
-            [
-                {
-                    "service_point": pk.mean_delay_h,
-                    "partner_outlet": pk.outlet_mean_delay_h,
-                    "locker": pk.locker_mean_delay_h,
-                }.get(kind, np.nan)  # door delivery: picked up when dropped
-                for kind in POINT_KINDS
-            ]
-        ),
+        delay_by_kind=_delay_by_kind(sc),
         shared=(
             county.township_shared
             if county.township_shared is not None
@@ -251,6 +242,17 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     on_vehicle[~moving] = -1
     trips = _Trips.join(st.trips, end)
     return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end)
+
+
+def _delay_by_kind(sc: Scenario) -> np.ndarray:
+    """Mean pickup delay (hours) at each kind of village point; NaN for door delivery."""
+    pk = sc.pickup
+    delay = {
+        "service_point": pk.mean_delay_h,
+        "partner_outlet": pk.outlet_mean_delay_h,
+        "locker": pk.locker_mean_delay_h,
+    }
+    return np.array([delay.get(kind, np.nan) for kind in POINT_KINDS])
 
 
 def _shares_a_leg(county: County) -> np.ndarray:
