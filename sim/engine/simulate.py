@@ -10,7 +10,7 @@ import pandas as pd
 import simpy
 
 from sim.engine.bus import bus
-from sim.engine.constants import _DOOR, _LOCKER, _STAGE, DAY_MIN
+from sim.engine.constants import _LOCKER, _STAGE, DAY_MIN
 from sim.engine.demand import _bus_shares, generate_demand
 from sim.engine.outbound import queue_at_villages, trunk_out
 from sim.engine.shuttle import shuttle
@@ -141,7 +141,6 @@ def _new_state(county: County, replication: int) -> State:
     route_of_township = np.zeros(county.n_townships, dtype=np.int64)
     for i, veh in enumerate(county.shuttles):
         route_of_township[veh.routes[0] - 1] = i
-    n_v = county.n_villages
     n_c = len(sc.carriers)
     pk = sc.pickup
     o = generate_outbound(county, replication)
@@ -162,13 +161,11 @@ def _new_state(county: County, replication: int) -> State:
         n_sh=n_sh,
         bus_of=county.village_bus if county.village_bus is not None else None,
         bus_share=_bus_shares(county),
-        n_v=n_v,
         n_c=n_c,
         # Per township point, one queue per lane: one per carrier, then a shared one.
         town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
         multi_visit=_visitors(county) > 1,
         has_locker=bool((county.village_kind == _LOCKER).any()),
-        has_door=bool((county.village_kind == _DOOR).any()),
         chained=_shares_a_leg(county),
         delay_by_kind=_delay_by_kind(sc),
         shared=(

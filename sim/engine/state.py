@@ -318,8 +318,8 @@ class State:
         Per village: more than one vehicle (loops of several lanes, a bus) stops there.
     delay_by_kind
         Mean pickup delay in hours by point kind (NaN for door delivery).
-    has_locker, has_door
-        Some village point of the county is a locker, or door delivery.
+    has_locker
+        Some village point of the county is a locker.
     chained
         Per vehicle: it drives a leg (from, to) that another vehicle also drives, so the two
         may arrive at the same moment; its runs step through every leg and stop as events.
@@ -347,13 +347,11 @@ class State:
     n_sh: int
     bus_of: np.ndarray | None
     bus_share: np.ndarray
-    n_v: int
     n_c: int
     town_queues: list[_LaneQueue]
     multi_visit: np.ndarray
     delay_by_kind: np.ndarray
     has_locker: bool
-    has_door: bool
     chained: np.ndarray
     shared: np.ndarray
     wake: simpy.Event
