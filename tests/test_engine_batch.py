@@ -9,16 +9,26 @@ from hypothesis import strategies as st
 import sim
 from sim.engine import _LaneQueue, _simulate
 from sim.engine.constants import stable_order
-from sim.engine.drive import delay_to
+from sim.engine.drive import delays_to
 from sim.engine.township import load_loop
 
 _times = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
 
 
 @given(_times, _times)
-def test_delay_to_lands_exactly_on_the_time(a: float, b: float) -> None:
+def test_delays_land_exactly_on_the_time(a: float, b: float) -> None:
     now, t = min(a, b), max(a, b)
-    assert now + delay_to(now, t) == t
+    for d in delays_to(now, t):
+        assert d >= 0
+        now += d
+    assert now == t
+
+
+def test_delays_to_a_time_one_sum_cannot_reach() -> None:
+    now, t = 1.7313975764554925, 524290.1219068713
+    delays = delays_to(now, t)
+    assert len(delays) == 2
+    assert (now + delays[0]) + delays[1] == t
 
 
 @given(st.lists(st.integers(min_value=0, max_value=40_000), max_size=300))

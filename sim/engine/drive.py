@@ -34,14 +34,28 @@ _NO_COUNTS = np.zeros(0, dtype=np.int64)
 OutHome = Callable[[State, np.ndarray, float], None]
 
 
-def delay_to(now: float, t: float) -> float:
-    """The delay that brings the clock from ``now`` exactly to ``t`` (``now + d == t``)."""
+def delays_to(now: float, t: float) -> list[float]:
+    """Delays that bring the clock from ``now`` exactly to ``t`` (``now + d == t``, in turn).
+
+    One delay, unless ``now`` has finer digits than ``t`` can hold and no single sum lands on
+    ``t`` (possible when ``t > 2 * now``); then a first delay halfway, from where the rest
+    is exact.
+    """
     d = t - now
     while now + d < t:
         d = math.nextafter(d, math.inf)
     while now + d > t:
         d = math.nextafter(d, -math.inf)
-    return d
+    if now + d == t:
+        return [d]
+    half = (t - now) / 2
+    return [half, t - (now + half)]
+
+
+def wait_until(env: simpy.Environment, t: float) -> Generator[simpy.Event, Any, None]:
+    """Wait until the clock reads exactly ``t``."""
+    for d in delays_to(env.now, t):
+        yield env.timeout(d)
 
 
 class Route(NamedTuple):
@@ -157,7 +171,7 @@ def drive(
     if unseen and out_queues is None and not rt.any_locker:
         # Nothing on this run can be observed by another process before it is back.
         _drop(st, rt.town, ids, at[stop_of])
-        yield env.timeout(delay_to(env.now, legs.clock[-1]))
+        yield from wait_until(env, legs.clock[-1])
         return
     shared = rt.any_multi if out_queues is not None else rt.shared_locker
     if unseen and not rt.town and rt.distinct and not shared:
@@ -220,14 +234,17 @@ def _stop_by_stop(
         if chained:
             yield env.timeout(rt.clock[2 * j + 1])
         elif event[j]:
-            yield env.timeout(delay_to(env.now, at[j]))
+            yield from wait_until(env, at[j])
         if not now[j]:
             drop = ids[bounds[j] : bounds[j + 1]]
             _at_stop(st, veh, vi, rt, int(j), drop, at[j], bool(lockers[j]), board, out_queues)
             legs.net[:] = n_drop - board.n_back - board.n_col
         if chained:
             yield env.timeout(legs.dwell[j])
-    yield env.timeout(rt.clock[-1] if chained else delay_to(env.now, legs.clock[-1]))
+    if chained:
+        yield env.timeout(rt.clock[-1])
+    else:
+        yield from wait_until(env, legs.clock[-1])
     _come_home(st, veh, vi, kind, board, out_home)
 
 
@@ -270,7 +287,7 @@ def _at_once(
         board.outbound, n_col = collect_at_once(st, queues, on_board, _capacity(st, veh)[0], vi, at)
         net -= n_col
     legs.net[:] = net
-    yield st.env.timeout(delay_to(st.env.now, legs.clock[-1]))
+    yield from wait_until(st.env, legs.clock[-1])
     _come_home(st, veh, vi, kind, board, out_home)
 
 
