@@ -1,9 +1,12 @@
 """The SimPy engine: vehicles, the sorter and trunk waves move columnar parcel arrays.
 
 Parcels are rows of numpy arrays (:class:`_Parcels`); a queue is a FIFO of array chunks
-(:class:`_Fifo`), and loading a vehicle takes the first ``k`` ready parcels of a queue in one
-operation. SimPy processes exist only for the trunk waves, the sorter, each vehicle and a daily
-clock tick, so the number of events grows with vehicles and stops, never with parcels.
+(:class:`_Fifo`), or one queue per (township point, lane) for all its villages
+(:class:`_LaneQueue`), and loading a vehicle takes its parcels from a queue in one operation.
+SimPy processes exist only for the trunk waves, the sorter, each vehicle and a daily clock
+tick; a vehicle run is computed as a batch when it leaves (its stop times as one running sum,
+its drops as one scatter, its legs as arrays), with events only at the stops other processes
+can observe, so the number of events grows with vehicles and stops, never with parcels.
 
 Flow (inbound): trunk wave -> county centre sorting (finite capacity, shifts) -> township shuttle
 -> township point -> village loop -> village point -> picked up by the villager after a random
@@ -13,7 +16,8 @@ without a visiting vehicle wait at the township point for the villager.
 Modules: ``constants`` (stages, reasons, final states), ``state`` (parcel arrays, queues and
 the per-run :class:`~sim.engine.state.State` every process receives), ``demand``, one module
 per kind of process (``sorter``, ``shuttle``, ``village``, ``bus``, ``outbound``), ``drive``
-(the run of a vehicle and its stop handlers), ``tables`` and ``simulate`` (:func:`run`).
+(the run of a vehicle), ``stops`` and ``township`` (what happens at village and township
+stops), ``tables`` and ``simulate`` (:func:`run`).
 """
 
 from sim.engine.constants import (
@@ -30,7 +34,7 @@ from sim.engine.constants import (
 from sim.engine.demand import _bus_shares, draw_carriers, generate_demand, held_at_township
 from sim.engine.simulate import Block, Results, _simulate, run, simulate_block
 from sim.engine.sorter import shift_at, sorting_shifts
-from sim.engine.state import State, _Fifo, _load_fifo, _Parcels, _Run
+from sim.engine.state import State, _Fifo, _LaneQueue, _Parcels, _Run, _Trips
 from sim.engine.tables import (
     Categories,
     _from_codes,
@@ -57,11 +61,12 @@ __all__ = [
     "Results",
     "State",
     "_Fifo",
+    "_LaneQueue",
     "_Parcels",
     "_Run",
+    "_Trips",
     "_bus_shares",
     "_from_codes",
-    "_load_fifo",
     "_outbound_table",
     "_parcel_table",
     "_simulate",

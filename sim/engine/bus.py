@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import DAY_MIN
-from sim.engine.drive import at_village, drive
+from sim.engine.drive import drive, route
 from sim.engine.outbound import out_at_centre
 from sim.engine.state import State
 from sim.scenario import clock_minutes
@@ -24,6 +24,7 @@ def bus(st: State, i: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
     pos = np.zeros(st.county.n_villages, dtype=np.int64)
     pos[stops - 1 - st.county.n_townships] = np.arange(len(stops))
     q = st.shuttle_queues[st.n_sh + i]
+    rt = route(st, veh, stops, line.stop_min, town=False)
     deps = sorted(clock_minutes(t) for t in line.departures)
     for day in range(st.n_days):
         for dep in deps:
@@ -37,11 +38,9 @@ def bus(st: State, i: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
                 veh,
                 st.n_vv + i,
                 "bus",
-                stops,
+                rt,
                 ids,
                 pos[p.village[ids]],
-                line.stop_min,
-                at_village,
                 st.out_village if st.has_out else None,
                 out_at_centre,
             )

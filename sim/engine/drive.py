@@ -1,22 +1,144 @@
-"""The shared ``drive`` routine of every vehicle and the stop handlers it calls."""
+"""The shared ``drive`` routine of every vehicle: one run, base -> stops -> base, as a batch.
+
+A run's stop times are known when it leaves (travel times and dwell times, summed in the
+order the clock would add them), so its legs are recorded as arrays at once and the drops
+at stops that no other process can observe are done in one operation when it leaves. Only
+stops whose outcome depends on other processes (a locker or outbound parcels shared with
+other vehicles, outbound parcels brought to a township point by its village vehicles) and
+stops after the next midnight (when the run's progress is checked) are simulated as
+events, at their exact time; the run ends with an event when it is back at its base. A
+vehicle that drives a leg another vehicle also drives steps through every leg and stop as
+events, as SimPy would without batching, so that vehicles arriving at the same moment keep
+the order the event queue gives them.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
 
-from sim.engine.constants import _DOOR, _LOCKER, _NONE
-from sim.engine.outbound import out_index, out_stamp
-from sim.engine.state import State, _Fifo
+from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN, stable_order
+from sim.engine.outbound import out_index
+from sim.engine.state import State, _Fifo, _RunLegs
+from sim.engine.stops import at_locker, collect, collect_at_once
+from sim.engine.township import at_townships, queue_of
 from sim.world import Vehicle
 
-#: ``arrive(st, drop, now, facility)`` -> (refused parcels, extra stop minutes).
-Arrive = Callable[[State, np.ndarray, float, int], tuple[np.ndarray, float]]
+_NO_COUNTS = np.zeros(0, dtype=np.int64)
 #: ``out_home(st, ids, now)`` receives the outbound parcels collected on a run.
 OutHome = Callable[[State, np.ndarray, float], None]
+
+
+def delays_to(now: float, t: float) -> list[float]:
+    """Delays that bring the clock from ``now`` exactly to ``t`` (``now + d == t``, in turn).
+
+    One delay, unless ``now`` has finer digits than ``t`` can hold and no single sum lands on
+    ``t`` (possible when ``t > 2 * now``); then a first delay halfway, from where the rest
+    is exact.
+    """
+    d = t - now
+    while now + d < t:
+        d = math.nextafter(d, math.inf)
+    while now + d > t:
+        d = math.nextafter(d, -math.inf)
+    if now + d == t:
+        return [d]
+    half = (t - now) / 2
+    return [half, t - (now + half)]
+
+
+def wait_until(env: simpy.Environment, t: float) -> Generator[simpy.Event, Any, None]:
+    """Wait until the clock reads exactly ``t``."""
+    for d in delays_to(env.now, t):
+        yield env.timeout(d)
+
+
+class Route(NamedTuple):
+    """A vehicle's stops with what stays the same on every run: legs, dwell, kinds of stop.
+
+    ``frm``/``to``/``km`` describe the legs base -> stops -> base; ``dwell`` the
+    minutes at each stop (before door deliveries); ``clock`` the legs' and stops' minutes
+    in the order the clock adds them (after a 0 for the departure time); ``door`` and
+    ``multi`` mark the village stops with door delivery and those other vehicles also serve;
+    ``distinct`` tells that no stop repeats; ``locker`` marks the stops at a locker.
+    """
+
+    stops: np.ndarray
+    clock: np.ndarray
+    frm: np.ndarray
+    to: np.ndarray
+    km: np.ndarray
+    vills: np.ndarray
+    dwell: np.ndarray
+    door: np.ndarray
+    multi: np.ndarray
+    stop_min: float
+    town: bool
+    distinct: bool
+    locker: np.ndarray
+    any_locker: bool
+    shared_locker: bool
+    any_multi: bool
+
+
+def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: bool) -> Route:
+    """The route of ``veh`` through ``stops`` (township points if ``town``, else villages)."""
+    county = st.county
+    n = len(stops)
+    frm = np.empty(n + 1, dtype=np.int64)
+    frm[0], frm[1:] = veh.base, stops
+    to = np.empty(n + 1, dtype=np.int64)
+    to[:-1], to[-1] = stops, veh.base
+    vills = stops - 1 - county.n_townships
+    door = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _DOOR
+    multi = np.ones(n, dtype=bool) if town else st.multi_visit[vills]
+    locker = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _LOCKER
+    clock = np.zeros(2 * n + 2)
+    clock[1::2] = county.time_min[veh.vtype][frm, to]
+    clock[2:-1:2] = stop_min + 0.0
+    return Route(
+        stops=stops,
+        clock=clock,
+        frm=frm,
+        to=to,
+        km=county.km[veh.vtype][frm, to],
+        vills=vills,
+        dwell=np.full(n, stop_min + 0.0),
+        door=door,
+        multi=multi,
+        stop_min=stop_min,
+        town=town,
+        distinct=len(np.unique(stops)) == n,
+        locker=locker,
+        any_locker=bool(locker.any()),
+        shared_locker=bool((locker & multi).any()),
+        any_multi=bool(multi.any()),
+    )
+
+
+def _legs(
+    st: State, vi: int, kind: str, rt: Route, n_drop: np.ndarray, ids: np.ndarray
+) -> _RunLegs:
+    """The legs of a run leaving now: times as one running sum, in the clock's order."""
+    dwell = rt.dwell
+    if rt.door.any():
+        dwell = dwell.copy()
+        door_min = st.sc.facilities.village_points.door_min_per_parcel
+        dwell[rt.door] = rt.stop_min + door_min * n_drop[rt.door]
+        clock = rt.clock.copy()
+        clock[2:-1:2] = dwell
+    else:
+        clock = rt.clock.copy()
+    clock[0] = st.env.now
+    np.cumsum(clock, out=clock)
+    run = st.runs
+    st.runs += 1
+    return _RunLegs(run, vi, kind, rt.frm, rt.to, clock, rt.km, dwell, n_drop, ids)
 
 
 def drive(
@@ -24,150 +146,228 @@ def drive(
     veh: Vehicle,
     vi: int,
     kind: str,
-    stops: np.ndarray,
+    rt: Route,
     ids: np.ndarray,
     stop_of: np.ndarray,
-    stop_min: float,
-    arrive: Arrive,
     out_queues: list[_Fifo] | None = None,
     out_home: OutHome | None = None,
 ) -> Generator[simpy.Event, Any, None]:
     """Drive base -> stops -> base, unloading at each stop the parcels for it.
 
-    ``arrive(st, drop, now, facility)`` takes the parcels for a stop and returns those it
-    refused (a full locker) and the extra stop minutes; refused parcels ride back to the
-    base and wait there for the next visit. With ``out_queues`` (indexed by the stop's
-    queue index, see ``out_index``), the vehicle also collects the outbound parcels ready
-    at each stop, in the room left on board, and ``out_home(st, ids, now)`` receives them at
-    the base (backhaul).
+    ``stop_of`` gives each parcel's stop (index in ``rt.stops``). Shuttles stop at
+    township points, the others at village points. A full locker refuses parcels; they ride
+    back to the base and wait there for the next visit. With ``out_queues`` (indexed by the
+    stop's queue index, see ``out_index``), the vehicle also collects the outbound parcels
+    ready at each stop, in the room left on board, and ``out_home(st, ids, now)`` receives
+    them at the base (backhaul).
     """
-    env, county, sc = st.env, st.county, st.sc
-    tm, kmm = county.time_min[veh.vtype], county.km[veh.vtype]
-    if veh.vtype in st.lines:
-        capacity, cold = st.lines[veh.vtype].capacity_parcels, False
-    else:
-        capacity = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
-        cold = sc.fleet.vehicle_types[veh.vtype].cold_chain
-    run = st.runs
-    st.runs += 1
-    outbound: list[np.ndarray] = []
-    n_out = 0
-    order = np.argsort(stop_of, kind="stable")
-    ids, stop_of = ids[order], stop_of[order]
-    bounds = np.searchsorted(stop_of, np.arange(len(stops) + 1))
-    st.on_vehicle[ids] = vi
-    load = len(ids)
-    here = veh.base
-    refused: list[np.ndarray] = []
-    for j, f in enumerate(stops):
-        dep = env.now
-        yield env.timeout(tm[here, f])
-        drop = ids[bounds[j] : bounds[j + 1]]
-        back, extra = arrive(st, drop, env.now, f)
-        st.trips.append(
-            (run, vi, kind, here, f, dep, env.now, kmm[here, f], load + n_out, stop_min + extra)
-        )
-        st.on_vehicle[drop] = -1
-        if len(back):
-            st.on_vehicle[back] = vi
-            refused.append(back)
-        load -= len(drop) - len(back)
-        if out_queues is not None:
-            room = max(capacity - load - n_out, 0)
-            n_out += _collect(st, out_queues[out_index(st, f)], room, vi, outbound)
-        here = f
-        yield env.timeout(stop_min + extra)
-    dep = env.now
-    yield env.timeout(tm[here, veh.base])
-    st.trips.append(
-        (run, vi, kind, here, veh.base, dep, env.now, kmm[here, veh.base], load + n_out, 0.0)
+    env = st.env
+    n_drop = np.bincount(stop_of, minlength=len(rt.stops))
+    legs = _legs(st, vi, kind, rt, n_drop, ids)
+    st.trips.append(legs)
+    at = legs.clock[1:-1:2]
+    midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
+    unseen = not st.chained[vi] and (len(at) == 0 or at[-1] < midnight)
+    if unseen and out_queues is None and not rt.any_locker:
+        # Nothing on this run can be observed by another process before it is back.
+        _drop(st, rt.town, ids, at[stop_of])
+        yield from wait_until(env, legs.clock[-1])
+        return
+    shared = rt.any_multi if out_queues is not None else rt.shared_locker
+    if unseen and not rt.town and rt.distinct and not shared:
+        yield from _at_once(st, veh, vi, kind, rt, ids, stop_of, legs, out_queues, out_home)
+        return
+    yield from _stop_by_stop(st, veh, vi, kind, rt, ids, stop_of, legs, out_queues, out_home)
+
+
+@dataclass
+class _Board:
+    """What a run stop by stop has on board: counts per stop, refused and collected parcels."""
+
+    n_ids: int
+    n_drop: np.ndarray
+    n_back: np.ndarray
+    n_col: np.ndarray
+    refused: list[np.ndarray] = field(default_factory=list)
+    outbound: list[np.ndarray] = field(default_factory=list)
+
+
+def _stop_by_stop(
+    st: State,
+    veh: Vehicle,
+    vi: int,
+    kind: str,
+    rt: Route,
+    ids: np.ndarray,
+    stop_of: np.ndarray,
+    legs: _RunLegs,
+    out_queues: list[_Fifo] | None,
+    out_home: OutHome | None,
+) -> Generator[simpy.Event, Any, None]:
+    """A run with lockers, outbound collection, stops after midnight or shared legs.
+
+    Stops that no other process observes are still done at once when the run leaves; the
+    others at their time, in order. A vehicle that shares a leg with another (``chained``)
+    steps through every leg and stop as its own events, so that two vehicles arriving at
+    the same moment do so in the order the clock would give them.
+    """
+    env, stops = st.env, rt.stops
+    order = stable_order(stop_of)
+    ids = ids[order]
+    bounds = np.searchsorted(stop_of[order], np.arange(len(stops) + 1))
+    board = _Board(
+        len(ids),
+        np.diff(bounds),
+        np.zeros(len(stops), dtype=np.int64),
+        np.zeros(len(stops), dtype=np.int64),
     )
-    if outbound and out_home is not None:
-        got = np.concatenate(outbound)
-        if cold:
-            st.o.cold_min[got] += env.now - st.out_board[got]
+    at = legs.clock[1:-1:2]
+    lockers = rt.locker
+    one_by_one = np.full(len(stops), out_queues is not None) | lockers
+    event = at >= (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
+    event |= one_by_one & rt.multi
+    now = ~(one_by_one | event)
+    n_drop = board.n_drop
+    chained = bool(st.chained[vi])
+    _drop(st, rt.town, ids[np.repeat(now, n_drop)], np.repeat(at[now], n_drop[now]))
+    for j in range(len(stops)) if chained else np.flatnonzero(~now):
+        if chained:
+            yield env.timeout(rt.clock[2 * j + 1])
+        elif event[j]:
+            yield from wait_until(env, at[j])
+        if not now[j]:
+            drop = ids[bounds[j] : bounds[j + 1]]
+            _at_stop(st, veh, vi, rt, int(j), drop, at[j], bool(lockers[j]), board, out_queues)
+            legs.net[:] = n_drop - board.n_back - board.n_col
+        if chained:
+            yield env.timeout(legs.dwell[j])
+    if chained:
+        yield env.timeout(rt.clock[-1])
+    else:
+        yield from wait_until(env, legs.clock[-1])
+    _come_home(st, veh, vi, kind, board, out_home)
+
+
+def _at_once(
+    st: State,
+    veh: Vehicle,
+    vi: int,
+    kind: str,
+    rt: Route,
+    ids: np.ndarray,
+    stop_of: np.ndarray,
+    legs: _RunLegs,
+    out_queues: list[_Fifo] | None,
+    out_home: OutHome | None,
+) -> Generator[simpy.Event, Any, None]:
+    """A village run with lockers or outbound collection that no other vehicle uses.
+
+    Its stops are done in one pass when it leaves (lockers, then collection in the room
+    left on board), and it comes home with one event.
+    """
+    at, n_drop = legs.clock[1:-1:2], legs.net
+    board = _Board(len(ids), n_drop.copy(), np.zeros(len(at), dtype=np.int64), _NO_COUNTS)
+    if rt.any_locker:
+        ids = ids[stable_order(stop_of)]
+        bounds = np.zeros(len(at) + 1, dtype=np.int64)
+        np.cumsum(n_drop, out=bounds[1:])
+        locker = np.repeat(rt.locker, n_drop)
+        _drop(st, False, ids[~locker], np.repeat(at[~rt.locker], n_drop[~rt.locker]))
+        for j in np.flatnonzero(rt.locker).tolist():
+            back = at_locker(st, ids[bounds[j] : bounds[j + 1]], at[j], int(rt.vills[j]))
+            if len(back):
+                board.n_back[j] = len(back)
+                board.refused.append(back)
+    else:
+        _drop(st, False, ids, at[stop_of])
+    net = n_drop - board.n_back
+    if out_queues is not None:
+        on_board = board.n_ids - np.cumsum(net)
+        queues = [out_queues[out_index(st, int(f))] for f in rt.stops]
+        board.outbound, n_col = collect_at_once(st, queues, on_board, _capacity(st, veh)[0], vi, at)
+        net -= n_col
+    legs.net[:] = net
+    yield from wait_until(st.env, legs.clock[-1])
+    _come_home(st, veh, vi, kind, board, out_home)
+
+
+def _come_home(
+    st: State, veh: Vehicle, vi: int, kind: str, board: _Board, out_home: OutHome | None
+) -> None:
+    """Back at the base: hand over the outbound parcels, put refused ones back in queue."""
+    if board.outbound and out_home is not None:
+        got = np.concatenate(board.outbound)
+        if _capacity(st, veh)[1]:
+            st.o.cold_min[got] += st.env.now - st.out_board[got]
         st.out_on_vehicle[got] = -1
-        out_home(st, got, env.now)
-    if refused:
-        _take_back(st, veh, vi, kind, np.concatenate(refused))
+        out_home(st, got, st.env.now)
+    if board.refused:
+        _take_back(st, veh, vi, kind, np.concatenate(board.refused))
 
 
-def _collect(st: State, q: _Fifo, room: int, vi: int, outbound: list[np.ndarray]) -> int:
-    """Take on the outbound parcels ready at a stop, up to ``room``; return how many."""
-    now = st.env.now
-    got = q.take(min(q.n_ready(now), room))
-    if len(got):
-        st.out_board[got] = now
-        st.out_on_vehicle[got] = vi
-        out_stamp(st, got, now)
-        outbound.append(got)
-    return len(got)
+def _at_stop(
+    st: State,
+    veh: Vehicle,
+    vi: int,
+    rt: Route,
+    j: int,
+    drop: np.ndarray,
+    now: float,
+    locker: bool,
+    board: _Board,
+    out_queues: list[_Fifo] | None,
+) -> None:
+    """Stop ``j`` of a run at ``now``: drop its parcels, then collect outbound parcels."""
+    if not locker:
+        _drop(st, rt.town, drop, np.full(len(drop), now))
+    else:
+        back = at_locker(st, drop, now, int(rt.vills[j]))
+        board.n_back[j] = len(back)
+        if len(back):
+            board.refused.append(back)
+    if out_queues is not None:
+        on_board = board.n_ids - (board.n_drop - board.n_back - board.n_col)[: j + 1].sum()
+        room = max(int(_capacity(st, veh)[0] - on_board), 0)
+        got = collect(st, out_queues[out_index(st, int(rt.stops[j]))], room, vi, now)
+        board.n_col[j] = len(got)
+        if len(got):
+            board.outbound.append(got)
+
+
+def _capacity(st: State, veh: Vehicle) -> tuple[int, bool]:
+    """A vehicle's capacity in parcels and whether it is cold-chain."""
+    if veh.vtype in st.lines:
+        return st.lines[veh.vtype].capacity_parcels, False
+    vt = st.sc.fleet.vehicle_types[veh.vtype]
+    return vt.capacity_parcels, vt.cold_chain
+
+
+def _drop(st: State, town: bool, ids: np.ndarray, at: np.ndarray) -> None:
+    """Drop parcels at their township or village points at times ``at`` (one per parcel).
+
+    Drops at villages without a locker touch nothing but the parcels' own times; they are
+    kept for one scatter before the next midnight (see :func:`flush_drops`).
+    """
+    if not len(ids):
+        return
+    if town:
+        at_townships(st, ids, at)
+    else:
+        st.drops.append((ids, at))
 
 
 def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) -> None:
     """Put parcels refused on a run back at the head of the queue they were loaded from."""
     p = st.p
-    st.on_vehicle[back] = -1
     if kind == "bus":
         # They go back to the head of the bus queue at the station, in order.
         p.t_shuttle[back] = np.nan
         st.shuttle_queues[st.n_sh + vi - st.n_vv].push_front(back, p.t_sorted[back])
         return
     p.t_loop[back] = np.nan
-    for v in np.unique(p.village[back]):
-        mine = back[p.village[back] == v]
-        # They left the head of the queue; they go back to the head, in order.
-        st.village_queues[veh.lane * st.n_v + v].push_front(mine, p.t_township[mine])
-
-
-def pickup(st: State, ids: np.ndarray, at: float, mean_h: float | np.ndarray) -> None:
-    """Villagers pick parcels up after a random delay, or they are returned unclaimed."""
-    p = st.p
-    delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
-    late = delay > st.hold_min
-    p.t_pickup[ids[~late]] = at + delay[~late]
-    p.t_returned[ids[late]] = at + st.hold_min
-
-
-def at_township(st: State, ids: np.ndarray, now: float, f: int) -> tuple[np.ndarray, float]:
-    """A shuttle unloads at a township point: held parcels await pickup, others a loop."""
-    p, county = st.p, st.county
-    p.t_township[ids] = now
-    held = p.held[ids]
-    if held.any():
-        h = ids[held]
-        mean = st.town_delay_h + st.per_km_h * county.village_township_km[p.village[h]]
-        pickup(st, h, now, mean)
-        ids = ids[~held]
-    if len(ids):
-        lane = np.where(st.shared[p.township[ids]], st.n_c, p.carrier[ids]).astype(np.int64)
-        key = lane * st.n_v + p.village[ids]
-        order = np.argsort(key, kind="stable")
-        ids, key = ids[order], key[order]
-        cut = np.flatnonzero(np.diff(key)) + 1
-        for part, k in zip(np.split(ids, cut), key[np.r_[0, cut]]):
-            st.village_queues[k].push(part, float(now))
-    return _NONE, 0.0
-
-
-def at_village(st: State, ids: np.ndarray, now: float, f: int) -> tuple[np.ndarray, float]:
-    """A loop or bus unloads at a village point; a full locker refuses the rest."""
-    p, sc = st.p, st.sc
-    v = f - 1 - st.county.n_townships
-    kind = st.county.village_kind[v]
-    back = _NONE
-    lockers = st.lockers
-    if kind == _LOCKER:
-        held_now = lockers[v][lockers[v] > now]
-        free = max(st.locker_cap - len(held_now), 0)
-        ids, back = ids[:free], ids[free:]
-        p.overflows[back] += 1
-    p.t_point[ids] = now
-    if kind == _DOOR:
-        p.t_pickup[ids] = now
-        return back, sc.facilities.village_points.door_min_per_parcel * len(ids)
-    pickup(st, ids, now, st.point_delay_h[kind])
-    if kind == _LOCKER:
-        release = np.where(np.isnan(p.t_pickup[ids]), p.t_returned[ids], p.t_pickup[ids])
-        lockers[v] = np.concatenate([held_now, release])
-    return back, 0.0
+    town = p.township[back]
+    for t in np.unique(town):
+        mine = back[town == t]
+        # They left the head of their villages' queues; they go back there, in order.
+        q = st.town_queues[int(queue_of(st, t, veh.lane))]
+        q.push_front(mine, p.village[mine], p.t_township[mine])

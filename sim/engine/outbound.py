@@ -28,13 +28,15 @@ def out_index(st: State, f: int) -> int:
     return f - 1 - n_t if f > n_t else f - 1
 
 
-def out_stamp(st: State, ids: np.ndarray, now: float) -> None:
-    """Stamp outbound parcels taken on at a stop."""
+def out_stamp(st: State, ids: np.ndarray, now: float | np.ndarray) -> None:
+    """Stamp outbound parcels taken on at a stop at ``now`` (one time, or one per parcel)."""
     o = st.o
     # Collected at a village (by a loop) or at a township point (by a shuttle).
     first = np.isnan(o.t_collected[ids])
-    o.t_collected[ids[first]] = now
-    o.t_shuttle[ids[~first]] = now
+    later = ~first
+    now_f, now_l = (now[first], now[later]) if isinstance(now, np.ndarray) else (now, now)
+    o.t_collected[ids[first]] = now_f
+    o.t_shuttle[ids[later]] = now_l
 
 
 def out_at_township(st: State, ids: np.ndarray, now: float) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import DAY_MIN
-from sim.engine.drive import at_township, drive
+from sim.engine.drive import drive, route
 from sim.engine.outbound import out_at_centre
 from sim.engine.state import State
 from sim.scenario import clock_minutes
@@ -25,6 +25,7 @@ def shuttle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, Non
     pos[stops - 1] = np.arange(len(stops))
     q = st.shuttle_queues[vi]
     stop_min = sc.facilities.townships.service_time_min
+    rt = route(st, veh, stops, stop_min, town=True)
     # Shuttles leave no earlier than their driver's shift; a late return is overtime.
     shift_start = clock_minutes(sc.fleet.vehicle_types[veh.vtype].shift.start)
     for day in range(st.n_days):
@@ -39,11 +40,9 @@ def shuttle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, Non
                 veh,
                 vi,
                 "shuttle",
-                stops,
+                rt,
                 ids,
                 pos[p.township[ids]],
-                stop_min,
-                at_township,
                 st.out_town if st.has_out else None,
                 out_at_centre,
             )

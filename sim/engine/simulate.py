@@ -11,23 +11,25 @@ import simpy
 
 from sim.budget import check_run_size
 from sim.engine.bus import bus
-from sim.engine.constants import _LOCKER, DAY_MIN
+from sim.engine.constants import _LOCKER, _STAGE, DAY_MIN
 from sim.engine.demand import _bus_shares, generate_demand
 from sim.engine.outbound import queue_at_villages, trunk_out
 from sim.engine.shuttle import shuttle
 from sim.engine.sorter import sorter, sorting_shifts, trunk
-from sim.engine.state import State, _Fifo, _Run
+from sim.engine.state import State, _Fifo, _LaneQueue, _Run, _Trips
+from sim.engine.stops import flush_drops
 from sim.engine.tables import (
     Categories,
     _outbound_table,
     _parcel_table,
     _skip_table,
+    _stage,
     _trip_table,
 )
 from sim.engine.village import village_vehicle
 from sim.measure import simulated_days, window
 from sim.outbound import generate_outbound, spoil_times
-from sim.scenario import clock_minutes
+from sim.scenario import Scenario, clock_minutes
 from sim.world import POINT_KINDS, County, World
 
 
@@ -191,7 +193,6 @@ def _new_state(county: County, replication: int) -> State:
     route_of_township = np.zeros(county.n_townships, dtype=np.int64)
     for i, veh in enumerate(county.shuttles):
         route_of_township[veh.routes[0] - 1] = i
-    n_v = county.n_villages
     n_c = len(sc.carriers)
     pk = sc.pickup
     o = generate_outbound(county, replication)
@@ -203,8 +204,8 @@ def _new_state(county: County, replication: int) -> State:
         p=p,
         n_days=simulated_days(sc),
         trips=[],
+        drops=[],
         skipped=[],
-        on_vehicle=np.full(len(p.village), -1, dtype=np.int32),
         sorter_queue=_Fifo(),
         route_of_township=route_of_township,
         # One queue per shuttle, then one per bus line (parcels for the villages it serves).
@@ -212,10 +213,13 @@ def _new_state(county: County, replication: int) -> State:
         n_sh=n_sh,
         bus_of=county.village_bus if county.village_bus is not None else None,
         bus_share=_bus_shares(county),
-        n_v=n_v,
         n_c=n_c,
-        # Village queues per lane: one per carrier, then a shared one (co-delivery townships).
-        village_queues=[_Fifo() for _ in range(n_v * (n_c + 1))],
+        # Per township point, one queue per lane: one per carrier, then a shared one.
+        town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
+        multi_visit=_visitors(county) > 1,
+        has_locker=bool((county.village_kind == _LOCKER).any()),
+        chained=_shares_a_leg(county),
+        delay_by_kind=_delay_by_kind(sc),
         shared=(
             county.township_shared
             if county.township_shared is not None
@@ -223,11 +227,6 @@ def _new_state(county: County, replication: int) -> State:
         ),
         wake=env.event(),
         hold_min=sc.pickup.max_hold_days * DAY_MIN,
-        point_delay_h={
-            POINT_KINDS.index("service_point"): pk.mean_delay_h,
-            POINT_KINDS.index("partner_outlet"): pk.outlet_mean_delay_h,
-            _LOCKER: pk.locker_mean_delay_h,
-        },
         town_delay_h=pk.township_mean_delay_h,
         per_km_h=pk.delay_h_per_km,
         locker_cap=sc.facilities.village_points.locker_capacity_parcels,
@@ -274,13 +273,69 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     # parcels have all resolved (the drain), at most after ``n_days``.
     for day in range(1, n_days + 1):
         env.run(until=day * DAY_MIN)
+        flush_drops(st)
         if progress is not None:
             progress(1)
         if day >= sc.horizon_days and day < n_days and resolved():
             if progress is not None:
                 progress(n_days - day)
             break
-    return _Run(st.p, st.trips, st.on_vehicle, st.o, st.out_on_vehicle, st.skipped, float(env.now))
+    end = float(env.now)
+    # Inbound parcels still on a shuttle, bus or loop at the end: on the runs under way.
+    on_vehicle = np.full(len(st.p.village), -1, dtype=np.int32)
+    for legs in st.trips:
+        if legs.clock[-1] >= end:
+            on_vehicle[legs.ids] = legs.vehicle
+    stage = _stage(st.p, end)
+    moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
+    on_vehicle[~moving] = -1
+    trips = _Trips.join(st.trips, end)
+    return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end)
+
+
+def _delay_by_kind(sc: Scenario) -> np.ndarray:
+    """Mean pickup delay (hours) at each kind of village point; NaN for door delivery."""
+    pk = sc.pickup
+    delay = {
+        "service_point": pk.mean_delay_h,
+        "partner_outlet": pk.outlet_mean_delay_h,
+        "locker": pk.locker_mean_delay_h,
+    }
+    return np.array([delay.get(kind, np.nan) for kind in POINT_KINDS])
+
+
+def _shares_a_leg(county: County) -> np.ndarray:
+    """Per vehicle (shuttles, village vehicles, buses): it drives a leg another one drives."""
+    n_f = len(county.codes)
+    legs = []
+    n_sh = len(county.shuttles)
+    for i, veh in enumerate((*county.shuttles, *county.village_vehicles, *county.buses)):
+        mine = []
+        for loop in veh.routes:
+            days = [np.ones(len(loop), dtype=bool)]
+            if n_sh <= i < n_sh + len(county.village_vehicles):  # loops differ by weekday
+                vills = loop - 1 - county.n_townships
+                days = [county.village_visit_days[veh.lane, vills, wd] for wd in range(7)]
+            for today in days:
+                if len(days) > 1 and not today.any():
+                    continue  # no run of this loop that weekday
+                path = np.concatenate([[veh.base], loop[today], [veh.base]])
+                mine.append(path[:-1] * n_f + path[1:])
+        legs.append(np.unique(np.concatenate(mine)) if mine else np.empty(0, dtype=np.int64))
+    every = np.concatenate([*legs, np.empty(0, dtype=np.int64)])
+    values, counts = np.unique(every, return_counts=True)
+    shared = values[counts > 1]
+    return np.array([bool(np.isin(mine, shared).any()) for mine in legs], dtype=bool)
+
+
+def _visitors(county: County) -> np.ndarray:
+    """Number of vehicles (village vehicles and buses) that stop at each village."""
+    n_t = county.n_townships
+    count = np.zeros(county.n_villages, dtype=np.int64)
+    for veh in (*county.village_vehicles, *county.buses):
+        mine = np.unique(np.concatenate([*veh.routes, np.empty(0, dtype=np.int64)]))
+        count[mine.astype(np.int64) - 1 - n_t] += 1
+    return count
 
 
 def _resolved(st: State) -> Callable[[], bool]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.engine.constants import DAY_MIN
+from sim.engine.constants import DAY_MIN, stable_order
 from sim.engine.state import State
 from sim.scenario import Scenario, clock_minutes
 
@@ -71,7 +71,7 @@ def sorter(st: State) -> Generator[simpy.Event, Any, None]:
             line = st.bus_of[p.village[ids]]
             by_bus = (line >= 0) & (p.route_u[ids] < st.bus_share[np.maximum(line, 0)])
             route = np.where(by_bus, st.n_sh + line, route)
-        order = np.argsort(route, kind="stable")
+        order = stable_order(route)
         ids, done, route = ids[order], done[order], route[order]
         cut = np.flatnonzero(np.diff(route)) + 1
         for part_ids, part_t, rt in zip(

@@ -1,22 +1,27 @@
 """Per-run state shared by the processes: parcel arrays, queues, trips and counters.
 
 Parcels are rows of numpy arrays (:class:`_Parcels`); a queue is a FIFO of array chunks
-(:class:`_Fifo`), and loading a vehicle takes the first ``k`` ready parcels of a queue in one
-operation. :class:`State` holds everything one county and replication share; each process
-receives it explicitly.
+(:class:`_Fifo`), or, at a township point, one queue per lane for all its villages
+(:class:`_LaneQueue`); loading a vehicle takes its parcels from a queue in one operation.
+:class:`State` holds everything one county and replication share; each process receives it
+explicitly.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import simpy
 
+from sim.engine.constants import _NONE
 from sim.outbound import Outbound
 from sim.scenario import BusLine, Scenario
 from sim.world import County
+
+_EMPTY_F = np.empty(0)
 
 
 class _Fifo:
@@ -79,16 +84,77 @@ class _Fifo:
             return np.empty(0, dtype=np.int64)
         return out[0] if len(out) == 1 else np.concatenate(out)
 
-    def head_ready_times(self, k: int) -> np.ndarray:
-        """Ready times of the first ``k`` parcels (without removing them)."""
-        out = []
-        for ids, ready in self._chunks:
-            if k <= 0:
-                break
-            m = min(k, len(ids))
-            out.append(np.full(m, ready) if isinstance(ready, float) else ready[:m])
-            k -= m
-        return np.concatenate(out) if out else np.empty(0)
+
+class _LaneQueue:
+    """Parcels of one lane at one township point, ordered by (village, arrival) when taken.
+
+    Entries are kept unordered in arrays (id, village, ready time, key); ``key`` orders the
+    entries of one village first in, first out: pushes get increasing keys, parcels put back
+    at the head get keys below every key handed out so far.
+    """
+
+    __slots__ = ("_chunks", "_dead", "_front", "_ids", "_key", "_next", "_ready", "_vill")
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._ids = _NONE
+        self._vill = _NONE
+        self._ready = _EMPTY_F
+        self._key = _NONE
+        self._next = 0
+        self._front = 0
+        self._dead = 0  # entries taken but not yet dropped from the arrays (ready = inf)
+
+    def __len__(self) -> int:
+        return len(self._ids) - self._dead + sum(len(c[0]) for c in self._chunks)
+
+    def push(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
+        """Append parcels (of villages ``vill``) available from ``ready``, in order."""
+        m = len(ids)
+        if m:
+            self._chunks.append((ids, vill, ready, np.arange(self._next, self._next + m)))
+            self._next += m
+
+    def push_front(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
+        """Put parcels back at the head of their villages' queues, in order."""
+        m = len(ids)
+        if m:
+            self._chunks.append((ids, vill, ready, np.arange(self._front - m, self._front)))
+            self._front -= m
+
+    def _merge(self) -> None:
+        if self._dead > len(self._ids) // 2:
+            live = self._ready != np.inf
+            self._ids, self._vill = self._ids[live], self._vill[live]
+            self._ready, self._key = self._ready[live], self._key[live]
+            self._dead = 0
+        if self._chunks:
+            parts = [(self._ids, self._vill, self._ready, self._key), *self._chunks]
+            self._ids, self._vill, self._ready, self._key = (
+                np.concatenate([c[i] for c in parts]) for i in range(4)
+            )
+            self._chunks = []
+
+    def ready(self, pos: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """Entries of the villages with ``pos >= 0`` available at ``now``, and their owners.
+
+        The owner of an entry is ``pos`` of its village (the village's place in a loop).
+        """
+        self._merge()
+        owner = pos[self._vill]
+        sel = np.flatnonzero((owner >= 0) & (self._ready <= now))
+        return sel, owner[sel]
+
+    def ready_keys(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ready times and keys of the entries ``sel``."""
+        return self._ready[sel], self._key[sel]
+
+    def remove(self, sel: np.ndarray) -> np.ndarray:
+        """Remove the entries ``sel`` (from :meth:`ready`); return their parcel ids."""
+        out = self._ids[sel]
+        self._ready[sel] = np.inf
+        self._dead += len(sel)
+        return out
 
 
 @dataclass
@@ -112,16 +178,101 @@ class _Parcels:
     route_u: np.ndarray
 
 
-def _load_fifo(queues: list[_Fifo], cap: int, now: float) -> np.ndarray:
-    """Take up to ``cap`` ready parcels from several queues, earliest-ready first."""
-    ready = np.array([q.n_ready(now) for q in queues])
-    if ready.sum() > cap:
-        times = np.concatenate([q.head_ready_times(k) for q, k in zip(queues, ready)])
-        owner = np.repeat(np.arange(len(queues)), ready)
-        order = np.lexsort((owner, times))[:cap]
-        ready = np.bincount(owner[order], minlength=len(queues))
-    parts = [q.take(int(k)) for q, k in zip(queues, ready) if k]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+class _RunLegs(NamedTuple):
+    """The legs of one vehicle run (base -> stops -> base), recorded when it leaves.
+
+    ``clock`` holds the departure from the base, then the arrival at and departure from each
+    stop, then the arrival back at the base. ``net`` is the number of parcels each stop
+    takes off board (drops, less refused ones and collected outbound parcels), filled in as
+    the run goes; ``ids`` are the inbound parcels it left with.
+    """
+
+    run: int
+    vehicle: int
+    kind: str
+    frm: np.ndarray
+    to: np.ndarray
+    clock: np.ndarray
+    km: np.ndarray
+    dwell: np.ndarray
+    net: np.ndarray
+    ids: np.ndarray
+
+
+@dataclass
+class _Trips:
+    """Vehicle legs as columns, in the order they ended (see :meth:`join`).
+
+    ``frm`` and ``to`` are facility indices, ``vehicle`` the index among the county's
+    vehicles; ``load`` is the number of parcels on board on the leg.
+    """
+
+    run: np.ndarray
+    vehicle: np.ndarray
+    kind: np.ndarray
+    frm: np.ndarray
+    to: np.ndarray
+    depart: np.ndarray
+    arrive: np.ndarray
+    km: np.ndarray
+    load: np.ndarray
+    stop_min: np.ndarray
+
+    @classmethod
+    def join(cls, runs: list[_RunLegs], end: float) -> _Trips:
+        """The legs of many runs that arrived before ``end``, in the order they arrived."""
+        if not runs:
+            i, f = np.empty(0, dtype=np.int64), np.empty(0)
+            return cls(i, i, np.empty(0, dtype=object), i, i, f, f, f, i, f)
+        sizes = np.array([len(r.frm) for r in runs], dtype=np.int64)
+        leg_run = np.repeat(np.arange(len(runs)), sizes)
+        leg = np.arange(len(leg_run)) - (np.cumsum(sizes) - sizes)[leg_run]  # 0 = first leg
+        returning = leg == sizes[leg_run] - 1
+        # Parcels on board on each leg: those it left with, less those taken off before.
+        stop0 = (np.cumsum(sizes - 1) - (sizes - 1))[leg_run]
+        taken = np.concatenate([[0], np.cumsum(np.concatenate([r.net for r in runs]))])
+        n_ids = np.array([len(r.ids) for r in runs], dtype=np.int64)[leg_run]
+        stop_min = np.zeros(len(leg_run))
+        stop_min[~returning] = np.concatenate([r.dwell for r in runs])
+        clock = np.concatenate([r.clock for r in runs])
+        cols = {
+            "run": np.array([r.run for r in runs], dtype=np.int64)[leg_run],
+            "vehicle": np.array([r.vehicle for r in runs], dtype=np.int64)[leg_run],
+            "kind": np.array([r.kind for r in runs], dtype=object)[leg_run],
+            "frm": np.concatenate([r.frm for r in runs]),
+            "to": np.concatenate([r.to for r in runs]),
+            "depart": clock[0::2],
+            "arrive": clock[1::2],
+            "km": np.concatenate([r.km for r in runs]),
+            "load": n_ids - (taken[stop0 + leg] - taken[stop0]),
+            "stop_min": stop_min,
+        }
+        order = _arrival_order(runs, cols["arrive"], cols["depart"], cols["run"], leg)
+        order = order[cols["arrive"][order] < end]
+        return cls(**{n: c[order] for n, c in cols.items()})
+
+
+def _arrival_order(
+    runs: list[_RunLegs], arrive: np.ndarray, depart: np.ndarray, run: np.ndarray, leg: np.ndarray
+) -> np.ndarray:
+    """Legs in the order of their arrival events.
+
+    By time; legs arriving at the same moment in the order the clock scheduled them: by
+    their departure, then the arrival before it, and so on back to the runs' starts (a
+    run that started there first), then by run.
+    """
+    order = np.lexsort((leg, run, depart, arrive))
+    tie = np.flatnonzero(np.diff(arrive[order]) == 0)
+    if not len(tie):
+        return order
+    by_run = {r.run: r for r in runs}
+    starts = tie[np.r_[True, np.diff(tie) > 1]]
+    ends = tie[np.r_[np.diff(tie) > 1, True]] + 2
+    for a, b in zip(starts, ends):
+        group = order[a:b]
+        chain = [tuple(by_run[run[g]].clock[2 * leg[g] + 1 :: -1].tolist()) for g in group]
+        order[a:b] = group[sorted(range(len(group)), key=lambda k: (chain[k], run[group[k]]))]
+    return order
 
 
 @dataclass
@@ -129,7 +280,7 @@ class _Run:
     """What one county and replication produced (see :func:`_simulate`)."""
 
     parcels: _Parcels
-    trips: list[tuple]
+    trips: _Trips
     on_vehicle: np.ndarray
     outbound: Outbound
     out_on_vehicle: np.ndarray
@@ -146,17 +297,32 @@ class State:
     p, o
         The inbound and outbound parcel arrays.
     trips, skipped
-        Vehicle legs and village loops not driven (vehicle index, day, villages, planned).
-    on_vehicle, out_on_vehicle
-        Vehicle index holding each inbound or outbound parcel (-1 when none).
+        Vehicle legs, one :class:`_RunLegs` per run, and village loops not driven (vehicle
+        index, day, villages, planned).
+    drops
+        Parcels dropped at village points without a locker, and when, not yet stamped
+        (see :func:`~sim.engine.stops.flush_drops`).
+    out_on_vehicle
+        Vehicle index holding each outbound parcel (-1 when none); for inbound parcels
+        ``_simulate`` finds them from the runs still under way at the end.
     out_board
         When the vehicle carrying an outbound parcel took it on.
     wake
         Event the trunk waves trigger to wake an idle sorter.
     shuttle_queues
         One queue per shuttle, then one per bus line.
-    village_queues
-        Per lane (one per carrier, then a shared one), one queue per village.
+    town_queues
+        Per township, one queue per lane (one per carrier, then a shared one); see
+        :func:`~sim.engine.township.queue_of`.
+    multi_visit
+        Per village: more than one vehicle (loops of several lanes, a bus) stops there.
+    delay_by_kind
+        Mean pickup delay in hours by point kind (NaN for door delivery).
+    has_locker
+        Some village point of the county is a locker.
+    chained
+        Per vehicle: it drives a leg (from, to) that another vehicle also drives, so the two
+        may arrive at the same moment; its runs step through every leg and stop as events.
     out_village, out_town, out_centre
         Outbound queues at villages, townships and the county centre.
     lockers
@@ -172,22 +338,24 @@ class State:
     env: simpy.Environment
     p: _Parcels
     n_days: int
-    trips: list[tuple]
+    trips: list[_RunLegs]
+    drops: list[tuple[np.ndarray, np.ndarray]]
     skipped: list[tuple]
-    on_vehicle: np.ndarray
     sorter_queue: _Fifo
     route_of_township: np.ndarray
     shuttle_queues: list[_Fifo]
     n_sh: int
     bus_of: np.ndarray | None
     bus_share: np.ndarray
-    n_v: int
     n_c: int
-    village_queues: list[_Fifo]
+    town_queues: list[_LaneQueue]
+    multi_visit: np.ndarray
+    delay_by_kind: np.ndarray
+    has_locker: bool
+    chained: np.ndarray
     shared: np.ndarray
     wake: simpy.Event
     hold_min: float
-    point_delay_h: dict[int, float]
     town_delay_h: float
     per_km_h: float
     locker_cap: int

@@ -11,7 +11,7 @@ import pandas as pd
 
 from sim.engine.constants import _STAGE, DIRECTIONS, FINAL_STATES, REASONS
 from sim.engine.demand import draw_carriers
-from sim.engine.state import _Parcels
+from sim.engine.state import _Parcels, _Trips
 from sim.outbound import Outbound, spoil_times
 from sim.world import POINT_KINDS, County, World
 
@@ -222,28 +222,26 @@ def _upto(t: np.ndarray, end: float) -> np.ndarray:
     return np.where(t <= end, t, np.nan)
 
 
-def _trip_table(county: County, r: int, trips: list[tuple]) -> pd.DataFrame:
-    cols = ["run", "vehicle", "kind", "from", "to", "depart", "arrive", "km", "load", "stop_min"]
-    df = pd.DataFrame(trips, columns=cols)
-    vehicles = county.vehicles
-    ids = np.array([v.id for v in vehicles], dtype=object)
-    types = np.array([v.vtype for v in vehicles], dtype=object)
-    vi = df["vehicle"].to_numpy(dtype=np.int64)
+def _trip_table(county: County, r: int, trips: _Trips) -> pd.DataFrame:
+    """One row per vehicle leg of a county and replication, in the order the legs ended."""
+    n = len(trips.run)
+    ids = np.array([v.id for v in county.vehicles], dtype=object)
+    types = np.array([v.vtype for v in county.vehicles], dtype=object)
     return pd.DataFrame(
         {
-            "replication": np.full(len(df), r, dtype=np.int32),
-            "county_code": np.full(len(df), county.county_code, dtype=object),
-            "run": df["run"].to_numpy(dtype=np.int64),
-            "vehicle": ids[vi] if len(df) else np.empty(0, dtype=object),
-            "type": types[vi] if len(df) else np.empty(0, dtype=object),
-            "kind": df["kind"].to_numpy(dtype=object),
-            "from_code": county.codes[df["from"].to_numpy(dtype=np.int64)],
-            "to_code": county.codes[df["to"].to_numpy(dtype=np.int64)],
-            "depart": df["depart"].to_numpy(dtype=float),
-            "arrive": df["arrive"].to_numpy(dtype=float),
-            "km": df["km"].to_numpy(dtype=float),
-            "load": df["load"].to_numpy(dtype=np.int64),
-            "stop_min": df["stop_min"].to_numpy(dtype=float),
+            "replication": np.full(n, r, dtype=np.int32),
+            "county_code": np.full(n, county.county_code, dtype=object),
+            "run": trips.run.astype(np.int64),
+            "vehicle": ids[trips.vehicle] if n else np.empty(0, dtype=object),
+            "type": types[trips.vehicle] if n else np.empty(0, dtype=object),
+            "kind": trips.kind.astype(object),
+            "from_code": county.codes[trips.frm],
+            "to_code": county.codes[trips.to],
+            "depart": trips.depart.astype(float),
+            "arrive": trips.arrive.astype(float),
+            "km": trips.km.astype(float),
+            "load": trips.load.astype(np.int64),
+            "stop_min": trips.stop_min.astype(float),
         }
     )
 

@@ -1,0 +1,101 @@
+"""What happens at a vehicle's stops: drops at village points, pickups, outbound collection.
+
+The handlers work on many stops at once where the stops are independent: parcels dropped at
+several village points in one call, each parcel with its own arrival time. A locker (whose
+free room depends on earlier drops) and outbound collection (whose room depends on the load
+on board) are handled one stop at a time, in order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine.constants import _DOOR, _LOCKER, _NONE
+from sim.engine.outbound import out_stamp
+from sim.engine.state import State, _Fifo
+
+
+def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | np.ndarray) -> None:
+    """Villagers pick parcels up after a random delay, or they are returned unclaimed.
+
+    ``at`` (when each parcel reached its point) and ``mean_h`` (mean delay in hours) are one
+    value or one per parcel; the delay comes from the parcel's own uniform draw.
+    """
+    p = st.p
+    delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
+    late = delay > st.hold_min
+    ok = ~late
+    at_ok, at_late = (at[ok], at[late]) if isinstance(at, np.ndarray) else (at, at)
+    p.t_pickup[ids[ok]] = at_ok + delay[ok]
+    p.t_returned[ids[late]] = at_late + st.hold_min
+
+
+def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
+    """Drop parcels at village points without a locker, at times ``at`` (one per parcel)."""
+    p = st.p
+    kind = st.county.village_kind[p.village[ids]]
+    p.t_point[ids] = at
+    door = kind == _DOOR
+    if door.any():
+        p.t_pickup[ids[door]] = at[door]
+        ids, at, kind = ids[~door], at[~door], kind[~door]
+    pickup(st, ids, at, st.delay_by_kind[kind])
+
+
+def flush_drops(st: State) -> None:
+    """Stamp the parcels dropped at village points without a locker since the last call."""
+    if st.drops:
+        ids, at = (np.concatenate(c) for c in zip(*st.drops))
+        st.drops.clear()
+        at_villages(st, ids, at)
+
+
+def at_locker(st: State, ids: np.ndarray, now: float, v: int) -> np.ndarray:
+    """Drop parcels at village ``v``'s locker at ``now``; return those it refused (full)."""
+    p, lockers = st.p, st.lockers
+    held_now = lockers[v][lockers[v] > now]
+    free = max(st.locker_cap - len(held_now), 0)
+    ids, back = ids[:free], ids[free:]
+    p.overflows[back] += 1
+    p.t_point[ids] = now
+    pickup(st, ids, now, st.delay_by_kind[_LOCKER])
+    release = np.where(np.isnan(p.t_pickup[ids]), p.t_returned[ids], p.t_pickup[ids])
+    lockers[v] = np.concatenate([held_now, release])
+    return back
+
+
+def collect(st: State, q: _Fifo, room: int, vi: int, now: float) -> np.ndarray:
+    """Take on the outbound parcels ready at a stop at ``now``, up to ``room``."""
+    got = q.take(min(q.n_ready(now), room))
+    if len(got):
+        st.out_board[got] = now
+        st.out_on_vehicle[got] = vi
+        out_stamp(st, got, now)
+    return got if len(got) else _NONE
+
+
+def collect_at_once(
+    st: State, queues: list[_Fifo], on_board: np.ndarray, cap: int, vi: int, at: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Collect outbound parcels at a run's stops (``queues``, reached at ``at``), in order.
+
+    ``on_board`` is the number of inbound parcels on board after each stop's drop; no other
+    vehicle uses the queues. Returns the non-empty collections and the count at each stop.
+    """
+    n_col = np.zeros(len(at), dtype=np.int64)
+    got: list[np.ndarray] = []
+    n_out = 0
+    for j, q in enumerate(queues):
+        room = max(int(cap - on_board[j] - n_out), 0)
+        ids = q.take(min(q.n_ready(at[j]), room))
+        if len(ids):
+            n_col[j] = len(ids)
+            n_out += len(ids)
+            got.append(ids)
+    if got:
+        ids = np.concatenate(got)
+        t = np.repeat(at, n_col)
+        st.out_board[ids] = t
+        st.out_on_vehicle[ids] = vi
+        out_stamp(st, ids, t)
+    return got, n_col
