@@ -21,8 +21,8 @@ def add_benchmark_parser(sub, add_cache_dir) -> None:
         "scenario",
         type=Path,
         nargs="?",
-        default=Path("scenarios/linxian_mountain.yaml"),
-        help="scenario to time (default scenarios/linxian_mountain.yaml)",
+        help="scenario to time (default scenarios/linxian_mountain.yaml; with --province "
+        "scenarios/shanxi_province.yaml, whose settings then apply to every county)",
     )
     b.add_argument("--days", type=int, default=30, help="simulated days (default 30)")
     b.add_argument(
@@ -74,6 +74,9 @@ def benchmark_command(args: argparse.Namespace) -> int:
     positive("--rate", args.rate, allow_zero=True)
     positive("--repeat", args.repeat)
     positive("--workers", args.workers)
+    if args.scenario is None:
+        name = "shanxi_province" if args.province else "linxian_mountain"
+        args.scenario = Path("scenarios") / f"{name}.yaml"
     if args.province:
         bench = benchmark_module("province")
         print(
