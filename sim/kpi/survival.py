@@ -188,58 +188,136 @@ def decode(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(x).astype(np.float64), ~np.signbit(x)
 
 
-#: Distinct event times handled at once by :func:`summary_encoded`.
+#: About how many outcomes :func:`summary_encoded` handles at once.
 _CHUNK = 1 << 22
 
 
-def summary_encoded(arrays: list[np.ndarray], qs: tuple[float, ...]) -> tuple[list[float], float]:
-    """:func:`summary` of the lead times of several :func:`encode`\\ d arrays, in about 4 bytes
-    per parcel.
+class _Sorted:
+    r"""One :func:`encode`\ d array sorted in place, seen as its outcomes (ascending) and its
+    censored times (``neg``: negated, ascending, so the largest time first)."""
 
-    For a region's or a province's parcels (hundreds of millions in a year): the outcomes are
-    gathered in one float32 array and sorted in place, the censored times apart, and the
-    Kaplan–Meier curve is walked in chunks of distinct times, each time's factor
-    ``1 - d / n`` taken at once (the same estimate as :func:`summary`, up to rounding).
+    def __init__(self, a: np.ndarray) -> None:
+        # A sort compares -0.0 and +0.0 as equal and its min/max steps may swap their signs:
+        # count the zeros by sign first, and write them back censored first.
+        zero = a == 0
+        zeros, zeros_censored = int(zero.sum()), int(np.signbit(a[zero]).sum())
+        del zero
+        a.sort()  # censored (negative) first, then the zeros, then the outcomes
+        i0 = int(np.searchsorted(a, 0.0, side="left"))
+        i1 = i0 + zeros
+        a[i0 : i0 + zeros_censored] = -0.0
+        a[i0 + zeros_censored : i1] = 0.0
+        self.neg = a[:i0]
+        self.ev = a[i1:]
+        self.ev_zeros = i1 - i0 - zeros_censored
+        self.ce_zeros = zeros_censored
+        self.n_ev = len(self.ev) + self.ev_zeros
+        self.n_ce = i0 + zeros_censored
+
+    def censored_before(self, u: np.ndarray) -> np.ndarray:
+        """How many censored times are < each ``u`` (``u`` >= 0)."""
+        below = len(self.neg) - np.searchsorted(self.neg, -u, side="right")
+        return below + np.where(u > 0, self.ce_zeros, 0)
+
+
+def summary_encoded(arrays: list[np.ndarray], qs: tuple[float, ...]) -> tuple[list[float], float]:
+    r""":func:`summary` of the lead times of several :func:`encode`\ d arrays, in place.
+
+    For a region's or a province's parcels (hundreds of millions in a year): each array is
+    sorted in place (their order means nothing; the values and signs stay) and the
+    Kaplan–Meier curve is walked over
+    windows of about :data:`_CHUNK` outcomes gathered from every array, each distinct time's
+    factor ``1 - d / n`` taken at once, so no copy of the whole sample is made (the same
+    estimate as :func:`summary`, up to rounding).
     """
-    ev = np.concatenate([a[~np.signbit(a)] for a in arrays]) if arrays else np.empty(0, "f4")
-    ce = np.concatenate([-a[np.signbit(a)] for a in arrays]) if arrays else np.empty(0, "f4")
-    n = len(ev) + len(ce)
+    parts = [_Sorted(a) for a in arrays]
+    n_ev = sum(p.n_ev for p in parts)
+    n = n_ev + sum(p.n_ce for p in parts)
     if n == 0:
         return [float("nan")] * len(qs), float("nan")
-    if len(ce) == 0:
-        return [_order_statistic(ev, q) for q in qs], float(np.mean(ev, dtype=np.float64))
-    ev.sort()
-    ce.sort()
-    t_max = float(max(ev[-1] if len(ev) else 0.0, ce[-1]))
+    t_max = max(
+        [0.0]
+        + [float(p.ev[-1]) for p in parts if len(p.ev)]
+        + [float(-p.neg[0]) for p in parts if len(p.neg)]
+    )
     out = [float("nan")] * len(qs)
-    log_s, dead, prev_t, area, done = 0.0, False, 0.0, 0.0, 0
-    while done < len(ev):
-        end = min(done + _CHUNK, len(ev))
-        end = int(np.searchsorted(ev, ev[end - 1], side="right"))  # keep ties together
-        chunk = ev[done:end]
-        first = np.flatnonzero(np.concatenate([[True], chunk[1:] != chunk[:-1]]))
-        u = chunk[first].astype(np.float64)
-        d = np.diff(np.append(first, len(chunk))).astype(np.float64)
-        at_risk = n - (done + first) - np.searchsorted(ce, chunk[first], side="left")
-        factor = 1.0 - d / at_risk
-        zero = factor <= 1e-12
-        cum = log_s + np.cumsum(np.log(np.where(zero, 1.0, factor)))
-        dead_after = dead | (np.cumsum(zero) > 0)
-        s = np.where(dead_after, 0.0, np.exp(cum))
-        s_before = np.concatenate([[0.0 if dead else np.exp(log_s)], s[:-1]])
-        area += float(np.sum(s_before * np.diff(np.concatenate([[prev_t], u]))))
-        for i, q in enumerate(qs):
-            if np.isnan(out[i]):
-                hit = np.flatnonzero(s <= 1.0 - q + _TOL)
-                if len(hit):
-                    out[i] = float(u[hit[0]])
-        log_s, dead, prev_t, done = float(cum[-1]), bool(dead_after[-1]), float(u[-1]), end
+    state = [0.0, False, 0.0, 0.0]  # log S, S is 0, last time, area under S
+    done, lo = 0, 0.0
+    chunk = np.zeros(sum(p.ev_zeros for p in parts), dtype=np.float32)
+    while True:
+        if done or len(chunk) == 0:
+            hi = _window_end(parts, lo)
+            if hi is None:
+                break
+            chunk = np.sort(
+                np.concatenate(
+                    [
+                        p.ev[np.searchsorted(p.ev, lo, "left") : np.searchsorted(p.ev, hi, "left")]
+                        for p in parts
+                    ]
+                )
+            )
+            lo = hi
+            if len(chunk) == 0:
+                continue
+        _walk(chunk, done, n, parts, qs, out, state)
+        done += len(chunk)
+        chunk = chunk[:0]
+        if done >= n_ev:
+            break
+    log_s, dead, prev_t, area = state
     last_s = 0.0 if dead else float(np.exp(log_s))
     return out, area + last_s * (t_max - prev_t)
 
 
-def _order_statistic(x: np.ndarray, q: float) -> float:
-    """The ``inverted_cdf`` ``q``-quantile of ``x`` (an element of it), partitioning in place."""
-    k = max(int(np.ceil(q * len(x))) - 1, 0)
-    x.partition(k)
-    return float(x[k])
+def _window_end(parts: list[_Sorted], lo: float) -> float | None:
+    """A time ``hi`` > ``lo`` with about :data:`_CHUNK` outcomes in ``[lo, hi)``; None when no
+    outcome is left at or after ``lo``."""
+    firsts = [
+        p.ev[np.searchsorted(p.ev, lo, "left")] for p in parts if p.ev[-1:].size and p.ev[-1] >= lo
+    ]
+    if not firsts:
+        return None
+    a, b = float(min(firsts)), float(max(p.ev[-1] for p in parts if len(p.ev))) * 2 + 1.0
+    step_in = float(np.nextafter(np.float32(a), np.float32(np.inf)))  # at least one value
+    for _ in range(60):
+        mid = (a + b) / 2
+        count = sum(
+            int(np.searchsorted(p.ev, mid, "left") - np.searchsorted(p.ev, lo, "left"))
+            for p in parts
+        )
+        if count > _CHUNK:
+            b = mid
+        else:
+            a = mid
+    return max(a, step_in)
+
+
+def _walk(
+    chunk: np.ndarray,
+    done: int,
+    n: int,
+    parts: list[_Sorted],
+    qs: tuple[float, ...],
+    out: list[float],
+    state: list,
+) -> None:
+    """Advance the Kaplan–Meier curve over the sorted outcomes ``chunk`` (``done`` before)."""
+    log_s, dead, prev_t, area = state
+    first = np.flatnonzero(np.concatenate([[True], chunk[1:] != chunk[:-1]]))
+    u = chunk[first].astype(np.float64)
+    d = np.diff(np.append(first, len(chunk))).astype(np.float64)
+    ce_before = sum(p.censored_before(chunk[first]) for p in parts)
+    factor = 1.0 - d / (n - (done + first) - ce_before)
+    zero = factor <= 1e-12
+    cum = log_s + np.cumsum(np.log(np.where(zero, 1.0, factor)))
+    dead_after = dead | (np.cumsum(zero) > 0)
+    s = np.where(dead_after, 0.0, np.exp(cum))
+    s_before = np.concatenate([[0.0 if dead else np.exp(log_s)], s[:-1]])
+    area += float(np.sum(s_before * np.diff(np.concatenate([[prev_t], u]))))
+    for i, q in enumerate(qs):
+        if np.isnan(out[i]):
+            hit = np.flatnonzero(s <= 1.0 - q + _TOL)
+            if len(hit):
+                out[i] = float(u[hit[0]])
+    state[:] = [float(cum[-1]), bool(dead_after[-1]), float(u[-1]), area]

@@ -65,17 +65,23 @@ def test_sort_key_matches_lexsort():
 
 
 def test_summary_of_encoded_chunks_equals_summary(monkeypatch):
-    """The province's lean Kaplan-Meier (float32, chunks of distinct times) is summary()'s."""
+    """The province's lean Kaplan-Meier (float32 arrays sorted in place, windows of outcomes)
+    is summary()'s, and leaves every value and sign (censoring) of its arrays in place."""
     rng = np.random.default_rng(3)
-    for trial in range(100):
+    for trial in range(150):
         n = int(rng.integers(1, 2000))
-        decimals = int(rng.integers(0, 3))  # many ties when rounded
+        decimals = int(rng.integers(0, 3))  # many ties when rounded, zeros among them
         t = np.round(rng.exponential(20, n), decimals).astype(np.float32).astype(np.float64)
-        event = rng.random(n) < rng.choice([1.0, 0.9, 0.5, 0.05])
+        if rng.random() < 0.3:
+            t[rng.random(n) < 0.1] = 0.0
+        event = rng.random(n) < rng.choice([1.0, 0.9, 0.5, 0.05, 0.0])
         monkeypatch.setattr(survival, "_CHUNK", int(rng.integers(1, 40)))
-        parts = np.array_split(survival.encode(t, event), int(rng.integers(1, 5)))
-        got = survival.summary_encoded(list(parts), (0.5, 0.95))
+        parts = list(np.array_split(survival.encode(t, event), int(rng.integers(1, 5))))
+        got = survival.summary_encoded(parts, (0.5, 0.95))
         want = survival.summary(t, event, (0.5, 0.95))
         np.testing.assert_allclose(
             [*got[0], got[1]], [*want[0], want[1]], rtol=1e-9, atol=1e-9, err_msg=str(trial)
         )
+        back = np.concatenate(parts)
+        assert np.signbit(back).sum() == (~event).sum()
+        np.testing.assert_array_equal(np.sort(np.abs(back)), np.sort(t.astype(np.float32)))
