@@ -214,11 +214,6 @@ class _Sorted:
         self.n_ev = len(self.ev) + self.ev_zeros
         self.n_ce = i0 + zeros_censored
 
-    def censored_before(self, u: np.ndarray) -> np.ndarray:
-        """How many censored times are < each ``u`` (``u`` >= 0)."""
-        below = len(self.neg) - np.searchsorted(self.neg, -u, side="right")
-        return below + np.where(u > 0, self.ce_zeros, 0)
-
 
 def summary_encoded(arrays: list[np.ndarray], qs: tuple[float, ...]) -> tuple[list[float], float]:
     r""":func:`summary` of the lead times of several :func:`encode`\ d arrays, in place.
@@ -242,7 +237,12 @@ def summary_encoded(arrays: list[np.ndarray], qs: tuple[float, ...]) -> tuple[li
     )
     out = [float("nan")] * len(qs)
     state = [0.0, False, 0.0, 0.0]  # log S, S is 0, last time, area under S
-    done, lo = 0, 0.0
+    done, lo = 0, np.float32(0.0)
+    # Every censored time, ascending (a few days' parcels of a run without a drain).
+    ce = np.concatenate(
+        [np.zeros(sum(p.ce_zeros for p in parts), dtype=np.float32)] + [-p.neg[::-1] for p in parts]
+    )
+    ce.sort()
     chunk = np.zeros(sum(p.ev_zeros for p in parts), dtype=np.float32)
     while True:
         if done or len(chunk) == 0:
@@ -260,7 +260,7 @@ def summary_encoded(arrays: list[np.ndarray], qs: tuple[float, ...]) -> tuple[li
             lo = hi
             if len(chunk) == 0:
                 continue
-        _walk(chunk, done, n, parts, qs, out, state)
+        _walk(chunk, done, n, ce, qs, out, state)
         done += len(chunk)
         chunk = chunk[:0]
         if done >= n_ev:
@@ -270,34 +270,36 @@ def summary_encoded(arrays: list[np.ndarray], qs: tuple[float, ...]) -> tuple[li
     return out, area + last_s * (t_max - prev_t)
 
 
-def _window_end(parts: list[_Sorted], lo: float) -> float | None:
+def _window_end(parts: list[_Sorted], lo: np.float32) -> np.float32 | None:
     """A time ``hi`` > ``lo`` with about :data:`_CHUNK` outcomes in ``[lo, hi)``; None when no
-    outcome is left at or after ``lo``."""
-    firsts = [
-        p.ev[np.searchsorted(p.ev, lo, "left")] for p in parts if p.ev[-1:].size and p.ev[-1] >= lo
-    ]
-    if not firsts:
+    outcome is left at or after ``lo``. Keys are float32 like the arrays: a float64 key would
+    make every search convert its array."""
+    left = [p for p in parts if len(p.ev) and p.ev[-1] >= lo]
+    if not left:
         return None
-    a, b = float(min(firsts)), float(max(p.ev[-1] for p in parts if len(p.ev))) * 2 + 1.0
-    step_in = float(np.nextafter(np.float32(a), np.float32(np.inf)))  # at least one value
-    for _ in range(60):
-        mid = (a + b) / 2
+    start = [int(np.searchsorted(p.ev, lo, "left")) for p in left]
+    a = min(float(p.ev[i]) for p, i in zip(left, start, strict=True))
+    b = max(float(p.ev[-1]) for p in left) * 2 + 1.0
+    for _ in range(40):
+        mid = np.float32((a + b) / 2)
         count = sum(
-            int(np.searchsorted(p.ev, mid, "left") - np.searchsorted(p.ev, lo, "left"))
-            for p in parts
+            int(np.searchsorted(p.ev, mid, "left")) - i for p, i in zip(left, start, strict=True)
         )
         if count > _CHUNK:
-            b = mid
+            b = float(mid)
         else:
-            a = mid
-    return max(a, step_in)
+            a = float(mid)
+    step_in = np.nextafter(
+        np.float32(min(p.ev[i] for p, i in zip(left, start, strict=True))), np.float32(np.inf)
+    )
+    return max(np.float32(a), step_in)
 
 
 def _walk(
     chunk: np.ndarray,
     done: int,
     n: int,
-    parts: list[_Sorted],
+    ce: np.ndarray,
     qs: tuple[float, ...],
     out: list[float],
     state: list,
@@ -307,8 +309,7 @@ def _walk(
     first = np.flatnonzero(np.concatenate([[True], chunk[1:] != chunk[:-1]]))
     u = chunk[first].astype(np.float64)
     d = np.diff(np.append(first, len(chunk))).astype(np.float64)
-    ce_before = sum(p.censored_before(chunk[first]) for p in parts)
-    factor = 1.0 - d / (n - (done + first) - ce_before)
+    factor = 1.0 - d / (n - (done + first) - np.searchsorted(ce, chunk[first], side="left"))
     zero = factor <= 1e-12
     cum = log_s + np.cumsum(np.log(np.where(zero, 1.0, factor)))
     dead_after = dead | (np.cumsum(zero) > 0)
