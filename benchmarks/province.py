@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.memory import PeakMemory
+from benchmarks.memory import PeakMemory, rss_peak_mib
 from sim.load import load_scenario
 from sim.parcelfile import ParcelsChoice
 from sim.runfolder import stream_run
 from sim.scenario import scenario_from_dict
-
-
-def _mib(kib: float) -> float:
-    return kib / 2**20 if sys.platform == "darwin" else kib / 2**10
 
 
 def _cpu_s() -> float:
@@ -74,7 +69,7 @@ def run_province_benchmark(
         )
     wall = time.perf_counter() - t0
     cpu = _cpu_s() - cpu0
-    own = max(mem.own, _mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    own = max(mem.own, rss_peak_mib())
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     shutil.rmtree(tmp, ignore_errors=True)
     lines = [

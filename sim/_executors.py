@@ -164,19 +164,11 @@ def _take(backlog: deque[tuple[str, list[tuple[int, str]]]], n_pools: int) -> li
 
 def _run_dask(tasks: list[Task], scheduler: str | None, finish: Callable) -> None:
     """Run on a Dask distributed cluster, one task per variant; results written as they come."""
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError:  # pragma: no cover - dask is a dependency
-        raise UsageError(
-            "--scheduler needs dask.distributed: pip install 'dask[distributed]'"
-        ) from None
     if not scheduler:
         raise UsageError("--backend dask needs --scheduler tcp://HOST:PORT")
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    client = connect(scheduler)
+    from distributed import as_completed as dask_completed
+
     try:
         futures = {
             client.submit(variant_task, sc, [r for r, _ in runs], pure=False): dict(runs)

@@ -8,8 +8,9 @@ columns (``t_collected``, ``t_centre``, ``t_trunk``) only when the scenario has 
 demand. Which parcels are written is the run's ``parcels`` choice:
 
 - ``all``: every parcel;
-- ``sample``: a systematic 1-in-:data:`SAMPLE_EVERY` sample, the parcels whose
-  ``parcel_id`` is a multiple of it (every county, day and village keeps its share);
+- ``sample``: a systematic 1-in-:data:`SAMPLE_EVERY` sample, the rows whose position in
+  their (county, replication) block is a multiple of it (every county, day and village
+  keeps its share);
 - ``none``: no parcel file.
 
 The default (``auto``) writes all parcels up to :data:`AUTO_ALL_MAX` expected parcels and
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 ParcelsChoice = Literal["auto", "all", "sample", "none"]
 
-#: ``sample`` keeps the parcels whose id is a multiple of this.
+#: ``sample`` keeps the rows whose position in their (county, replication) block is a
+#: multiple of this.
 SAMPLE_EVERY = 100
 #: ``auto`` writes every parcel up to this many expected parcels, the sample above.
 AUTO_ALL_MAX = 20_000_000

@@ -249,6 +249,7 @@ def stream_run(
             scheduler=scheduler,
             cache_dir=cache_dir,
             progress=progress,
+            codes=codes,
         )
         if p_file is not None:
             p_file.close()

@@ -56,7 +56,6 @@ class CountyBlock:
     parcels: pa.Table | None
     n_parcels: int
     trips: pa.Table
-    skipped: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,6 @@ class StreamedRun:
     parcels: int = 0
     parcels_written: int = 0
     vehicle_legs: int = 0
-    skipped: list[pd.DataFrame] = field(default_factory=list)
     lead_h: list[np.ndarray] = field(default_factory=list)
 
 
@@ -157,7 +155,6 @@ def county_outcome(
                 kept,
                 len(inb) + len(b.parcels[1]),
                 lean_trips(b.trips),
-                b.skipped,
             )
         )
         del b
@@ -182,6 +179,7 @@ def run_region(
     scheduler: str | None = None,
     cache_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    codes: list[str] | None = None,
 ) -> StreamedRun:
     """Run a scenario's region county by county and return its KPI and coverage tables.
 
@@ -202,6 +200,9 @@ def run_region(
         Cache of OpenStreetMap data.
     progress
         Called with a number of simulated (county) days as they complete.
+    codes
+        The region's county codes, when the caller already has them from
+        :func:`sim.build.check_region` (which checks the scenario against the geodata).
 
     Returns
     -------
@@ -210,7 +211,7 @@ def run_region(
         ends, counts, and the lead hours of the window's inbound parcels for the lead-time
         chart.
     """
-    codes = check_region(scenario)
+    codes = check_region(scenario) if codes is None else codes
     keep_graph = len(codes) <= KEEP_GRAPHS_MAX
     days = simulated_days(scenario) * scenario.replications
     first_id = dict.fromkeys(range(scenario.replications), 0)
@@ -240,7 +241,6 @@ def run_region(
             out.vehicle_legs += b.trips.num_rows
             if write_trips is not None:
                 write_trips(b.trips)
-            out.skipped.append(b.skipped)
     notes = region_notes(scenario)
     out.world = World(scenario=scenario, counties=tuple(counties), notes=tuple(notes))
     out.kpis = kpi_table(rows, parts, [c.name for c in scenario.carriers])
@@ -289,25 +289,32 @@ def _outcomes(
             yield county_outcome(scenario, code, i, progress=progress, **kw), True
 
 
+def _in_order(submit: Callable[[int], Any], n: int, window: int) -> Iterator[CountyOutcome]:
+    """The results of ``submit(i)`` (a future) for ``i`` in ``0 .. n-1``, in that order, with
+    at most ``window`` submitted ahead of the next one to yield, so the outcomes waiting for
+    an earlier county stay few."""
+    pending: dict[int, Any] = {}
+    nxt = 0
+    for i in range(n):
+        pending[i] = submit(i)
+        while len(pending) >= window or (i == n - 1 and pending):
+            yield pending.pop(nxt).result()
+            nxt += 1
+
+
 def _ordered_pool(
     scenario: Scenario, codes: list[str], kw: dict[str, Any], workers: int
 ) -> Iterator[CountyOutcome]:
-    """Outcomes from local worker processes, yielded in county order.
-
-    At most ``2 x workers`` counties are submitted ahead of the next one to yield, so the
-    outcomes waiting for an earlier county stay few.
-    """
+    """Outcomes from local worker processes, in county order (a window of 2 x workers)."""
     from sim._executors import pool, stop
 
     executor = pool(min(workers, os.cpu_count() or workers, len(codes)))
     try:
-        pending: dict[int, Any] = {}
-        nxt = 0
-        for i in range(len(codes)):
-            pending[i] = executor.submit(county_outcome, scenario, codes[i], i, **kw)
-            while len(pending) >= 2 * workers or (i == len(codes) - 1 and pending):
-                yield pending.pop(nxt).result()
-                nxt += 1
+        yield from _in_order(
+            lambda i: executor.submit(county_outcome, scenario, codes[i], i, **kw),
+            len(codes),
+            2 * workers,
+        )
     except BaseException:
         stop(executor)
         raise
@@ -317,18 +324,16 @@ def _ordered_pool(
 def _ordered_dask(
     scenario: Scenario, codes: list[str], kw: dict[str, Any], scheduler: str, workers: int
 ) -> Iterator[CountyOutcome]:
-    """Outcomes from a Dask cluster, yielded in county order (a window of submitted tasks)."""
+    """Outcomes from a Dask cluster, in county order (a window of twice its workers)."""
     from sim._executors import connect
 
     client = connect(scheduler)
     try:
         window = max(2 * workers, 2 * len(client.scheduler_info().get("workers", {})), 2)
-        pending: dict[int, Any] = {}
-        nxt = 0
-        for i in range(len(codes)):
-            pending[i] = client.submit(county_outcome, scenario, codes[i], i, pure=False, **kw)
-            while len(pending) >= window or (i == len(codes) - 1 and pending):
-                yield pending.pop(nxt).result()
-                nxt += 1
+        yield from _in_order(
+            lambda i: client.submit(county_outcome, scenario, codes[i], i, pure=False, **kw),
+            len(codes),
+            window,
+        )
     finally:
         client.close()

@@ -41,7 +41,7 @@ def save_run_figures(
             raise ValueError("save_run_figures(world, ...) needs lead_h")
     else:
         world, lead_h = results.world, cohort_lead_hours(results)
-    leads = lead_h
+    leads = lead_h  # bound for the lambda below, with its type narrowed
 
     folder.mkdir(parents=True, exist_ok=True)
     out = []
