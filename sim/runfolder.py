@@ -250,7 +250,9 @@ def stream_run(
             cache_dir=cache_dir,
             progress=progress,
             codes=codes,
+            spool=f.tmp / "spool",
         )
+        shutil.rmtree(f.tmp / "spool", ignore_errors=True)
         if p_file is not None:
             p_file.close()
         t_file.close()
@@ -268,7 +270,7 @@ def stream_run(
         if figures:
             from sim.viz import save_run_figures
 
-            save_run_figures(run.world, tables.coverage, f.tmp / "figures", lead_h=run.lead_h)
+            save_run_figures(run.world, tables.coverage, f.tmp / "figures", lead_h=run.lead)
         f.finish()
     return run, tables
 

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 
 from sim.build import build_county, check_region, region_notes
 from sim.engine import Categories, simulate_block
 from sim.kpi import Parts, county_coverage, kpi_table
 from sim.kpi.coverage import COVERAGE_COLUMNS
+from sim.kpi.survival import Tally
 from sim.kpi.tables import county_block_coverage
 from sim.measure import simulated_days
 from sim.parcelfile import ParcelsChoice, lean_parcels, lean_trips, parcel_schema
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 #: draw roads only for small regions).
 KEEP_GRAPHS_MAX = 12
 
+#: Rows per row group of ``parcels.parquet`` (and per slice a worker's spool file is read in).
+BATCH_ROWS = 1 << 20
+
 
 @dataclass(frozen=True)
 class CountyBlock:
@@ -53,9 +56,17 @@ class CountyBlock:
     end: float
     rows: pd.DataFrame
     parts: Parts
-    parcels: pa.Table | None
+    parcels: pa.Table | Path | None
     n_parcels: int
     trips: pa.Table
+
+    def parcel_batches(self) -> Iterator[pa.Table]:
+        """Its parcels to write, in slices of at most :data:`BATCH_ROWS` rows; a spooled file
+        (:func:`spool_table`) is read one slice at a time and removed once read."""
+        if isinstance(self.parcels, Path):
+            yield from read_spool(self.parcels)
+        elif self.parcels is not None and self.parcels.num_rows:
+            yield from (self.parcels.slice(i, BATCH_ROWS) for i in _starts(self.parcels))
 
 
 @dataclass(frozen=True)
@@ -86,8 +97,8 @@ class StreamedRun:
     """The outcome of a streamed region run (the tables the run folder needs).
 
     ``parcels_written``: rows of ``parcels.parquet``; ``parcels``: parcels simulated;
-    ``lead_h``: per (replication, county), the lead hours of the window's inbound parcels,
-    float32, sign bit set where censored (:func:`sim.kpi.survival.encode`).
+    ``lead``: per (replication, county), the tally of the lead hours of the window's inbound
+    parcels (:class:`sim.kpi.survival.Tally`).
     """
 
     world: World
@@ -97,7 +108,7 @@ class StreamedRun:
     parcels: int = 0
     parcels_written: int = 0
     vehicle_legs: int = 0
-    lead_h: list[np.ndarray] = field(default_factory=list)
+    lead: list[Tally] = field(default_factory=list)
 
 
 def county_outcome(
@@ -109,12 +120,16 @@ def county_outcome(
     keep_graph: bool,
     cache_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    spool: Path | None = None,
 ) -> CountyOutcome:
     """Build, simulate and measure one county for every replication (one task).
 
     ``parcels`` is ``all``, ``sample`` or ``none`` (see :mod:`sim.parcelfile`); ``sample``
     keeps the rows whose position in their block (inbound, then outbound) is a multiple of
-    :data:`sim.parcelfile.SAMPLE_EVERY`.
+    :data:`sim.parcelfile.SAMPLE_EVERY`. With ``spool`` (a folder this process and the
+    caller's share), each block's parcels go to a file there rather than back with the
+    outcome, so a worker process does not send them through a pipe and the caller reads
+    them a slice at a time.
     """
     from sim.parcelfile import SAMPLE_EVERY
 
@@ -143,6 +158,8 @@ def county_outcome(
         elif parcels == "sample":
             kept = lean_parcels(table.iloc[::SAMPLE_EVERY], schema)
         del table, outb
+        if kept is not None and spool is not None:
+            kept = spool_table(kept, spool / f"county{index}_rep{r}.arrows")
         if not one:  # coverage pools the replications
             inbound.append(inb)
             trips.append(b.trips)
@@ -180,6 +197,7 @@ def run_region(
     cache_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
     codes: list[str] | None = None,
+    spool: Path | None = None,
 ) -> StreamedRun:
     """Run a scenario's region county by county and return its KPI and coverage tables.
 
@@ -203,6 +221,9 @@ def run_region(
     codes
         The region's county codes, when the caller already has them from
         :func:`sim.build.check_region` (which checks the scenario against the geodata).
+    spool
+        A folder local worker processes write each county's parcels to (read back a slice at
+        a time and removed), rather than sending them through a pipe; None sends them.
 
     Returns
     -------
@@ -222,9 +243,8 @@ def run_region(
     out = StreamedRun(
         world=World(scenario, ()), kpis=pd.DataFrame(), coverage=pd.DataFrame(), ends={}
     )
-    for oc, reported in _outcomes(
-        scenario, codes, parcels, keep_graph, workers, scheduler, cache_dir, progress
-    ):
+    kw: dict[str, Any] = {"parcels": parcels, "keep_graph": keep_graph, "cache_dir": cache_dir}
+    for oc, reported in _outcomes(scenario, codes, kw, workers, scheduler, progress, spool):
         if progress is not None and not reported:
             progress(days)
         counties.append(oc.county)
@@ -233,9 +253,10 @@ def run_region(
             out.ends[(b.replication, oc.county.county_code)] = b.end
             rows.append(b.rows.assign(replication=b.replication))
             parts.setdefault(b.replication, []).append(b.parts)
-            if b.parcels is not None and write_parcels is not None:
-                write_parcels(_renumber(b.parcels, first_id[b.replication]))
-                out.parcels_written += b.parcels.num_rows
+            for batch in b.parcel_batches():
+                if write_parcels is not None:
+                    write_parcels(_renumber(batch, first_id[b.replication]))
+                    out.parcels_written += batch.num_rows
             first_id[b.replication] += b.n_parcels
             out.parcels += b.n_parcels
             out.vehicle_legs += b.trips.num_rows
@@ -247,8 +268,33 @@ def run_region(
     out.coverage = (
         pd.concat(cover, ignore_index=True) if cover else pd.DataFrame(columns=COVERAGE_COLUMNS)
     )
-    out.lead_h = [p.lead_h for r in sorted(parts) for p in parts[r]]
+    out.lead = [p.lead for r in sorted(parts) for p in parts[r]]
     return out
+
+
+def spool_table(table: pa.Table, path: Path) -> Path:
+    """Write ``table`` to ``path`` as an Arrow stream of :data:`BATCH_ROWS`-row batches."""
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=BATCH_ROWS)
+    return path
+
+
+def read_spool(path: Path) -> Iterator[pa.Table]:
+    """The batches of a :func:`spool_table` file, one table each; the file is removed after."""
+    import pyarrow as pa
+
+    try:
+        with pa.OSFile(str(path), "rb") as source, pa.ipc.open_stream(source) as reader:
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _starts(table: pa.Table) -> range:
+    return range(0, table.num_rows, BATCH_ROWS)
 
 
 def _renumber(table: pa.Table, first: int) -> pa.Table:
@@ -268,21 +314,22 @@ def _renumber(table: pa.Table, first: int) -> pa.Table:
 def _outcomes(
     scenario: Scenario,
     codes: list[str],
-    parcels: ParcelsChoice,
-    keep_graph: bool,
+    kw: dict[str, Any],
     workers: int,
     scheduler: str | None,
-    cache_dir: Path | None,
     progress: Callable[[int], None] | None,
+    spool: Path | None,
 ) -> Iterator[tuple[CountyOutcome, bool]]:
     """Every county's outcome, in county order, from the chosen executor, and whether its
-    simulated days were already passed to ``progress`` (only in this process)."""
-    kw: dict[str, Any] = {"parcels": parcels, "keep_graph": keep_graph, "cache_dir": cache_dir}
+    simulated days were already passed to ``progress`` (only in this process). Only local
+    worker processes spool their parcels (a Dask worker may be on another machine)."""
     if scheduler:
         for oc in _ordered_dask(scenario, codes, kw, scheduler, workers):
             yield oc, False
     elif workers > 1 and len(codes) > 1:
-        for oc in _ordered_pool(scenario, codes, kw, workers):
+        if spool is not None:
+            spool.mkdir(parents=True, exist_ok=True)
+        for oc in _ordered_pool(scenario, codes, {**kw, "spool": spool}, workers):
             yield oc, False
     else:
         for i, code in enumerate(codes):

@@ -68,6 +68,29 @@ def test_streamed_folder_equals_the_in_memory_folder(three, in_memory, tmp_path,
     parcels = pd.read_parquet(out / "parcels.parquet")
     assert parcels["t_created"].dtype == np.float32 and parcels["parcel_id"].dtype == np.int32
     assert {"t_collected", "t_centre", "t_trunk"} <= set(parcels.columns)
+    assert not (out / "spool").exists()  # the workers' parcel files are read and removed
+
+
+def test_spooled_parcels_come_back_in_slices(three, tmp_path, monkeypatch):
+    """A worker's parcels written to a spool file are read back a slice at a time, in order,
+    and the file is gone afterwards."""
+    import sim.stream as stream
+
+    monkeypatch.setattr(stream, "BATCH_ROWS", 1000)
+    oc = stream.county_outcome(
+        three, COUNTIES[0], 0, parcels="all", keep_graph=False, spool=tmp_path
+    )
+    block = oc.blocks[0]
+    assert isinstance(block.parcels, type(tmp_path)) and block.parcels.exists()
+    batches = list(block.parcel_batches())
+    assert len(batches) > 1 and all(b.num_rows <= 1000 for b in batches)
+    assert sum(b.num_rows for b in batches) == block.n_parcels
+    ids = np.concatenate([b.column("parcel_id").to_numpy() for b in batches])
+    np.testing.assert_array_equal(ids, np.arange(block.n_parcels))
+    assert len(list(tmp_path.iterdir())) == len(oc.blocks) - 1
+    for other in oc.blocks[1:]:
+        list(other.parcel_batches())
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_inbound_only_runs_leave_the_outbound_columns_out(tiny_scenario, tmp_path):

@@ -70,9 +70,11 @@ class Cohort:
         return len(self.lead_h)
 
 
-def local_index(codes: pd.Series, local: np.ndarray) -> np.ndarray:
-    """Index of each row's (categorical) code within a county's own code list (-1 if none)."""
-    return local_mapping(codes, local)[codes.cat.codes.to_numpy()]
+def local_index(codes: pd.Series, local: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Index of each row's (categorical) code within a county's own code list (-1 if none);
+    with ``rows`` (a boolean mask), of those rows only."""
+    cat = codes.cat.codes.to_numpy()
+    return local_mapping(codes, local)[cat if rows is None else cat[rows]]
 
 
 def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
@@ -85,50 +87,62 @@ def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
 def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> Cohort:
     """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end.
 
-    Outbound rows of ``parcels`` are left out. Only the columns it needs are read, and only
-    the cohort's rows of them are copied.
+    Outbound rows of ``parcels`` are left out. Only the columns it needs are read, only the
+    cohort's rows of them are copied, and the stage times are worked on in place (a
+    county-year is millions of rows).
     """
     mine = in_window(c, parcels) & (parcels["direction"].cat.codes.to_numpy() == 0)
-
-    def col(name: str) -> np.ndarray:
-        return parcels[name].to_numpy()[mine]
-
-    rep = col("replication")
+    n = int(mine.sum())
+    rep = np.compress(mine, parcels["replication"].to_numpy())
     reps = np.array(sorted(ends), dtype=np.int64)
     end_of = np.array([ends[int(r)] for r in reps], dtype=float)
-    end = end_of[np.searchsorted(reps, rep)] if len(rep) else np.empty(0)
-    created, point, sorted_at, town = (
-        col("t_created"),
-        col("t_point"),
-        col("t_sorted"),
-        col("t_township"),
-    )
-    loop = col("t_loop_depart")
-    bus = np.isnan(town) & ~np.isnan(col("t_shuttle_depart")) & np.isnan(loop)
-    town = np.where(bus, point, town)  # bus parcels go straight to their village
-    # Times each stage ends; a missing time takes the next one (a stage that was skipped),
-    # and an unresolved parcel's last stage runs to the end of the run.
-    # (one row per mark, so that each step reads contiguous memory)
-    marks = np.vstack([created, sorted_at, town, loop, np.where(np.isnan(point), end, point)])
-    for j in range(marks.shape[0] - 2, 0, -1):
-        marks[j] = np.where(np.isnan(marks[j]), marks[j + 1], marks[j])
+    end = end_of[np.searchsorted(reps, rep)] if n else np.empty(0)
+    # Times each stage ends, one row per mark so that each step reads contiguous memory.
+    marks = np.empty((5, n))
+    for row, name in enumerate(("t_created", "t_sorted", "t_township", "t_loop_depart", "t_point")):
+        np.compress(mine, parcels[name].to_numpy(), out=marks[row])
+    created, sorted_at, town, loop, point = marks
+    bus = np.isnan(town) & np.isnan(loop)
+    bus &= ~np.isnan(np.compress(mine, parcels["t_shuttle_depart"].to_numpy()))
+    np.copyto(town, point, where=bus)  # bus parcels go straight to their village
+    del bus
     reached = ~np.isnan(point)
-    village = local_index(parcels["village_code"], c.village_codes)[mine]
+    at_town, is_sorted = ~np.isnan(town), ~np.isnan(sorted_at)
+    day_reached = np.where(reached, point // DAY_MIN, -1).astype(np.int64)
+    # A missing time takes the next one (a stage that was skipped), and an unresolved
+    # parcel's last stage runs to the end of the run.
+    np.copyto(point, end, where=~reached)
+    lead_h, town_h, sort_h = (_hours_since(created, t, end) for t in (point, town, sorted_at))
+    for j in range(marks.shape[0] - 2, 0, -1):
+        np.copyto(marks[j], marks[j + 1], where=np.isnan(marks[j]))
+    for j in range(marks.shape[0] - 1, 0, -1):  # each stage's length, in place
+        marks[j] -= marks[j - 1]
+    stage_h = marks[1:]
+    stage_h /= 60.0
+    village = local_index(parcels["village_code"], c.village_codes, mine)
     return Cohort(
         replication=rep,
         village=village,
-        township=local_index(parcels["township_code"], c.township_codes)[mine],
-        lead_h=(np.where(reached, point, end) - created) / 60.0,
+        township=local_index(parcels["township_code"], c.township_codes, mine),
+        lead_h=lead_h,
         reached=reached,
-        town_h=(np.where(np.isnan(town), end, town) - created) / 60.0,
-        at_town=~np.isnan(town),
-        sort_h=(np.where(np.isnan(sorted_at), end, sorted_at) - created) / 60.0,
-        sorted=~np.isnan(sorted_at),
-        stage_h=np.diff(marks, axis=0).T / 60.0,
+        town_h=town_h,
+        at_town=at_town,
+        sort_h=sort_h,
+        sorted=is_sorted,
+        stage_h=stage_h.T,
         day_created=(created // DAY_MIN).astype(np.int64),
-        day_reached=np.where(reached, point // DAY_MIN, -1).astype(np.int64),
+        day_reached=day_reached,
         weight=_weights(c, rep, village, created),
     )
+
+
+def _hours_since(created: np.ndarray, t: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Hours from ``created`` to ``t``, or to ``end`` where ``t`` is missing."""
+    out = np.where(np.isnan(t), end, t)
+    out -= created
+    out /= 60.0
+    return out
 
 
 def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarray) -> np.ndarray:

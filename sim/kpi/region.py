@@ -67,10 +67,10 @@ def region_rows(
 
 
 def region_values(parts: Sequence[Parts]) -> dict[str, float]:
-    """KPIs of a region of one replication from its counties' parts (float32 lead times,
-    about 4 bytes per parcel: :func:`sim.kpi.survival.summary_encoded`)."""
-    (p50, p95), mean = survival.summary_encoded([x.lead_h for x in parts], (0.5, 0.95))
-    (out_p50, out_p95), _ = survival.summary_encoded([x.out_lead_h for x in parts], (0.5, 0.95))
+    """KPIs of a region of one replication from its counties' parts (lead times tallied:
+    :func:`sim.kpi.survival.summary_encoded`)."""
+    (p50, p95), mean = survival.summary_encoded([x.lead for x in parts], (0.5, 0.95))
+    (out_p50, out_p95), _ = survival.summary_encoded([x.out_lead for x in parts], (0.5, 0.95))
     return aggregate(parts, (p50, p95, mean), (out_p50, out_p95))
 
 
@@ -106,7 +106,7 @@ def _service(parts: Sequence[Parts], lead: tuple[float, float, float]) -> dict[s
     v_cov = np.concatenate([x.v_cov for x in parts])
     t_cov = np.concatenate([x.t_cov for x in parts])
     pop = np.concatenate([x.population for x in parts])
-    n = sum(len(x.lead_h) for x in parts)
+    n = sum(x.lead.n for x in parts)
     longest = [x.lead_max_h for x in parts if not np.isnan(x.lead_max_h)]
     return {
         "county_hub_coverage": float(np.mean([x.c_cov for x in parts])),
@@ -120,9 +120,7 @@ def _service(parts: Sequence[Parts], lead: tuple[float, float, float]) -> dict[s
         "lead_same_day_share": _ratio(add("n_same_day"), n),
         "lead_next_day_share": _ratio(add("n_next_day"), n),
         "lead_later_share": _ratio(add("n_later"), n),
-        "lead_unresolved_share": _ratio(
-            float(sum(int(np.sum(np.signbit(x.lead_h))) for x in parts)), n
-        ),
+        "lead_unresolved_share": _ratio(float(sum(x.lead.n_censored for x in parts)), n),
         "on_time_rate": _ratio(add("n_on_time"), add("n_determined")),
     }
 

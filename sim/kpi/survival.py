@@ -11,6 +11,9 @@ Where too many parcels are censored for the estimate to reach q, the percentile 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
 _TOL = 1e-9
@@ -188,137 +191,91 @@ def decode(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(x).astype(np.float64), ~np.signbit(x)
 
 
-#: About how many outcomes :func:`summary_encoded` handles at once.
-_CHUNK = 1 << 22
+@dataclass(frozen=True)
+class Tally:
+    r"""An :func:`encode`\ d sample as its distinct values and how often each occurs.
 
-
-class _Sorted:
-    r"""One :func:`encode`\ d array sorted in place, seen as its outcomes (ascending) and its
-    censored times (``neg``: negated, ascending, so the largest time first)."""
-
-    def __init__(self, a: np.ndarray) -> None:
-        # A sort compares -0.0 and +0.0 as equal and its min/max steps may swap their signs:
-        # count the zeros by sign first, and write them back censored first.
-        zero = a == 0
-        zeros, zeros_censored = int(zero.sum()), int(np.signbit(a[zero]).sum())
-        del zero
-        a.sort()  # censored (negative) first, then the zeros, then the outcomes
-        i0 = int(np.searchsorted(a, 0.0, side="left"))
-        i1 = i0 + zeros
-        a[i0 : i0 + zeros_censored] = -0.0
-        a[i0 + zeros_censored : i1] = 0.0
-        self.neg = a[:i0]
-        self.ev = a[i1:]
-        self.ev_zeros = i1 - i0 - zeros_censored
-        self.ce_zeros = zeros_censored
-        self.n_ev = len(self.ev) + self.ev_zeros
-        self.n_ce = i0 + zeros_censored
-
-
-def summary_encoded(arrays: list[np.ndarray], qs: tuple[float, ...]) -> tuple[list[float], float]:
-    r""":func:`summary` of the lead times of several :func:`encode`\ d arrays, in place.
-
-    For a region's or a province's parcels (hundreds of millions in a year): each array is
-    sorted in place (their order means nothing; the values and signs stay) and the
-    Kaplan–Meier curve is walked over
-    windows of about :data:`_CHUNK` outcomes gathered from every array, each distinct time's
-    factor ``1 - d / n`` taken at once, so no copy of the whole sample is made (the same
-    estimate as :func:`summary`, up to rounding).
+    A county's parcels share few distinct lead times (they reach their point when a vehicle
+    stops there, and come in trunk waves): the 905,504 of 临县 over 60 days take 6,608
+    values. So a tally is exact and far smaller than the sample. ``values`` is float32,
+    ascending, censored (negative, and -0.0) before outcomes; ``counts`` is int64.
     """
-    parts = [_Sorted(a) for a in arrays]
-    n_ev = sum(p.n_ev for p in parts)
-    n = n_ev + sum(p.n_ce for p in parts)
-    if n == 0:
-        return [float("nan")] * len(qs), float("nan")
-    t_max = max(
-        [0.0]
-        + [float(p.ev[-1]) for p in parts if len(p.ev)]
-        + [float(-p.neg[0]) for p in parts if len(p.neg)]
-    )
-    out = [float("nan")] * len(qs)
-    state = [0.0, False, 0.0, 0.0]  # log S, S is 0, last time, area under S
-    done, lo = 0, np.float32(0.0)
-    # Every censored time, ascending (a few days' parcels of a run without a drain).
-    ce = np.concatenate(
-        [np.zeros(sum(p.ce_zeros for p in parts), dtype=np.float32)] + [-p.neg[::-1] for p in parts]
-    )
-    ce.sort()
-    chunk = np.zeros(sum(p.ev_zeros for p in parts), dtype=np.float32)
-    while True:
-        if done or len(chunk) == 0:
-            hi = _window_end(parts, lo)
-            if hi is None:
-                break
-            chunk = np.sort(
-                np.concatenate(
-                    [
-                        p.ev[np.searchsorted(p.ev, lo, "left") : np.searchsorted(p.ev, hi, "left")]
-                        for p in parts
-                    ]
-                )
-            )
-            lo = hi
-            if len(chunk) == 0:
-                continue
-        _walk(chunk, done, n, ce, qs, out, state)
-        done += len(chunk)
-        chunk = chunk[:0]
-        if done >= n_ev:
-            break
-    log_s, dead, prev_t, area = state
-    last_s = 0.0 if dead else float(np.exp(log_s))
-    return out, area + last_s * (t_max - prev_t)
 
+    values: np.ndarray
+    counts: np.ndarray
 
-def _window_end(parts: list[_Sorted], lo: np.float32) -> np.float32 | None:
-    """A time ``hi`` > ``lo`` with about :data:`_CHUNK` outcomes in ``[lo, hi)``; None when no
-    outcome is left at or after ``lo``. Keys are float32 like the arrays: a float64 key would
-    make every search convert its array."""
-    left = [p for p in parts if len(p.ev) and p.ev[-1] >= lo]
-    if not left:
-        return None
-    start = [int(np.searchsorted(p.ev, lo, "left")) for p in left]
-    a = min(float(p.ev[i]) for p, i in zip(left, start, strict=True))
-    b = max(float(p.ev[-1]) for p in left) * 2 + 1.0
-    for _ in range(40):
-        mid = np.float32((a + b) / 2)
-        count = sum(
-            int(np.searchsorted(p.ev, mid, "left")) - i for p, i in zip(left, start, strict=True)
+    @classmethod
+    def of(cls, x: np.ndarray) -> Tally:
+        r"""The tally of one :func:`encode`\ d array (``x`` is not changed)."""
+        x = np.asarray(x, dtype=np.float32)
+        # A sort treats -0.0 and +0.0 as equal and may swap them: count the zeros by sign.
+        zero = x == 0
+        n_zero = int(zero.sum())
+        censored_zeros = int(np.signbit(x[zero]).sum()) if n_zero else 0
+        u, c = np.unique(x[~zero], return_counts=True)
+        i = int(np.searchsorted(u, 0.0))
+        zeros = [(np.float32(-0.0), censored_zeros), (np.float32(0.0), n_zero - censored_zeros)]
+        zv = np.array([v for v, k in zeros if k], dtype=np.float32)
+        zc = np.array([k for _, k in zeros if k], dtype=np.int64)
+        return cls(
+            np.concatenate([u[:i], zv, u[i:]]).astype(np.float32, copy=False),
+            np.concatenate([c[:i], zc, c[i:]]).astype(np.int64, copy=False),
         )
-        if count > _CHUNK:
-            b = float(mid)
-        else:
-            a = float(mid)
-    step_in = np.nextafter(
-        np.float32(min(p.ev[i] for p, i in zip(left, start, strict=True))), np.float32(np.inf)
-    )
-    return max(np.float32(a), step_in)
+
+    @property
+    def n(self) -> int:
+        """Size of the sample."""
+        return int(self.counts.sum())
+
+    @property
+    def n_censored(self) -> int:
+        """Censored entries of the sample."""
+        return int(self.counts[np.signbit(self.values)].sum())
+
+    def outcomes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times, counts) of the outcomes (the entries that are not censored)."""
+        keep = ~np.signbit(self.values)
+        return self.values[keep], self.counts[keep]
 
 
-def _walk(
-    chunk: np.ndarray,
-    done: int,
-    n: int,
-    ce: np.ndarray,
-    qs: tuple[float, ...],
-    out: list[float],
-    state: list,
-) -> None:
-    """Advance the Kaplan–Meier curve over the sorted outcomes ``chunk`` (``done`` before)."""
-    log_s, dead, prev_t, area = state
-    first = np.flatnonzero(np.concatenate([[True], chunk[1:] != chunk[:-1]]))
-    u = chunk[first].astype(np.float64)
-    d = np.diff(np.append(first, len(chunk))).astype(np.float64)
-    factor = 1.0 - d / (n - (done + first) - np.searchsorted(ce, chunk[first], side="left"))
+def summary_encoded(
+    samples: Sequence[np.ndarray | Tally], qs: tuple[float, ...]
+) -> tuple[list[float], float]:
+    r""":func:`summary` of the lead times of several :func:`encode`\ d arrays or tallies.
+
+    For a region's or a province's parcels (hundreds of millions in a year), each county
+    brings a :class:`Tally`; the Kaplan–Meier curve is walked once over the distinct times
+    of all of them (the same estimate as :func:`summary`, up to rounding).
+    """
+    tallies = [s if isinstance(s, Tally) else Tally.of(s) for s in samples]
+    if not tallies or sum(t.n for t in tallies) == 0:
+        return [float("nan")] * len(qs), float("nan")
+    v = np.concatenate([t.values for t in tallies])
+    c = np.concatenate([t.counts for t in tallies])
+    censored = np.signbit(v)
+    t_all = np.abs(v).astype(np.float64)
+    n = float(c.sum())
+    u, d = _merge(t_all[~censored], c[~censored])
+    cu, cc = _merge(t_all[censored], c[censored])
+    t_max = float(t_all.max())
+    if len(u) == 0:
+        return [float("nan")] * len(qs), t_max
+    gone = np.concatenate([[0.0], np.cumsum(cc)])[np.searchsorted(cu, u, side="left")]
+    at_risk = n - np.concatenate([[0.0], np.cumsum(d)[:-1]]) - gone
+    factor = 1.0 - d / at_risk
     zero = factor <= 1e-12
-    cum = log_s + np.cumsum(np.log(np.where(zero, 1.0, factor)))
-    dead_after = dead | (np.cumsum(zero) > 0)
-    s = np.where(dead_after, 0.0, np.exp(cum))
-    s_before = np.concatenate([[0.0 if dead else np.exp(log_s)], s[:-1]])
-    area += float(np.sum(s_before * np.diff(np.concatenate([[prev_t], u]))))
-    for i, q in enumerate(qs):
-        if np.isnan(out[i]):
-            hit = np.flatnonzero(s <= 1.0 - q + _TOL)
-            if len(hit):
-                out[i] = float(u[hit[0]])
-    state[:] = [float(cum[-1]), bool(dead_after[-1]), float(u[-1]), area]
+    dead = np.cumsum(zero) > 0
+    s = np.where(dead, 0.0, np.exp(np.cumsum(np.log(np.where(zero, 1.0, factor)))))
+    out = []
+    for q in qs:
+        hit = np.flatnonzero(s <= 1.0 - q + _TOL)
+        out.append(float(u[hit[0]]) if len(hit) else float("nan"))
+    before = np.concatenate([[1.0], s[:-1]])
+    area = float(np.sum(before * np.diff(np.concatenate([[0.0], u]))))
+    return out, area + float(s[-1]) * (t_max - float(u[-1]))
+
+
+def _merge(t: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct times of ``t`` (ascending) and the summed ``counts`` of each, as floats."""
+    u, inverse = np.unique(t, return_inverse=True)
+    return u, np.bincount(inverse, weights=counts, minlength=len(u)).astype(np.float64)

@@ -52,10 +52,10 @@ _TOWNSHIP_KPIS = (
 class Parts:
     """What the region aggregate needs from one county and replication (picklable, compact).
 
-    Per cohort parcel it keeps 4 bytes: ``lead_h``, the inbound lead times as float32 with
-    the sign bit set where censored (:func:`~sim.kpi.survival.encode`); likewise
-    ``out_lead_h`` for outbound parcels that did not spoil. Everything else is a count, a
-    sum or a per-unit array.
+    Its lead times are tallies (:class:`~sim.kpi.survival.Tally`: the distinct float32
+    values, sign bit set where censored, and their counts), exact and a few hundred kB for a
+    county-year: ``lead`` for the inbound cohort, ``out_lead`` for outbound parcels that did
+    not spoil. Everything else is a count, a sum or a per-unit array.
 
     Attributes
     ----------
@@ -66,8 +66,9 @@ class Parts:
         region is this one county.
     v_cov, t_cov, c_cov, population
         Coverage of each village, township and the county; villages' population.
-    lead_h, lead_max_h
-        Encoded lead times; the longest lead time of a parcel that reached its point.
+    lead, lead_max_h
+        Tally of the cohort's lead times; the longest lead time of a parcel that reached its
+        point.
     n_same_day, n_next_day, n_later
         Cohort parcels that reached their point on the day they arrived, the day after, or
         later or not at all.
@@ -78,8 +79,8 @@ class Parts:
         Cohort rows (inbound and outbound) per final state of :data:`FINAL_STATES`.
     queue
         The centre backlog of :func:`~sim.kpi.backlog.centre_queue`, its grid as int32.
-    out_lead_h
-        Encoded outbound lead times (packed to trunk), spoiled parcels left out.
+    out_lead
+        Tally of the outbound lead times (packed to trunk), spoiled parcels left out.
     """
 
     county_code: str
@@ -88,7 +89,7 @@ class Parts:
     t_cov: np.ndarray
     c_cov: bool
     population: np.ndarray
-    lead_h: np.ndarray
+    lead: survival.Tally
     lead_max_h: float
     n_same_day: int
     n_next_day: int
@@ -107,7 +108,7 @@ class Parts:
     out_created: int
     out_shipped: int
     out_spoiled: int
-    out_lead_h: np.ndarray
+    out_lead: survival.Tally
     locker_busy_min: float
     locker_capacity_min: float
     n_sorted: int
@@ -183,7 +184,7 @@ def county_block_coverage(
         "t_cov": a.t_cov,
         "c_cov": a.c_cov,
         "population": c.village_population,
-        "lead_h": survival.encode(lead, reached),
+        "lead": survival.Tally.of(survival.encode(lead, reached)),
         "lead_max_h": float(lead[reached].max()) if reached.any() else np.nan,
         "n_same_day": int(np.sum(lead_day == 0)),
         "n_next_day": int(np.sum(lead_day == 1)),
@@ -203,7 +204,7 @@ def county_block_coverage(
         "limit_h": limit,
     }
     out_lead, out_reached = outbound.pop("lead_h"), outbound.pop("reached")
-    fields.update(outbound, out_lead_h=survival.encode(out_lead, out_reached))
+    fields.update(outbound, out_lead=survival.Tally.of(survival.encode(out_lead, out_reached)))
     (out_p50, out_p95), _ = survival.summary(out_lead, out_reached, (0.5, 0.95))
     staged = Parts(values={}, **fields)
     values = aggregate([staged], (a.c_p50_h, a.c_p95_h, a.c_mean_h), (out_p50, out_p95))

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from sim.engine import Results
+    from sim.kpi.survival import Tally
     from sim.world import World
 
 
@@ -19,12 +20,12 @@ def save_run_figures(
     coverage: pd.DataFrame,
     folder: Path,
     *,
-    lead_h: np.ndarray | Sequence[np.ndarray] | None = None,
+    lead_h: np.ndarray | Sequence[np.ndarray | Tally] | None = None,
 ) -> list[Path]:
     """Draw the run's figures into ``folder`` as PNG files and return their paths.
 
     ``results`` is a run's results, or its world with ``lead_h``, the signed lead hours of the
-    window's parcels (:func:`sim.viz.lead_times.cohort_lead_hours`).
+    window's parcels (:func:`sim.viz.lead_times.cohort_lead_hours`) or their tallies.
     """
     import matplotlib
 

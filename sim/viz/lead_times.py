@@ -54,7 +54,10 @@ def cohort_lead_hours(results: Results) -> np.ndarray:
 
 
 def plot_lead_hours(
-    lead_h: np.ndarray | Sequence[np.ndarray], scenario: Scenario, *, ax: Axes | None = None
+    lead_h: np.ndarray | Sequence[np.ndarray | survival.Tally],
+    scenario: Scenario,
+    *,
+    ax: Axes | None = None,
 ) -> Axes:
     """The chart of :func:`plot_lead_times` from the cohort's signed lead hours.
 
@@ -62,8 +65,8 @@ def plot_lead_hours(
     ----------
     lead_h
         Lead hours of the window's parcels, sign bit set where censored: one array
-        (:func:`cohort_lead_hours`) or several (:func:`sim.stream.run_region` returns one
-        per county and replication).
+        (:func:`cohort_lead_hours`) or several, or their tallies
+        (:func:`sim.stream.run_region` returns one per county and replication).
     scenario
         The run's scenario (name and lead-time standard).
     ax
@@ -79,15 +82,16 @@ def plot_lead_hours(
         _, ax = plt.subplots(figsize=(8, 4))
     sc = scenario
     chunks = [lead_h] if isinstance(lead_h, np.ndarray) else list(lead_h)
-    n = sum(len(x) for x in chunks)
-    late = sum(int(np.signbit(x).sum()) for x in chunks)
+    tallies = [x if isinstance(x, survival.Tally) else survival.Tally.of(x) for x in chunks]
+    n = sum(t.n for t in tallies)
+    late = sum(t.n_censored for t in tallies)
     if n:
-        shown = [x[~np.signbit(x)] for x in chunks]
-        top = max([1.0, *(float(x.max()) for x in shown if len(x))])
+        shown = [t.outcomes() for t in tallies]
+        top = max([1.0, *(float(v.max()) for v, _ in shown if len(v))])
         bins = np.arange(0, top + 2, 2)
-        counts = sum(np.histogram(x, bins=bins)[0] for x in shown)
+        counts = sum(np.histogram(v, bins=bins, weights=k)[0] for v, k in shown)
         ax.stairs(counts, bins, fill=True, color="#264653")
-        (p50, p95), _ = survival.summary_encoded(chunks, (0.5, 0.95))
+        (p50, p95), _ = survival.summary_encoded(tallies, (0.5, 0.95))
         for q, value, style in ((50, p50, "--"), (95, p95, ":")):
             if not np.isnan(value):
                 ax.axvline(value, color="#e76f51", linestyle=style, label=f"p{q} = {value:.1f} h")

@@ -63,7 +63,7 @@ def test_region_rows_from_pickled_parts_match_compute_kpis(pair, kpis):
             frame, parts = county_block(c, rows, legs, skips, end, scopes=())
             assert frame.empty
             parts = pickle.loads(pickle.dumps(parts))
-            assert parts.lead_h.dtype == np.float32
+            assert parts.lead.values.dtype == np.float32
             parts_by_rep.setdefault(r, []).append(parts)
     names = [c.name for c in world.scenario.carriers]
     got = region_rows(parts_by_rep, names)

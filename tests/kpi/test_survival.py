@@ -64,9 +64,9 @@ def test_sort_key_matches_lexsort():
             np.testing.assert_array_equal(a[o], a[ref])
 
 
-def test_summary_of_encoded_chunks_equals_summary(monkeypatch):
-    """The province's lean Kaplan-Meier (float32 arrays sorted in place, windows of outcomes)
-    is summary()'s, and leaves every value and sign (censoring) of its arrays in place."""
+def test_summary_of_tallies_equals_summary():
+    """The province's Kaplan-Meier over tallies of float32 samples (distinct values and
+    counts, merged across counties) is summary()'s, with ties, zeros and censoring."""
     rng = np.random.default_rng(3)
     for trial in range(150):
         n = int(rng.integers(1, 2000))
@@ -75,13 +75,27 @@ def test_summary_of_encoded_chunks_equals_summary(monkeypatch):
         if rng.random() < 0.3:
             t[rng.random(n) < 0.1] = 0.0
         event = rng.random(n) < rng.choice([1.0, 0.9, 0.5, 0.05, 0.0])
-        monkeypatch.setattr(survival, "_CHUNK", int(rng.integers(1, 40)))
-        parts = list(np.array_split(survival.encode(t, event), int(rng.integers(1, 5))))
-        got = survival.summary_encoded(parts, (0.5, 0.95))
+        x = survival.encode(t, event)
+        parts = list(np.array_split(x.copy(), int(rng.integers(1, 5))))
+        tallies = [survival.Tally.of(p) for p in parts]
+        assert sum(k.n for k in tallies) == n
+        assert sum(k.n_censored for k in tallies) == (~event).sum()
+        for k in tallies:
+            assert np.all(np.diff(k.values.astype(np.float64)) >= 0) and np.all(k.counts > 0)
         want = survival.summary(t, event, (0.5, 0.95))
-        np.testing.assert_allclose(
-            [*got[0], got[1]], [*want[0], want[1]], rtol=1e-9, atol=1e-9, err_msg=str(trial)
-        )
-        back = np.concatenate(parts)
-        assert np.signbit(back).sum() == (~event).sum()
-        np.testing.assert_array_equal(np.sort(np.abs(back)), np.sort(t.astype(np.float32)))
+        for samples in (tallies, parts, tallies[:1] + parts[1:]):
+            got = survival.summary_encoded(samples, (0.5, 0.95))
+            np.testing.assert_allclose(
+                [*got[0], got[1]], [*want[0], want[1]], rtol=1e-9, atol=1e-9, err_msg=str(trial)
+            )
+        np.testing.assert_array_equal(np.concatenate(parts), x)  # the arrays are not changed
+        np.testing.assert_array_equal(np.signbit(np.concatenate(parts)), np.signbit(x))
+
+
+def test_tally_keeps_signed_zeros_apart():
+    x = np.array([-0.0, 0.0, 0.0, -0.0, -0.0, 1.5, -2.0, 1.5], dtype=np.float32)
+    t = survival.Tally.of(x)
+    np.testing.assert_array_equal(t.values, [-2.0, -0.0, 0.0, 1.5])
+    np.testing.assert_array_equal(np.signbit(t.values), [True, True, False, False])
+    np.testing.assert_array_equal(t.counts, [1, 3, 2, 2])
+    assert (t.n, t.n_censored) == (8, 4)
