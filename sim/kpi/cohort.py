@@ -108,7 +108,7 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
     del bus
     reached = ~np.isnan(point)
     at_town, is_sorted = ~np.isnan(town), ~np.isnan(sorted_at)
-    day_reached = np.where(reached, point // DAY_MIN, -1).astype(np.int64)
+    day_reached = np.where(reached, point // DAY_MIN, -1).astype(np.int32)
     # A missing time takes the next one (a stage that was skipped), and an unresolved
     # parcel's last stage runs to the end of the run.
     np.copyto(point, end, where=~reached)
@@ -131,7 +131,7 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
         sort_h=sort_h,
         sorted=is_sorted,
         stage_h=stage_h.T,
-        day_created=(created // DAY_MIN).astype(np.int64),
+        day_created=(created // DAY_MIN).astype(np.int32),
         day_reached=day_reached,
         weight=_weights(c, rep, village, created),
     )

@@ -39,17 +39,30 @@ def _survival(
     counts = np.bincount(g, minlength=n)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     first = starts[g]
+    # In place where it can be (a county-year is millions of rows): the same operations, in
+    # the same order, as at_risk = total[g] - (cum_w - w - (cum_w[first] - w[first])).
     cum_w = np.cumsum(w)
-    total = np.bincount(g, weights=w, minlength=n)
-    at_risk = total[g] - (cum_w - w - (cum_w[first] - w[first]))
-    factor = 1.0 - e * w / np.maximum(at_risk, 1e-300)
-    last = factor <= 1e-12  # the last parcel at risk arrives: survival drops to zero
-    log_f = np.log(np.where(last, 1.0, factor))
-    cum = np.cumsum(log_f)
-    cum -= cum[first] - log_f[first]
+    before = cum_w - w
+    before -= cum_w[first] - w[first]
+    del cum_w
+    at_risk = np.bincount(g, weights=w, minlength=n)[g]
+    at_risk -= before
+    del before
+    np.maximum(at_risk, 1e-300, out=at_risk)
+    log_f = e * w
+    log_f /= at_risk
+    del at_risk
+    np.subtract(1.0, log_f, out=log_f)  # the factor 1 - d / n of each row
+    last = log_f <= 1e-12  # the last parcel at risk arrives: survival drops to zero
+    log_f[last] = 1.0
+    np.log(log_f, out=log_f)
+    s = np.cumsum(log_f)
+    s -= s[first] - log_f[first]
+    del log_f
     zeros = np.cumsum(last)
     zeros -= zeros[first] - last[first]
-    s = np.where(zeros > 0, 0.0, np.exp(cum))
+    np.exp(s, out=s)
+    s[zeros > 0] = 0.0
     return g, t, e, s, counts
 
 
@@ -128,7 +141,9 @@ def group_quantile(
     out = np.full(n, np.nan)
     if len(t) == 0:
         return out
-    g, ts, e, s, _ = _survival(groups.astype(np.int64), t, event.astype(bool), n, weights, order)
+    g, ts, e, s, _ = _survival(
+        groups.astype(np.int64, copy=False), t, event.astype(bool, copy=False), n, weights, order
+    )
     hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
     if len(hit):
         first_group, first = np.unique(g[hit], return_index=True)
