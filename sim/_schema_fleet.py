@@ -254,3 +254,22 @@ class Schedules(StrictModel):
         description="longest village loop (driving + stops) a vehicle may drive per departure, "
         "hours; loops are planned within it, and longer shuttle routes are reported",
     )
+
+
+class Planning(StrictModel):
+    """How the village loops are planned."""
+
+    method: Literal["heuristic", "optimise"] = Field(
+        "heuristic",
+        description="heuristic: sweeps around each township point cut by the limits, the best "
+        "of every starting angle; optimise: a vehicle-routing solver (PyVRP) per township, "
+        "least km within the same limits (slower to build, shorter loops)",
+    )
+    iterations: int = Field(
+        300,
+        ge=1,
+        le=1_000_000,
+        description="optimise: the solver stops after this many iterations without a better "
+        "plan (never on the clock, so plans are the same on any machine)",
+    )
+    seed: int = Field(0, ge=0, lt=2**31, description="optimise: the solver's seed")

@@ -119,7 +119,7 @@ def _values(
     if t.empty:
         raise UsageError(f"--code {code}: no {scope} with that code in {folder}")
     t = t[t["kpi"].isin(kpis)].sort_values("replication")
-    return {k: g["value"].to_numpy(dtype=float) for k, g in t.groupby("kpi")}
+    return {str(k): g["value"].to_numpy(dtype=float) for k, g in t.groupby("kpi")}
 
 
 def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:

@@ -441,7 +441,7 @@ def _tree_lengths(
     n_src, n = pred.shape
     flat = np.int32 if n_src * n < 2**31 else np.int64
     up = pred.ravel()
-    row_start = np.repeat(np.arange(n_src, dtype=flat) * flat(n), len(facilities))
+    row_start = np.repeat(np.arange(n_src, dtype=flat) * n, len(facilities))
     targets = row_start + np.tile(facilities.astype(flat), n_src)
     reached = up[targets] >= 0  # the source itself and unreachable nodes have no parent
 

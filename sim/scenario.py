@@ -31,6 +31,7 @@ from sim._schema_fleet import (
     CountyCentre,
     Facilities,
     Fleet,
+    Planning,
     Schedules,
     Shift,
     Townships,
@@ -76,6 +77,7 @@ __all__ = [
     "Kpi",
     "OutboundDemand",
     "Pickup",
+    "Planning",
     "PointKind",
     "Region",
     "Scenario",
@@ -346,6 +348,7 @@ class Scenario(StrictModel):
     facilities: Facilities
     fleet: Fleet
     schedules: Schedules
+    planning: Planning = Planning()
     demand: Demand = Demand()
     pickup: Pickup = Pickup()
     carriers: list[Carrier] = Field(

@@ -154,5 +154,7 @@ def county_seat(code: str) -> Seat:
     df = _seats()
     if u.code not in df.index:
         raise GeodataError(f"geodata file {SEATS_FILE} has no seat for {u.code} {u.name}")
-    row = df.loc[u.code]
-    return Seat(code=u.code, lon=float(row["lon"]), lat=float(row["lat"]), source=row["source"])
+    row = df.loc[u.code].to_dict()
+    return Seat(
+        code=u.code, lon=float(row["lon"]), lat=float(row["lat"]), source=str(row["source"])
+    )

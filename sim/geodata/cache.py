@@ -214,7 +214,7 @@ def frames_to_graph(
     for (u, v, k), rec, geom in zip(
         edges[["u", "v", "key"]].itertuples(index=False), records, geoms
     ):
-        attrs = {c: val for c, val in rec.items() if val is not None and val == val}
+        attrs = {str(c): val for c, val in rec.items() if val is not None and val == val}
         if geom is not None:
             attrs["geometry"] = geom
         graph.add_edge(int(u), int(v), key=int(k), **attrs)

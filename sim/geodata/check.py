@@ -139,7 +139,9 @@ def _county_report(lay: CountyLayout, snap_max_m: float) -> list[str]:
     far = pts[pts["connector"]]
     if len(far):
         worst = far.sort_values("snap_m", ascending=False).head(5)
-        listed = ", ".join(f"{r.code} {_metres(r.snap_m)}" for r in worst.itertuples())
+        listed = ", ".join(
+            f"{c} {_metres(float(m))}" for c, m in zip(worst["code"], worst["snap_m"], strict=True)
+        )
         lines.append(f"  farthest: {listed}")
     synthetic = int(np.sum(pts["source"].to_numpy()[1:] == "synthetic"))
     lines.append(f"  synthetic facility points: {synthetic} of {n_t + n_v}")

@@ -32,7 +32,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from importlib.metadata import version
 from pathlib import Path
 from types import MappingProxyType
@@ -193,7 +193,7 @@ def import_extract(
         "fetched": date.today().isoformat(),
         "file": str(file),
         "file_size": stat.st_size,
-        "file_mtime": datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).isoformat(),
+        "file_mtime": datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(),
         "osm_timestamp": timestamp or None,
         "region": region_unit.code,
         "buffer_m": float(buffer_m),

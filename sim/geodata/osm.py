@@ -202,7 +202,7 @@ def fetch_county(
     add_speeds(graph, highway_speeds("plains"))
     meta = {
         "source": "overpass",
-        "fetched": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "fetched": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "county_name": name,
         "overpass_url": url,
         "buffer_m": float(buffer_m),

@@ -108,7 +108,7 @@ def _describe_county(u: Unit, df: pd.DataFrame, cache_dir: Path | None) -> list[
     per_town = villages.groupby([villages["code"].str[:9], "kind"]).size()
     rows: list[list[object]] = []
     for code, name, kind in zip(towns["code"], towns["name"], towns["kind"], strict=True):
-        counts = per_town.get(code, pd.Series(dtype=int))
+        counts = per_town.loc[code] if code in per_town.index else pd.Series(dtype=int)
         by_kind = [int(counts.get(k, 0)) for k in _VILLAGE_KINDS]
         rows.append([code, name, kind, sum(by_kind), *by_kind])
     all_kinds = villages["kind"].value_counts()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -47,7 +47,8 @@ def cohort_lead_hours(results: Results) -> np.ndarray:
     reached = p["t_point"].notna().to_numpy()
     stop = np.empty(len(p))
     blocks = p.groupby(["replication", "county_code"], observed=True, sort=False).indices
-    for (r, code), rows in blocks.items():
+    for key, rows in blocks.items():
+        r, code = cast("tuple[int, str]", key)
         stop[rows] = results.end_of(int(r), str(code))
     lead = (np.where(reached, p["t_point"].to_numpy(), stop) - p["t_created"].to_numpy()) / 60.0
     return np.copysign(lead, np.where(reached, 1.0, -1.0))

@@ -1,0 +1,134 @@
+"""Village loops from a vehicle-routing solver (PyVRP), for ``planning.method: optimise``.
+
+One township's lane is one capacitated routing problem: the township point is the depot, its
+villages are the clients, each with one load dimension per weekday (what the vehicle carries
+there on that day of a fixed weekly loop), and every loop must stay within the vehicle's
+capacity, the longest loop allowed and the range left for one departure. The solver minimises
+km; a van then drives several loops a day (the planner assigns loops to vans afterwards).
+
+PyVRP works in integers: minutes become seconds, km become metres, loads hundredths of a
+parcel, each rounded so that a loop it accepts is also accepted in the floats (the planner
+checks every loop again and falls back to its own plan otherwise). The search stops after a
+number of iterations without improvement, never on the clock, so that the same problem and
+seed give the same loops on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Units PyVRP's integers count: seconds per minute, metres per km, hundredths of a parcel.
+_SECONDS, _METRES, _LOAD = 60, 1000, 100
+
+
+@dataclass(frozen=True)
+class LoopProblem:
+    """The loops of one township lane to plan.
+
+    Attributes
+    ----------
+    base
+        Facility index of the township point.
+    stops
+        Facility indices of the villages to visit.
+    time_min, km
+        Travel minutes and km between facilities (indexed by facility).
+    load
+        Parcels a visit carries on each weekday, per facility, shape (facilities, 7).
+    capacity
+        Parcels a loop may carry.
+    max_min
+        Longest loop, minutes, stops included.
+    max_km
+        Longest loop, km.
+    stop_min
+        Minutes at each village.
+    """
+
+    base: int
+    stops: np.ndarray
+    time_min: np.ndarray
+    km: np.ndarray
+    load: np.ndarray
+    capacity: float
+    max_min: float
+    max_km: float
+    stop_min: float
+
+    def key(self, iterations: int, seed: int) -> str:
+        """A hash of the problem and the search settings (for a cache of plans)."""
+        nodes = np.concatenate([[self.base], self.stops])
+        h = hashlib.sha256()
+        for a in (
+            nodes.astype(np.int64),
+            self.time_min[np.ix_(nodes, nodes)],
+            self.km[np.ix_(nodes, nodes)],
+            self.load[self.stops],
+            np.array([self.capacity, self.max_min, self.max_km, self.stop_min, iterations, seed]),
+        ):
+            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+        return h.hexdigest()[:24]
+
+
+def solve_loops(problem: LoopProblem, *, iterations: int, seed: int) -> list[np.ndarray] | None:
+    """Loops (facility indices in driving order) of least km, or None when the solver finds
+    no plan within every limit.
+
+    ``iterations`` is the number of iterations without improvement after which the search
+    stops (at most 20 times as many in all).
+    """
+    from pyvrp import Model
+    from pyvrp.stop import MaxIterations, MultipleCriteria, NoImprovement
+
+    p = problem
+    nodes = np.concatenate([[p.base], p.stops]).astype(np.int64)
+    n = len(p.stops)
+    if n == 0:
+        return []
+    t = p.time_min[np.ix_(nodes, nodes)]
+    d = p.km[np.ix_(nodes, nodes)]
+    m = Model()
+    locs = [m.add_location(x=0.0, y=0.0, name=str(f)) for f in nodes]
+    depot = m.add_depot(locs[0])
+    m.add_vehicle_type(
+        num_available=n,
+        capacity=[int(np.floor(p.capacity * _LOAD))] * 7,
+        start_depot=depot,
+        end_depot=depot,
+        shift_duration=_floor(p.max_min * _SECONDS),
+        max_distance=_floor(p.max_km * _METRES),
+    )
+    demand = np.ceil(p.load[p.stops] * _LOAD).astype(np.int64)
+    for i in range(n):
+        m.add_client(
+            locs[i + 1],
+            delivery=[int(x) for x in demand[i]],
+            service_duration=int(np.ceil(p.stop_min * _SECONDS)),
+        )
+    for i in range(n + 1):
+        for j in range(n + 1):
+            if i != j:
+                m.add_edge(
+                    locs[i],
+                    locs[j],
+                    distance=int(np.ceil(d[i, j] * _METRES)),
+                    duration=int(np.ceil(t[i, j] * _SECONDS)),
+                )
+    stop = MultipleCriteria([NoImprovement(iterations), MaxIterations(20 * iterations)])
+    result = m.solve(stop, seed=seed, display=False, collect_stats=False)
+    if not result.is_feasible():
+        return None
+    loops = []
+    for route in result.best.routes():
+        # A client activity's index counts the clients in the order they were added.
+        visits = [a.idx for a in route if a.is_client()]
+        loops.append(p.stops[np.asarray(visits, dtype=np.int64)])
+    return sorted(loops, key=lambda lp: tuple(lp))
+
+
+def _floor(x: float) -> int:
+    """``x`` rounded down to an int, with no limit (inf) as PyVRP's largest."""
+    return int(np.floor(x)) if np.isfinite(x) else np.iinfo(np.int64).max
