@@ -57,8 +57,9 @@ def add_benchmark_parser(sub, add_cache_dir) -> None:
         "--sweep",
         type=int,
         metavar="N",
-        help="instead: time an N-run sweep of the scenario serially, on 1 and 2 processes and "
-        "on a Dask LocalCluster, and the executor's overhead per run",
+        help="instead: time an N-run sweep of the scenario serially and on 2 processes "
+        "(interleaved --repeat times), once on 1 process and on a Dask LocalCluster, and the "
+        "executor's overhead per run",
     )
     b.add_argument(
         "--matrices",
@@ -92,7 +93,8 @@ def benchmark_command(args: argparse.Namespace) -> int:
         return 0
     if args.sweep is not None:
         positive("--sweep", args.sweep)
-        print(benchmark_module("sweep").run_sweep_benchmark(args.scenario, n_runs=args.sweep))
+        bench = benchmark_module("sweep")
+        print(bench.run_sweep_benchmark(args.scenario, n_runs=args.sweep, repeat=args.repeat))
         return 0
     if args.matrices:
         print(benchmark_module("matrices", command="ruralsim benchmark --matrices").run())

@@ -43,6 +43,6 @@ def test_province_benchmark_runs_on_a_small_region(tiny_path, capsys, monkeypatc
 def test_sweep_benchmark_runs(tiny_path):
     from benchmarks.sweep import run_sweep_benchmark
 
-    text = run_sweep_benchmark(tiny_path, n_runs=4, days=2, rate=2)
-    for label in ("direct calls", "serial", "2 processes", "LocalCluster", "executor overhead"):
+    text = run_sweep_benchmark(tiny_path, n_runs=4, days=2, rate=2, repeat=2)
+    for label in ("direct calls", "serial", "1 process", "LocalCluster", "efficiency", "overhead"):
         assert label in text
