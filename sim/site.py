@@ -20,6 +20,7 @@ the simulation then says what the sited network achieves.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -203,22 +204,25 @@ def solve(
 
     cost = np.where(np.isfinite(km), km, 1e9)  # CBC cannot take inf; never within a radius
     model: LSCP | MCLP | PMedian
-    if question == "cover":
-        model = LSCP.from_cost_matrix(cost, service_radius=radius_km)
-    elif question == "mclp":
-        model = MCLP.from_cost_matrix(
-            cost, weight, service_radius=radius_km, p_facilities=int(count or 0)
-        )
-    else:
-        model = PMedian.from_cost_matrix(cost, weight, p_facilities=int(count or 0))
-    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
-    try:
-        model.solve(solver, results=False)
-    except RuntimeError as exc:  # spopt: "Model is not solved: <status>"
-        raise BuildError(
-            f"{_MODEL_NAMES[question]}: no solution within {time_limit_s:g} s ({exc}); "
-            "raise --time-limit-s or ask a smaller question (--county)"
-        ) from None
+    with warnings.catch_warnings():
+        # PuLP 3.x warns of its 4.0 API on every variable spopt makes, and of the bundled CBC.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if question == "cover":
+            model = LSCP.from_cost_matrix(cost, service_radius=radius_km)
+        elif question == "mclp":
+            model = MCLP.from_cost_matrix(
+                cost, weight, service_radius=radius_km, p_facilities=int(count or 0)
+            )
+        else:
+            model = PMedian.from_cost_matrix(cost, weight, p_facilities=int(count or 0))
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
+        try:
+            model.solve(solver, results=False)
+        except RuntimeError as exc:  # spopt: "Model is not solved: <status>"
+            raise BuildError(
+                f"{_MODEL_NAMES[question]}: no solution within {time_limit_s:g} s ({exc}); "
+                "raise --time-limit-s or ask a smaller question (--county)"
+            ) from None
     chosen = np.array([(v.value() or 0) > 0.5 for v in model.fac_vars], dtype=bool)
     objective = float(pulp.value(model.problem.objective) or 0.0)
     optimal = model.problem.sol_status == pulp.LpSolutionOptimal
