@@ -149,6 +149,8 @@ def reach(
 
 
 def _check(question: Question, n: int, radius_km: float, count: int | None) -> None:
+    if n == 0:
+        raise UsageError("the county has no villages to site points in; name another --county")
     if question not in QUESTIONS:
         raise UsageError(f"--question: got {question!r}; valid: {', '.join(QUESTIONS)}")
     if not np.isfinite(radius_km) or radius_km <= 0:
