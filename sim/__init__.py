@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sim.load import load_scenario
     from sim.runfolder import RunTables, write_run
     from sim.scenario import Scenario, scenario_from_dict, scenario_json_schema
+    from sim.site import Siting, site
     from sim.world import County, Vehicle, World
 
 __version__ = "0.1.0"
@@ -38,6 +39,7 @@ _LAZY = {
     "Results": "sim.engine",
     "RunTables": "sim.runfolder",
     "Scenario": "sim.scenario",
+    "Siting": "sim.site",
     "Vehicle": "sim.world",
     "World": "sim.world",
     "build": "sim.build",
@@ -47,6 +49,7 @@ _LAZY = {
     "run": "sim.engine",
     "scenario_from_dict": "sim.scenario",
     "scenario_json_schema": "sim.scenario",
+    "site": "sim.site",
     "summarize": "sim.kpi",
     "write_run": "sim.runfolder",
 }
@@ -61,6 +64,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "SimError",
+    "Siting",
     "UsageError",
     "Vehicle",
     "World",
@@ -72,6 +76,7 @@ __all__ = [
     "run",
     "scenario_from_dict",
     "scenario_json_schema",
+    "site",
     "summarize",
     "write_run",
 ]

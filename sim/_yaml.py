@@ -136,17 +136,25 @@ class Lines:
     """
 
     positions: Mapping[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
+    #: For values laid over the file by an overlay (:mod:`sim._overlay`): path -> that file.
+    origin: Mapping[tuple[str, ...], str] = field(default_factory=dict)
+
+    def _deepest(self, loc: Loc) -> tuple[str, ...]:
+        path: tuple[str, ...] = ()
+        for part in loc:
+            step = (*path, part if isinstance(part, str) else str(part))
+            if step not in self.positions:
+                break
+            path = step
+        return path
 
     def find(self, loc: Loc) -> tuple[int, int] | None:
         """Return the position of ``loc``, or of its deepest ancestor found in the file."""
-        path: tuple[str, ...] = ()
-        best = self.positions.get(path)
-        for part in loc:
-            path = (*path, part if isinstance(part, str) else str(part))
-            if path not in self.positions:
-                break
-            best = self.positions[path]
-        return best
+        return self.positions.get(self._deepest(loc))
+
+    def file_of(self, loc: Loc) -> str | None:
+        """The overlay file that wrote ``loc`` (or its deepest ancestor found), else None."""
+        return self.origin.get(self._deepest(loc))
 
 
 def _key_names(key: Any) -> list[str]:
@@ -622,8 +630,9 @@ def format_validation_error(
         path = [str(p) for p in clean if p != "[key]"]
         if clean and clean[-1] == "[key]" and err["type"] != "invalid_key":
             problem = f"bad key: {problem}"
-        where = str(source)
-        position = lines.find(_pointed(clean, err, spot)) if lines is not None else None
+        pointed = _pointed(clean, err, spot)
+        where = str((lines.file_of(pointed) if lines is not None else None) or source)
+        position = lines.find(pointed) if lines is not None else None
         if position is not None:
             where += f":{position[0]}"
         text = f"{where}: {'.'.join(path) or '(top level)'}: {problem}"

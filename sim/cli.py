@@ -17,6 +17,7 @@ from pathlib import Path
 from sim._cli_args import positive as _positive
 from sim._cli_bench import add_benchmark_parser, benchmark_command
 from sim._cli_geodata import geodata_command as _geodata
+from sim._cli_site import add_site_parser, site_command
 from sim._cli_sweep import MAX_RUNS_UNASKED
 from sim._cli_sweep import sweep_command as _sweep
 from sim.errors import BuildError, ScenarioError, SimError, UsageError
@@ -62,10 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         help="parcels written to parcels.parquet: all, a 1-in-100 sample, none; auto (default) "
         "writes all up to 20 million expected parcels, the sample above",
     )
+    _add_overlay(r)
     _add_cache_dir(r)
 
     v = sub.add_parser("validate", help="check a scenario file against the schema")
     v.add_argument("scenario", type=Path, help="scenario YAML file")
+    _add_overlay(v)
     _add_cache_dir(v)
 
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
@@ -161,7 +164,20 @@ def _parser() -> argparse.ArgumentParser:
         _add_cache_dir(p_)
 
     add_benchmark_parser(sub, _add_cache_dir)
+    add_site_parser(sub, _add_cache_dir)
     return p
+
+
+def _add_overlay(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--overlay",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="partial scenario YAML deep-merged into the scenario before validation, e.g. "
+        "from `ruralsim site` (repeatable, later ones win; lists replace lists)",
+    )
 
 
 def _add_cache_dir(parser: argparse.ArgumentParser) -> None:
@@ -230,15 +246,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "benchmark":
         return benchmark_command(args)
+    if args.command == "site":
+        return site_command(args, _load)
     raise AssertionError(args.command)
 
 
-def _scenario(path: Path, *, replications: int | None = None, seed: int | None = None):
-    """The scenario of a file, with the command line's overrides."""
+def _scenario(
+    path: Path,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    overlays: Sequence[Path] = (),
+):
+    """The scenario of a file, with its overlays and the command line's overrides."""
     from sim.load import load_scenario
     from sim.scenario import scenario_from_dict
 
-    scenario = load_scenario(path)
+    scenario = load_scenario(path, overlays=overlays)
     if replications is not None or seed is not None:
         data = scenario.model_dump(mode="json")
         if replications is not None:
@@ -256,17 +280,18 @@ def _n_counties(scenario) -> int:
 
 
 @contextlib.contextmanager
-def _errors_of(path: Path) -> Iterator[None]:
+def _errors_of(path: Path, overlays: Sequence[Path] = ()) -> Iterator[None]:
     """Name the scenario file in build errors and in scenario errors found after loading
     (e.g. ``--replications`` making the run too large for memory)."""
+    files = " with ".join(map(str, [path, *overlays]))
     try:
         yield
     except BuildError as exc:
-        raise BuildError(f"{path}: {exc}") from None
+        raise BuildError(f"{files}: {exc}") from None
     except ScenarioError as exc:
-        if str(exc).startswith(str(path)):
+        if str(exc).startswith(tuple(str(p) for p in [path, *overlays])):
             raise
-        raise ScenarioError(f"{path}: {exc}") from None
+        raise ScenarioError(f"{files}: {exc}") from None
 
 
 def _load(
@@ -276,24 +301,27 @@ def _load(
     seed: int | None = None,
     cache_dir: Path | None = None,
     quiet: bool = False,
+    overlays: Sequence[Path] = (),
 ):
     from tqdm import tqdm
 
     from sim.build import build
 
-    scenario = _scenario(path, replications=replications, seed=seed)
+    scenario = _scenario(path, replications=replications, seed=seed, overlays=overlays)
     n = _n_counties(scenario)
     bar = tqdm(total=n, unit="county", desc="build", disable=quiet or n < 2 or None, leave=False)
-    with bar, _errors_of(path):
+    with bar, _errors_of(path, overlays):
         world = build(scenario, cache_dir=cache_dir, progress=bar.update)
     return scenario, world
 
 
 def _validate(args: argparse.Namespace) -> int:
-    scenario, world = _load(args.scenario, cache_dir=args.cache_dir)
+    scenario, world = _load(args.scenario, cache_dir=args.cache_dir, overlays=args.overlay)
     cs = world.counties
+    with_ = "".join(f" with {o}" for o in args.overlay)
     print(
-        f"{args.scenario}: valid scenario {scenario.name!r} (schema v{scenario.schema_version}): "
+        f"{args.scenario}{with_}: valid scenario {scenario.name!r} "
+        f"(schema v{scenario.schema_version}): "
         f"{world.label}, {sum(c.n_townships for c in cs)} townships, "
         f"{sum(c.n_villages for c in cs)} villages, {sum(len(c.shuttles) for c in cs)} "
         f"shuttles, {sum(len(c.village_vehicles) for c in cs)} village vehicles"
@@ -313,13 +341,15 @@ def _run(args: argparse.Namespace) -> int:
     _positive("--workers", args.workers)
     check_out_dir(args.out)
     start = time.perf_counter()
-    scenario = _scenario(args.scenario, replications=args.replications, seed=args.seed)
+    scenario = _scenario(
+        args.scenario, replications=args.replications, seed=args.seed, overlays=args.overlay
+    )
     total = simulated_days(scenario) * scenario.replications * _n_counties(scenario)
     with (
         tqdm(
             total=total, unit="day", desc=scenario.name, disable=args.quiet or None, leave=False
         ) as bar,
-        _errors_of(args.scenario),
+        _errors_of(args.scenario, args.overlay),
     ):
         run, tables = stream_run(
             args.out,

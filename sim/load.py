@@ -8,22 +8,27 @@ the modules depend on each other one way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from sim import _yaml
+from sim import _overlay, _yaml
 from sim.budget import check_run_size
 from sim.errors import ScenarioError
 from sim.region import check_references, region_villages
 from sim.scenario import Scenario, scenario_from_dict
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario YAML file.
+def load_scenario(path: str | Path, *, overlays: Sequence[str | Path] = ()) -> Scenario:
+    """Load and validate a scenario YAML file, with overlays laid over it.
 
     Parameters
     ----------
     path
         The YAML file.
+    overlays
+        Partial scenario files (e.g. written by ``ruralsim site``) deep-merged into the
+        scenario's mapping in order before validation: mappings merge key by key, lists and
+        other values replace (:mod:`sim._overlay`).
 
     Returns
     -------
@@ -35,18 +40,22 @@ def load_scenario(path: str | Path) -> Scenario:
     ScenarioError
         If the file cannot be read or parsed, breaks the schema, names codes outside its
         region, or describes a run that cannot fit (calendar past 9999, parcels beyond the
-        memory: :mod:`sim.budget`). The message names the file, the line, the field path, the
-        bad value and what is valid.
+        memory: :mod:`sim.budget`). The message names the file (the overlay, for a value
+        that came from one), the line, the field path, the bad value and what is valid.
     """
     path = Path(path)
     data, lines = _yaml.load_with_lines(path)
+    if overlays:
+        layers = [(Path(o), *_yaml.load_with_lines(Path(o))) for o in overlays]
+        data, lines = _overlay.merge(data, lines, layers)
     scenario = scenario_from_dict(data, source=path, lines=lines)
     try:
         check_run_size(scenario, region_villages(check_references(scenario)))
     except ScenarioError as exc:
         loc = getattr(exc, "loc", ())
         pos = lines.find(loc) if loc else None
-        where = f"{path}:{pos[0]}" if pos else str(path)
+        file = (lines.file_of(loc) if loc else None) or path
+        where = f"{file}:{pos[0]}" if pos else str(file)
         detail = getattr(exc, "detail", str(exc))
         raise ScenarioError(f"{where}: {'.'.join(map(str, loc))}: {detail}") from None
     return scenario

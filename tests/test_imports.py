@@ -39,10 +39,13 @@ HEAVY = (
     "networkx",
     "osmnx",
     "pandas",
+    "pulp",
     "pyarrow",
     "scipy",
     "shapely",
     "simpy",
+    "sklearn",
+    "spopt",
     "tqdm",
 )
 
