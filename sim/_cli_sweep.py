@@ -103,14 +103,13 @@ def _estimate(first: dict, n_variants: int, n_runs: int, workers: int | None) ->
     """
     import os
 
-    from sim.geodata.divisions import children
     from sim.measure import drain_days
-    from sim.region import region_counties
+    from sim.region import region_counties, region_villages
     from sim.scenario import scenario_from_dict
 
     sc = scenario_from_dict(first)
     counties = region_counties(sc)
-    villages = sum(len(children(t)) for c in counties for t in children(c)["code"])
+    villages = len(region_villages(counties))
     days = sc.horizon_days + drain_days(sc)
     per_build = len(counties) * _SECONDS_PER_COUNTY_BUILD
     per_run = days * villages * _SECONDS_PER_VILLAGE_DAY + per_build * n_variants / max(n_runs, 1)

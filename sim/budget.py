@@ -14,7 +14,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from sim.calendar import demand_factors
+from sim.calendar import daily_factors
 from sim.errors import ScenarioError
 from sim.measure import simulated_days
 from sim.scenario import Scenario
@@ -89,7 +89,7 @@ def estimate_run(scenario: Scenario, villages: list[str]) -> RunSize:
         people = sum(dem.populations.get(c, dem.village_population) for c in villages)
         daily = float(people) * dem.parcels_per_person_per_day
         inbound_field = "parcels_per_person_per_day"
-    factor_days = sum(float(f) for f in demand_factors(scenario))  # Python floats: no warning
+    factor_days = sum(daily_factors(scenario))  # Python floats: no overflow warning
     by_field: dict[tuple[str, ...], float] = {
         ("demand", "inbound", inbound_field): daily * factor_days
     }

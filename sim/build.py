@@ -20,14 +20,13 @@ from sim.budget import check_run_size
 from sim.errors import GeodataError
 from sim.geodata.divisions import load_divisions
 from sim.geodata.layout import lay_out_county
-from sim.measure import design_notes
 from sim.network import facility_matrices
+from sim.notes import region_notes
 from sim.plan import (
     local_xy,
     nn_order,
     plan_loops,
     plan_shuttles,
-    schedule_notes,
     visit_days,
 )
 from sim.region import check_references, reference_error, region_villages
@@ -86,11 +85,6 @@ def check_region(scenario: Scenario) -> list[str]:
     codes = check_references(scenario)
     check_run_size(scenario, region_villages(codes))
     return codes
-
-
-def region_notes(scenario: Scenario) -> list[str]:
-    """What a planner should know about a scenario as a whole (measurement, schedules)."""
-    return design_notes(scenario) + schedule_notes(scenario)
 
 
 def build_county(

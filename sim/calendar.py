@@ -8,11 +8,13 @@ that date; overlapping events multiply.
 from __future__ import annotations
 
 import datetime as _dt
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from sim.measure import simulated_days
 from sim.scenario import DemandEvent, Scenario
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def dates(scenario: Scenario) -> list[_dt.date]:
@@ -28,14 +30,25 @@ def _covers(event: DemandEvent, day: _dt.date) -> bool:
     return start <= md <= end if start <= end else md >= start or md <= end
 
 
-def demand_factors(scenario: Scenario) -> np.ndarray:
-    """Multiplier of the inbound demand on each simulated day, shape (simulated days,)."""
+def daily_factors(scenario: Scenario) -> list[float]:
+    """Multiplier of the inbound demand on each simulated day, as Python floats.
+
+    The same values as :func:`demand_factors`, without numpy (``validate`` needs only their
+    sum, for the run size).
+    """
     cal = scenario.demand.calendar
-    out = np.empty(simulated_days(scenario))
-    for d, day in enumerate(dates(scenario)):
+    out = []
+    for day in dates(scenario):
         f = cal.weekday_factors[day.weekday()]
         for event in cal.events:
             if _covers(event, day):
                 f *= event.factor
-        out[d] = f
+        out.append(float(f))
     return out
+
+
+def demand_factors(scenario: Scenario) -> np.ndarray:
+    """Multiplier of the inbound demand on each simulated day, shape (simulated days,)."""
+    import numpy as np
+
+    return np.array(daily_factors(scenario), dtype=np.float64)

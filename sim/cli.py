@@ -20,6 +20,7 @@ from sim._cli_geodata import geodata_command as _geodata
 from sim._cli_site import add_site_parser, site_command
 from sim._cli_sweep import MAX_RUNS_UNASKED
 from sim._cli_sweep import sweep_command as _sweep
+from sim._cli_validate import BUILD_HELP, DESCRIPTION, headline, validate_fast
 from sim.errors import BuildError, ScenarioError, SimError, UsageError
 
 
@@ -66,9 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_overlay(r)
     _add_cache_dir(r)
 
-    v = sub.add_parser("validate", help="check a scenario file against the schema")
+    v = sub.add_parser(
+        "validate",
+        help="check a scenario file: schema, codes and run size (fast); --build also plans it",
+        description=DESCRIPTION,
+    )
     v.add_argument("scenario", type=Path, help="scenario YAML file")
     _add_overlay(v)
+    v.add_argument("--build", action="store_true", help=BUILD_HELP)
     _add_cache_dir(v)
 
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
@@ -316,15 +322,17 @@ def _load(
 
 
 def _validate(args: argparse.Namespace) -> int:
+    if not args.build:
+        lines = validate_fast(args.scenario, cache_dir=args.cache_dir, overlays=args.overlay)
+        print("\n".join(lines))
+        return 0
     scenario, world = _load(args.scenario, cache_dir=args.cache_dir, overlays=args.overlay)
     cs = world.counties
-    with_ = "".join(f" with {o}" for o in args.overlay)
+    n_town, n_vil = sum(c.n_townships for c in cs), sum(c.n_villages for c in cs)
     print(
-        f"{args.scenario}{with_}: valid scenario {scenario.name!r} "
-        f"(schema v{scenario.schema_version}): "
-        f"{world.label}, {sum(c.n_townships for c in cs)} townships, "
-        f"{sum(c.n_villages for c in cs)} villages, {sum(len(c.shuttles) for c in cs)} "
-        f"shuttles, {sum(len(c.village_vehicles) for c in cs)} village vehicles"
+        f"{headline(args.scenario, scenario, world.label, n_town, n_vil, args.overlay)}, "
+        f"{sum(len(c.shuttles) for c in cs)} shuttles, "
+        f"{sum(len(c.village_vehicles) for c in cs)} village vehicles"
     )
     _print_warnings(world.warnings, stream=sys.stdout, indent="  ", limit=None)
     return 0
@@ -380,7 +388,7 @@ def _print_warnings(
     if len(warnings) > len(shown):
         print(
             f"{indent}... and {len(warnings) - len(shown)} more warnings: see build_warnings in "
-            "manifest.json, or `ruralsim validate SCENARIO`",
+            "manifest.json, or `ruralsim validate --build SCENARIO`",
             file=stream,
         )
 

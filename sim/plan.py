@@ -418,31 +418,3 @@ def _report_shortfalls(scenario, shortfalls: list[tuple[str, int, float]], warni
     if scenario.strict:
         raise BuildError(message + " (strict: true makes this an error)")
     warnings.append(message)
-
-
-def schedule_notes(scenario) -> list[str]:
-    """Departures scheduled before the shift of the vehicles that drive them (they wait)."""
-    fleet = scenario.fleet
-    village_types = set(fleet.township_default)
-    for counts in fleet.townships.values():
-        village_types |= set(counts)
-    groups = [
-        (
-            "schedules.shuttle_departures",
-            scenario.schedules.shuttle_departures,
-            fleet.county_centre,
-        ),
-        ("schedules.village_departures", scenario.schedules.village_departures, village_types),
-    ]
-    notes = []
-    for field, times, types in groups:
-        for name in sorted(types):
-            shift = fleet.vehicle_types[name].shift
-            early = [t for t in times if clock_minutes(t) < clock_minutes(shift.start)]
-            if early:
-                notes.append(
-                    f"{field}: {', '.join(early)} is before the {shift.start} shift start of "
-                    f"vehicle type {name!r} (fleet.vehicle_types.{name}.shift); it leaves at "
-                    f"{shift.start}"
-                )
-    return notes

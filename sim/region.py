@@ -4,15 +4,20 @@ A scenario's schema (:mod:`sim.scenario`) checks shape and ranges only: a villag
 twelve digits, nothing more. These checks, run by the world builder (:func:`sim.build.build`)
 and, for a file, by :func:`sim.load.load_scenario` (which can then name the line), look the
 codes up in the NBS divisions: the region's counties exist and have boundaries, and each
-township or village named lies in the region. They need pandas, not geopandas.
+township or village named lies in the region. They read the divisions with the standard
+library (:func:`sim.geodata.divisions.child_codes`): no pandas, no geopandas.
+:func:`check_cached_roads` looks in the OpenStreetMap cache for the counties of a scenario that
+asks for real roads, without reading them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.errors import ScenarioError
-from sim.geodata.divisions import load_divisions, resolve_region, unit
+from sim.geodata._cachedir import is_cached, not_cached_message
+from sim.geodata.divisions import child_codes, resolve_region, unit
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -71,10 +76,8 @@ def check_references(scenario: Scenario) -> list[str]:
         Naming the field; its ``loc`` attribute holds the field path (for line lookup).
     """
     counties = region_counties(scenario)
-    div = load_divisions()
-    towns = div[(div["level"] == "township") & div["parent"].isin(counties)]
-    t_codes = set(towns["code"])
-    v_codes = set(div.loc[(div["level"] == "village") & div["parent"].isin(t_codes), "code"])
+    t_codes = set(region_townships(counties))
+    v_codes = set(region_villages(counties))
     where = counties[0] if len(counties) == 1 else "the region"
     for i, line in enumerate(scenario.buses):
         if len({c[:6] for c in line.stops}) > 1:
@@ -149,11 +152,45 @@ def _code_checks(
     return checks
 
 
+def check_cached_roads(
+    scenario: Scenario, counties: list[str], *, cache_dir: Path | None = None
+) -> None:
+    """Refuse ``road_network: osm`` when a county's OpenStreetMap roads are not cached.
+
+    Only the cache folder is looked at (the roads are read, and checked, by the build).
+
+    Raises
+    ------
+    ScenarioError
+        With ``loc`` ``("region", "road_network")``, the same message as the build's.
+    """
+    if scenario.region.road_network != "osm":
+        return
+    for code in counties:
+        if not is_cached(code, cache_dir):
+            raise reference_error(
+                ("region", "road_network"), not_cached_message(code, unit(code).name)
+            )
+
+
+def region_townships(counties: list[str]) -> list[str]:
+    """Codes of every township of the given counties, county by county in code order."""
+    return [t for c in counties for t in child_codes(c)]
+
+
 def region_villages(counties: list[str]) -> list[str]:
-    """Codes of every village of the given counties."""
-    div = load_divisions()
-    towns = div.loc[(div["level"] == "township") & div["parent"].isin(counties), "code"]
-    return list(div.loc[(div["level"] == "village") & div["parent"].isin(set(towns)), "code"])
+    """Codes of every village of the given counties, township by township in code order."""
+    return [v for t in region_townships(counties) for v in child_codes(t)]
+
+
+def region_label(counties: list[str]) -> str:
+    """A short name of a region's county codes, e.g. ``"临猗县 140821"`` or ``"3 counties"``.
+
+    The same text as :attr:`sim.world.World.label` of the built world, without building it.
+    """
+    if len(counties) == 1:
+        return f"{unit(counties[0]).name} {counties[0]}"
+    return f"{len(counties)} counties"
 
 
 def _name(code: str) -> str:

@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import pandas as pd
 
-from sim.build import build_county, check_region, region_notes
+from sim.build import build_county, check_region
 from sim.engine import Categories, simulate_block
 from sim.kpi import Parts, county_coverage, kpi_table
 from sim.kpi.coverage import COVERAGE_COLUMNS
 from sim.kpi.survival import Tally
 from sim.kpi.tables import county_block_coverage
 from sim.measure import simulated_days
+from sim.notes import region_notes
 from sim.parcelfile import ParcelsChoice, lean_parcels, lean_trips, parcel_schema
 from sim.world import County, World
 

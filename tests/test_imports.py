@@ -188,6 +188,21 @@ def test_schema_command_loads_no_heavy_package() -> None:
     assert not heavy, heavy[:10]
 
 
+def test_validate_loads_no_heavy_package() -> None:
+    """The default ``validate`` checks codes against the divisions without pandas and friends."""
+    tiny = ROOT / "tests" / "data" / "tiny.yaml"
+    loaded = _loaded(
+        "import contextlib, io\nfrom sim.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert main(['validate', {str(tiny)!r}]) == 0\n"
+        "assert 'valid scenario' in out.getvalue()"
+    )
+    assert {"sim.load", "sim.region", "sim.geodata.divisions"} <= loaded  # it did check
+    banned = ("pandas", "scipy", "networkx", "geopandas", "shapely", "matplotlib", "pyarrow")
+    heavy = sorted(m for m in loaded if m.split(".")[0] in (*HEAVY, *banned))
+    assert not heavy, heavy[:10]
+
+
 def test_every_public_name_loads_on_first_use() -> None:
     for name in sim.__all__:
         assert getattr(sim, name) is not None

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sim.geodata.divisions import (
         LEVELS,
         Unit,
+        child_codes,
         children,
         county_of,
         load_divisions,
@@ -31,12 +32,13 @@ if TYPE_CHECKING:
     )
     from sim.geodata.show import describe
 
-# Public name -> its module, imported on first access (PEP 562): the divisions need pandas
-# only, the boundaries geopandas.
+# Public name -> its module, imported on first access (PEP 562): the division lookups need
+# the standard library only (their DataFrames pandas), the boundaries geopandas.
 _LAZY = {
     "LEVELS": "sim.geodata.divisions",
     "Seat": "sim.geodata.boundaries",
     "Unit": "sim.geodata.divisions",
+    "child_codes": "sim.geodata.divisions",
     "children": "sim.geodata.divisions",
     "county_boundary": "sim.geodata.boundaries",
     "county_of": "sim.geodata.divisions",
@@ -54,6 +56,7 @@ __all__ = [
     "LEVELS",
     "Seat",
     "Unit",
+    "child_codes",
     "children",
     "county_boundary",
     "county_of",

@@ -25,9 +25,12 @@ import pandas as pd
 import shapely
 
 from sim.errors import GeodataError
+from sim.geodata._cachedir import CACHE_ENV as CACHE_ENV
+from sim.geodata._cachedir import cached_counties as cached_counties
+from sim.geodata._cachedir import county_dir as county_dir
+from sim.geodata._cachedir import default_cache_dir as default_cache_dir
+from sim.geodata._cachedir import read_meta as read_meta
 from sim.geodata.speeds import DEFAULT_HIGHWAY_SPEEDS_KMH
-
-CACHE_ENV = "RURALSIM_CACHE"
 
 #: Columns of ``places.parquet``.
 PLACE_COLUMNS = ("osmid", "place", "name", "name_zh", "lon", "lat")
@@ -35,14 +38,6 @@ PLACE_COLUMNS = ("osmid", "place", "name", "name_zh", "lon", "lat")
 _EDGE_TEXT = ("name", "ref", "maxspeed")
 _EDGE_FLOAT = ("length", "speed_kph", "travel_time")
 _HIGHWAY_RANK = {name: i for i, name in enumerate(DEFAULT_HIGHWAY_SPEEDS_KMH)}
-
-
-def default_cache_dir() -> Path:
-    """The cache folder (``$RURALSIM_CACHE``, ``$XDG_CACHE_HOME/ruralsim``, ``~/.cache/...``)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ruralsim"
 
 
 @dataclass(frozen=True)
@@ -67,30 +62,6 @@ class CountyOSM:
     graph: nx.MultiDiGraph
     places: pd.DataFrame
     meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-def county_dir(code: str, cache_dir: Path | None = None) -> Path:
-    """The folder holding county ``code`` in the cache."""
-    return (cache_dir or default_cache_dir()) / "osm" / code
-
-
-def cached_counties(cache_dir: Path | None = None) -> list[str]:
-    """Codes of the counties present in the cache."""
-    root = (cache_dir or default_cache_dir()) / "osm"
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file())
-
-
-def read_meta(code: str, cache_dir: Path | None = None) -> dict[str, Any] | None:
-    """The ``meta.json`` of a cached county (without loading its graph), or None."""
-    path = county_dir(code, cache_dir) / "meta.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def save_county(data: CountyOSM, cache_dir: Path | None = None) -> Path:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import GeodataError
+from sim.geodata._cachedir import not_cached_message
 from sim.geodata.boundaries import county_boundary, county_seat
 from sim.geodata.cache import CountyOSM, load_county
 from sim.geodata.divisions import load_divisions, unit
@@ -125,11 +126,7 @@ def lay_out_county(
     fac_codes = np.concatenate([["seat"], t_codes, v_codes]).astype(object)
     osm = None if road_network == "synthetic" else load_county(code, cache_dir)
     if osm is None and road_network == "osm":
-        raise GeodataError(
-            f"no OpenStreetMap data cached for county {code} {name}; run `ruralsim geodata "
-            f"fetch {code}` (online) or `ruralsim geodata import FILE.osm.pbf --counties "
-            f"{code}`, or set road_network: auto to fall back to the synthetic network"
-        )
+        raise GeodataError(not_cached_message(code, name))
     if osm is None:
         points = layout.points.set_index("code").loc[fac_codes].reset_index()
         graph = add_speeds(layout.graph, speeds)  # the layout is ours: no copy needed

@@ -13,6 +13,7 @@ from sim.geodata import (
     LEVELS,
     Unit,
     _data,
+    child_codes,
     children,
     county_of,
     load_divisions,
@@ -120,6 +121,15 @@ def test_children_in_code_order() -> None:
     assert children(village).empty
 
 
+def test_child_codes_match_children() -> None:
+    for code in ("14", "1411", "141124", "141124100"):
+        assert child_codes(code) == tuple(children(code)["code"])
+    assert child_codes("141124000000") == child_codes("141124")
+    assert child_codes(child_codes("141124100")[0]) == ()
+    with pytest.raises(GeodataError, match="141199"):
+        child_codes("141199")
+
+
 def test_county_of() -> None:
     village = children("141124100")["code"].iloc[0]
     assert county_of(village) == "141124"
@@ -167,10 +177,10 @@ def test_load_divisions_returns_a_copy() -> None:
 @pytest.fixture
 def fresh_cache() -> Iterator[None]:
     divisions_module._table.cache_clear()
-    divisions_module._positions.cache_clear()
+    divisions_module._frame.cache_clear()
     yield
     divisions_module._table.cache_clear()
-    divisions_module._positions.cache_clear()
+    divisions_module._frame.cache_clear()
 
 
 @pytest.mark.usefixtures("fresh_cache")
