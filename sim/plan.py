@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim._plan_search import Limits, improve_order, multi_start_loops, nn_order, tour_minutes
 from sim.errors import BuildError
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
@@ -39,25 +40,6 @@ def local_xy(lonlat: np.ndarray) -> np.ndarray:
 
 def _expand(counts: dict[str, int]) -> list[str]:
     return [name for name in sorted(counts) for _ in range(counts[name])]
-
-
-def nn_order(stops: list[int], base: int, tmat: np.ndarray) -> np.ndarray:
-    """Order stops by nearest neighbour from the base (a simple open tour)."""
-    left = list(stops)
-    order: list[int] = []
-    here = base
-    while left:
-        nxt = min(left, key=lambda s: tmat[here, s])
-        order.append(nxt)
-        left.remove(nxt)
-        here = nxt
-    return np.array(order, dtype=np.int64)
-
-
-def tour_minutes(order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float) -> float:
-    """Minutes (or km, with a km matrix and no stop time) of base -> stops -> base."""
-    path = np.concatenate([[base], order, [base]])
-    return float(tmat[path[:-1], path[1:]].sum() + stop_min * len(order))
 
 
 def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
@@ -272,7 +254,7 @@ def plan_loops(
             if len(mine) == 0:
                 continue
             load_on, days_of = lane_load[lane], lane_days[lane]
-            loops = _cut_loops(mine, base, tmat, kmat, load_on * share, days_of, limits)
+            loops = _plan_lane(mine, base, tmat, kmat, load_on * share, days_of, limits)
             served[lane, mine - 1 - n_town] = True
             minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
             dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
@@ -309,27 +291,20 @@ def _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_code
             )
 
 
-def _cut_loops(facs, base, tmat, kmat, load_on, days_of, limits) -> list[np.ndarray]:
-    """Cut a sweep of village facilities into loops within capacity, duration and range.
+def _plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[np.ndarray]:
+    """Loops of one lane: the best multi-start sweep cut, each loop then shortened.
 
-    ``limits`` is (capacity, minutes, km per departure, stop minutes); each limit is checked
-    on every weekday over the villages due that day.
+    See :func:`sim._plan_search.multi_start_loops` and :func:`sim._plan_search.improve_order`;
+    every limit of ``limits`` still holds on every weekday after the improvement.
     """
-    cap, max_min, max_km, stop_min = limits
-    loops: list[np.ndarray] = []
-    current: list[int] = []
-    for f in facs:
-        if current:
-            trial = nn_order([*current, f], base, tmat)
-            heavy = load_on[trial].sum(axis=0).max() > cap
-            long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
-            far = _day_minutes(trial, base, kmat, 0.0, days_of).max() > max_km
-            if heavy or long or far:
-                loops.append(nn_order(current, base, tmat))
-                current = []
-        current.append(f)
-    loops.append(nn_order(current, base, tmat))
-    return loops
+    _, max_min, max_km, stop_min = limits
+    loops = multi_start_loops(facs, base, tmat, kmat, load_on, days_of, limits)
+    return [
+        improve_order(
+            lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
+        )
+        for lp in loops
+    ]
 
 
 def _loop_departures(scenario) -> np.ndarray:
