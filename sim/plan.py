@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim._plan_search import Limits, improve_order, multi_start_loops, nn_order, tour_minutes
+from sim._plan_shuttles import exchange, least_km_groups, minmax_groups
 from sim.errors import BuildError
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
@@ -50,11 +51,14 @@ def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
 def plan_shuttles(
     scenario, county, xy, rate, v_town, n_town, time_min, km, warnings
 ) -> list[Vehicle]:
-    """Split the townships among the shuttles: contiguous sweeps with the shortest longest tour.
+    """Split the townships among the shuttles: contiguous sweeps with the least km.
 
-    The sweep around the county centre is cut into at most one group per shuttle; the cut
-    minimises the longest tour while each group's daily volume fits the shuttle's capacity
-    over the day's departures (volume is relaxed when no cut can meet it).
+    The sweep around the county centre is cut into at most one group per shuttle. First the
+    cut that minimises the longest tour is found, each group's daily volume within the
+    shuttle's capacity over the day's departures (volume is relaxed when no cut can meet it);
+    then, with that longest tour as a cap and as many groups, the cut with the least km in
+    all (:func:`sim._plan_shuttles.least_km_groups`). Each tour is then shortened by 2-opt
+    and or-opt moves that keep it within the cap.
     """
     vtypes = _expand(scenario.fleet.county_centre)
     if len(vtypes) > n_town:
@@ -72,51 +76,58 @@ def plan_shuttles(
     )
     sweep = _sweep(xy, 0, np.arange(1, n_town + 1))
 
-    tours: dict[tuple[int, ...], float] = {}
+    deps = len(scenario.schedules.shuttle_departures)
+    slow = min(vtypes, key=lambda v: scenario.fleet.vehicle_types[v].max_speed_kmh)
+    kmat = km[slow]
+    ranges = [scenario.fleet.vehicle_types[v].range_km for v in vtypes]
+    max_km = min((r for r in ranges if r is not None), default=np.inf) / deps
+    tours: dict[tuple[int, ...], tuple[float, float]] = {}
 
-    def tour(group: list[int]) -> float:
+    def cost(group: list[int]) -> tuple[float, float]:
         key = tuple(group)
         if key not in tours:
-            tours[key] = tour_minutes(nn_order(group, 0, tmat), 0, tmat, stop_min)
+            order = nn_order(group, 0, tmat)
+            tours[key] = (
+                tour_minutes(order, 0, tmat, stop_min),
+                tour_minutes(order, 0, kmat, 0.0),
+            )
         return tours[key]
 
-    def split(order: np.ndarray, limit: float, volume: bool) -> list[list[int]] | None:
-        groups: list[list[int]] = [[]]
-        for f in order:
-            trial = [*groups[-1], int(f)]
-            over = tour(trial) > limit or (volume and load[np.array(trial) - 1].sum() > cap)
-            if groups[-1] and over:
-                groups.append([int(f)])
-                if len(groups) > n:
-                    return None
-            else:
-                groups[-1] = trial
-        return groups
+    def tour(group: list[int]) -> float:
+        return cost(group)[0]
 
-    best: list[list[int]] | None = None
-    for volume in (True, False):
-        for shift in range(n_town):
-            order = np.roll(sweep, shift)
-            lo, hi = 0.0, tour([int(f) for f in order]) + 1.0
-            if split(order, hi, volume) is None:
-                continue
-            for _ in range(14):  # bisect the longest tour allowed (to ~1e-4 of it)
-                mid = (lo + hi) / 2
-                if split(order, mid, volume) is None:
-                    lo = mid
-                else:
-                    hi = mid
-            groups = split(order, hi, volume)
-            if groups and (best is None or max(map(tour, groups)) < max(map(tour, best))):
-                best = groups
-        if best is not None:
-            break
+    def light(group: list[int]) -> bool:
+        return bool(load[np.array(group) - 1].sum() <= cap)
+
+    longest = np.inf
+    best = minmax_groups(sweep, n, tour, light)
+    volume = best is not None
+    if best is None:
+        best = minmax_groups(sweep, n, tour, lambda _: True)
+    if best is not None:
+        longest = max(map(tour, best))
+
+        def feasible(group: list[int]) -> bool:
+            minutes, dist = cost(group)
+            return minutes <= longest + 1e-9 and dist <= max_km and (not volume or light(group))
+
+        best = least_km_groups(sweep, best, lambda grp: cost(grp)[1], feasible)
+        best = exchange(best, lambda grp: cost(grp)[1], feasible)
     out = []
     overtime: list[tuple[str, float]] = []
     counter: dict[str, int] = {}
     for vtype, group in zip(vtypes, best or []):
         counter[vtype] = counter.get(vtype, 0) + 1
-        order = nn_order(group, 0, time_min[vtype])
+        order = improve_order(
+            nn_order(group, 0, time_min[vtype]),
+            0,
+            time_min[vtype],
+            km[vtype],
+            np.ones((len(km[vtype]), 1), dtype=bool),
+            stop_min=stop_min,
+            max_min=longest,
+            max_km=max_km,
+        )
         minutes = tour_minutes(order, 0, time_min[vtype], stop_min)
         vid = f"{county}-centre-{vtype}-{counter[vtype]}"
         route_km = tour_minutes(order, 0, km[vtype], 0.0) * len(
