@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim._plan_loads import report_departure_loads
 from sim._plan_search import Limits, improve_order, multi_start_loops, nn_order, tour_minutes
 from sim._plan_shuttles import exchange, least_km_groups, minmax_groups
 from sim.errors import BuildError
@@ -149,6 +150,7 @@ def plan_shuttles(
         overtime.append((vid, _shuttle_overtime(scenario, vtype, minutes)))
         out.append(Vehicle(vid, vtype, 0, (order,)))
     _report_shuttle_overtime(overtime, warnings)
+    report_departure_loads(scenario, county, out, load, warnings)
     return out
 
 
