@@ -8,27 +8,30 @@ candidate in a fixed enumeration order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 #: Limits of one loop: (capacity per visit, minutes per day, km per departure, stop minutes).
 Limits = tuple[float, float, float, float]
 
 
-def nn_order(stops: list[int] | np.ndarray, base: int, tmat: np.ndarray) -> np.ndarray:
+def nn_order(stops: list[int] | tuple[int, ...] | np.ndarray, base: int, tmat) -> np.ndarray:
     """Order stops by nearest neighbour from the base (a simple open tour).
 
     Ties go to the stop listed first.
     """
-    left = np.asarray(stops, dtype=np.int64)
-    alive = np.ones(len(left), dtype=bool)
-    order = np.empty(len(left), dtype=np.int64)
-    here = base
-    for i in range(len(left)):
-        idx = np.flatnonzero(alive)
-        j = int(idx[np.argmin(tmat[here, left[idx]])])
-        order[i] = here = left[j]
-        alive[j] = False
-    return order
+    idx = [base, *(int(f) for f in stops)]
+    sub = tmat[np.ix_(idx, idx)].tolist()
+    left = list(range(1, len(idx)))
+    order: list[int] = []
+    here = 0
+    while left:
+        row = sub[here]
+        here = min(left, key=row.__getitem__)
+        order.append(idx[here])
+        left.remove(here)
+    return np.array(order, dtype=np.int64)
 
 
 def tour_minutes(order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float) -> float:
@@ -78,7 +81,7 @@ def day_costs(
     return np.where(n_due > 0, legs.sum(axis=1) + stop_min * n_due, 0.0)
 
 
-def _fits(stops: np.ndarray, base: int, mats, load_on, days_of, limits: Limits) -> bool:
+def fits(stops: np.ndarray, base: int, mats, load_on, days_of, limits: Limits) -> bool:
     cap, max_min, max_km, stop_min = limits
     if load_on[stops].sum(axis=0).max() > cap:
         return False
@@ -91,7 +94,7 @@ def _fits(stops: np.ndarray, base: int, mats, load_on, days_of, limits: Limits) 
 def _greedy_end(ext: np.ndarray, i: int, stop: int, base: int, mats, load_on, days_of, limits):
     """The end (exclusive) of the greedy loop that starts at ``ext[i]`` and may reach ``stop``."""
     j = i + 1
-    while j < stop and _fits(ext[i : j + 1], base, mats, load_on, days_of, limits):
+    while j < stop and fits(ext[i : j + 1], base, mats, load_on, days_of, limits):
         j += 1
     return j
 
@@ -207,3 +210,42 @@ def improve_order(
         b = int(idx[np.argmax(gain[idx])])
         cur, cur_km = cand[b], km[b]
     return cur
+
+
+def exchange(
+    groups: list[list[int]],
+    tour_km: Callable[[list[int]], float],
+    feasible: Callable[[list[int]], bool],
+    near: dict[int, set[int]] | None = None,
+) -> list[list[int]]:
+    """Move or swap stops between groups while that saves km and keeps every group feasible.
+
+    Each round applies the best move (a stop to another group, or two stops of two groups
+    swapped), ties to the first found; no group is emptied, so every vehicle keeps its route.
+    Used for shuttle groups (townships) and for the loops of a lane (villages). With
+    ``near`` (each stop's nearest stops), a stop only moves to a group holding one of them
+    and only swaps with one of them (a granular neighbourhood, for speed).
+    """
+    groups = [list(g) for g in groups]
+    for _ in range(10 * sum(map(len, groups))):
+        best_gain, best_move = 1e-9, None
+        for a, ga in enumerate(groups):
+            base_a = tour_km(ga)
+            for x in ga:
+                rest = [f for f in ga if f != x]
+                for b, gb in enumerate(groups):
+                    if b == a:
+                        continue
+                    base = base_a + tour_km(gb)
+                    close = gb if near is None else [y for y in gb if y in near[x]]
+                    moves = [(rest, [*gb, x])] if rest and close else []
+                    moves += [([*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x]
+                    for new_a, new_b in moves:
+                        gain = base - tour_km(new_a) - tour_km(new_b)
+                        if gain > best_gain and feasible(new_a) and feasible(new_b):
+                            best_gain, best_move = gain, (a, b, new_a, new_b)
+        if best_move is None:
+            break
+        a, b, new_a, new_b = best_move
+        groups[a], groups[b] = new_a, new_b
+    return groups

@@ -109,37 +109,3 @@ def _dp(
         groups.append(order[i:j])
         j = i
     return groups[::-1], float(cost[g, n])
-
-
-def exchange(
-    groups: list[list[int]], tour_km: TourCost, feasible: Callable[[list[int]], bool]
-) -> list[list[int]]:
-    """Move or swap townships between groups while that saves km and keeps every group feasible.
-
-    Each round applies the best move (a township to another group, or two townships of two
-    groups swapped); no group is emptied, so every shuttle keeps a route.
-    """
-    groups = [list(g) for g in groups]
-    for _ in range(10 * sum(map(len, groups))):
-        best_gain, best_move = 1e-9, None
-        for a, ga in enumerate(groups):
-            base_a = tour_km(ga)
-            for x in ga:
-                rest = [f for f in ga if f != x]
-                for b, gb in enumerate(groups):
-                    if b == a:
-                        continue
-                    base = base_a + tour_km(gb)
-                    moves = [(rest, [*gb, x])] if rest else []
-                    moves += [([*rest, y], [f for f in gb if f != y] + [x]) for y in gb if y > x]
-                    for new_a, new_b in moves:
-                        if not (feasible(new_a) and feasible(new_b)):
-                            continue
-                        gain = base - tour_km(new_a) - tour_km(new_b)
-                        if gain > best_gain:
-                            best_gain, best_move = gain, (a, b, new_a, new_b)
-        if best_move is None:
-            break
-        a, b, new_a, new_b = best_move
-        groups[a], groups[b] = new_a, new_b
-    return groups

@@ -10,12 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim._plan_loads import report_departure_loads
-from sim._plan_search import Limits, improve_order, multi_start_loops, nn_order, tour_minutes
-from sim._plan_shuttles import exchange, least_km_groups, minmax_groups
+from sim._plan_loads import departure_shares, report_departure_loads
+from sim._plan_search import (
+    Limits,
+    day_costs,
+    exchange,
+    fits,
+    improve_order,
+    multi_start_loops,
+    nn_order,
+    tour_minutes,
+)
+from sim._plan_shuttles import least_km_groups, minmax_groups
 from sim.errors import BuildError
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
+
+#: Km a shuttle plan may add to leave one expected parcel a day fewer behind at a departure.
+_KM_PER_PARCEL_LEFT = 1.0
+
+#: Nearest villages a village may join or swap with when loops exchange villages.
+_NEAR = 10
 
 #: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
 _LOOP_FILL = 0.9
@@ -112,8 +127,19 @@ def plan_shuttles(
             minutes, dist = cost(group)
             return minutes <= longest + 1e-9 and dist <= max_km and (not volume or light(group))
 
-        best = least_km_groups(sweep, best, lambda grp: cost(grp)[1], feasible)
-        best = exchange(best, lambda grp: cost(grp)[1], feasible)
+        shares = departure_shares(scenario, float(load.sum()), _shuttle_clock(scenario, slow))
+        per_dep = cap / deps
+
+        prices: dict[tuple[int, ...], float] = {}
+
+        def priced(group: list[int]) -> float:
+            key = tuple(group)
+            if key not in prices:
+                left = np.maximum(shares * load[np.array(group) - 1].sum() - per_dep, 0.0).sum()
+                prices[key] = cost(group)[1] + _KM_PER_PARCEL_LEFT * float(left)
+            return prices[key]
+
+        best = exchange(least_km_groups(sweep, best, priced, feasible), priced, feasible)
     out = []
     overtime: list[tuple[str, float]] = []
     counter: dict[str, int] = {}
@@ -152,6 +178,12 @@ def plan_shuttles(
     _report_shuttle_overtime(overtime, warnings)
     report_departure_loads(scenario, county, out, load, warnings)
     return out
+
+
+def _shuttle_clock(scenario, vtype: str) -> list[float]:
+    """Minutes after midnight when shuttles of a type leave (no earlier than their shift)."""
+    start = clock_minutes(scenario.fleet.vehicle_types[vtype].shift.start)
+    return sorted(max(clock_minutes(t), start) for t in scenario.schedules.shuttle_departures)
 
 
 def _shuttle_overtime(scenario, vtype: str, minutes: float) -> float:
@@ -312,12 +344,40 @@ def _plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list
     """
     _, max_min, max_km, stop_min = limits
     loops = multi_start_loops(facs, base, tmat, kmat, load_on, days_of, limits)
+    if len(loops) > 1:
+        loops = _exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits)
     return [
         improve_order(
             lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
         )
         for lp in loops
     ]
+
+
+def _exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits: Limits):
+    """Move and swap villages between a lane's loops while that saves km within every limit."""
+    km_of: dict[tuple[int, ...], float] = {}
+    fit_of: dict[tuple[int, ...], bool] = {}
+
+    def week_km(group: list[int]) -> float:
+        key = tuple(sorted(group))
+        if key not in km_of:
+            order = nn_order(key, base, tmat)[None]
+            km_of[key] = float(day_costs(order, base, kmat, 0.0, days_of).sum())
+        return km_of[key]
+
+    def feasible(group: list[int]) -> bool:
+        key = tuple(sorted(group))
+        if key not in fit_of:
+            fit_of[key] = fits(np.array(key), base, (tmat, kmat), load_on, days_of, limits)
+        return fit_of[key]
+
+    stops = np.concatenate(loops)
+    dist = np.minimum(kmat[np.ix_(stops, stops)], kmat[np.ix_(stops, stops)].T)
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, 1 : _NEAR + 1]
+    near = {int(f): {int(g) for g in stops[row]} for f, row in zip(stops, nearest)}
+    groups = exchange([[int(f) for f in lp] for lp in loops], week_km, feasible, near)
+    return [nn_order(sorted(g), base, tmat) for g in groups]
 
 
 def _loop_departures(scenario) -> np.ndarray:
