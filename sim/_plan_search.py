@@ -12,6 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+#: Nearest villages a village may join or swap with when loops exchange villages.
+_NEAR = 10
+
 #: Limits of one loop: (capacity per visit, minutes per day, km per departure, stop minutes).
 Limits = tuple[float, float, float, float]
 
@@ -81,14 +84,43 @@ def day_costs(
     return np.where(n_due > 0, legs.sum(axis=1) + stop_min * n_due, 0.0)
 
 
+def loop_stats(
+    stops, base: int, mats: tuple[np.ndarray, np.ndarray], days_of, stop_min: float
+) -> tuple[np.ndarray, float, float, float]:
+    """Nearest-neighbour order of a loop, its km over all days, its longest day in minutes and km.
+
+    The same as :func:`nn_order` and :func:`day_costs` on one loop, on Python lists of the
+    loop's submatrices (faster for the few stops of one loop).
+    """
+    idx = np.array([base, *stops], dtype=np.int64)
+    ts = mats[0][idx[:, None], idx].tolist()
+    ks = mats[1][idx[:, None], idx].tolist()
+    left, pos, here = list(range(1, len(idx))), [], 0
+    while left:
+        row = ts[here]
+        here = min(left, key=row.__getitem__)
+        pos.append(here)
+        left.remove(here)
+    order = idx[pos]
+    total = long_min = long_km = 0.0
+    for due in days_of[order].T.tolist():
+        prev, t, k, n = 0, 0.0, 0.0, 0
+        for p, on in zip(pos, due):
+            if on:
+                t, k, prev, n = t + ts[prev][p], k + ks[prev][p], p, n + 1
+        if n:
+            t, k = t + ts[prev][0] + stop_min * n, k + ks[prev][0]
+            total, long_min, long_km = total + k, max(long_min, t), max(long_km, k)
+    return order, total, long_min, long_km
+
+
 def fits(stops: np.ndarray, base: int, mats, load_on, days_of, limits: Limits) -> bool:
+    """Whether a loop's nearest-neighbour order keeps every limit on every day."""
     cap, max_min, max_km, stop_min = limits
     if load_on[stops].sum(axis=0).max() > cap:
         return False
-    order = nn_order(stops, base, mats[0])[None]
-    if day_costs(order, base, mats[0], stop_min, days_of).max() > max_min:
-        return False
-    return bool(day_costs(order, base, mats[1], 0.0, days_of).max() <= max_km)
+    _, _, minutes, km = loop_stats(stops, base, mats, days_of, stop_min)
+    return minutes <= max_min and km <= max_km
 
 
 def _greedy_end(ext: np.ndarray, i: int, stop: int, base: int, mats, load_on, days_of, limits):
@@ -140,8 +172,7 @@ def multi_start_loops(
                 j = min(i + ends[i % n] - i % n, s + n)
                 key = (i % n, j - i)
                 if key not in km_of:
-                    order = nn_order(ext[i:j], base, tmat)[None]
-                    km_of[key] = float(day_costs(order, base, kmat, 0.0, days_of).sum())
+                    km_of[key] = loop_stats(ext[i:j], base, mats, days_of, 0.0)[1]
                 loops.append((i, j))
                 total += km_of[key]
                 i = j
@@ -249,3 +280,46 @@ def exchange(
         a, b, new_a, new_b = best_move
         groups[a], groups[b] = new_a, new_b
     return groups
+
+
+def plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[np.ndarray]:
+    """Loops of one lane: the best multi-start sweep cut, each loop then shortened.
+
+    See :func:`multi_start_loops`, :func:`exchange_loops` and :func:`improve_order`;
+    every limit of ``limits`` still holds on every weekday after the improvement.
+    """
+    _, max_min, max_km, stop_min = limits
+    loops = multi_start_loops(facs, base, tmat, kmat, load_on, days_of, limits)
+    if len(loops) > 1:
+        loops = exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits)
+    return [
+        improve_order(
+            lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
+        )
+        for lp in loops
+    ]
+
+
+def exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits: Limits):
+    """Move and swap villages between a lane's loops while that saves km within every limit."""
+    km_of: dict[tuple[int, ...], float] = {}
+    fit_of: dict[tuple[int, ...], bool] = {}
+
+    def week_km(group: list[int]) -> float:
+        key = tuple(sorted(group))
+        if key not in km_of:
+            km_of[key] = loop_stats(key, base, (tmat, kmat), days_of, 0.0)[1]
+        return km_of[key]
+
+    def feasible(group: list[int]) -> bool:
+        key = tuple(sorted(group))
+        if key not in fit_of:
+            fit_of[key] = fits(np.array(key), base, (tmat, kmat), load_on, days_of, limits)
+        return fit_of[key]
+
+    stops = np.concatenate(loops)
+    dist = np.minimum(kmat[np.ix_(stops, stops)], kmat[np.ix_(stops, stops)].T)
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, 1 : _NEAR + 1]
+    near = {int(f): {int(g) for g in stops[row]} for f, row in zip(stops, nearest)}
+    groups = exchange([[int(f) for f in lp] for lp in loops], week_km, feasible, near)
+    return [nn_order(sorted(g), base, tmat) for g in groups]

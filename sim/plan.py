@@ -11,16 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim._plan_loads import departure_shares, report_departure_loads
-from sim._plan_search import (
-    Limits,
-    day_costs,
-    exchange,
-    fits,
-    improve_order,
-    multi_start_loops,
-    nn_order,
-    tour_minutes,
-)
+from sim._plan_search import exchange, improve_order, nn_order, plan_lane, tour_minutes
 from sim._plan_shuttles import least_km_groups, minmax_groups
 from sim.errors import BuildError
 from sim.scenario import clock_minutes
@@ -28,9 +19,6 @@ from sim.world import Vehicle
 
 #: Km a shuttle plan may add to leave one expected parcel a day fewer behind at a departure.
 _KM_PER_PARCEL_LEFT = 1.0
-
-#: Nearest villages a village may join or swap with when loops exchange villages.
-_NEAR = 10
 
 #: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
 _LOOP_FILL = 0.9
@@ -299,7 +287,7 @@ def plan_loops(
             if len(mine) == 0:
                 continue
             load_on, days_of = lane_load[lane], lane_days[lane]
-            loops = _plan_lane(mine, base, tmat, kmat, load_on * share, days_of, limits)
+            loops = plan_lane(mine, base, tmat, kmat, load_on * share, days_of, limits)
             served[lane, mine - 1 - n_town] = True
             minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
             dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
@@ -334,50 +322,6 @@ def _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_code
                 "day; give the township a vehicle with more range (fleet.townships) or "
                 "fewer village_departures"
             )
-
-
-def _plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[np.ndarray]:
-    """Loops of one lane: the best multi-start sweep cut, each loop then shortened.
-
-    See :func:`sim._plan_search.multi_start_loops` and :func:`sim._plan_search.improve_order`;
-    every limit of ``limits`` still holds on every weekday after the improvement.
-    """
-    _, max_min, max_km, stop_min = limits
-    loops = multi_start_loops(facs, base, tmat, kmat, load_on, days_of, limits)
-    if len(loops) > 1:
-        loops = _exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits)
-    return [
-        improve_order(
-            lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
-        )
-        for lp in loops
-    ]
-
-
-def _exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits: Limits):
-    """Move and swap villages between a lane's loops while that saves km within every limit."""
-    km_of: dict[tuple[int, ...], float] = {}
-    fit_of: dict[tuple[int, ...], bool] = {}
-
-    def week_km(group: list[int]) -> float:
-        key = tuple(sorted(group))
-        if key not in km_of:
-            order = nn_order(key, base, tmat)[None]
-            km_of[key] = float(day_costs(order, base, kmat, 0.0, days_of).sum())
-        return km_of[key]
-
-    def feasible(group: list[int]) -> bool:
-        key = tuple(sorted(group))
-        if key not in fit_of:
-            fit_of[key] = fits(np.array(key), base, (tmat, kmat), load_on, days_of, limits)
-        return fit_of[key]
-
-    stops = np.concatenate(loops)
-    dist = np.minimum(kmat[np.ix_(stops, stops)], kmat[np.ix_(stops, stops)].T)
-    nearest = np.argsort(dist, axis=1, kind="stable")[:, 1 : _NEAR + 1]
-    near = {int(f): {int(g) for g in stops[row]} for f, row in zip(stops, nearest)}
-    groups = exchange([[int(f) for f in lp] for lp in loops], week_km, feasible, near)
-    return [nn_order(sorted(g), base, tmat) for g in groups]
 
 
 def _loop_departures(scenario) -> np.ndarray:

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import sim
 from sim._plan_loads import departure_shares
-from sim._plan_search import cut_loops, day_costs, improve_order, multi_start_loops
-from sim.plan import _plan_lane, _sweep, visit_days
+from sim._plan_search import cut_loops, day_costs, improve_order, multi_start_loops, plan_lane
+from sim.plan import _sweep, visit_days
 from tests.test_engine import _scenario
 
 ROOT = Path(__file__).parent.parent
@@ -67,7 +67,7 @@ def test_plans_keep_every_limit_and_never_lengthen(seed, n, visits, cap, max_min
     limits = (cap, max_min, max_km, 5.0)
     single = cut_loops(facs, 0, tmat, kmat, load, days, limits)
     multi = multi_start_loops(facs, 0, tmat, kmat, load, days, limits)
-    full = _plan_lane(facs, 0, tmat, kmat, load, days, limits)
+    full = plan_lane(facs, 0, tmat, kmat, load, days, limits)
     for plan in (single, multi, full):
         assert sorted(np.concatenate(plan).tolist()) == sorted(facs.tolist())  # each once
         assert _within(plan, tmat, kmat, load, days, limits)
