@@ -103,14 +103,17 @@ def loop_stats(
         left.remove(here)
     order = idx[pos]
     total = long_min = long_km = 0.0
+    patterns: dict[tuple[bool, ...], int] = {}  # days with the same villages due cost the same
     for due in days_of[order].T.tolist():
+        patterns[tuple(due)] = patterns.get(tuple(due), 0) + 1
+    for due, times in patterns.items():
         prev, t, k, n = 0, 0.0, 0.0, 0
         for p, on in zip(pos, due):
             if on:
                 t, k, prev, n = t + ts[prev][p], k + ks[prev][p], p, n + 1
         if n:
             t, k = t + ts[prev][0] + stop_min * n, k + ks[prev][0]
-            total, long_min, long_km = total + k, max(long_min, t), max(long_km, k)
+            total, long_min, long_km = total + k * times, max(long_min, t), max(long_km, k)
     return order, total, long_min, long_km
 
 
