@@ -11,6 +11,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim._plan_search import exchange, nn_order, tour_minutes
+
+#: Km a shuttle plan may add to leave one expected parcel a day fewer behind at a departure.
+_KM_PER_PARCEL_LEFT = 1.0
+
 #: A group of township facilities -> minutes (or km) of its nearest-neighbour tour.
 TourCost = Callable[[list[int]], float]
 
@@ -109,3 +114,82 @@ def _dp(
         groups.append(order[i:j])
         j = i
     return groups[::-1], float(cost[g, n])
+
+
+def shuttle_groups(
+    sweep: np.ndarray,
+    n: int,
+    load: np.ndarray,
+    mats: tuple[np.ndarray, np.ndarray],
+    shares: np.ndarray,
+    *,
+    stop_min: float,
+    per_dep: float,
+    max_km: float,
+) -> tuple[list[list[int]] | None, float]:
+    """Townships of each shuttle (at most ``n`` groups) and the longest tour allowed, in minutes.
+
+    Parameters
+    ----------
+    sweep
+        Township facilities swept by angle around the county centre (facility 0).
+    n
+        Shuttles available.
+    load
+        Inbound parcels a day of each township (0-based).
+    mats
+        Minutes and km matrices of the slowest shuttle type.
+    shares
+        Share of a day's parcels ready at each departure (:func:`departure_shares`).
+    stop_min, per_dep, max_km
+        Minutes per township stop, parcels per shuttle departure, km per departure (range).
+
+    Returns
+    -------
+    groups, longest
+        The groups (None without shuttles) and the cap on each tour's minutes: the longest
+        tour of the plan that minimises it (:func:`minmax_groups`, with each group's daily
+        volume within ``per_dep`` times the departures, relaxed if no cut meets it). Under
+        that cap and with as many groups, the groups with the least km are kept
+        (:func:`least_km_groups`, then :func:`exchange`); each parcel a departure is expected
+        to leave behind counts as :data:`_KM_PER_PARCEL_LEFT` km.
+    """
+    tmat, kmat = mats
+    tours: dict[tuple[int, ...], tuple[float, float, float]] = {}
+
+    def cost(group: list[int]) -> tuple[float, float, float]:
+        key = tuple(group)
+        if key not in tours:
+            order = nn_order(group, 0, tmat)
+            left = np.maximum(shares * load[np.array(group) - 1].sum() - per_dep, 0.0).sum()
+            km = tour_minutes(order, 0, kmat, 0.0)
+            tours[key] = (
+                tour_minutes(order, 0, tmat, stop_min),
+                km,
+                km + _KM_PER_PARCEL_LEFT * left,
+            )
+        return tours[key]
+
+    def tour(group: list[int]) -> float:
+        return cost(group)[0]
+
+    def priced(group: list[int]) -> float:
+        return cost(group)[2]
+
+    def light(group: list[int]) -> bool:
+        return bool(load[np.array(group) - 1].sum() <= per_dep * len(shares))
+
+    best = minmax_groups(sweep, n, tour, light)
+    volume = best is not None
+    if best is None:
+        best = minmax_groups(sweep, n, tour, lambda _: True)
+    if best is None:
+        return None, np.inf
+    longest = max(map(tour, best))
+
+    def feasible(group: list[int]) -> bool:
+        minutes, km, _ = cost(group)
+        return minutes <= longest + 1e-9 and km <= max_km and (not volume or light(group))
+
+    best = exchange(least_km_groups(sweep, best, priced, feasible), priced, feasible)
+    return best, longest

@@ -11,14 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from sim._plan_loads import departure_shares, report_departure_loads
-from sim._plan_search import exchange, improve_order, nn_order, plan_lane, tour_minutes
-from sim._plan_shuttles import least_km_groups, minmax_groups
+from sim._plan_search import improve_order, nn_order, plan_lane, tour_minutes
+from sim._plan_shuttles import shuttle_groups
 from sim.errors import BuildError
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
-
-#: Km a shuttle plan may add to leave one expected parcel a day fewer behind at a departure.
-_KM_PER_PARCEL_LEFT = 1.0
 
 #: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
 _LOOP_FILL = 0.9
@@ -60,9 +57,11 @@ def plan_shuttles(
     The sweep around the county centre is cut into at most one group per shuttle. First the
     cut that minimises the longest tour is found, each group's daily volume within the
     shuttle's capacity over the day's departures (volume is relaxed when no cut can meet it);
-    then, with that longest tour as a cap and as many groups, the cut with the least km in
-    all (:func:`sim._plan_shuttles.least_km_groups`). Each tour is then shortened by 2-opt
-    and or-opt moves that keep it within the cap.
+    then, with that longest tour as a cap and as many groups, the groups with the least km
+    in all, counting the parcels each departure is expected to leave behind
+    (:func:`sim._plan_shuttles.shuttle_groups`). Each tour is then shortened by 2-opt and
+    or-opt moves that keep it within the cap. A departure expected to carry more than the
+    shuttle holds gets a build warning (:func:`sim._plan_loads.report_departure_loads`).
     """
     vtypes = _expand(scenario.fleet.county_centre)
     if len(vtypes) > n_town:
@@ -74,60 +73,22 @@ def plan_shuttles(
     n = len(vtypes)
     load = np.bincount(v_town, weights=rate, minlength=n_town)
     stop_min = scenario.facilities.townships.service_time_min
-    tmat = time_min[min(vtypes, key=lambda v: scenario.fleet.vehicle_types[v].max_speed_kmh)]
-    cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * len(
-        scenario.schedules.shuttle_departures
-    )
-    sweep = _sweep(xy, 0, np.arange(1, n_town + 1))
-
     deps = len(scenario.schedules.shuttle_departures)
     slow = min(vtypes, key=lambda v: scenario.fleet.vehicle_types[v].max_speed_kmh)
-    kmat = km[slow]
     ranges = [scenario.fleet.vehicle_types[v].range_km for v in vtypes]
     max_km = min((r for r in ranges if r is not None), default=np.inf) / deps
-    tours: dict[tuple[int, ...], tuple[float, float]] = {}
-
-    def cost(group: list[int]) -> tuple[float, float]:
-        key = tuple(group)
-        if key not in tours:
-            order = nn_order(group, 0, tmat)
-            tours[key] = (
-                tour_minutes(order, 0, tmat, stop_min),
-                tour_minutes(order, 0, kmat, 0.0),
-            )
-        return tours[key]
-
-    def tour(group: list[int]) -> float:
-        return cost(group)[0]
-
-    def light(group: list[int]) -> bool:
-        return bool(load[np.array(group) - 1].sum() <= cap)
-
-    longest = np.inf
-    best = minmax_groups(sweep, n, tour, light)
-    volume = best is not None
-    if best is None:
-        best = minmax_groups(sweep, n, tour, lambda _: True)
-    if best is not None:
-        longest = max(map(tour, best))
-
-        def feasible(group: list[int]) -> bool:
-            minutes, dist = cost(group)
-            return minutes <= longest + 1e-9 and dist <= max_km and (not volume or light(group))
-
-        shares = departure_shares(scenario, float(load.sum()), _shuttle_clock(scenario, slow))
-        per_dep = cap / deps
-
-        prices: dict[tuple[int, ...], float] = {}
-
-        def priced(group: list[int]) -> float:
-            key = tuple(group)
-            if key not in prices:
-                left = np.maximum(shares * load[np.array(group) - 1].sum() - per_dep, 0.0).sum()
-                prices[key] = cost(group)[1] + _KM_PER_PARCEL_LEFT * float(left)
-            return prices[key]
-
-        best = exchange(least_km_groups(sweep, best, priced, feasible), priced, feasible)
+    per_dep = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes)
+    shares = departure_shares(scenario, float(load.sum()), _shuttle_clock(scenario, slow))
+    best, longest = shuttle_groups(
+        _sweep(xy, 0, np.arange(1, n_town + 1)),
+        n,
+        load,
+        (time_min[slow], km[slow]),
+        shares,
+        stop_min=stop_min,
+        per_dep=per_dep,
+        max_km=max_km,
+    )
     out = []
     overtime: list[tuple[str, float]] = []
     counter: dict[str, int] = {}
