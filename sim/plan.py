@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim._plan_loads import departure_shares, report_departure_loads
+from sim._plan_search import improve_order, nn_order, plan_lane, tour_minutes
+from sim._plan_shuttles import shuttle_groups
 from sim.errors import BuildError
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
@@ -41,25 +44,6 @@ def _expand(counts: dict[str, int]) -> list[str]:
     return [name for name in sorted(counts) for _ in range(counts[name])]
 
 
-def nn_order(stops: list[int], base: int, tmat: np.ndarray) -> np.ndarray:
-    """Order stops by nearest neighbour from the base (a simple open tour)."""
-    left = list(stops)
-    order: list[int] = []
-    here = base
-    while left:
-        nxt = min(left, key=lambda s: tmat[here, s])
-        order.append(nxt)
-        left.remove(nxt)
-        here = nxt
-    return np.array(order, dtype=np.int64)
-
-
-def tour_minutes(order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float) -> float:
-    """Minutes (or km, with a km matrix and no stop time) of base -> stops -> base."""
-    path = np.concatenate([[base], order, [base]])
-    return float(tmat[path[:-1], path[1:]].sum() + stop_min * len(order))
-
-
 def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
     d = xy[members] - xy[base]
     return members[np.lexsort((members, np.arctan2(d[:, 1], d[:, 0])))]
@@ -68,11 +52,16 @@ def _sweep(xy: np.ndarray, base: int, members: np.ndarray) -> np.ndarray:
 def plan_shuttles(
     scenario, county, xy, rate, v_town, n_town, time_min, km, warnings
 ) -> list[Vehicle]:
-    """Split the townships among the shuttles: contiguous sweeps with the shortest longest tour.
+    """Split the townships among the shuttles: contiguous sweeps with the least km.
 
-    The sweep around the county centre is cut into at most one group per shuttle; the cut
-    minimises the longest tour while each group's daily volume fits the shuttle's capacity
-    over the day's departures (volume is relaxed when no cut can meet it).
+    The sweep around the county centre is cut into at most one group per shuttle. First the
+    cut that minimises the longest tour is found, each group's daily volume within the
+    shuttle's capacity over the day's departures (volume is relaxed when no cut can meet it);
+    then, with that longest tour as a cap and as many groups, the groups with the least km
+    in all, counting the parcels each departure is expected to leave behind
+    (:func:`sim._plan_shuttles.shuttle_groups`). Each tour is then shortened by 2-opt and
+    or-opt moves that keep it within the cap. A departure expected to carry more than the
+    shuttle holds gets a build warning (:func:`sim._plan_loads.report_departure_loads`).
     """
     vtypes = _expand(scenario.fleet.county_centre)
     if len(vtypes) > n_town:
@@ -84,57 +73,37 @@ def plan_shuttles(
     n = len(vtypes)
     load = np.bincount(v_town, weights=rate, minlength=n_town)
     stop_min = scenario.facilities.townships.service_time_min
-    tmat = time_min[min(vtypes, key=lambda v: scenario.fleet.vehicle_types[v].max_speed_kmh)]
-    cap = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes) * len(
-        scenario.schedules.shuttle_departures
+    deps = len(scenario.schedules.shuttle_departures)
+    slow = min(vtypes, key=lambda v: scenario.fleet.vehicle_types[v].max_speed_kmh)
+    ranges = [scenario.fleet.vehicle_types[v].range_km for v in vtypes]
+    max_km = min((r for r in ranges if r is not None), default=np.inf) / deps
+    per_dep = min(scenario.fleet.vehicle_types[v].capacity_parcels for v in vtypes)
+    shares = departure_shares(scenario, float(load.sum()), _shuttle_clock(scenario, slow))
+    best, longest = shuttle_groups(
+        _sweep(xy, 0, np.arange(1, n_town + 1)),
+        n,
+        load,
+        (time_min[slow], km[slow]),
+        shares,
+        stop_min=stop_min,
+        per_dep=per_dep,
+        max_km=max_km,
     )
-    sweep = _sweep(xy, 0, np.arange(1, n_town + 1))
-
-    tours: dict[tuple[int, ...], float] = {}
-
-    def tour(group: list[int]) -> float:
-        key = tuple(group)
-        if key not in tours:
-            tours[key] = tour_minutes(nn_order(group, 0, tmat), 0, tmat, stop_min)
-        return tours[key]
-
-    def split(order: np.ndarray, limit: float, volume: bool) -> list[list[int]] | None:
-        groups: list[list[int]] = [[]]
-        for f in order:
-            trial = [*groups[-1], int(f)]
-            over = tour(trial) > limit or (volume and load[np.array(trial) - 1].sum() > cap)
-            if groups[-1] and over:
-                groups.append([int(f)])
-                if len(groups) > n:
-                    return None
-            else:
-                groups[-1] = trial
-        return groups
-
-    best: list[list[int]] | None = None
-    for volume in (True, False):
-        for shift in range(n_town):
-            order = np.roll(sweep, shift)
-            lo, hi = 0.0, tour([int(f) for f in order]) + 1.0
-            if split(order, hi, volume) is None:
-                continue
-            for _ in range(14):  # bisect the longest tour allowed (to ~1e-4 of it)
-                mid = (lo + hi) / 2
-                if split(order, mid, volume) is None:
-                    lo = mid
-                else:
-                    hi = mid
-            groups = split(order, hi, volume)
-            if groups and (best is None or max(map(tour, groups)) < max(map(tour, best))):
-                best = groups
-        if best is not None:
-            break
     out = []
     overtime: list[tuple[str, float]] = []
     counter: dict[str, int] = {}
     for vtype, group in zip(vtypes, best or []):
         counter[vtype] = counter.get(vtype, 0) + 1
-        order = nn_order(group, 0, time_min[vtype])
+        order = improve_order(
+            nn_order(group, 0, time_min[vtype]),
+            0,
+            time_min[vtype],
+            km[vtype],
+            np.ones((len(km[vtype]), 1), dtype=bool),
+            stop_min=stop_min,
+            max_min=longest,
+            max_km=max_km,
+        )
         minutes = tour_minutes(order, 0, time_min[vtype], stop_min)
         vid = f"{county}-centre-{vtype}-{counter[vtype]}"
         route_km = tour_minutes(order, 0, km[vtype], 0.0) * len(
@@ -156,7 +125,14 @@ def plan_shuttles(
         overtime.append((vid, _shuttle_overtime(scenario, vtype, minutes)))
         out.append(Vehicle(vid, vtype, 0, (order,)))
     _report_shuttle_overtime(overtime, warnings)
+    report_departure_loads(scenario, county, out, load, warnings)
     return out
+
+
+def _shuttle_clock(scenario, vtype: str) -> list[float]:
+    """Minutes after midnight when shuttles of a type leave (no earlier than their shift)."""
+    start = clock_minutes(scenario.fleet.vehicle_types[vtype].shift.start)
+    return sorted(max(clock_minutes(t), start) for t in scenario.schedules.shuttle_departures)
 
 
 def _shuttle_overtime(scenario, vtype: str, minutes: float) -> float:
@@ -272,7 +248,7 @@ def plan_loops(
             if len(mine) == 0:
                 continue
             load_on, days_of = lane_load[lane], lane_days[lane]
-            loops = _cut_loops(mine, base, tmat, kmat, load_on * share, days_of, limits)
+            loops = plan_lane(mine, base, tmat, kmat, load_on * share, days_of, limits)
             served[lane, mine - 1 - n_town] = True
             minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
             dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
@@ -307,29 +283,6 @@ def _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_code
                 "day; give the township a vehicle with more range (fleet.townships) or "
                 "fewer village_departures"
             )
-
-
-def _cut_loops(facs, base, tmat, kmat, load_on, days_of, limits) -> list[np.ndarray]:
-    """Cut a sweep of village facilities into loops within capacity, duration and range.
-
-    ``limits`` is (capacity, minutes, km per departure, stop minutes); each limit is checked
-    on every weekday over the villages due that day.
-    """
-    cap, max_min, max_km, stop_min = limits
-    loops: list[np.ndarray] = []
-    current: list[int] = []
-    for f in facs:
-        if current:
-            trial = nn_order([*current, f], base, tmat)
-            heavy = load_on[trial].sum(axis=0).max() > cap
-            long = _day_minutes(trial, base, tmat, stop_min, days_of).max() > max_min
-            far = _day_minutes(trial, base, kmat, 0.0, days_of).max() > max_km
-            if heavy or long or far:
-                loops.append(nn_order(current, base, tmat))
-                current = []
-        current.append(f)
-    loops.append(nn_order(current, base, tmat))
-    return loops
 
 
 def _loop_departures(scenario) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sim
@@ -94,7 +95,11 @@ def test_remote_villages_carry_more_cost_and_subsidy(tiny_scenario):
     vf = np.arange(c.n_villages) + 1 + c.n_townships
     alone = tm[c.village_township + 1, vf] + tm[vf, c.village_township + 1]
     ok = np.isfinite(per)
-    assert np.corrcoef(alone[ok], per[ok])[0, 1] > 0.3  # farther villages cost more
+    # Farther villages cost more. Ranks, not values: a loop's cost is shared by stand-alone
+    # time within each run, so a few villages on short runs are outliers in yuan per parcel
+    # (Pearson 0.43 on the sweep's loops, 0.26 on the improved ones; ranks 0.62 and 0.51).
+    rho = pd.Series(alone[ok]).corr(pd.Series(per[ok]), method="spearman")
+    assert rho > 0.3
     # With no fee every served village needs a subsidy; with a huge fee none does.
     poor = _scenario(tiny_scenario, economics__revenue_per_parcel_yuan=0)
     rich = _scenario(tiny_scenario, economics__revenue_per_parcel_yuan=1000)

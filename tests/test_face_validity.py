@@ -117,7 +117,7 @@ def test_cost_per_parcel_against_the_piece_rate():
 
     Every vehicle of the fleet costs a driver day (~190 yuan, derived from courier incomes)
     and a vehicle day (~40 yuan, assumed) on every day of the window, plus its km. 临猗 with
-    daily loops then costs about 1.17 yuan per parcel, inside the published band (the piece
+    daily loops then costs about 1.15 yuan per parcel, inside the published band (the piece
     rate leaves out vehicle costs that many outlets bear, the model's figure includes the
     shuttles), and each village van carries about 300 parcels a day, the top of the published
     range for a courier-day. Driver days are most of the cost, so more vans cost more.

@@ -1,0 +1,157 @@
+"""Route planning: multi-start sweep, loop improvement, shuttle groups, departure loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sim
+from sim._plan_loads import departure_shares
+from sim._plan_search import cut_loops, day_costs, improve_order, multi_start_loops, plan_lane
+from sim.plan import _sweep, visit_days
+from tests.test_engine import _scenario
+
+ROOT = Path(__file__).parent.parent
+DATA = Path(__file__).parent / "data"
+
+
+def _instance(seed: int, n: int, visits: int):
+    """A township at facility 0 and ``n`` villages (facilities 1..n) on a random plane."""
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([[0.0, 0.0], rng.uniform(-12, 12, (n, 2))])
+    euclid = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    kmat = euclid * rng.uniform(1.1, 1.5, (n + 1, n + 1))  # asymmetric circuity
+    np.fill_diagonal(kmat, 0.0)
+    tmat = kmat / 30.0 * 60.0
+    days = np.vstack([np.ones((1, 7), dtype=bool), visit_days(np.full(n, visits))])
+    load = np.where(days, rng.uniform(5, 60, (n + 1, 1)), 0.0)
+    load[0] = 0.0
+    facs = _sweep(xy, 0, np.arange(1, n + 1))
+    return facs, tmat, kmat, load, days
+
+
+def _week_km(loops, kmat, days) -> float:
+    return sum(float(day_costs(lp[None], 0, kmat, 0.0, days).sum()) for lp in loops)
+
+
+def _within(loops, tmat, kmat, load, days, limits) -> bool:
+    cap, max_min, max_km, stop_min = limits
+    for lp in loops:
+        if len(lp) == 1:
+            continue  # a lone village is a loop whatever its size (checked at build)
+        order = lp[None]
+        if load[lp].sum(axis=0).max() > cap + 1e-9:
+            return False
+        if day_costs(order, 0, tmat, stop_min, days).max() > max_min + 1e-9:
+            return False
+        if day_costs(order, 0, kmat, 0.0, days).max() > max_km + 1e-9:
+            return False
+    return True
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 25),
+    visits=st.sampled_from([2, 3, 5, 7]),
+    cap=st.floats(80, 400),
+    max_min=st.floats(90, 480),
+    max_km=st.floats(40, 150),
+)
+def test_plans_keep_every_limit_and_never_lengthen(seed, n, visits, cap, max_min, max_km):
+    facs, tmat, kmat, load, days = _instance(seed, n, visits)
+    limits = (cap, max_min, max_km, 5.0)
+    single = cut_loops(facs, 0, tmat, kmat, load, days, limits)
+    multi = multi_start_loops(facs, 0, tmat, kmat, load, days, limits)
+    full = plan_lane(facs, 0, tmat, kmat, load, days, limits)
+    for plan in (single, multi, full):
+        assert sorted(np.concatenate(plan).tolist()) == sorted(facs.tolist())  # each once
+        assert _within(plan, tmat, kmat, load, days, limits)
+    assert _week_km(multi, kmat, days) <= _week_km(single, kmat, days) + 1e-9
+    assert _week_km(full, kmat, days) <= _week_km(multi, kmat, days) + 1e-9
+
+
+def test_improve_order_only_shortens_within_limits():
+    _, tmat, kmat, _, days = _instance(3, 12, 7)
+    order = np.arange(1, 13)
+    km0 = day_costs(order[None], 0, kmat, 0.0, days).sum()
+    better = improve_order(order, 0, tmat, kmat, days, stop_min=5.0, max_min=1e9, max_km=1e9)
+    assert sorted(better.tolist()) == order.tolist()
+    assert day_costs(better[None], 0, kmat, 0.0, days).sum() < km0
+    # With the current minutes as the limit, no accepted move may lengthen any day.
+    minutes = day_costs(order[None], 0, tmat, 5.0, days).max()
+    kept = improve_order(order, 0, tmat, kmat, days, stop_min=5.0, max_min=minutes, max_km=1e9)
+    assert day_costs(kept[None], 0, tmat, 5.0, days).max() <= minutes + 1e-9
+
+
+def test_day_costs_match_tours_of_the_due_villages():
+    facs, _, kmat, _, days = _instance(5, 9, 3)
+    got = day_costs(facs[None], 0, kmat, 0.0, days)[0]
+    for d in range(7):
+        due = facs[days[facs, d]]
+        path = np.r_[0, due, 0]
+        want = kmat[path[:-1], path[1:]].sum() if len(due) else 0.0
+        assert got[d] == pytest.approx(want)
+
+
+@pytest.mark.parametrize("seed", [1, 20261126])
+@pytest.mark.parametrize("name", ["linyi_baseline", "linxian_mountain"])
+def test_built_loops_keep_limits(name, seed):
+    sc = sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml").model_copy(update={"seed": seed})
+    c = sim.build(sc).counties[0]
+    n_t = c.n_townships
+    stop = sc.facilities.village_points.service_time_min
+    max_min = sc.schedules.max_loop_h * 60
+    for v in c.village_vehicles:
+        cap = sc.fleet.vehicle_types[v.vtype].capacity_parcels
+        days = np.vstack([np.zeros((n_t + 1, 7), bool), c.village_visit_days[v.lane]])
+        per_visit = c.village_rate * 7 / np.maximum(days[n_t + 1 :].sum(axis=1), 1)
+        load = np.concatenate([np.zeros(n_t + 1), per_visit])[:, None] * days
+        for lp in v.routes:
+            if len(lp) == 1:
+                continue
+            assert load[lp].sum(axis=0).max() <= cap * 0.9 + 1e-6
+            minutes = day_costs(lp[None], v.base, c.time_min[v.vtype], stop, days)
+            assert minutes.max() <= max_min + 1e-6
+
+
+def test_plans_are_deterministic():
+    sc = sim.load_scenario(ROOT / "scenarios" / "linyi_baseline.yaml")
+    a, b = sim.build(sc).counties[0], sim.build(sc).counties[0]
+    for x, y in zip(a.shuttles + a.village_vehicles, b.shuttles + b.village_vehicles):
+        assert x.id == y.id
+        assert all(np.array_equal(r, s) for r, s in zip(x.routes, y.routes))
+
+
+def test_departure_shares_follow_waves_and_sorter(tiny_scenario):
+    fast = _scenario(
+        tiny_scenario,
+        facilities__county_centre__sorting_capacity_per_hour=1_000_000,
+        facilities__county_centre__trunk_arrivals=[{"time": "05:30", "share": 1.0}],
+    )
+    # Everything arrives at 05:30 and is sorted at once: the 08:00 departure takes it all.
+    assert departure_shares(fast, 1000.0, [480.0, 870.0]) == pytest.approx([1.0, 0.0])
+    # Tiny: 70% at 05:30, 30% at 13:30, 2,000 an hour: the morning departure takes more.
+    shares = departure_shares(tiny_scenario, 2000.0, [480.0, 870.0])
+    assert shares.sum() == pytest.approx(1.0)
+    assert shares[0] > 0.5
+
+
+def _departure_warnings(world) -> list[str]:
+    return [w for c in world.counties for w in c.warnings if "shuttle departures a day" in w]
+
+
+def test_departure_warning_fires_when_stressed_only(tiny_world, tiny_scenario):
+    # The tiny scenario's shuttles leave full on every run (300 of 300 parcels): it warns,
+    # as does the stressed reference scenario.
+    for world in (tiny_world, sim.build(sim.load_scenario(DATA / "stressed.yaml"))):
+        [message] = _departure_warnings(world)
+        assert "county 140821" in message
+        assert "parcels expected, capacity" in message
+        assert "schedules.shuttle_departures" in message
+    light = _scenario(tiny_scenario, fleet__vehicle_types__van__capacity_parcels=2000)
+    assert _departure_warnings(sim.build(light)) == []
