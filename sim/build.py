@@ -18,6 +18,7 @@ import pandas as pd
 
 from sim.budget import check_run_size
 from sim.errors import GeodataError
+from sim.geodata._cachedir import plan_cache_dir
 from sim.geodata.divisions import load_divisions
 from sim.geodata.layout import lay_out_county
 from sim.network import facility_matrices
@@ -189,6 +190,7 @@ def build_county(
         km,
         warnings,
         lanes,
+        plan_cache=plan_cache_dir(cache_dir),
     )
     return County(
         scenario=scenario,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim._plan_loads import departure_shares, report_departure_loads
-from sim._plan_search import improve_order, nn_order, plan_lane, tour_minutes
+from sim._plan_search import cut_loops, improve_order, nn_order, plan_lane, tour_minutes
 from sim._plan_shuttles import shuttle_groups
 from sim.errors import BuildError
 from sim.scenario import clock_minutes
@@ -181,6 +181,7 @@ def plan_loops(
     km,
     warnings,
     lanes,
+    plan_cache=None,
 ) -> tuple[list[Vehicle], np.ndarray]:
     """Plan village loops per township: sweep, cut by capacity, duration and range, balance.
 
@@ -248,7 +249,8 @@ def plan_loops(
             if len(mine) == 0:
                 continue
             load_on, days_of = lane_load[lane], lane_days[lane]
-            loops = plan_lane(mine, base, tmat, kmat, load_on * share, days_of, limits)
+            problem = (mine, base, tmat, kmat, load_on * share, days_of, limits)
+            loops = _lane_loops(scenario, code, problem, warnings, plan_cache)
             served[lane, mine - 1 - n_town] = True
             minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
             dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
@@ -265,6 +267,56 @@ def plan_loops(
                 vehicles.append(Vehicle(vid, vtype, base, tuple(routes), lane))
     _report_shortfalls(scenario, shortfalls, warnings)
     return vehicles, served
+
+
+def _lane_loops(scenario, code: str, problem: tuple, warnings, plan_cache) -> list[np.ndarray]:
+    """A lane's loops: :func:`sim._plan_search.plan_lane`, or with ``planning.method:
+    optimise`` the vehicle-routing solver's (:mod:`sim.vrp`), checked again on every weekday
+    in the floats, each then reordered for the days' due villages; the heuristic's loops when
+    the solver finds no plan within the limits (with a warning)."""
+    facs, base, tmat, kmat, load_on, days_of, limits = problem
+    planning = scenario.planning
+    if planning.method == "optimise":
+        from sim.vrp import LoopProblem, cached_loops
+
+        cap, max_min, max_km, stop_min = limits
+        # The solver sees each loop whole; on a day only the villages due are driven, so with
+        # fewer visits than days its time and km limits would bind too early: it is given the
+        # capacity per weekday only, and a loop that then breaks a day's time or km limit is
+        # cut along its order as the heuristic cuts a sweep.
+        vrp = LoopProblem(base, facs, tmat, kmat, load_on, cap, np.inf, np.inf, stop_min)
+        loops = cached_loops(
+            vrp, iterations=planning.iterations, seed=planning.seed, folder=plan_cache
+        )
+        if loops is not None:
+            loops = [
+                part
+                for lp in loops
+                for part in ([lp] if _keeps_limits(lp, problem) else cut_loops(lp, *problem[1:]))
+            ]
+        if loops is not None and all(_keeps_limits(lp, problem) for lp in loops):
+            return [
+                improve_order(
+                    lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
+                )
+                for lp in loops
+            ]
+        warnings.append(
+            f"township {code}: the routing solver found no loops within capacity, "
+            "schedules.max_loop_h and range (planning.method: optimise); its loops are the "
+            "heuristic's"
+        )
+    return plan_lane(*problem)
+
+
+def _keeps_limits(loop: np.ndarray, problem: tuple) -> bool:
+    """Whether a loop, driven in its order, keeps every limit on every weekday."""
+    _, base, tmat, kmat, load_on, days_of, (cap, max_min, max_km, stop_min) = problem
+    return (
+        load_on[loop].sum(axis=0).max() <= cap
+        and _day_minutes(loop, base, tmat, stop_min, days_of).max() <= max_min
+        and _day_minutes(loop, base, kmat, 0.0, days_of).max() <= max_km
+    )
 
 
 def _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_codes, n_town):

@@ -378,11 +378,28 @@ def manifest(
             }
             for c in w.counties
         ],
+        "route_planner": route_planner(sc),
         "build_warnings": list(w.warnings),
         "parcels": parcels,
         "parcels_written": parcels_written,
         "vehicle_legs": vehicle_legs,
         "wall_time_s": round(wall_time_s, 3),
+    }
+
+
+def route_planner(scenario: Scenario) -> dict[str, Any]:
+    """Which planner made the village loops (``planning``), for the manifest."""
+    p = scenario.planning
+    if p.method == "heuristic":
+        return {"method": "heuristic", "loops": "multi-start sweep, loops exchanged and reordered"}
+    from importlib.metadata import version
+
+    return {
+        "method": "optimise",
+        "solver": f"PyVRP {version('pyvrp')}",
+        "iterations": p.iterations,
+        "seed": p.seed,
+        "fallback": "the heuristic's loops where the solver found none (see build_warnings)",
     }
 
 

@@ -16,7 +16,10 @@ seed give the same loops on any machine.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -126,9 +129,37 @@ def solve_loops(problem: LoopProblem, *, iterations: int, seed: int) -> list[np.
         # A client activity's index counts the clients in the order they were added.
         visits = [a.idx for a in route if a.is_client()]
         loops.append(p.stops[np.asarray(visits, dtype=np.int64)])
-    return sorted(loops, key=lambda lp: tuple(lp))
+    return sorted(loops, key=lambda lp: tuple(lp.tolist()))
 
 
 def _floor(x: float) -> int:
     """``x`` rounded down to an int, with no limit (inf) as PyVRP's largest."""
     return int(np.floor(x)) if np.isfinite(x) else np.iinfo(np.int64).max
+
+
+def cached_loops(
+    problem: LoopProblem, *, iterations: int, seed: int, folder: Path | None
+) -> list[np.ndarray] | None:
+    """:func:`solve_loops`, kept in ``folder`` under the problem's :meth:`~LoopProblem.key`
+    (the same problem and settings are solved once: a sweep's variants share their plans).
+    A cached "no plan" is kept too; ``folder`` None solves every time."""
+    path = None if folder is None else folder / f"{problem.key(iterations, seed)}.json"
+    if path is not None and path.is_file():
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            if saved is None:
+                return None
+            return [np.asarray(lp, dtype=np.int64) for lp in saved]
+        except (OSError, ValueError):
+            pass  # unreadable: solve again and overwrite
+    loops = solve_loops(problem, iterations=iterations, seed=seed)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            body = None if loops is None else [lp.tolist() for lp in loops]
+            tmp.write_text(json.dumps(body), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    return loops

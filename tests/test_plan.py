@@ -98,10 +98,28 @@ def test_day_costs_match_tours_of_the_due_villages():
         assert got[d] == pytest.approx(want)
 
 
-@pytest.mark.parametrize("seed", [1, 20261126])
-@pytest.mark.parametrize("name", ["linyi_baseline", "linxian_mountain"])
-def test_built_loops_keep_limits(name, seed):
+def _optimised(sc: sim.Scenario, **planning) -> sim.Scenario:
+    data = sc.model_dump(mode="json")
+    data["planning"] = {"method": "optimise", "iterations": 60, **planning}
+    return sim.scenario_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "seed", "method"),
+    [
+        ("linyi_baseline", 1, "heuristic"),
+        ("linyi_baseline", 20261126, "heuristic"),
+        ("linxian_mountain", 1, "heuristic"),
+        ("linxian_mountain", 20261126, "heuristic"),
+        ("linyi_baseline", 1, "optimise"),
+        ("linxian_mountain", 1, "optimise"),
+    ],
+)
+def test_built_loops_keep_limits(name, seed, method, tmp_path, monkeypatch):
+    monkeypatch.setenv("RURALSIM_CACHE", str(tmp_path))
     sc = sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml").model_copy(update={"seed": seed})
+    if method == "optimise":
+        sc = _optimised(sc)
     c = sim.build(sc).counties[0]
     n_t = c.n_townships
     stop = sc.facilities.village_points.service_time_min
@@ -125,6 +143,51 @@ def test_plans_are_deterministic():
     for x, y in zip(a.shuttles + a.village_vehicles, b.shuttles + b.village_vehicles):
         assert x.id == y.id
         assert all(np.array_equal(r, s) for r, s in zip(x.routes, y.routes))
+
+
+def test_optimised_loops_are_shorter_cached_and_the_same_again(tmp_path, monkeypatch):
+    """planning.method: optimise (PyVRP) gives loops no longer in planned km than the
+    heuristic's here, visits every village the heuristic visits, keeps its plans in the cache
+    and builds the same loops from it without solving again."""
+    import sim.vrp
+
+    monkeypatch.setenv("RURALSIM_CACHE", str(tmp_path))
+    base = sim.load_scenario(ROOT / "scenarios" / "linyi_baseline.yaml")
+    heur = sim.build(base).counties[0]
+    opt = _optimised(base)
+    first = sim.build(opt).counties[0]
+
+    def week_km(c):
+        total = 0.0
+        for v in c.village_vehicles:
+            days = np.vstack([np.zeros((c.n_townships + 1, 7), bool), c.village_visit_days[v.lane]])
+            for lp in v.routes:
+                total += float(day_costs(lp[None], v.base, c.km[v.vtype], 0.0, days).sum())
+        return total
+
+    def visited(c):
+        return sorted(int(f) for v in c.village_vehicles for lp in v.routes for f in lp)
+
+    assert visited(first) == visited(heur)
+    assert week_km(first) < week_km(heur)
+    assert any((tmp_path / "plans").iterdir())
+
+    def no_solving(*args, **kwargs):
+        raise AssertionError("solved again despite the cache")
+
+    monkeypatch.setattr(sim.vrp, "solve_loops", no_solving)
+    again = sim.build(opt).counties[0]
+    for x, y in zip(first.village_vehicles, again.village_vehicles, strict=True):
+        assert x.id == y.id and all(np.array_equal(r, s) for r, s in zip(x.routes, y.routes))
+
+
+def test_manifest_names_the_route_planner(tiny_scenario):
+    from sim.runfolder import route_planner
+
+    assert route_planner(tiny_scenario)["method"] == "heuristic"
+    opt = route_planner(_optimised(tiny_scenario, seed=4))
+    assert opt["method"] == "optimise" and opt["solver"].startswith("PyVRP ")
+    assert (opt["iterations"], opt["seed"]) == (60, 4)
 
 
 def test_departure_shares_follow_waves_and_sorter(tiny_scenario):

@@ -60,3 +60,8 @@ def not_cached_message(code: str, name: str) -> str:
         f"fetch {code}` (online) or `ruralsim geodata import FILE.osm.pbf --counties "
         f"{code}`, or set road_network: auto to fall back to the synthetic network"
     )
+
+
+def plan_cache_dir(cache_dir: Path | None = None) -> Path:
+    """The folder of cached route plans (``planning.method: optimise``; see :mod:`sim.vrp`)."""
+    return (cache_dir or default_cache_dir()) / "plans"
