@@ -73,6 +73,18 @@ def available_memory_bytes() -> int | None:
         return None
 
 
+def rss_bytes() -> int:
+    """This process's resident memory now, bytes (0 where ``/proc`` is missing)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def estimate_run(scenario: Scenario, villages: list[str]) -> RunSize:
     """Expected parcels of a run (``villages``: the codes of every village of the region).
 

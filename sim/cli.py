@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
         help="local processes running counties in parallel (default 1; same results)",
     )
     r.add_argument(
+        "--max-memory",
+        type=float,
+        metavar="GIB",
+        help="memory the run may use, GiB: with --workers, a county starts only while the "
+        "estimated peaks of those running fit (a larger county runs alone); default 80%% of "
+        "the memory available at the start",
+    )
+    r.add_argument(
         "--scheduler",
         help="run the counties on a Dask cluster at tcp://HOST:PORT (same results)",
     )
@@ -338,6 +346,18 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _max_memory(gib: float | None) -> float | None:
+    """``--max-memory`` in bytes; by default 80% of the memory available now (None if unknown)."""
+    from sim.budget import available_memory_bytes
+
+    if gib is None:
+        free = available_memory_bytes()
+        return None if free is None else 0.8 * free
+    if not gib > 0:
+        raise UsageError(f"--max-memory {gib:g}: give a number of GiB above 0, e.g. 4")
+    return gib * 2**30
+
+
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -347,6 +367,7 @@ def _run(args: argparse.Namespace) -> int:
     _positive("--replications", args.replications)
     _positive("--seed", args.seed, allow_zero=True)
     _positive("--workers", args.workers)
+    max_memory = _max_memory(args.max_memory)
     check_out_dir(args.out)
     start = time.perf_counter()
     scenario = _scenario(
@@ -369,6 +390,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=bar.update,
             figures=not args.no_figures,
             started=start,
+            max_memory=max_memory,
         )
     _print_warnings(run.world.warnings)
     if not args.quiet:

@@ -213,13 +213,16 @@ def stream_run(
     progress: Callable[[int], None] | None = None,
     figures: bool = True,
     started: float | None = None,
+    max_memory: float | None = None,
 ) -> tuple[StreamedRun, RunTables]:
     """Run a scenario county by county straight into the run folder ``out``.
 
     Each county's parcels are appended to ``parcels.parquet`` as they come
     (:mod:`sim.stream`), so memory is bounded by the largest county. ``parcels`` chooses
     which are written (:mod:`sim.parcelfile`); ``started`` is the ``time.perf_counter()``
-    the manifest's wall time counts from (default: now).
+    the manifest's wall time counts from (default: now); ``max_memory`` (bytes) holds local
+    workers back so that the counties running at once fit in it
+    (:func:`sim.stream.run_region`).
 
     Returns
     -------
@@ -251,6 +254,7 @@ def stream_run(
             progress=progress,
             codes=codes,
             spool=f.tmp / "spool",
+            max_memory=max_memory,
         )
         shutil.rmtree(f.tmp / "spool", ignore_errors=True)
         if p_file is not None:

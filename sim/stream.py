@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,6 +200,7 @@ def run_region(
     progress: Callable[[int], None] | None = None,
     codes: list[str] | None = None,
     spool: Path | None = None,
+    max_memory: float | None = None,
 ) -> StreamedRun:
     """Run a scenario's region county by county and return its KPI and coverage tables.
 
@@ -225,6 +227,10 @@ def run_region(
     spool
         A folder local worker processes write each county's parcels to (read back a slice at
         a time and removed), rather than sending them through a pipe; None sends them.
+    max_memory
+        Bytes the run may use, this process included: local workers start a county only
+        while the estimated peaks of the counties running (:func:`county_costs`) fit in what
+        this process leaves; a county larger than that runs alone. None: no limit.
 
     Returns
     -------
@@ -245,7 +251,12 @@ def run_region(
         world=World(scenario, ()), kpis=pd.DataFrame(), coverage=pd.DataFrame(), ends={}
     )
     kw: dict[str, Any] = {"parcels": parcels, "keep_graph": keep_graph, "cache_dir": cache_dir}
-    for oc, reported in _outcomes(scenario, codes, kw, workers, scheduler, progress, spool):
+    budget = math.inf
+    if max_memory is not None:
+        from sim.budget import rss_bytes
+
+        budget = max_memory - rss_bytes()
+    for oc, reported in _outcomes(scenario, codes, kw, workers, scheduler, progress, spool, budget):
         if progress is not None and not reported:
             progress(days)
         counties.append(oc.county)
@@ -320,6 +331,7 @@ def _outcomes(
     scheduler: str | None,
     progress: Callable[[int], None] | None,
     spool: Path | None,
+    budget: float = math.inf,
 ) -> Iterator[tuple[CountyOutcome, bool]]:
     """Every county's outcome, in county order, from the chosen executor, and whether its
     simulated days were already passed to ``progress`` (only in this process). Only local
@@ -330,30 +342,69 @@ def _outcomes(
     elif workers > 1 and len(codes) > 1:
         if spool is not None:
             spool.mkdir(parents=True, exist_ok=True)
-        for oc in _ordered_pool(scenario, codes, {**kw, "spool": spool}, workers):
+        for oc in _ordered_pool(scenario, codes, {**kw, "spool": spool}, workers, budget):
             yield oc, False
     else:
         for i, code in enumerate(codes):
             yield county_outcome(scenario, code, i, progress=progress, **kw), True
 
 
-def _in_order(submit: Callable[[int], Any], n: int, window: int) -> Iterator[CountyOutcome]:
-    """The results of ``submit(i)`` (a future) for ``i`` in ``0 .. n-1``, in that order, with
-    at most ``window`` submitted ahead of the next one to yield, so the outcomes waiting for
-    an earlier county stay few."""
+def _in_order(
+    submit: Callable[[int], Any],
+    n: int,
+    window: int,
+    *,
+    cost: Sequence[float] = (),
+    budget: float = math.inf,
+    wait_any: Callable[[list[Any]], None] | None = None,
+) -> Iterator[CountyOutcome]:
+    """The results of ``submit(i)`` (a future) for ``i`` in ``0 .. n-1``, in that order.
+
+    At most ``window`` are submitted ahead of the next one to yield, so the outcomes waiting
+    for an earlier county stay few; and with a ``budget``, ``i`` is submitted only while the
+    ``cost`` (estimated peak memory) of the unfinished ones plus its own fits in it, or when
+    nothing else is unfinished (``wait_any(futures)`` blocks until one of them is done).
+    """
+    cost = cost or [0.0] * n
     pending: dict[int, Any] = {}
     nxt = 0
     for i in range(n):
+        while pending:
+            busy = [j for j in pending if not pending[j].done()]
+            load = sum(cost[j] for j in busy) + cost[i]
+            if len(pending) < window and (not busy or load <= budget):
+                break
+            if len(pending) >= window or pending[nxt].done() or wait_any is None:
+                yield pending.pop(nxt).result()
+                nxt += 1
+            else:
+                wait_any([pending[j] for j in busy])
         pending[i] = submit(i)
-        while len(pending) >= window or (i == n - 1 and pending):
-            yield pending.pop(nxt).result()
-            nxt += 1
+    while pending:
+        yield pending.pop(nxt).result()
+        nxt += 1
+
+
+def _first_done(_: object) -> None:
+    """Discard what ``concurrent.futures.wait`` returns (the caller looks at the futures)."""
+
+
+def county_costs(scenario: Scenario, codes: list[str]) -> list[float]:
+    """Estimated peak memory (bytes) of each county's task: its parcels over every replication
+    (:func:`sim.budget.estimate_run`) at :data:`sim.budget.BYTES_PER_PARCEL`."""
+    from sim.budget import estimate_run
+    from sim.region import region_villages
+
+    return [estimate_run(scenario, region_villages([c])).memory_bytes for c in codes]
 
 
 def _ordered_pool(
-    scenario: Scenario, codes: list[str], kw: dict[str, Any], workers: int
+    scenario: Scenario, codes: list[str], kw: dict[str, Any], workers: int, budget: float
 ) -> Iterator[CountyOutcome]:
-    """Outcomes from local worker processes, in county order (a window of 2 x workers)."""
+    """Outcomes from local worker processes, in county order (a window of 2 x workers), the
+    counties running at once within ``budget`` bytes (estimated)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     from sim._executors import pool, stop
 
     executor = pool(min(workers, os.cpu_count() or workers, len(codes)))
@@ -362,6 +413,9 @@ def _ordered_pool(
             lambda i: executor.submit(county_outcome, scenario, codes[i], i, **kw),
             len(codes),
             2 * workers,
+            cost=county_costs(scenario, codes) if math.isfinite(budget) else (),
+            budget=budget,
+            wait_any=lambda fs: _first_done(wait(fs, return_when=FIRST_COMPLETED)),
         )
     except BaseException:
         stop(executor)

@@ -167,3 +167,55 @@ def test_one_replication_takes_coverage_from_the_kpi_pass(three):
     run = run_region(one, workers=1)
     pd.testing.assert_frame_equal(run.coverage, sim.coverage_table(results), check_exact=True)
     pd.testing.assert_frame_equal(run.kpis, sim.compute_kpis(results), check_exact=True)
+
+
+def test_counties_start_only_while_their_memory_fits():
+    """With a budget, the unfinished tasks' estimated memory stays within it (a task larger
+    than the budget runs alone), and the outcomes still come in order."""
+    import threading
+    import time
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from sim.stream import _in_order
+
+    cost = [3.0, 1.0, 1.0, 5.0, 1.0, 2.0, 2.0, 1.0]
+    lock, running, seen = threading.Lock(), set(), []
+
+    def task(i):
+        with lock:
+            running.add(i)
+            seen.append(sum(cost[j] for j in running))
+        time.sleep(0.02 * (1 + i % 3))
+        with lock:
+            running.discard(i)
+        return i
+
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        got = list(
+            _in_order(
+                lambda i: ex.submit(task, i),
+                len(cost),
+                8,
+                cost=cost,
+                budget=4.0,
+                wait_any=lambda fs: wait(fs, return_when=FIRST_COMPLETED) and None,
+            )
+        )
+    assert got == list(range(len(cost)))
+    assert max(seen) == 5.0  # the large one, alone
+    assert all(x <= 4.0 for x in seen if x != 5.0)
+
+
+def test_cli_max_memory(tmp_path, three, in_memory, capsys):
+    _, _, mem = in_memory
+    path = tmp_path / "three.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(three.model_dump(mode="json")), encoding="utf-8")
+    out = tmp_path / "run"
+    argv = ["run", str(path), "--out", str(out), "--quiet", "--no-figures", "--workers", "2"]
+    assert main([*argv, "--max-memory", "0.001"]) == 0  # every county alone: same tables
+    _same_folder(mem, out)
+    assert main([*argv[:3], str(tmp_path / "x"), "--max-memory", "0"]) == 2
+    assert "--max-memory" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
