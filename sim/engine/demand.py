@@ -37,10 +37,12 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     # Order: day, wave, then parcels in random order within the wave.
     per = split.transpose(0, 2, 1).reshape(-1)  # (day, wave, village)
     village = np.repeat(np.tile(np.arange(county.n_villages), days * len(waves)), per)
-    slot = np.repeat(np.arange(days * len(waves)), per.reshape(days * len(waves), -1).sum(1))
-    t_created = (slot // len(waves)) * DAY_MIN + wave_min[slot % len(waves)]
+    slots = np.arange(days * len(waves))
+    size = per.reshape(days * len(waves), -1).sum(1)
+    slot = np.repeat(slots, size)
+    t_created = np.repeat((slots // len(waves)) * DAY_MIN + wave_min[slots % len(waves)], size)
     # Shuffle within each wave: sort by (slot, random key).
-    order = np.argsort(slot + rng.random(len(village)), kind="stable")
+    order = _stable_argsort(slot + rng.random(len(village)))
     village = village[order]
     n = len(village)
     nan = np.full(n, np.nan)
@@ -79,7 +81,8 @@ def held_at_township(
     town = county.village_township[village]
     shared = county.township_shared
     lane = np.where(shared[town], n_c, carrier) if shared is not None else np.full_like(town, n_c)
-    by_loop = county.village_visit_days[lane, village].any(axis=1)
+    visited = np.asarray(county.village_visit_days.any(axis=2))  # (lane, village)
+    by_loop = visited[lane, village]
     by_bus = np.zeros(len(village), dtype=bool)
     if county.buses:
         assert county.village_bus is not None  # build_county always sets village_bus
@@ -97,6 +100,20 @@ def _bus_shares(county: County) -> np.ndarray:
 
 def draw_carriers(sc: Scenario, name: str, replication: int, n: int) -> np.ndarray:
     """Carrier index of ``n`` parcels, by market share, from the named stream."""
+    if len(sc.carriers) == 1:  # every draw picks the only carrier
+        return np.zeros(n, dtype=np.int8)
     cum = np.cumsum([c.share for c in sc.carriers])
     u = stream(sc.seed, name, replication).random(n) * cum[-1]
     return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1).astype(np.int8)
+
+
+def _stable_argsort(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of float keys, by a faster unstable sort.
+
+    Without equal keys every sort gives the one sorted order; with equal keys (rare for
+    random draws) the stable sort runs.
+    """
+    order = np.argsort(key)
+    if (np.diff(key[order]) == 0).any():
+        return np.argsort(key, kind="stable")
+    return order
