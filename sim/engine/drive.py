@@ -65,7 +65,9 @@ class Route(NamedTuple):
     minutes at each stop (before door deliveries); ``clock`` the legs' and stops' minutes
     in the order the clock adds them (after a 0 for the departure time); ``door`` and
     ``multi`` mark the village stops with door delivery and those other vehicles also serve;
-    ``distinct`` tells that no stop repeats; ``locker`` marks the stops at a locker.
+    ``distinct`` tells that no stop repeats; ``locker`` marks the stops at a locker;
+    ``any_locker``, ``shared_locker`` (a locker other vehicles also serve), ``any_multi``
+    and ``any_door`` tell whether some stop is of that kind.
     """
 
     stops: np.ndarray
@@ -84,6 +86,7 @@ class Route(NamedTuple):
     any_locker: bool
     shared_locker: bool
     any_multi: bool
+    any_door: bool
 
 
 def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: bool) -> Route:
@@ -95,12 +98,20 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
     to = np.empty(n + 1, dtype=np.int64)
     to[:-1], to[-1] = stops, veh.base
     vills = stops - 1 - county.n_townships
-    door = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _DOOR
-    multi = np.ones(n, dtype=bool) if town else st.multi_visit[vills]
-    locker = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _LOCKER
-    clock = np.zeros(2 * n + 2)
+    if town:
+        door = locker = np.zeros(n, dtype=bool)
+        multi = np.ones(n, dtype=bool)
+        any_locker = shared_locker = False
+        any_multi = n > 0
+    else:
+        kind = county.village_kind[vills]
+        door, locker, multi = kind == _DOOR, kind == _LOCKER, st.multi_visit[vills]
+        any_locker = bool(locker.any())
+        shared_locker = any_locker and bool((locker & multi).any())
+        any_multi = bool(multi.any())
+    clock = np.full(2 * n + 2, stop_min + 0.0)
+    clock[0] = 0.0
     clock[1::2] = county.time_min[veh.vtype][frm, to]
-    clock[2:-1:2] = stop_min + 0.0
     return Route(
         stops=stops,
         clock=clock,
@@ -113,11 +124,12 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
         multi=multi,
         stop_min=stop_min,
         town=town,
-        distinct=len(np.unique(stops)) == n,
+        distinct=len(set(stops.tolist())) == n,
         locker=locker,
-        any_locker=bool(locker.any()),
-        shared_locker=bool((locker & multi).any()),
-        any_multi=bool(multi.any()),
+        any_locker=any_locker,
+        shared_locker=shared_locker,
+        any_multi=any_multi,
+        any_door=not town and bool(door.any()),
     )
 
 
@@ -126,7 +138,7 @@ def _legs(
 ) -> _RunLegs:
     """The legs of a run leaving now: times as one running sum, in the clock's order."""
     dwell = rt.dwell
-    if rt.door.any():
+    if rt.any_door:
         dwell = dwell.copy()
         door_min = st.sc.facilities.village_points.door_min_per_parcel
         dwell[rt.door] = rt.stop_min + door_min * n_drop[rt.door]

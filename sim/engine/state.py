@@ -140,9 +140,12 @@ class _LaneQueue:
 
         The owner of an entry is ``pos`` of its village (the village's place in a loop).
         """
-        self._merge()
+        if self._chunks or self._dead > len(self._ids) // 2:
+            self._merge()
         owner = pos[self._vill]
-        sel = np.flatnonzero((owner >= 0) & (self._ready <= now))
+        mine = owner >= 0
+        mine &= self._ready <= now
+        sel = mine.nonzero()[0]
         return sel, owner[sel]
 
     def ready_keys(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,13 @@ def load_loop(
     Returns the parcels and their villages' places; with ``ordered`` the parcels come out by
     place, each village's in queue order (else in any order).
     """
-    found = [q.ready(pos, now) for q in queues]
+    if len(queues) == 1 and not ordered:
+        sel, owner = queues[0].ready(pos, now)
+        if len(sel) <= cap:  # all of them, in queue order
+            return queues[0].remove(sel), owner
+        found = [(sel, owner)]
+    else:
+        found = [q.ready(pos, now) for q in queues]
     if len(found) == 1:
         sel, owner = found[0]
     else:
