@@ -125,12 +125,30 @@ def run(
             blocks.append(block)
     return Results(
         world=world,
-        parcels=pd.concat([t for b in blocks for t in b.parcels], ignore_index=True),
-        trips=pd.concat([b.trips for b in blocks], ignore_index=True),
+        parcels=_concat([t for b in blocks for t in b.parcels]),
+        trips=_concat([b.trips for b in blocks]),
         replications=1 if only is not None else n,
         ends={(b.replication, b.county_code): b.end for b in blocks},
-        skipped=pd.concat([b.skipped for b in blocks], ignore_index=True),
+        skipped=_concat([b.skipped for b in blocks]),
     )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True)``, without a copy when one frame has rows.
+
+    The one frame is returned as it is when the others are empty with the same columns and
+    dtypes and its index is already 0, 1, 2, ... (so the result is the same).
+    """
+    full = [f for f in frames if len(f)]
+    if len(full) == 1:
+        one = full[0]
+        index = one.index
+        plain = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+        if plain and all(
+            f.columns.equals(one.columns) and f.dtypes.equals(one.dtypes) for f in frames
+        ):
+            return one
+    return pd.concat(frames, ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -176,7 +194,9 @@ def simulate_block(
         replication=r,
         county_code=county.county_code,
         parcels=(
-            _parcel_table(county, r, sim.parcels, sim.on_vehicle, cats, index, sim.end),
+            _parcel_table(
+                county, r, sim.parcels, sim.on_vehicle, cats, index, sim.end, stage=sim.stage
+            ),
             _outbound_table(county, r, sim.outbound, sim.out_on_vehicle, cats, index, sim.end),
         ),
         trips=_trip_table(county, r, sim.trips),
@@ -290,7 +310,7 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
     on_vehicle[~moving] = -1
     trips = _Trips.join(st.trips, end)
-    return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end)
+    return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end, stage)
 
 
 def _delay_by_kind(sc: Scenario) -> np.ndarray:

@@ -304,6 +304,7 @@ class _Run:
     out_on_vehicle: np.ndarray
     skipped: list[tuple]
     end: float
+    stage: np.ndarray | None = None  # inbound parcels' stage codes at ``end``
 
 
 @dataclass(eq=False)

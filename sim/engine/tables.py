@@ -94,8 +94,12 @@ def _parcel_table(
     cats: Categories,
     index: int,
     end: float,
+    *,
+    stage: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    stage = _stage(p, end)
+    """Rows of the parcel table for inbound parcels (``stage``: from :func:`_stage`)."""
+    if stage is None:
+        stage = _stage(p, end)
     state = np.ones(len(stage), dtype=np.int8)  # in_system
     state[stage == _STAGE["picked_up"]] = 0
     state[stage == _STAGE["returned"]] = 3
@@ -112,6 +116,7 @@ def _parcel_table(
     place[at_vill] = 1 + n_t + p.village[at_vill]
     placed = place < len(cats.places) - 1
     place[placed] += cats.place_offset[index]
+    t_township = _upto(p.t_township, end)
     return pd.DataFrame(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
@@ -124,9 +129,9 @@ def _parcel_table(
             "t_created": p.t_created,
             "t_sorted": _upto(p.t_sorted, end),
             "t_shuttle_depart": _upto(p.t_shuttle, end),
-            "t_township": _upto(p.t_township, end),
+            "t_township": t_township,
             "t_loop_depart": _upto(p.t_loop, end),
-            "t_point": np.where(p.held, _upto(p.t_township, end), _upto(p.t_point, end)),
+            "t_point": np.where(p.held, t_township, _upto(p.t_point, end)),
             "t_picked_up": _upto(p.t_pickup, end),
             "t_returned": _upto(p.t_returned, end),
             "t_collected": np.full(len(stage), np.nan),
