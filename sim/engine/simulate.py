@@ -327,25 +327,26 @@ def _delay_by_kind(sc: Scenario) -> np.ndarray:
 def _shares_a_leg(county: County) -> np.ndarray:
     """Per vehicle (shuttles, village vehicles, buses): it drives a leg another one drives."""
     n_f = len(county.codes)
-    legs = []
+    legs: list[set[int]] = []
     n_sh = len(county.shuttles)
     for i, veh in enumerate((*county.shuttles, *county.village_vehicles, *county.buses)):
-        mine = []
+        mine: set[int] = set()
         for loop in veh.routes:
-            days = [np.ones(len(loop), dtype=bool)]
+            paths = [loop.tolist()]
             if n_sh <= i < n_sh + len(county.village_vehicles):  # loops differ by weekday
-                vills = loop - 1 - county.n_townships
-                days = [county.village_visit_days[veh.lane, vills, wd] for wd in range(7)]
-            for today in days:
-                if len(days) > 1 and not today.any():
-                    continue  # no run of this loop that weekday
-                path = np.concatenate([[veh.base], loop[today], [veh.base]])
-                mine.append(path[:-1] * n_f + path[1:])
-        legs.append(np.unique(np.concatenate(mine)) if mine else np.empty(0, dtype=np.int64))
-    every = np.concatenate([*legs, np.empty(0, dtype=np.int64)])
-    values, counts = np.unique(every, return_counts=True)
-    shared = values[counts > 1]
-    return np.array([bool(np.isin(mine, shared).any()) for mine in legs], dtype=bool)
+                days = county.village_visit_days[veh.lane, loop - 1 - county.n_townships]
+                # One path per weekday with a stop (no run of this loop on the others).
+                paths = [loop[today].tolist() for today in days.T if today.any()]
+            for stops in paths:
+                path = [veh.base, *stops, veh.base]
+                mine.update(a * n_f + b for a, b in zip(path[:-1], path[1:], strict=True))
+        legs.append(mine)
+    seen: set[int] = set()
+    shared: set[int] = set()
+    for mine in legs:
+        shared |= seen & mine
+        seen |= mine
+    return np.array([not mine.isdisjoint(shared) for mine in legs], dtype=bool)
 
 
 def _visitors(county: County) -> np.ndarray:

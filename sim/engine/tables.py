@@ -70,6 +70,7 @@ class Categories:
 
 def _stage(p: _Parcels, end: float) -> np.ndarray:
     """Stage code of every parcel at time ``end``."""
+    # The last stage reached: stage codes grow along the list, so it is the largest code.
     stage = np.zeros(len(p.village), dtype=np.int8)
     for col, name in (
         (p.t_sorted, "awaiting_shuttle"),
@@ -80,7 +81,7 @@ def _stage(p: _Parcels, end: float) -> np.ndarray:
         (p.t_pickup, "picked_up"),
         (p.t_returned, "returned"),
     ):
-        stage[col <= end] = _STAGE[name]
+        np.maximum(stage, (col <= end).view(np.int8) * np.int8(_STAGE[name]), out=stage)
     # Parcels held at the township point await pickup there, not a loop.
     stage[(stage == _STAGE["awaiting_loop"]) & p.held] = _STAGE["awaiting_pickup"]
     return stage

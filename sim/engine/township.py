@@ -82,11 +82,14 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     if not len(ids):
         return
     town = p.township[ids]
-    lane = np.where(st.shared[town], st.n_c, p.carrier[ids]).astype(np.int64)
-    key = queue_of(st, town, lane)
+    if st.shared.all():  # every parcel in its township's shared lane
+        key = town * (st.n_c + 1) + st.n_c
+    else:
+        lane = np.where(st.shared[town], st.n_c, p.carrier[ids]).astype(np.int64)
+        key = queue_of(st, town, lane)
     order = stable_order(key)
     ids, at, key = ids[order], at[order], key[order]
     vill = p.village[ids]
-    cut = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1, [len(key)]])
-    for a, b in zip(cut[:-1], cut[1:]):
-        st.town_queues[key[a]].push(ids[a:b], vill[a:b], at[a:b])
+    cut = [0, *(np.flatnonzero(key[1:] != key[:-1]) + 1).tolist(), len(key)]
+    for a, b in zip(cut[:-1], cut[1:], strict=False):
+        st.town_queues[int(key[a])].push(ids[a:b], vill[a:b], at[a:b])
