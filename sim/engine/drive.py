@@ -147,7 +147,7 @@ def _legs(
     else:
         clock = rt.clock.copy()
     clock[0] = st.env.now
-    np.cumsum(clock, out=clock)
+    np.add.accumulate(clock, out=clock)  # np.cumsum, without its dispatch
     run = st.runs
     st.runs += 1
     return _RunLegs(run, vi, kind, rt.frm, rt.to, clock, rt.km, dwell, n_drop, ids)
@@ -282,7 +282,7 @@ def _at_once(
     if rt.any_locker:
         ids = ids[stable_order(stop_of)]
         bounds = np.zeros(len(at) + 1, dtype=np.int64)
-        np.cumsum(n_drop, out=bounds[1:])
+        np.add.accumulate(n_drop, out=bounds[1:])
         locker = np.repeat(rt.locker, n_drop)
         _drop(st, False, ids[~locker], np.repeat(at[~rt.locker], n_drop[~rt.locker]))
         for j in np.flatnonzero(rt.locker).tolist():
@@ -294,7 +294,7 @@ def _at_once(
         _drop(st, False, ids, at[stop_of])
     net = n_drop - board.n_back
     if out_queues is not None:
-        on_board = board.n_ids - np.cumsum(net)
+        on_board = board.n_ids - net.cumsum()
         queues = [out_queues[out_index(st, int(f))] for f in rt.stops]
         board.outbound, n_col = collect_at_once(st, queues, on_board, _capacity(st, veh)[0], vi, at)
         net -= n_col
