@@ -25,7 +25,7 @@ import simpy
 from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN, stable_order
 from sim.engine.outbound import out_index
 from sim.engine.state import State, _Fifo, _RunLegs
-from sim.engine.stops import at_locker, collect, collect_at_once
+from sim.engine.stops import at_locker, at_lockers, collect, collect_at_once
 from sim.engine.township import at_townships, queue_of
 from sim.world import Vehicle
 
@@ -281,15 +281,14 @@ def _at_once(
     board = _Board(len(ids), n_drop.copy(), np.zeros(len(at), dtype=np.int64), _NO_COUNTS)
     if rt.any_locker:
         ids = ids[stable_order(stop_of)]
-        bounds = np.zeros(len(at) + 1, dtype=np.int64)
-        np.add.accumulate(n_drop, out=bounds[1:])
         locker = np.repeat(rt.locker, n_drop)
         _drop(st, False, ids[~locker], np.repeat(at[~rt.locker], n_drop[~rt.locker]))
-        for j in np.flatnonzero(rt.locker).tolist():
-            back = at_locker(st, ids[bounds[j] : bounds[j + 1]], at[j], int(rt.vills[j]))
-            if len(back):
-                board.n_back[j] = len(back)
-                board.refused.append(back)
+        # The lockers at once: the run's stops are distinct and no other vehicle serves them.
+        lk = rt.locker
+        n_back, back = at_lockers(st, ids[locker], n_drop[lk], at[lk], rt.vills[lk].tolist())
+        board.n_back[lk] = n_back
+        if len(back):
+            board.refused.append(back)
     else:
         _drop(st, False, ids, at[stop_of])
     net = n_drop - board.n_back

@@ -64,6 +64,40 @@ def at_locker(st: State, ids: np.ndarray, now: float, v: int) -> np.ndarray:
     return back
 
 
+def at_lockers(
+    st: State, ids: np.ndarray, n_drop: np.ndarray, at: np.ndarray, vills: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop parcels at the lockers of distinct villages ``vills``, reached at times ``at``.
+
+    ``ids`` holds the first locker's ``n_drop[0]`` parcels, then the next one's, and so on.
+    The same as :func:`at_locker` at each in turn, as no parcel or locker is shared between
+    them. Returns how many each refused, and the refused parcels in that order.
+    """
+    p, lockers = st.p, st.lockers
+    held, keep = [], np.ones(len(ids), dtype=bool)
+    n_back = np.zeros(len(vills), dtype=np.int64)
+    start = 0
+    for j, v in enumerate(vills):
+        held.append(lockers[v][lockers[v] > at[j]])
+        free = max(st.locker_cap - len(held[j]), 0)
+        end = start + int(n_drop[j])
+        if end - start > free:
+            keep[start + free : end] = False
+            n_back[j] = end - start - free
+        start = end
+    back = ids[~keep]
+    p.overflows[back] += 1
+    ids, n_in = ids[keep], n_drop - n_back
+    t = np.repeat(at, n_in)
+    p.t_point[ids] = t
+    pickup(st, ids, t, st.delay_by_kind[_LOCKER])
+    release = np.where(np.isnan(p.t_pickup[ids]), p.t_returned[ids], p.t_pickup[ids])
+    cut = [0, *np.add.accumulate(n_in).tolist()]
+    for j, v in enumerate(vills):
+        lockers[v] = np.concatenate([held[j], release[cut[j] : cut[j + 1]]])
+    return n_back, back
+
+
 def collect(st: State, q: _Fifo, room: int, vi: int, now: float) -> np.ndarray:
     """Take on the outbound parcels ready at a stop at ``now``, up to ``room``."""
     got = q.take(min(q.n_ready(now), room))
