@@ -109,7 +109,8 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
         any_locker = bool(locker.any())
         shared_locker = any_locker and bool((locker & multi).any())
         any_multi = bool(multi.any())
-    clock = np.full(2 * n + 2, stop_min + 0.0)
+    clock = np.empty(2 * n + 2)
+    clock[0::2] = stop_min + 0.0
     clock[0] = 0.0
     clock[1::2] = county.time_min[veh.vtype][frm, to]
     return Route(
@@ -119,7 +120,7 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
         to=to,
         km=county.km[veh.vtype][frm, to],
         vills=vills,
-        dwell=np.full(n, stop_min + 0.0),
+        dwell=clock[2:-1:2].copy(),
         door=door,
         multi=multi,
         stop_min=stop_min,
@@ -183,7 +184,11 @@ def drive(
     if unseen and out_queues is None and not rt.any_locker:
         # Nothing on this run can be observed by another process before it is back.
         _drop(st, rt.town, ids, at[stop_of])
-        yield from wait_until(env, legs.clock[-1])
+        back, d = legs.clock[-1], legs.clock[-1] - env.now
+        if env.now + d == back:  # one delay lands on it (see delays_to)
+            yield env.timeout(d)
+        else:
+            yield from wait_until(env, back)
         return
     shared = rt.any_multi if out_queues is not None else rt.shared_locker
     if unseen and not rt.town and rt.distinct and not shared:

@@ -118,6 +118,7 @@ def _parcel_table(
     placed = place < len(cats.places) - 1
     place[placed] += cats.place_offset[index]
     t_township = _upto(p.t_township, end)
+    nan = np.full(len(stage), np.nan)
     return pd.DataFrame(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
@@ -135,9 +136,9 @@ def _parcel_table(
             "t_point": np.where(p.held, t_township, _upto(p.t_point, end)),
             "t_picked_up": _upto(p.t_pickup, end),
             "t_returned": _upto(p.t_returned, end),
-            "t_collected": np.full(len(stage), np.nan),
-            "t_centre": np.full(len(stage), np.nan),
-            "t_trunk": np.full(len(stage), np.nan),
+            "t_collected": nan,  # the frame copies each column into its block
+            "t_centre": nan,
+            "t_trunk": nan,
             "held_at_township": p.held,
             "point_kind": _from_codes(
                 np.where(p.held, len(POINT_KINDS), county.village_kind[p.village]),

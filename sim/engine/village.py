@@ -27,6 +27,7 @@ def _loops_by_weekday(st: State, veh: Vehicle) -> list[list[_Loop]]:
     stop_min = st.sc.facilities.village_points.service_time_min
     visits = county.village_visit_days[veh.lane]
     week: list[list[_Loop]] = [[] for _ in range(7)]
+    nowhere = np.full(county.n_villages, -1, dtype=np.int64)
     for loop in veh.routes:
         all_vills = loop - 1 - county.n_townships
         days = visits[all_vills]  # (stop, weekday)
@@ -38,7 +39,7 @@ def _loops_by_weekday(st: State, veh: Vehicle) -> list[list[_Loop]]:
             rt = route(st, veh, stops, stop_min, town=False)
             # As sim.plan.tour_minutes: the legs' minutes summed, plus the stops'.
             planned = float(county.time_min[veh.vtype][rt.frm, rt.to].sum() + stop_min * len(stops))
-            pos = np.full(county.n_villages, -1, dtype=np.int64)
+            pos = nowhere.copy()
             pos[vills] = np.arange(len(vills))
             week[weekday].append((rt, vills, planned, queues, pos))
     return week
