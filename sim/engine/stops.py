@@ -22,8 +22,16 @@ def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | n
     value or one per parcel; the delay comes from the parcel's own uniform draw.
     """
     p = st.p
-    delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
+    delay = p.pickup_u[ids]  # a copy, turned in place into -log1p(-u) * mean_h * 60
+    np.negative(delay, out=delay)
+    np.log1p(delay, out=delay)
+    np.negative(delay, out=delay)
+    delay *= mean_h
+    delay *= 60.0
     late = delay > st.hold_min
+    if not late.any():
+        p.t_pickup[ids] = at + delay
+        return
     ok = ~late
     at_ok, at_late = (at[ok], at[late]) if isinstance(at, np.ndarray) else (at, at)
     p.t_pickup[ids[ok]] = at_ok + delay[ok]
