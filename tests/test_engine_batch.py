@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import sim
 from sim.engine import _LaneQueue, _simulate
 from sim.engine.constants import stable_order
+from sim.engine.demand import _stable_argsort
 from sim.engine.drive import delays_to
 from sim.engine.township import load_loop
 
@@ -35,6 +36,14 @@ def test_delays_to_a_time_one_sum_cannot_reach() -> None:
 def test_stable_order_is_a_stable_argsort(keys: list[int]) -> None:
     key = np.array(keys, dtype=np.int64)
     assert np.array_equal(stable_order(key), np.argsort(key, kind="stable"))
+
+
+@given(st.lists(st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.999]), max_size=40), max_size=6))
+def test_shuffle_sort_is_a_stable_argsort(runs: list[list[float]]) -> None:
+    # Keys as in the demand: slot number plus a draw, with ties within and between runs.
+    size = np.array([len(r) for r in runs], dtype=np.int64)
+    key = np.array([i + u for i, r in enumerate(runs) for u in r], dtype=float)
+    assert np.array_equal(_stable_argsort(key, size), np.argsort(key, kind="stable"))
 
 
 def _reference_load(fifos: dict[int, list], vills: list[int], cap: int, now: float) -> list:

@@ -37,13 +37,16 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     # Order: day, wave, then parcels in random order within the wave.
     per = split.transpose(0, 2, 1).reshape(-1)  # (day, wave, village)
     village = np.repeat(np.tile(np.arange(county.n_villages), days * len(waves)), per)
-    slot = np.repeat(np.arange(days * len(waves)), per.reshape(days * len(waves), -1).sum(1))
-    t_created = (slot // len(waves)) * DAY_MIN + wave_min[slot % len(waves)]
+    slots = np.arange(days * len(waves))
+    size = per.reshape(days * len(waves), -1).sum(1)
+    slot = np.repeat(slots, size)
+    t_created = np.repeat((slots // len(waves)) * DAY_MIN + wave_min[slots % len(waves)], size)
     # Shuffle within each wave: sort by (slot, random key).
-    order = np.argsort(slot + rng.random(len(village)), kind="stable")
+    order = _stable_argsort(slot + rng.random(len(village)), size)
     village = village[order]
     n = len(village)
-    nan = np.full(n, np.nan)
+    # The stage times, not reached yet: one block, a row per stage.
+    t_sorted, t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = np.full((7, n), np.nan)
     carrier = draw_carriers(sc, f"carrier:{county.county_code}", replication, n)
     route_u = stream(sc.seed, f"route:{county.county_code}", replication).random(n)
     return _Parcels(
@@ -51,13 +54,13 @@ def generate_demand(county: County, replication: int) -> _Parcels:
         township=county.village_township[village],
         t_created=t_created,  # slot is already sorted, so t_created is unchanged by order
         pickup_u=stream(sc.seed, f"pickup:{county.county_code}", replication).random(n),
-        t_sorted=nan.copy(),
-        t_shuttle=nan.copy(),
-        t_township=nan.copy(),
-        t_loop=nan.copy(),
-        t_point=nan.copy(),
-        t_pickup=nan.copy(),
-        t_returned=nan.copy(),
+        t_sorted=t_sorted,
+        t_shuttle=t_shuttle,
+        t_township=t_township,
+        t_loop=t_loop,
+        t_point=t_point,
+        t_pickup=t_pickup,
+        t_returned=t_returned,
         held=held_at_township(county, village, carrier, route_u),
         overflows=np.zeros(n, dtype=np.int16),
         carrier=carrier,
@@ -79,7 +82,8 @@ def held_at_township(
     town = county.village_township[village]
     shared = county.township_shared
     lane = np.where(shared[town], n_c, carrier) if shared is not None else np.full_like(town, n_c)
-    by_loop = county.village_visit_days[lane, village].any(axis=1)
+    visited = np.asarray(county.village_visit_days.any(axis=2))  # (lane, village)
+    by_loop = visited[lane, village]
     by_bus = np.zeros(len(village), dtype=bool)
     if county.buses:
         assert county.village_bus is not None  # build_county always sets village_bus
@@ -97,6 +101,28 @@ def _bus_shares(county: County) -> np.ndarray:
 
 def draw_carriers(sc: Scenario, name: str, replication: int, n: int) -> np.ndarray:
     """Carrier index of ``n`` parcels, by market share, from the named stream."""
+    if len(sc.carriers) == 1:  # every draw picks the only carrier
+        return np.zeros(n, dtype=np.int8)
     cum = np.cumsum([c.share for c in sc.carriers])
     u = stream(sc.seed, name, replication).random(n) * cum[-1]
     return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1).astype(np.int8)
+
+
+def _stable_argsort(key: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of float keys in runs of ``size`` keys, run by run.
+
+    Each run's keys lie between those of the runs before and after it (a slot number plus
+    a uniform draw), so sorting run by run gives the one sort's order. Without equal keys in
+    a run every sort gives the same order, so the faster unstable sort is used; with equal
+    keys (rare for random draws) the run is sorted stably.
+    """
+    order = np.empty(len(key), dtype=np.int64)
+    bounds = [0, *np.add.accumulate(size).tolist()]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b > a:
+            run = key[a:b]
+            part = np.argsort(run)
+            if (np.diff(run[part]) == 0).any():
+                part = np.argsort(run, kind="stable")
+            order[a:b] = part + a
+    return order

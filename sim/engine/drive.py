@@ -25,7 +25,7 @@ import simpy
 from sim.engine.constants import _DOOR, _LOCKER, DAY_MIN, stable_order
 from sim.engine.outbound import out_index
 from sim.engine.state import State, _Fifo, _RunLegs
-from sim.engine.stops import at_locker, collect, collect_at_once
+from sim.engine.stops import at_locker, at_lockers, collect, collect_at_once
 from sim.engine.township import at_townships, queue_of
 from sim.world import Vehicle
 
@@ -65,7 +65,9 @@ class Route(NamedTuple):
     minutes at each stop (before door deliveries); ``clock`` the legs' and stops' minutes
     in the order the clock adds them (after a 0 for the departure time); ``door`` and
     ``multi`` mark the village stops with door delivery and those other vehicles also serve;
-    ``distinct`` tells that no stop repeats; ``locker`` marks the stops at a locker.
+    ``distinct`` tells that no stop repeats; ``locker`` marks the stops at a locker;
+    ``any_locker``, ``shared_locker`` (a locker other vehicles also serve), ``any_multi``
+    and ``any_door`` tell whether some stop is of that kind.
     """
 
     stops: np.ndarray
@@ -84,6 +86,7 @@ class Route(NamedTuple):
     any_locker: bool
     shared_locker: bool
     any_multi: bool
+    any_door: bool
 
 
 def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: bool) -> Route:
@@ -95,12 +98,21 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
     to = np.empty(n + 1, dtype=np.int64)
     to[:-1], to[-1] = stops, veh.base
     vills = stops - 1 - county.n_townships
-    door = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _DOOR
-    multi = np.ones(n, dtype=bool) if town else st.multi_visit[vills]
-    locker = np.zeros(n, dtype=bool) if town else county.village_kind[vills] == _LOCKER
-    clock = np.zeros(2 * n + 2)
+    if town:
+        door = locker = np.zeros(n, dtype=bool)
+        multi = np.ones(n, dtype=bool)
+        any_locker = shared_locker = False
+        any_multi = n > 0
+    else:
+        kind = county.village_kind[vills]
+        door, locker, multi = kind == _DOOR, kind == _LOCKER, st.multi_visit[vills]
+        any_locker = bool(locker.any())
+        shared_locker = any_locker and bool((locker & multi).any())
+        any_multi = bool(multi.any())
+    clock = np.empty(2 * n + 2)
+    clock[0::2] = stop_min + 0.0
+    clock[0] = 0.0
     clock[1::2] = county.time_min[veh.vtype][frm, to]
-    clock[2:-1:2] = stop_min + 0.0
     return Route(
         stops=stops,
         clock=clock,
@@ -108,16 +120,17 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
         to=to,
         km=county.km[veh.vtype][frm, to],
         vills=vills,
-        dwell=np.full(n, stop_min + 0.0),
+        dwell=clock[2:-1:2].copy(),
         door=door,
         multi=multi,
         stop_min=stop_min,
         town=town,
-        distinct=len(np.unique(stops)) == n,
+        distinct=len(set(stops.tolist())) == n,
         locker=locker,
-        any_locker=bool(locker.any()),
-        shared_locker=bool((locker & multi).any()),
-        any_multi=bool(multi.any()),
+        any_locker=any_locker,
+        shared_locker=shared_locker,
+        any_multi=any_multi,
+        any_door=not town and bool(door.any()),
     )
 
 
@@ -126,7 +139,7 @@ def _legs(
 ) -> _RunLegs:
     """The legs of a run leaving now: times as one running sum, in the clock's order."""
     dwell = rt.dwell
-    if rt.door.any():
+    if rt.any_door:
         dwell = dwell.copy()
         door_min = st.sc.facilities.village_points.door_min_per_parcel
         dwell[rt.door] = rt.stop_min + door_min * n_drop[rt.door]
@@ -135,7 +148,7 @@ def _legs(
     else:
         clock = rt.clock.copy()
     clock[0] = st.env.now
-    np.cumsum(clock, out=clock)
+    np.add.accumulate(clock, out=clock)  # np.cumsum, without its dispatch
     run = st.runs
     st.runs += 1
     return _RunLegs(run, vi, kind, rt.frm, rt.to, clock, rt.km, dwell, n_drop, ids)
@@ -171,7 +184,11 @@ def drive(
     if unseen and out_queues is None and not rt.any_locker:
         # Nothing on this run can be observed by another process before it is back.
         _drop(st, rt.town, ids, at[stop_of])
-        yield from wait_until(env, legs.clock[-1])
+        back, d = legs.clock[-1], legs.clock[-1] - env.now
+        if env.now + d == back:  # one delay lands on it (see delays_to)
+            yield env.timeout(d)
+        else:
+            yield from wait_until(env, back)
         return
     shared = rt.any_multi if out_queues is not None else rt.shared_locker
     if unseen and not rt.town and rt.distinct and not shared:
@@ -269,20 +286,19 @@ def _at_once(
     board = _Board(len(ids), n_drop.copy(), np.zeros(len(at), dtype=np.int64), _NO_COUNTS)
     if rt.any_locker:
         ids = ids[stable_order(stop_of)]
-        bounds = np.zeros(len(at) + 1, dtype=np.int64)
-        np.cumsum(n_drop, out=bounds[1:])
         locker = np.repeat(rt.locker, n_drop)
         _drop(st, False, ids[~locker], np.repeat(at[~rt.locker], n_drop[~rt.locker]))
-        for j in np.flatnonzero(rt.locker).tolist():
-            back = at_locker(st, ids[bounds[j] : bounds[j + 1]], at[j], int(rt.vills[j]))
-            if len(back):
-                board.n_back[j] = len(back)
-                board.refused.append(back)
+        # The lockers at once: the run's stops are distinct and no other vehicle serves them.
+        lk = rt.locker
+        n_back, back = at_lockers(st, ids[locker], n_drop[lk], at[lk], rt.vills[lk].tolist())
+        board.n_back[lk] = n_back
+        if len(back):
+            board.refused.append(back)
     else:
         _drop(st, False, ids, at[stop_of])
     net = n_drop - board.n_back
     if out_queues is not None:
-        on_board = board.n_ids - np.cumsum(net)
+        on_board = board.n_ids - net.cumsum()
         queues = [out_queues[out_index(st, int(f))] for f in rt.stops]
         board.outbound, n_col = collect_at_once(st, queues, on_board, _capacity(st, veh)[0], vi, at)
         net -= n_col

@@ -43,8 +43,12 @@ def out_at_township(st: State, ids: np.ndarray, now: float) -> None:
     """A village vehicle brings collected parcels home to its township point."""
     o = st.o
     o.t_township[ids] = now
-    for t in np.unique(o.township[ids]):
-        st.out_town[t].push(ids[o.township[ids] == t], float(now))
+    town = o.township[ids]
+    if len(town) and (town == town[0]).all():  # one township (a loop's usual case)
+        st.out_town[int(town[0])].push(ids, float(now))
+        return
+    for t in np.unique(town):
+        st.out_town[t].push(ids[town == t], float(now))
 
 
 def out_at_centre(st: State, ids: np.ndarray, now: float) -> None:

@@ -125,12 +125,30 @@ def run(
             blocks.append(block)
     return Results(
         world=world,
-        parcels=pd.concat([t for b in blocks for t in b.parcels], ignore_index=True),
-        trips=pd.concat([b.trips for b in blocks], ignore_index=True),
+        parcels=_concat([t for b in blocks for t in b.parcels]),
+        trips=_concat([b.trips for b in blocks]),
         replications=1 if only is not None else n,
         ends={(b.replication, b.county_code): b.end for b in blocks},
-        skipped=pd.concat([b.skipped for b in blocks], ignore_index=True),
+        skipped=_concat([b.skipped for b in blocks]),
     )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True)``, without a copy when one frame has rows.
+
+    The one frame is returned as it is when the others are empty with the same columns and
+    dtypes and its index is already 0, 1, 2, ... (so the result is the same).
+    """
+    full = [f for f in frames if len(f)]
+    if len(full) == 1:
+        one = full[0]
+        index = one.index
+        plain = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+        if plain and all(
+            f.columns.equals(one.columns) and f.dtypes.equals(one.dtypes) for f in frames
+        ):
+            return one
+    return pd.concat(frames, ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -176,7 +194,9 @@ def simulate_block(
         replication=r,
         county_code=county.county_code,
         parcels=(
-            _parcel_table(county, r, sim.parcels, sim.on_vehicle, cats, index, sim.end),
+            _parcel_table(
+                county, r, sim.parcels, sim.on_vehicle, cats, index, sim.end, stage=sim.stage
+            ),
             _outbound_table(county, r, sim.outbound, sim.out_on_vehicle, cats, index, sim.end),
         ),
         trips=_trip_table(county, r, sim.trips),
@@ -290,7 +310,7 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
     on_vehicle[~moving] = -1
     trips = _Trips.join(st.trips, end)
-    return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end)
+    return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end, stage)
 
 
 def _delay_by_kind(sc: Scenario) -> np.ndarray:
@@ -307,25 +327,26 @@ def _delay_by_kind(sc: Scenario) -> np.ndarray:
 def _shares_a_leg(county: County) -> np.ndarray:
     """Per vehicle (shuttles, village vehicles, buses): it drives a leg another one drives."""
     n_f = len(county.codes)
-    legs = []
+    legs: list[set[int]] = []
     n_sh = len(county.shuttles)
     for i, veh in enumerate((*county.shuttles, *county.village_vehicles, *county.buses)):
-        mine = []
+        mine: set[int] = set()
         for loop in veh.routes:
-            days = [np.ones(len(loop), dtype=bool)]
+            paths = [loop.tolist()]
             if n_sh <= i < n_sh + len(county.village_vehicles):  # loops differ by weekday
-                vills = loop - 1 - county.n_townships
-                days = [county.village_visit_days[veh.lane, vills, wd] for wd in range(7)]
-            for today in days:
-                if len(days) > 1 and not today.any():
-                    continue  # no run of this loop that weekday
-                path = np.concatenate([[veh.base], loop[today], [veh.base]])
-                mine.append(path[:-1] * n_f + path[1:])
-        legs.append(np.unique(np.concatenate(mine)) if mine else np.empty(0, dtype=np.int64))
-    every = np.concatenate([*legs, np.empty(0, dtype=np.int64)])
-    values, counts = np.unique(every, return_counts=True)
-    shared = values[counts > 1]
-    return np.array([bool(np.isin(mine, shared).any()) for mine in legs], dtype=bool)
+                days = county.village_visit_days[veh.lane, loop - 1 - county.n_townships]
+                # One path per weekday with a stop (no run of this loop on the others).
+                paths = [loop[today].tolist() for today in days.T if today.any()]
+            for stops in paths:
+                path = [veh.base, *stops, veh.base]
+                mine.update(a * n_f + b for a, b in zip(path[:-1], path[1:], strict=True))
+        legs.append(mine)
+    seen: set[int] = set()
+    shared: set[int] = set()
+    for mine in legs:
+        shared |= seen & mine
+        seen |= mine
+    return np.array([not mine.isdisjoint(shared) for mine in legs], dtype=bool)
 
 
 def _visitors(county: County) -> np.ndarray:

@@ -73,9 +73,7 @@ def sorter(st: State) -> Generator[simpy.Event, Any, None]:
             route = np.where(by_bus, st.n_sh + line, route)
         order = stable_order(route)
         ids, done, route = ids[order], done[order], route[order]
-        cut = np.flatnonzero(np.diff(route)) + 1
-        for part_ids, part_t, rt in zip(
-            np.split(ids, cut), np.split(done, cut), route[np.r_[0, cut]]
-        ):
-            st.shuttle_queues[rt].push(part_ids, part_t)
+        cut = [0, *(np.flatnonzero(route[1:] != route[:-1]) + 1).tolist(), len(route)]
+        for a, b in zip(cut[:-1], cut[1:], strict=False):
+            st.shuttle_queues[int(route[a])].push(ids[a:b], done[a:b])
         yield env.timeout(k / rate_per_min)

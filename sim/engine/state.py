@@ -88,61 +88,79 @@ class _Fifo:
 class _LaneQueue:
     """Parcels of one lane at one township point, ordered by (village, arrival) when taken.
 
-    Entries are kept unordered in arrays (id, village, ready time, key); ``key`` orders the
-    entries of one village first in, first out: pushes get increasing keys, parcels put back
-    at the head get keys below every key handed out so far.
+    Entries are kept unordered in arrays (id, village, ready time, key), in the order they
+    were pushed; ``key`` orders the entries of one village first in, first out: pushes get
+    increasing keys, parcels put back at the head get keys below every key handed out so
+    far. The arrays grow in place (with room to spare), so a push copies only its parcels.
     """
 
-    __slots__ = ("_chunks", "_dead", "_front", "_ids", "_key", "_next", "_ready", "_vill")
+    __slots__ = ("_dead", "_front", "_ids", "_key", "_n", "_next", "_ready", "_vill")
 
     def __init__(self) -> None:
-        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._ids = _NONE
-        self._vill = _NONE
-        self._ready = _EMPTY_F
-        self._key = _NONE
+        self._ids: np.ndarray = _NONE
+        self._vill: np.ndarray = _NONE
+        self._ready: np.ndarray = _EMPTY_F
+        self._key: np.ndarray = _NONE
+        self._n = 0  # entries in use, at the start of the arrays
         self._next = 0
         self._front = 0
         self._dead = 0  # entries taken but not yet dropped from the arrays (ready = inf)
 
     def __len__(self) -> int:
-        return len(self._ids) - self._dead + sum(len(c[0]) for c in self._chunks)
+        return self._n - self._dead
 
     def push(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
         """Append parcels (of villages ``vill``) available from ``ready``, in order."""
         m = len(ids)
         if m:
-            self._chunks.append((ids, vill, ready, np.arange(self._next, self._next + m)))
+            self._append(ids, vill, ready, self._next)
             self._next += m
 
     def push_front(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
         """Put parcels back at the head of their villages' queues, in order."""
         m = len(ids)
         if m:
-            self._chunks.append((ids, vill, ready, np.arange(self._front - m, self._front)))
+            self._append(ids, vill, ready, self._front - m)
             self._front -= m
 
-    def _merge(self) -> None:
-        if self._dead > len(self._ids) // 2:
-            live = self._ready != np.inf
-            self._ids, self._vill = self._ids[live], self._vill[live]
-            self._ready, self._key = self._ready[live], self._key[live]
-            self._dead = 0
-        if self._chunks:
-            parts = [(self._ids, self._vill, self._ready, self._key), *self._chunks]
-            self._ids, self._vill, self._ready, self._key = (
-                np.concatenate([c[i] for c in parts]) for i in range(4)
-            )
-            self._chunks = []
+    def _append(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray, key0: int) -> None:
+        n, m = self._n, len(ids)
+        if n + m > len(self._ids):
+            size = max(2 * (n + m), 256)
+            grown = [np.empty(size, dtype=a.dtype) for a in (self._ids, self._vill, self._ready)]
+            for new, old in zip(grown, (self._ids, self._vill, self._ready), strict=True):
+                new[:n] = old[:n]
+            key = np.empty(size, dtype=np.int64)
+            key[:n] = self._key[:n]
+            self._ids, self._vill, self._ready = grown
+            self._key = key
+        self._ids[n : n + m] = ids
+        self._vill[n : n + m] = vill
+        self._ready[n : n + m] = ready
+        self._key[n : n + m] = np.arange(key0, key0 + m)
+        self._n = n + m
+
+    def _compact(self) -> None:
+        """Drop the entries taken, keeping the order of the others."""
+        n = self._n
+        live = self._ready[:n] != np.inf
+        k = int(np.count_nonzero(live))
+        for a in (self._ids, self._vill, self._ready, self._key):
+            a[:k] = a[:n][live]
+        self._n, self._dead = k, 0
 
     def ready(self, pos: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
         """Entries of the villages with ``pos >= 0`` available at ``now``, and their owners.
 
         The owner of an entry is ``pos`` of its village (the village's place in a loop).
         """
-        self._merge()
-        owner = pos[self._vill]
-        sel = np.flatnonzero((owner >= 0) & (self._ready <= now))
+        if self._dead > self._n // 2:
+            self._compact()
+        n = self._n
+        owner = pos[self._vill[:n]]
+        mine = owner >= 0
+        mine &= self._ready[:n] <= now
+        sel = mine.nonzero()[0]
         return sel, owner[sel]
 
     def ready_keys(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -286,6 +304,7 @@ class _Run:
     out_on_vehicle: np.ndarray
     skipped: list[tuple]
     end: float
+    stage: np.ndarray | None = None  # inbound parcels' stage codes at ``end``
 
 
 @dataclass(eq=False)

@@ -22,8 +22,16 @@ def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | n
     value or one per parcel; the delay comes from the parcel's own uniform draw.
     """
     p = st.p
-    delay = -np.log1p(-p.pickup_u[ids]) * mean_h * 60.0
+    delay = p.pickup_u[ids]  # a copy, turned in place into -log1p(-u) * mean_h * 60
+    np.negative(delay, out=delay)
+    np.log1p(delay, out=delay)
+    np.negative(delay, out=delay)
+    delay *= mean_h
+    delay *= 60.0
     late = delay > st.hold_min
+    if not late.any():
+        p.t_pickup[ids] = at + delay
+        return
     ok = ~late
     at_ok, at_late = (at[ok], at[late]) if isinstance(at, np.ndarray) else (at, at)
     p.t_pickup[ids[ok]] = at_ok + delay[ok]
@@ -62,6 +70,40 @@ def at_locker(st: State, ids: np.ndarray, now: float, v: int) -> np.ndarray:
     release = np.where(np.isnan(p.t_pickup[ids]), p.t_returned[ids], p.t_pickup[ids])
     lockers[v] = np.concatenate([held_now, release])
     return back
+
+
+def at_lockers(
+    st: State, ids: np.ndarray, n_drop: np.ndarray, at: np.ndarray, vills: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop parcels at the lockers of distinct villages ``vills``, reached at times ``at``.
+
+    ``ids`` holds the first locker's ``n_drop[0]`` parcels, then the next one's, and so on.
+    The same as :func:`at_locker` at each in turn, as no parcel or locker is shared between
+    them. Returns how many each refused, and the refused parcels in that order.
+    """
+    p, lockers = st.p, st.lockers
+    held, keep = [], np.ones(len(ids), dtype=bool)
+    n_back = np.zeros(len(vills), dtype=np.int64)
+    start = 0
+    for j, v in enumerate(vills):
+        held.append(lockers[v][lockers[v] > at[j]])
+        free = max(st.locker_cap - len(held[j]), 0)
+        end = start + int(n_drop[j])
+        if end - start > free:
+            keep[start + free : end] = False
+            n_back[j] = end - start - free
+        start = end
+    back = ids[~keep]
+    p.overflows[back] += 1
+    ids, n_in = ids[keep], n_drop - n_back
+    t = np.repeat(at, n_in)
+    p.t_point[ids] = t
+    pickup(st, ids, t, st.delay_by_kind[_LOCKER])
+    release = np.where(np.isnan(p.t_pickup[ids]), p.t_returned[ids], p.t_pickup[ids])
+    cut = [0, *np.add.accumulate(n_in).tolist()]
+    for j, v in enumerate(vills):
+        lockers[v] = np.concatenate([held[j], release[cut[j] : cut[j + 1]]])
+    return n_back, back
 
 
 def collect(st: State, q: _Fifo, room: int, vi: int, now: float) -> np.ndarray:

@@ -70,6 +70,7 @@ class Categories:
 
 def _stage(p: _Parcels, end: float) -> np.ndarray:
     """Stage code of every parcel at time ``end``."""
+    # The last stage reached: stage codes grow along the list, so it is the largest code.
     stage = np.zeros(len(p.village), dtype=np.int8)
     for col, name in (
         (p.t_sorted, "awaiting_shuttle"),
@@ -80,7 +81,7 @@ def _stage(p: _Parcels, end: float) -> np.ndarray:
         (p.t_pickup, "picked_up"),
         (p.t_returned, "returned"),
     ):
-        stage[col <= end] = _STAGE[name]
+        np.maximum(stage, (col <= end).view(np.int8) * np.int8(_STAGE[name]), out=stage)
     # Parcels held at the township point await pickup there, not a loop.
     stage[(stage == _STAGE["awaiting_loop"]) & p.held] = _STAGE["awaiting_pickup"]
     return stage
@@ -94,8 +95,12 @@ def _parcel_table(
     cats: Categories,
     index: int,
     end: float,
+    *,
+    stage: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    stage = _stage(p, end)
+    """Rows of the parcel table for inbound parcels (``stage``: from :func:`_stage`)."""
+    if stage is None:
+        stage = _stage(p, end)
     state = np.ones(len(stage), dtype=np.int8)  # in_system
     state[stage == _STAGE["picked_up"]] = 0
     state[stage == _STAGE["returned"]] = 3
@@ -112,6 +117,8 @@ def _parcel_table(
     place[at_vill] = 1 + n_t + p.village[at_vill]
     placed = place < len(cats.places) - 1
     place[placed] += cats.place_offset[index]
+    t_township = _upto(p.t_township, end)
+    nan = np.full(len(stage), np.nan)
     return pd.DataFrame(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
@@ -124,14 +131,14 @@ def _parcel_table(
             "t_created": p.t_created,
             "t_sorted": _upto(p.t_sorted, end),
             "t_shuttle_depart": _upto(p.t_shuttle, end),
-            "t_township": _upto(p.t_township, end),
+            "t_township": t_township,
             "t_loop_depart": _upto(p.t_loop, end),
-            "t_point": np.where(p.held, _upto(p.t_township, end), _upto(p.t_point, end)),
+            "t_point": np.where(p.held, t_township, _upto(p.t_point, end)),
             "t_picked_up": _upto(p.t_pickup, end),
             "t_returned": _upto(p.t_returned, end),
-            "t_collected": np.full(len(stage), np.nan),
-            "t_centre": np.full(len(stage), np.nan),
-            "t_trunk": np.full(len(stage), np.nan),
+            "t_collected": nan,  # the frame copies each column into its block
+            "t_centre": nan,
+            "t_trunk": nan,
             "held_at_township": p.held,
             "point_kind": _from_codes(
                 np.where(p.held, len(POINT_KINDS), county.village_kind[p.village]),

@@ -26,7 +26,13 @@ def load_loop(
     Returns the parcels and their villages' places; with ``ordered`` the parcels come out by
     place, each village's in queue order (else in any order).
     """
-    found = [q.ready(pos, now) for q in queues]
+    if len(queues) == 1 and not ordered:
+        sel, owner = queues[0].ready(pos, now)
+        if len(sel) <= cap:  # all of them, in queue order
+            return queues[0].remove(sel), owner
+        found = [(sel, owner)]
+    else:
+        found = [q.ready(pos, now) for q in queues]
     if len(found) == 1:
         sel, owner = found[0]
     else:
@@ -76,11 +82,14 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     if not len(ids):
         return
     town = p.township[ids]
-    lane = np.where(st.shared[town], st.n_c, p.carrier[ids]).astype(np.int64)
-    key = queue_of(st, town, lane)
+    if st.shared.all():  # every parcel in its township's shared lane
+        key = town * (st.n_c + 1) + st.n_c
+    else:
+        lane = np.where(st.shared[town], st.n_c, p.carrier[ids]).astype(np.int64)
+        key = queue_of(st, town, lane)
     order = stable_order(key)
     ids, at, key = ids[order], at[order], key[order]
     vill = p.village[ids]
-    cut = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1, [len(key)]])
-    for a, b in zip(cut[:-1], cut[1:]):
-        st.town_queues[key[a]].push(ids[a:b], vill[a:b], at[a:b])
+    cut = [0, *(np.flatnonzero(key[1:] != key[:-1]) + 1).tolist(), len(key)]
+    for a, b in zip(cut[:-1], cut[1:], strict=False):
+        st.town_queues[int(key[a])].push(ids[a:b], vill[a:b], at[a:b])
