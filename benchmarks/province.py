@@ -52,11 +52,13 @@ def run_province_benchmark(
     parcels: ParcelsChoice = "all",
     cache_dir: Path | None = None,
     keep: Path | None = None,
+    max_memory: float | None = None,
 ) -> str:
     """Time a streamed run of the whole province and return the lines the command prints.
 
     The run folder goes to a temporary directory beside ``keep`` (or the system's), removed
-    afterwards unless ``keep`` names where to leave it.
+    afterwards unless ``keep`` names where to leave it; ``max_memory`` (bytes) is
+    ``ruralsim run --max-memory`` (None: no limit).
     """
     sc = province_scenario(scenario, days=days, rate=rate)
     tmp = Path(tempfile.mkdtemp(prefix="ruralsim-bench-", dir=keep.parent if keep else None))
@@ -65,7 +67,13 @@ def run_province_benchmark(
     t0 = time.perf_counter()
     with PeakMemory() as mem:
         run, _ = stream_run(
-            out, sc, parcels=parcels, workers=workers, cache_dir=cache_dir, figures=False
+            out,
+            sc,
+            parcels=parcels,
+            workers=workers,
+            cache_dir=cache_dir,
+            figures=False,
+            max_memory=max_memory,
         )
     wall = time.perf_counter() - t0
     cpu = _cpu_s() - cpu0
@@ -74,7 +82,8 @@ def run_province_benchmark(
     shutil.rmtree(tmp, ignore_errors=True)
     lines = [
         f"province benchmark: {len(run.world.counties)} counties, {days} days x {rate:g} "
-        f"parcels/village/day, {workers} worker process(es), parcels written: {parcels}",
+        f"parcels/village/day, {workers} worker process(es), parcels written: {parcels}, "
+        + (f"--max-memory {max_memory / 2**30:g} GiB" if max_memory else "no memory limit"),
         f"  parcels      {run.parcels:,} ({run.parcels_written:,} written), "
         f"{run.vehicle_legs:,} vehicle legs",
         f"  wall time    {wall:8.1f} s   {run.parcels / wall:,.0f} parcels/s",

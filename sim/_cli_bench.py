@@ -48,6 +48,12 @@ def add_benchmark_parser(sub, add_cache_dir) -> None:
     )
     b.add_argument("--workers", type=int, default=2, help="worker processes of --province (2)")
     b.add_argument(
+        "--max-memory",
+        type=float,
+        metavar="GIB",
+        help="--province: the run's --max-memory (default: no limit)",
+    )
+    b.add_argument(
         "--parcels",
         choices=("auto", "all", "sample", "none"),
         default="all",
@@ -88,6 +94,7 @@ def benchmark_command(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 parcels=args.parcels,
                 cache_dir=args.cache_dir,
+                max_memory=None if args.max_memory is None else args.max_memory * 2**30,
             )
         )
         return 0

@@ -117,7 +117,13 @@ def _parcel_table(
     place[at_vill] = 1 + n_t + p.village[at_vill]
     placed = place < len(cats.places) - 1
     place[placed] += cats.place_offset[index]
-    t_township = _upto(p.t_township, end)
+    # The run is over: its stage times become the table's columns in place (times after the
+    # run's end cleared), and the frame keeps them without a copy (copy=False: one block per
+    # column; copy-on-write guards them), so the table costs no second set of timestamps.
+    for t in (p.t_sorted, p.t_shuttle, p.t_township, p.t_loop, p.t_point, p.t_pickup):
+        _clear_after(t, end)
+    _clear_after(p.t_returned, end)
+    np.copyto(p.t_point, p.t_township, where=p.held)
     nan = np.full(len(stage), np.nan)
     return pd.DataFrame(
         {
@@ -129,14 +135,14 @@ def _parcel_table(
             "township_code": _from_codes(p.township + cats.town_offset[index], cats.townships),
             "village_code": _from_codes(p.village + cats.village_offset[index], cats.villages),
             "t_created": p.t_created,
-            "t_sorted": _upto(p.t_sorted, end),
-            "t_shuttle_depart": _upto(p.t_shuttle, end),
-            "t_township": t_township,
-            "t_loop_depart": _upto(p.t_loop, end),
-            "t_point": np.where(p.held, t_township, _upto(p.t_point, end)),
-            "t_picked_up": _upto(p.t_pickup, end),
-            "t_returned": _upto(p.t_returned, end),
-            "t_collected": nan,  # the frame copies each column into its block
+            "t_sorted": p.t_sorted,
+            "t_shuttle_depart": p.t_shuttle,
+            "t_township": p.t_township,
+            "t_loop_depart": p.t_loop,
+            "t_point": p.t_point,
+            "t_picked_up": p.t_pickup,
+            "t_returned": p.t_returned,
+            "t_collected": nan,  # one array for the three: copy-on-write keeps them apart
             "t_centre": nan,
             "t_trunk": nan,
             "held_at_township": p.held,
@@ -148,7 +154,8 @@ def _parcel_table(
             "final_state": _from_codes(state, FINAL_STATES),
             "place": _from_codes(place, cats.places),
             "reason": _from_codes(reason, REASONS),
-        }
+        },
+        copy=False,
     )
 
 
@@ -227,6 +234,11 @@ def _outbound_table(
 
 def _upto(t: np.ndarray, end: float) -> np.ndarray:
     return np.where(t <= end, t, np.nan)
+
+
+def _clear_after(t: np.ndarray, end: float) -> None:
+    """Set the times after ``end`` to NaN, in place (as :func:`_upto` does in a copy)."""
+    t[t > end] = np.nan
 
 
 def _trip_table(county: County, r: int, trips: _Trips) -> pd.DataFrame:
