@@ -31,11 +31,6 @@ from sim.optimise.spec import OptimiseFile, Target, all_candidates
 #: known candidates stops.
 MAX_ASKS_PER_EVALUATION = 20
 
-#: Candidates proposed at random before TPE models the results (Optuna's default). It does not
-#: depend on the budget, so a search with a larger budget on the same folder first replays the
-#: smaller one's candidates, then goes on.
-STARTUP = 10
-
 #: The violation told to the sampler for a target whose KPI is unknown (NaN).
 _UNKNOWN = 1e12
 
@@ -61,7 +56,9 @@ def _sampler(spec: OptimiseFile) -> tuple[Any, str]:
     """A seeded Optuna sampler for the file, and its name for the manifest."""
     import optuna
 
-    startup = max(spec.batch, STARTUP)
+    # Not a function of the budget, so that a search with a larger budget on the same folder
+    # proposes the smaller one's candidates again (their runs are reused), then goes on.
+    startup = max(spec.batch, spec.startup)
     sampler = optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=startup)
     return sampler, f"TPESampler(seed, n_startup_trials={startup}), constraints per trial"
 

@@ -127,6 +127,13 @@ class OptimiseFile(BaseModel):
     batch: int = Field(
         4, gt=0, le=256, description="candidates proposed per round (fixed: not the workers)"
     )
+    startup: int = Field(
+        10,
+        gt=0,
+        le=MAX_EVALUATIONS,
+        description="candidates proposed at random before TPE models the results (Optuna's "
+        "default 10; at least one batch)",
+    )
     replications: int | None = Field(
         None, gt=0, le=1000, description="replications per candidate (default: the base's)"
     )
@@ -213,23 +220,30 @@ def load_optimise(path: str | Path) -> Problem:
         ) from None
     base = load_scenario(base_path(path, spec.base)).model_dump(mode="json")
     problem = Problem(spec, path, base)
-    _check_values(problem)
+    _check_values(problem, lines)
     return problem
 
 
-def _check_values(problem: Problem) -> None:
+def _check_values(problem: Problem, lines: Any) -> None:
     """Resolve the base with each variable at each choice or range end, the others at their
     first value, so that a value the schema refuses is reported now, naming the variable."""
     first = {v.path: v.values()[0] for v in problem.spec.variables}
-    for v in problem.spec.variables:
+    for i, v in enumerate(problem.spec.variables):
         values = v.values()
         for value in values if v.choices is not None else sorted({values[0], values[-1]}):
+            candidate = {**first, v.path: value}
             try:
-                problem.resolve({**first, v.path: value})
+                problem.resolve(candidate)
             except ScenarioError as exc:
+                shown = ", ".join(f"{k}={x}" for k, x in candidate.items())
+                why = str(exc)
+                for head in (f"{problem.source} (candidate {shown}): ", f"{problem.source}: "):
+                    why = why.removeprefix(head)
+                at = lines.find(("variables", i))
+                where = f"{problem.source}:{at[0]}" if at else str(problem.source)
                 raise ScenarioError(
-                    f"{problem.source}: variables: {v.path}: the value {value!r} makes an invalid "
-                    f"scenario: {exc}"
+                    f"{where}: variables: {v.path}: the value {value!r} makes an invalid "
+                    f"scenario: {why}"
                 ) from None
 
 
