@@ -59,6 +59,7 @@ def searched(tmp_path_factory, tiny_path) -> Path:
     tmp = tmp_path_factory.mktemp("search")
     path = _write(tmp, SEARCH.format(base=tiny_path.resolve(), evaluations=6, replications=1))
     assert _optimise(path, tmp / "out", "--workers", "1") == 0
+    (tmp / "first.csv").write_bytes((tmp / "out" / "evaluations.csv").read_bytes())
     return tmp
 
 
@@ -140,7 +141,7 @@ def test_the_cheapest_feasible_candidate_is_found_and_best_yaml_runs(
 def test_same_results_on_one_and_two_workers(searched, tiny_path) -> None:
     out = searched / "two"
     assert _optimise(searched / "opt.yaml", out, "--workers", "2") == 0
-    a = (searched / "out" / "evaluations.csv").read_text(encoding="utf-8")
+    a = (searched / "first.csv").read_text(encoding="utf-8")
     assert a == (out / "evaluations.csv").read_text(encoding="utf-8")
     assert len(pd.read_csv(out / "evaluations.csv")) == 6
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -185,3 +186,44 @@ def test_folders_of_other_commands_are_refused(searched, tmp_path, capsys) -> No
     (tmp_path / "other" / "notes.txt").write_text("mine")
     assert _optimise(searched / "opt.yaml", tmp_path / "other") == 2
     assert "no .ruralsim-optimise.json" in capsys.readouterr().err
+
+
+def test_dask_gives_the_same_results(searched) -> None:
+    import distributed
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        out = searched / "dask"
+        assert _optimise(searched / "opt.yaml", out, "--scheduler", cluster.scheduler_address) == 0
+    a = (searched / "first.csv").read_text(encoding="utf-8")
+    assert a == (out / "evaluations.csv").read_text(encoding="utf-8")
+
+
+def test_a_failed_run_makes_its_candidate_infeasible(tmp_path, tiny_path, monkeypatch) -> None:
+    from sim import _executors
+
+    real = _executors.variant_runs
+
+    def failing(scenario, replications, *, errors=(Exception,)):
+        for r, outcome in real(scenario, replications, errors=errors):
+            if scenario["schedules"]["visits_per_week"] == 7 and r == 1:
+                outcome = RuntimeError("the engine stopped")
+            yield r, outcome
+
+    monkeypatch.setattr(_executors, "variant_runs", failing)
+    path = _write(tmp_path, GRID.format(base=tiny_path.resolve(), evaluations=6, replications=2))
+    out = tmp_path / "out"
+    assert _optimise(path, out, "--backend", "serial") == 1  # no feasible candidate, a run failed
+    table = pd.read_csv(out / "evaluations.csv")
+    sevens = table["schedules.visits_per_week"] == 7
+    assert (table.loc[sevens, "failed_runs"] == 1).all() and not table["feasible"].any()
+    assert len(list((out / "runs").glob("*.error.txt"))) == 2
+    assert not (out / "best.yaml").exists()
+    assert "No candidate met every target" in (out / "summary.md").read_text(encoding="utf-8")
+
+
+def test_shipped_optimise_file_loads() -> None:
+    problem = load_optimise(Path(__file__).parent.parent / "scenarios/optimise/linxian_fleet.yaml")
+    assert problem.base["name"] == "linxian_mountain" and problem.spec.space_size() == 30
+    assert [t.kpi for t in problem.spec.targets()] == ["village_express_coverage", "on_time_rate"]
