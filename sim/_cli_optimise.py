@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import Any, Literal
@@ -105,10 +106,20 @@ def _report(args: argparse.Namespace, found: dict[str, Any], spec: Any, seconds:
     if top is None:
         print(f"no candidate met every target; see {args.out}/evaluations.csv")
         return
+    from sim.optimise.outputs import confidence
+
     print(f"best: candidate {top.index}: {_shown(top.candidate)}")
-    for k in dict.fromkeys([spec.objective, *(t.kpi for t in spec.targets())]):
-        print(f"  {k:<28} {top.mean(k):>12.4g}  ± {top.half_width(k):.3g}")
+    k = spec.objective
+    print(f"  {k:<28} {top.mean(k):>10.4g} ± {top.half_width(k):.3g}  (minimised)")
+    for t in spec.targets():
+        conf, meeting, n = confidence(top, t)
+        sure = "" if math.isnan(conf) else f", t confidence {conf:.3f}"  # NaN: 1 replication
+        print(
+            f"  {t.kpi:<28} {top.mean(t.kpi):>10.4g} ± {top.half_width(t.kpi):.3g}  "
+            f"(target {t.op} {t.value:g}{sure}, {meeting}/{n} replications meet it)"
+        )
     print(
-        f"outputs: {args.out}/best.yaml, evaluations.csv, pareto.csv, summary.md "
-        "(with the confidence that the best meets each target)"
+        f"outputs: {args.out}/best.yaml, evaluations.csv, pareto.csv, summary.md; ± is the "
+        "95% CI half-width, t confidence the one-sided Student-t confidence that the mean "
+        "meets the target"
     )

@@ -37,12 +37,14 @@ HEAVY = (
     "jinja2",
     "matplotlib",
     "networkx",
+    "optuna",
     "osmnx",
     "pandas",
     "pyarrow",
     "scipy",
     "shapely",
     "simpy",
+    "sqlalchemy",
     "tqdm",
 )
 

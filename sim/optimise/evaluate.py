@@ -109,10 +109,11 @@ class Evaluator:
         fresh: dict[str, pd.DataFrame] = {}
 
         def finish(key: str, result: pd.DataFrame | BaseException) -> None:
-            if self._store(key, result):
-                fresh[key] = result  # type: ignore[assignment]
-            else:
+            self._store(key, result)
+            if isinstance(result, BaseException):
                 status[key] = "failed"
+            else:
+                fresh[key] = result
             if self.progress is not None:
                 self.progress(1)
 
@@ -136,8 +137,8 @@ class Evaluator:
             for i, (c, sc) in enumerate(zip(candidates, scenarios))
         ]
 
-    def _store(self, key: str, result: pd.DataFrame | BaseException) -> bool:
-        """Write a run's result (or its error) to ``runs/``; whether it succeeded."""
+    def _store(self, key: str, result: pd.DataFrame | BaseException) -> None:
+        """Write a run's result (or its error) to ``runs/``."""
         from sim._files import write_atomic
 
         runs = self.out / "runs"
@@ -145,11 +146,10 @@ class Evaluator:
         if isinstance(result, BaseException):
             write_atomic(err, lambda p: p.write_text(repr(result) + "\n", encoding="utf-8"))
             self.counts["failed"] += 1
-            return False
+            return
         write_atomic(runs / f"{key}.parquet", lambda p: result.to_parquet(p, index=False))
         err.unlink(missing_ok=True)
         self.counts["done"] += 1
-        return True
 
     def _evaluation(
         self,
