@@ -17,6 +17,7 @@ from pathlib import Path
 from sim._cli_args import positive as _positive
 from sim._cli_bench import add_benchmark_parser, benchmark_command
 from sim._cli_geodata import geodata_command as _geodata
+from sim._cli_optimise import add_optimise_parser, optimise_command
 from sim._cli_site import add_site_parser, site_command
 from sim._cli_sweep import MAX_RUNS_UNASKED
 from sim._cli_sweep import sweep_command as _sweep
@@ -116,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
         help=f"run a sweep of more than {MAX_RUNS_UNASKED} runs (without it, such a sweep stops "
         "and says how many runs it has)",
     )
+
+    add_optimise_parser(sub)
 
     rep = sub.add_parser(
         "report", help="figures and a one-page HTML summary of a run or sweep folder"
@@ -243,6 +246,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _geodata(args)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "optimise":
+        return optimise_command(args)
     if args.command == "report":
         from sim.outdir import tidy_leftovers
         from sim.report import write_report

@@ -5,7 +5,8 @@ size. ``ruralsim run --out DIR`` writes into a new or empty folder, or replaces 
 marker is valid and that holds exactly the files it lists; ``figures/*.png`` and
 ``report.html``, which ``ruralsim report`` (re)writes, are accepted whatever their contents. A
 sweep folder's first file is ``.ruralsim-sweep.json``; ``ruralsim sweep --out DIR`` starts in a
-new or empty folder or resumes a folder with that marker. Anything else is refused before any
+new or empty folder or resumes a folder with that marker (an optimise folder likewise, with
+``.ruralsim-optimise.json``). Anything else is refused before any
 work is done, and nothing is touched.
 
 A run is written into ``.DIR.tmp-PID`` beside ``DIR``; an earlier run is renamed to
@@ -32,6 +33,10 @@ from sim.errors import UsageError
 RUN_MARKER = ".ruralsim-run.json"
 #: Marker of a sweep folder, written first.
 SWEEP_MARKER = ".ruralsim-sweep.json"
+#: Marker of an optimise folder, written first.
+OPTIMISE_MARKER = ".ruralsim-optimise.json"
+#: Kinds of folders that a command resumes, and their markers.
+_RESUMED = {"sweep": SWEEP_MARKER, "optimise": OPTIMISE_MARKER}
 #: Bytes a temporary sibling's name adds to the folder's name: ".", ".tmp-" and a 7-digit PID.
 _SIBLING_EXTRA = 1 + len(".tmp-") + 7
 _LEFTOVER = re.compile(r"(?P<kind>tmp|old)-(?P<pid>[0-9]{1,10})")
@@ -154,10 +159,12 @@ def _target_problem(path: Path) -> str | None:
         return "exists and is not a folder; give a folder; nothing was changed"
     if not any(path.iterdir()):
         return None
-    if (path / SWEEP_MARKER).exists():
-        return (
-            "is a sweep folder; a run never replaces it; give another folder; nothing was changed"
-        )
+    for kind, marker in _RESUMED.items():
+        if (path / marker).exists():
+            return (
+                f"is {_a(kind)} folder; a run never replaces it; give another folder; nothing "
+                "was changed"
+            )
     why = run_folder_problem(path)
     if why is None:
         return None
@@ -366,30 +373,37 @@ def recover_leftovers(out: str | os.PathLike[str], *, shown: str | None = None) 
     return f"{shown}: an interrupted ruralsim left folders behind: " + "; ".join(notes)
 
 
-def prepare_sweep_out(out: str | os.PathLike[str]) -> Path:
-    """Check that a sweep may start in or resume ``out``; return it absolute.
+def prepare_sweep_out(out: str | os.PathLike[str], *, kind: str = "sweep") -> Path:
+    """Check that a sweep (or optimise, ``kind``) may start in or resume ``out``; return it
+    absolute.
 
     Raises
     ------
     UsageError
-        If ``out`` is neither new, empty, nor a sweep folder with its marker.
+        If ``out`` is neither new, empty, nor a folder of that kind with its marker.
     """
     shown = os.fspath(out)
     path = check_out_path(out)
     _tell(recover_leftovers(path, shown=shown))
     if not path.exists() or not any(path.iterdir()):
         return path
-    if _is_sweep_folder(path):
+    if _is_sweep_folder(path, kind):
         _tell(_tidy_sweep_files(path, shown))
         return path
-    if (path / RUN_MARKER).exists() or (path / "manifest.json").exists():
-        why = "is a run folder; a sweep never writes into it"
+    marker = _RESUMED[kind]
+    resumable = any((path / m).exists() for m in _RESUMED.values())
+    if (path / RUN_MARKER).exists() or ((path / "manifest.json").exists() and not resumable):
+        why = f"is a run folder; {_a(kind)} never writes into it"
     else:
-        why = f"holds {_sample(_listing(path))} and no {SWEEP_MARKER}, so it is not a sweep folder"
+        why = f"holds {_sample(_listing(path))} and no {marker}, so it is not {_a(kind)} folder"
     raise UsageError(
-        f"--out {shown}: {why}; give a new or empty folder, or the folder of an earlier sweep "
+        f"--out {shown}: {why}; give a new or empty folder, or the folder of an earlier {kind} "
         "to resume it; nothing was changed"
     )
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def _tidy_sweep_files(path: Path, shown: str) -> str | None:
@@ -413,27 +427,28 @@ def _tidy_sweep_files(path: Path, shown: str) -> str | None:
     return f"{shown}: an interrupted ruralsim left files behind: removed {_sample(removed)}"
 
 
-def _is_sweep_folder(path: Path) -> bool:
-    marker = path / SWEEP_MARKER
+def _is_sweep_folder(path: Path, kind: str = "sweep") -> bool:
+    marker = path / _RESUMED[kind]
     if os.path.islink(marker) or not marker.is_file():
         return False
     try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("kind") == "sweep"
+        return json.loads(marker.read_text(encoding="utf-8")).get("kind") == kind
     except (OSError, ValueError, AttributeError):
         return False
 
 
-def start_sweep_folder(path: Path, *, shown: str, sweep_file: Path) -> None:
-    """Create the sweep folder and its marker (first file) unless it is one already."""
+def start_sweep_folder(path: Path, *, shown: str, sweep_file: Path, kind: str = "sweep") -> None:
+    """Create the sweep (or optimise, ``kind``) folder and its marker (first file) unless it is
+    one already."""
     from sim import __version__
 
     try:
         path.mkdir(parents=True, exist_ok=True)
-        if not _is_sweep_folder(path):
+        if not _is_sweep_folder(path, kind):
             text = json.dumps(
-                {"kind": "sweep", "sweep_file": str(sweep_file), "ruralsim_version": __version__}
+                {"kind": kind, f"{kind}_file": str(sweep_file), "ruralsim_version": __version__}
             )
-            (path / SWEEP_MARKER).write_text(text + "\n", encoding="utf-8")
+            (path / _RESUMED[kind]).write_text(text + "\n", encoding="utf-8")
         (path / "runs").mkdir(exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {shown}: cannot create it ({exc.strerror or exc})") from None

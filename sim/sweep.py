@@ -114,11 +114,11 @@ def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, Any]]:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "(top level)"
         raise ScenarioError(f"{path}: {where}: {first['msg']}") from None
-    base = load_scenario(_base_path(path, sweep.base)).model_dump(mode="json")
+    base = load_scenario(base_path(path, sweep.base)).model_dump(mode="json")
     return sweep, base
 
 
-def _base_path(source: Path, base: str) -> Path:
+def base_path(source: Path, base: str) -> Path:
     """The base scenario of a sweep: a regular ``.yaml``/``.yml`` file, relative to the sweep.
 
     Nothing else is read, so a sweep file cannot make ruralsim open (and quote in an error)
@@ -136,15 +136,16 @@ def _base_path(source: Path, base: str) -> Path:
     return target
 
 
-def _set(data: dict[str, Any], path: str, value: Any, source: Path) -> None:
+def set_path(data: dict[str, Any], path: str, value: Any, source: Path) -> None:
+    """Set the field at a dotted ``path`` of scenario data; an unknown path names ``source``."""
     node = data
     keys = path.split(".")
     for k in keys[:-1]:
         if not isinstance(node, dict) or k not in node:
-            raise ScenarioError(f"{source}: factor path {path}: no field {k!r} in the scenario")
+            raise ScenarioError(f"{source}: path {path}: no field {k!r} in the scenario")
         node = node[k]
     if not isinstance(node, dict):
-        raise ScenarioError(f"{source}: factor path {path}: {keys[-2]} is not a section")
+        raise ScenarioError(f"{source}: path {path}: {keys[-2]} is not a section")
     node[keys[-1]] = value
 
 
@@ -234,7 +235,7 @@ def resolve(
 
     data = json.loads(json.dumps(base))
     for path, value in {**sweep.overrides, **variant}.items():
-        _set(data, path, value, source)
+        set_path(data, path, value, source)
     if sweep.replications is not None:
         data["replications"] = sweep.replications
     return scenario_from_dict(data, source=f"{source} (variant {variant})").model_dump(mode="json")
@@ -264,7 +265,7 @@ def _one(scenario: dict[str, Any], replication: int) -> pd.DataFrame:
     return result
 
 
-def _tasks(pending: list[tuple[int, int, str, dict[str, Any]]]) -> list[_executors.Task]:
+def group_tasks(pending: list[tuple[int, int, str, dict[str, Any]]]) -> list[_executors.Task]:
     """The pending runs grouped by variant (in variant order): each variant's world is built
     once for all its runs."""
     by_variant: dict[int, _executors.Task] = {}
@@ -285,7 +286,7 @@ def count_runs(sweep: SweepFile, base: dict[str, Any]) -> tuple[int, int]:
     return n, n * int(sweep.replications or base.get("replications", 1))
 
 
-def _plan(scenarios: list[dict[str, Any]]) -> list[tuple[int, int, str, dict[str, Any]]]:
+def plan_runs(scenarios: list[dict[str, Any]]) -> list[tuple[int, int, str, dict[str, Any]]]:
     """Every (variant, replication, key, scenario) of a sweep."""
     from sim._fingerprint import geodata_hash
 
@@ -335,8 +336,8 @@ def run_sweep(
     runs_dir = out / "runs"
     design = variants(sweep)
     scenarios = [resolve(sweep, base, v, source) for v in design]
-    todo = _plan(scenarios)
-    status_of = _reusable(runs_dir, todo, note)
+    todo = plan_runs(scenarios)
+    status_of = reusable_runs(runs_dir, todo, note)
     pending = [t for t in todo if status_of[t[2]] != "reused"]
     counts = {"done": 0, "skipped": len(todo) - len(pending), "failed": 0}
     if progress is not None and counts["skipped"]:
@@ -361,7 +362,7 @@ def run_sweep(
             status(counts)
 
     _executors.execute(
-        _tasks(pending), finish, backend=backend, workers=workers, scheduler=scheduler
+        group_tasks(pending), finish, backend=backend, workers=workers, scheduler=scheduler
     )
     results = _collect(out, design, todo, fresh)
     if sweep.design in ("sobol", "morris") and results is not None:
@@ -373,7 +374,7 @@ def run_sweep(
     return counts
 
 
-def _reusable(runs_dir: Path, todo: list, note: Callable[[str], None] | None) -> dict[str, str]:
+def reusable_runs(runs_dir: Path, todo: list, note: Callable[[str], None] | None) -> dict[str, str]:
     """Status of each run before the sweep: reused (a complete result), redo or run."""
     from sim._files import parquet_ok
 

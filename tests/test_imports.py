@@ -37,6 +37,7 @@ HEAVY = (
     "jinja2",
     "matplotlib",
     "networkx",
+    "optuna",
     "osmnx",
     "pandas",
     "pulp",
@@ -46,6 +47,7 @@ HEAVY = (
     "simpy",
     "sklearn",
     "spopt",
+    "sqlalchemy",
     "tqdm",
 )
 

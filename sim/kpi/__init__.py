@@ -67,6 +67,60 @@ SUMMARY_KPIS = (
     "cost_per_parcel_yuan",
 )
 
+#: Every KPI of the province scope (and of each county), by name: what a sweep's outputs or an
+#: optimise file's target and objective may name (tests check it against a run's table).
+REGION_KPIS = (
+    "backlog_county_centre",
+    "backlog_county_centre_max",
+    "backlog_county_centre_outbound",
+    "backlog_county_centre_sorted",
+    "backlog_county_centre_unsorted",
+    "bus_parcels",
+    "co2_kg",
+    "cost_bus_yuan",
+    "cost_driver_yuan",
+    "cost_fixed_yuan",
+    "cost_per_parcel_shuttle_yuan",
+    "cost_per_parcel_village_yuan",
+    "cost_per_parcel_yuan",
+    "cost_shuttle_yuan",
+    "cost_village_yuan",
+    "cost_yuan",
+    "county_hub_coverage",
+    "lead_later_share",
+    "lead_next_day_share",
+    "lead_same_day_share",
+    "lead_time_max_h",
+    "lead_time_mean_h",
+    "lead_time_p50_h",
+    "lead_time_p95_h",
+    "lead_unresolved_share",
+    "locker_overflows",
+    "locker_utilisation",
+    "loops_not_driven",
+    "on_time_rate",
+    "outbound_lead_time_p50_h",
+    "outbound_lead_time_p95_h",
+    "outbound_parcels_created",
+    "outbound_parcels_shipped",
+    "overtime_h",
+    "parcels_created",
+    "parcels_delivered",
+    "parcels_failed",
+    "parcels_in_system",
+    "parcels_spoiled",
+    "sorter_utilisation",
+    "spoilage_rate",
+    "subsidy_needed_yuan_per_day",
+    "township_point_coverage",
+    "uneconomic_villages",
+    "vehicle_days",
+    "vehicle_hours",
+    "vehicle_km",
+    "village_express_coverage",
+    "village_express_coverage_pop",
+)
+
 #: KPIs that count things: written as integers when every value is whole.
 COUNT_KPIS = (
     "parcels_created",
@@ -85,6 +139,7 @@ COUNT_KPIS = (
 
 __all__ = [
     "PROVINCE",
+    "REGION_KPIS",
     "SCOPES",
     "SUMMARY_KPIS",
     "Parts",
