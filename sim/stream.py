@@ -185,7 +185,28 @@ def county_outcome(
     light = dataclasses.replace(
         county, time_min={}, km={}, graph=county.graph if keep_graph else nx.MultiDiGraph()
     )
+    del inbound, trips
+    release_memory()
     return CountyOutcome(index=index, county=light, blocks=blocks, coverage=cov)
+
+
+def release_memory() -> None:
+    """Give memory freed by a finished county back to the system, so that a worker process
+    holding a large county's pages does not count against the next one: a garbage
+    collection, Arrow's unused pool memory, and the C heap's free pages (glibc)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    gc.collect()
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    name = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and name:
+        try:
+            ctypes.CDLL(name).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
 
 
 def run_region(

@@ -149,7 +149,9 @@ def aggregate(
     arrived = add("arrived")
     village = sum(x.costs.village_parcels.sum() for x in parts)
     out_created = add("out_created")
-    grid = np.sum([x.queue["grid"].astype(np.int64) for x in parts], axis=0)
+    grid = np.zeros(len(parts[0].queue["grid"]) if parts else 0, dtype=np.int64)
+    for x in parts:  # in place: a stack of a province-year's grids would take a gigabyte
+        grid += x.queue["grid"]
     queue = {k: float(sum(x.queue[k] for x in parts)) for k in ("unsorted", "sorted", "outbound")}
     return {
         **_service(parts, lead),
