@@ -263,14 +263,7 @@ def run_region(
     codes = check_region(scenario) if codes is None else codes
     keep_graph = len(codes) <= KEEP_GRAPHS_MAX
     days = simulated_days(scenario) * scenario.replications
-    first_id = dict.fromkeys(range(scenario.replications), 0)
-    counties: list[County] = []
-    rows: list[pd.DataFrame] = []
-    parts: dict[int, list[Parts]] = {}
-    cover: list[pd.DataFrame] = []
-    out = StreamedRun(
-        world=World(scenario, ()), kpis=pd.DataFrame(), coverage=pd.DataFrame(), ends={}
-    )
+    acc = _Gathered(scenario)
     kw: dict[str, Any] = {"parcels": parcels, "keep_graph": keep_graph, "cache_dir": cache_dir}
     budget = math.inf
     if max_memory is not None:
@@ -280,29 +273,56 @@ def run_region(
     for oc, reported in _outcomes(scenario, codes, kw, workers, scheduler, progress, spool, budget):
         if progress is not None and not reported:
             progress(days)
-        counties.append(oc.county)
-        cover.append(oc.coverage)
+        acc.take(oc, write_parcels, write_trips)
+    out = acc.out
+    notes = region_notes(scenario)
+    out.world = World(scenario=scenario, counties=tuple(acc.counties), notes=tuple(notes))
+    out.kpis = kpi_table(acc.rows, acc.parts, [c.name for c in scenario.carriers])
+    out.coverage = (
+        pd.concat(acc.cover, ignore_index=True)
+        if acc.cover
+        else pd.DataFrame(columns=COVERAGE_COLUMNS)
+    )
+    out.lead = [p.lead for r in sorted(acc.parts) for p in acc.parts[r]]
+    return out
+
+
+class _Gathered:
+    """What the parent keeps of the county outcomes as they arrive (see :func:`run_region`)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.first_id = dict.fromkeys(range(scenario.replications), 0)
+        self.counties: list[County] = []
+        self.rows: list[pd.DataFrame] = []
+        self.parts: dict[int, list[Parts]] = {}
+        self.cover: list[pd.DataFrame] = []
+        self.out = StreamedRun(
+            world=World(scenario, ()), kpis=pd.DataFrame(), coverage=pd.DataFrame(), ends={}
+        )
+
+    def take(
+        self,
+        oc: CountyOutcome,
+        write_parcels: Callable[[pa.Table], None] | None,
+        write_trips: Callable[[pa.Table], None] | None,
+    ) -> None:
+        """Keep one county's small tables and parts; write its parcels and trips."""
+        out = self.out
+        self.counties.append(oc.county)
+        self.cover.append(oc.coverage)
         for b in oc.blocks:
             out.ends[(b.replication, oc.county.county_code)] = b.end
-            rows.append(b.rows.assign(replication=b.replication))
-            parts.setdefault(b.replication, []).append(b.parts)
+            self.rows.append(b.rows.assign(replication=b.replication))
+            self.parts.setdefault(b.replication, []).append(b.parts)
             for batch in b.parcel_batches():
                 if write_parcels is not None:
-                    write_parcels(_renumber(batch, first_id[b.replication]))
+                    write_parcels(_renumber(batch, self.first_id[b.replication]))
                     out.parcels_written += batch.num_rows
-            first_id[b.replication] += b.n_parcels
+            self.first_id[b.replication] += b.n_parcels
             out.parcels += b.n_parcels
             out.vehicle_legs += b.trips.num_rows
             if write_trips is not None:
                 write_trips(b.trips)
-    notes = region_notes(scenario)
-    out.world = World(scenario=scenario, counties=tuple(counties), notes=tuple(notes))
-    out.kpis = kpi_table(rows, parts, [c.name for c in scenario.carriers])
-    out.coverage = (
-        pd.concat(cover, ignore_index=True) if cover else pd.DataFrame(columns=COVERAGE_COLUMNS)
-    )
-    out.lead = [p.lead for r in sorted(parts) for p in parts[r]]
-    return out
 
 
 def spool_table(table: pa.Table, path: Path) -> Path:
