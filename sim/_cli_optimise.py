@@ -6,10 +6,7 @@ import argparse
 import math
 import sys
 import time
-from typing import Any, Literal
-
-from sim._cli_args import positive
-from sim.errors import UsageError
+from typing import Any
 
 
 def add_optimise_parser(sub: Any) -> None:
@@ -42,19 +39,12 @@ def optimise_command(args: argparse.Namespace) -> int:
     """Count the runs, check the folder, then run or resume the search and print the best."""
     from tqdm import tqdm
 
-    from sim._cli_sweep import _check_scheduler, _terminate_on_sigterm
+    from sim._cli_sweep import _terminate_on_sigterm, backend_of
     from sim.optimise import count_runs, load_optimise, run_optimise
     from sim.optimise.outputs import best
     from sim.outdir import prepare_sweep_out
 
-    positive("--workers", args.workers)
-    if args.scheduler is not None:
-        _check_scheduler(args.scheduler)
-    backend: Literal["serial", "processes", "dask"] = args.backend or (
-        "dask" if args.scheduler else "processes"
-    )
-    if backend == "dask" and not args.scheduler:
-        raise UsageError("--backend dask needs --scheduler tcp://HOST:PORT")
+    backend = backend_of(args)
     prepare_sweep_out(args.out, kind="optimise")
     start = time.perf_counter()
     problem = load_optimise(args.file)

@@ -18,13 +18,8 @@ MAX_RUNS_UNASKED = 500
 _SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 
 
-def sweep_command(args: argparse.Namespace) -> int:
-    """``ruralsim sweep``: count the runs, check the folder, then run or resume the sweep."""
-    from tqdm import tqdm
-
-    from sim.outdir import prepare_sweep_out
-    from sim.sweep import count_runs, load_sweep, resolve, run_sweep, variants
-
+def backend_of(args: argparse.Namespace) -> Literal["serial", "processes", "dask"]:
+    """The executor ``--backend``, ``--workers`` and ``--scheduler`` ask for (checked)."""
     positive("--workers", args.workers)
     if args.scheduler is not None:
         _check_scheduler(args.scheduler)
@@ -33,6 +28,17 @@ def sweep_command(args: argparse.Namespace) -> int:
     )
     if backend == "dask" and not args.scheduler:
         raise UsageError("--backend dask needs --scheduler tcp://HOST:PORT")
+    return backend
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """``ruralsim sweep``: count the runs, check the folder, then run or resume the sweep."""
+    from tqdm import tqdm
+
+    from sim.outdir import prepare_sweep_out
+    from sim.sweep import count_runs, load_sweep, resolve, run_sweep, variants
+
+    backend = backend_of(args)
     prepare_sweep_out(args.out)
     sweep, base = load_sweep(args.sweep)
     n_variants, n_runs = count_runs(sweep, base)
