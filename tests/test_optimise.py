@@ -75,6 +75,8 @@ BAD = [
     ),
     ({"variables": [{"path": "fleet.nope.van", "low": 1, "high": 2}]}, "no field 'nope'"),
     ({"variables": [{"path": "fleet.county_centre.van", "low": 3, "high": 1}]}, "below low 3"),
+    ({"confidence": 0.9}, "confidence needs replications of 2 or more"),
+    ({"confidence": 1.5, "replications": 2}, "confidence"),
 ]
 
 
@@ -105,6 +107,17 @@ def test_targets_and_confidence() -> None:
     assert confidence(e, parse_target("village_express_coverage <= 0.96"))[0] == pytest.approx(0.5)
     one = Evaluation(0, 0, {}, {}, {"village_express_coverage": [0.96]}, 0)
     assert math.isnan(confidence(one, t)[0])
+
+
+def test_a_confidence_level_makes_a_barely_met_target_infeasible() -> None:
+    from sim.optimise.search import feasible
+
+    t = parse_target("village_express_coverage >= 0.95")
+    near = Evaluation(0, 0, {}, {}, {"village_express_coverage": [0.96, 0.98, 0.94]}, 0)
+    sure = Evaluation(1, 0, {}, {}, {"village_express_coverage": [0.97, 0.98, 0.975]}, 0)
+    assert feasible(near, [t]) and feasible(sure, [t])  # both means meet it
+    assert not feasible(near, [t], 0.9)  # t confidence 0.76
+    assert feasible(sure, [t], 0.9)
 
 
 def test_the_cheapest_feasible_candidate_is_found_and_best_yaml_runs(

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sim.optimise.evaluate import Evaluation
+from sim.optimise.search import confidence as confidence  # re-exported
 from sim.optimise.search import feasible
-from sim.optimise.spec import OptimiseFile, Target
+from sim.optimise.spec import OptimiseFile
 
 #: KPIs every evaluations.csv reports, besides the objective and the targets.
 REPORTED = (
@@ -50,7 +50,7 @@ def evaluations_table(spec: OptimiseFile, evaluations: Sequence[Evaluation]) -> 
     for e in evaluations:
         row: dict[str, Any] = {"candidate": e.index, "batch": e.batch}
         row.update({p: _cell(v) for p, v in e.candidate.items()})
-        row["feasible"] = feasible(e, targets)
+        row["feasible"] = feasible(e, targets, spec.confidence)
         row["failed_runs"] = e.failed
         for k in reported_kpis(spec):
             row[f"{k}_mean"] = e.mean(k)
@@ -75,34 +75,8 @@ def pareto_table(spec: OptimiseFile, table: pd.DataFrame) -> pd.DataFrame:
 def best(spec: OptimiseFile, evaluations: Sequence[Evaluation]) -> Evaluation | None:
     """The feasible candidate of the lowest objective mean (the first one on a tie)."""
     targets = spec.targets()
-    ok = [e for e in evaluations if feasible(e, targets)]
+    ok = [e for e in evaluations if feasible(e, targets, spec.confidence)]
     return min(ok, key=lambda e: (e.mean(spec.objective), e.index)) if ok else None
-
-
-def confidence(evaluation: Evaluation, target: Target) -> tuple[float, int, int]:
-    """How sure we are that the true mean meets a target, from the replications.
-
-    Returns
-    -------
-    tuple of (float, int, int)
-        The one-sided Student-t confidence that the mean meets the target (the level of the
-        one-sided t-interval whose bound is exactly the target value: 0.5 when the mean is on
-        the target; NaN with fewer than 2 replications), then the number of replications whose
-        own value meets it, and the number of replications.
-    """
-    from scipy import stats
-
-    x = np.asarray(evaluation.values.get(target.kpi, []), dtype=float)
-    x = x[~np.isnan(x)]
-    n = len(x)
-    meeting = sum(target.met(float(v)) for v in x)
-    if n < 2:
-        return math.nan, meeting, n
-    margin = -target.violation(float(x.mean()))
-    se = float(x.std(ddof=1)) / math.sqrt(n)
-    if se == 0:
-        return (1.0 if margin >= 0 else 0.0), meeting, n
-    return float(stats.t.cdf(margin / se, n - 1)), meeting, n
 
 
 def best_yaml(spec: OptimiseFile, e: Evaluation, source: Path) -> str:
@@ -131,12 +105,17 @@ def summary_text(
 ) -> str:
     """The summary (markdown): budget used, the best configuration, its KPIs and confidence."""
     targets = spec.targets()
-    n_ok = sum(feasible(e, targets) for e in evaluations)
+    n_ok = sum(feasible(e, targets, spec.confidence) for e in evaluations)
     lines = [
         "# ruralsim optimise",
         "",
         f"- objective: minimise {spec.objective} (province, mean over replications)",
-        f"- targets: {'; '.join(str(t) for t in targets)}",
+        f"- targets: {'; '.join(str(t) for t in targets)}"
+        + (
+            f" (each with a t confidence of at least {spec.confidence:g})"
+            if spec.confidence is not None
+            else ""
+        ),
         f"- candidates simulated: {len(evaluations)} of a budget of {spec.evaluations} "
         f"(space of {spec.space_size()}); {n_ok} meet every target",
     ]

@@ -47,9 +47,39 @@ def violations(evaluation: Evaluation, targets: Sequence[Target]) -> list[float]
     return [t.violation(evaluation.mean(t.kpi)) for t in targets]
 
 
-def feasible(evaluation: Evaluation, targets: Sequence[Target]) -> bool:
-    """Whether the means of a fully simulated candidate meet every target."""
-    return evaluation.failed == 0 and all(v <= 0 for v in violations(evaluation, targets))
+def feasible(evaluation: Evaluation, targets: Sequence[Target], level: float | None = None) -> bool:
+    """Whether the means of a fully simulated candidate meet every target, and with a
+    ``level``, each with at least that :func:`confidence`."""
+    if evaluation.failed or any(v > 0 for v in violations(evaluation, targets)):
+        return False
+    return level is None or all(confidence(evaluation, t)[0] >= level for t in targets)
+
+
+def confidence(evaluation: Evaluation, target: Target) -> tuple[float, int, int]:
+    """How sure we are that the true mean meets a target, from the replications.
+
+    Returns
+    -------
+    tuple of (float, int, int)
+        The one-sided Student-t confidence that the mean meets the target (the level of the
+        one-sided t-interval whose bound is exactly the target value: 0.5 when the mean is on
+        the target; NaN with fewer than 2 replications), then the number of replications whose
+        own value meets it, and the number of replications.
+    """
+    import numpy as np
+    from scipy import stats
+
+    x = np.asarray(evaluation.values.get(target.kpi, []), dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    meeting = sum(target.met(float(v)) for v in x)
+    if n < 2:
+        return math.nan, meeting, n
+    margin = -target.violation(float(x.mean()))
+    se = float(x.std(ddof=1)) / math.sqrt(n)
+    if se == 0:
+        return (1.0 if margin >= 0 else 0.0), meeting, n
+    return float(stats.t.cdf(margin / se, n - 1)), meeting, n
 
 
 def _sampler(spec: OptimiseFile) -> tuple[Any, str]:

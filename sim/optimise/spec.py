@@ -138,6 +138,14 @@ class OptimiseFile(BaseModel):
         None, gt=0, le=1000, description="replications per candidate (default: the base's)"
     )
     seed: int = Field(0, ge=0, description="seed of the optimiser (the base's seed drives runs)")
+    confidence: float | None = Field(
+        None,
+        gt=0.5,
+        lt=1,
+        description="a candidate counts as meeting the targets only if, for each, the one-sided "
+        "Student-t confidence from its replications that its mean meets it is at least this "
+        "(e.g. 0.9; needs 2 or more replications); none: the means alone decide",
+    )
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="fixed changes to the base, by dotted path"
     )
@@ -162,6 +170,8 @@ class OptimiseFile(BaseModel):
                 raise ValueError(f"variables: {p} is listed twice")
             if p in self.overrides:
                 raise ValueError(f"variables: {p} is also in overrides; give it in one place")
+        if self.confidence is not None and self.replications is not None and self.replications < 2:
+            raise ValueError("confidence needs replications of 2 or more (a t confidence)")
         return self
 
     def targets(self) -> list[Target]:
