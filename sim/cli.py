@@ -27,7 +27,26 @@ from sim.errors import BuildError, ScenarioError, SimError, UsageError
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        raise UsageError(f"{self.prog}: {_did_you_mean(message)} (see `{self.prog} --help`)")
+
+
+def _did_you_mean(message: str) -> str:
+    """argparse's message about an unknown choice, with the closest valid one suggested."""
+    import difflib
+    import re
+
+    m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if not m:
+        return message
+    choices = re.findall(r"'([^']*)'", m.group(2))
+    close = difflib.get_close_matches(m.group(1), choices, n=1)
+    return message + (f"; did you mean '{close[0]}'?" if close else "")
+
+
+def _version() -> str:
+    from sim import __version__
+
+    return __version__
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="ruralsim",
         description="Simulate rural e-commerce parcel logistics in Shanxi province.",
     )
+    p.add_argument("--version", action="version", version=f"ruralsim {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("run", help="run a scenario and write a run folder")

@@ -259,3 +259,17 @@ def test_shipped_scenarios_validate(capsys):
         "linyi_baseline.yaml",
         "linxian_mountain.yaml",
     }
+
+
+def test_version_and_did_you_mean_for_commands(capsys):
+    import sim
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"ruralsim {sim.__version__}"
+    assert main(["rnu", "x.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'run'?" in err and len(err.strip().splitlines()) == 1
+    assert main(["geodata", "shwo", "140821"]) == 2
+    assert "did you mean 'show'?" in capsys.readouterr().err
+    assert main(["zzzz"]) == 2
+    assert "did you mean" not in capsys.readouterr().err
