@@ -318,17 +318,23 @@ def facilities_table(world) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+#: Encoding of the run folder's CSV files: UTF-8 with a byte-order mark, which Excel needs to
+#: read Chinese names as UTF-8 (``pandas.read_csv`` and ``encoding="utf-8-sig"`` read it).
+CSV_ENCODING = "utf-8-sig"
+
+
 def exact_csv(table: pd.DataFrame, path: Path) -> None:
     """Write a table as CSV whose numbers read back exactly.
 
     Whole numbers (counts) are written as integers, other floats with the shortest digits
-    that round-trip (Python's ``repr``), NaN as an empty field.
+    that round-trip (Python's ``repr``), NaN as an empty field; UTF-8 with a byte-order mark
+    (:data:`CSV_ENCODING`), so that Excel shows Chinese names (pandas reads it as it is).
     """
     out = table.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = [_exact(x) for x in out[col].to_numpy()]
-    out.to_csv(path, index=False)
+    out.to_csv(path, index=False, encoding=CSV_ENCODING)
 
 
 def _exact(x: float) -> str:
@@ -420,4 +426,6 @@ def _write_tables(folder: Path, world: World, tables: RunTables, meta: dict[str,
     exact_csv(tables.kpis, folder / "kpis.csv")
     exact_csv(tables.summary, folder / "kpis_summary.csv")
     exact_csv(tables.coverage, folder / "coverage.csv")
-    facilities_table(world).to_csv(folder / "facilities.csv", index=False, float_format="%.7g")
+    facilities_table(world).to_csv(
+        folder / "facilities.csv", index=False, float_format="%.7g", encoding=CSV_ENCODING
+    )

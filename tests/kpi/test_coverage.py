@@ -79,7 +79,9 @@ def test_kpi_csvs_read_back_exactly(tiny_world, tmp_path):
         exact_csv(table, tmp_path / "k.csv")
         back = pd.read_csv(tmp_path / "k.csv", dtype={"code": str})
         np.testing.assert_array_equal(back["value"].to_numpy(), table["value"].to_numpy())
-    text = (tmp_path / "k.csv").read_text()
+    raw = (tmp_path / "k.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel needs for Chinese names
+    text = raw.decode("utf-8-sig")
     assert "1527587\n" in text and "0.30000000000000004" in text
     assert "e+06" not in text
 
