@@ -59,6 +59,17 @@ ClockTime = Annotated[
 ]
 PointKind = Literal["service_point", "partner_outlet", "locker", "door"]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=40)]
+#: A name people read (a scenario, carrier or bus line): any printable text, Chinese included,
+#: without control characters or surrounding spaces, e.g. ``襄汾基线`` or ``中通``.
+Label = Annotated[
+    str,
+    Field(
+        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+        max_length=60,
+        description="name of printable characters (Chinese included), without control "
+        "characters or spaces at either end",
+    ),
+]
 
 
 def clock_minutes(value: str) -> int:

@@ -44,7 +44,7 @@ from sim._schema_types import (
     ClockTime,
     CountyCode,
     Date,
-    Name,
+    Label,
     PointKind,
     PrefectureCode,
     ProvinceCode,
@@ -196,7 +196,7 @@ class BusLine(StrictModel):
     with ``share_of_parcels`` below 1, that share by bus and the rest by the van loops.
     """
 
-    name: Name = Field(description="line name")
+    name: Label = Field(description="line name (any printable text, e.g. 临县1路)")
     stops: list[VillageCode] = Field(
         min_length=1, description="village codes the line calls at, in order"
     )
@@ -235,7 +235,7 @@ class Carrier(StrictModel):
     shared vans visit as ``schedules`` says.
     """
 
-    name: Name = Field(description="brand, e.g. zto, yto, post")
+    name: Label = Field(description="brand, e.g. zto, yto, post or 中通")
     share: float = Field(gt=0, le=1, description="share of the parcels; shares sum to 1")
     visits_per_week: int | None = Field(
         None,
@@ -317,7 +317,9 @@ class Scenario(StrictModel):
     """A ruralsim scenario, schema version 1."""
 
     schema_version: Literal[1] = Field(description="version of this schema; must be 1")
-    name: Name = Field(description="short identifier of the scenario")
+    name: Label = Field(
+        description="short name of the scenario, any printable text (e.g. 襄汾基线)"
+    )
     description: str = Field("", description="free text for the reader")
     region: Region
     start_date: Date = Field(_dt.date(2026, 3, 2), description="calendar date of simulated day 0")

@@ -525,3 +525,24 @@ def test_unknown_key_anywhere_is_reported(where: tuple[Any, ...], key: str) -> N
     with pytest.raises(ScenarioError) as info:
         scenario_from_dict(data)
     assert key in str(info.value)
+
+
+def test_chinese_names_for_the_scenario_and_its_carriers(tiny_scenario, tmp_path):
+    """Names people read may be any printable text (襄汾基线, 中通); the run folder and its
+    tables carry them; control characters and spaces at either end are refused."""
+    import pandas as pd
+
+    from sim.runfolder import stream_run
+
+    data = tiny_scenario.model_dump(mode="json")
+    data["name"] = "襄汾基线"
+    data["carriers"] = [{"name": "中通", "share": 0.6}, {"name": "邮政 EMS", "share": 0.4}]
+    sc = scenario_from_dict(data)
+    assert (sc.name, [c.name for c in sc.carriers]) == ("襄汾基线", ["中通", "邮政 EMS"])
+    stream_run(tmp_path / "run", sc, figures=False)
+    kpis = pd.read_csv(tmp_path / "run" / "kpis.csv", dtype={"code": str})
+    assert {"中通", "邮政 EMS"} <= set(kpis.loc[kpis["scope"] == "carrier", "code"])
+    for bad in (" 中通", "中通\t", "a\x07b", ""):
+        data["carriers"][0]["name"] = bad
+        with pytest.raises(ScenarioError, match=r"carriers\.0\.name"):
+            scenario_from_dict(data)
