@@ -54,7 +54,11 @@ def headline(
 
 
 def validate_fast(
-    path: Path, *, cache_dir: Path | None = None, overlays: Sequence[Path] = ()
+    path: Path,
+    *,
+    cache_dir: Path | None = None,
+    overlays: Sequence[Path] = (),
+    sets: Sequence[str] = (),
 ) -> list[str]:
     """Check a scenario file without building its world; return the lines to print.
 
@@ -64,8 +68,9 @@ def validate_fast(
         The scenario YAML file.
     cache_dir
         OpenStreetMap cache, where a scenario with ``road_network: osm`` needs its counties.
-    overlays
-        Partial scenarios laid over the file (:func:`sim.load.load_scenario`).
+    overlays, sets
+        Partial scenarios and ``PATH=VALUE`` changes laid over the file
+        (:func:`sim.load.load_scenario`).
 
     Returns
     -------
@@ -90,7 +95,7 @@ def validate_fast(
         region_villages,
     )
 
-    scenario = load_scenario(path, overlays=overlays)
+    scenario = load_scenario(path, overlays=overlays, sets=sets)
     counties = region_counties(scenario)
     try:
         check_cached_roads(scenario, counties, cache_dir=cache_dir)

@@ -633,7 +633,7 @@ def format_validation_error(
         pointed = _pointed(clean, err, spot)
         where = str((lines.file_of(pointed) if lines is not None else None) or source)
         position = lines.find(pointed) if lines is not None else None
-        if position is not None:
+        if position is not None and position[0] > 0:  # line 0: a --set, not a file line
             where += f":{position[0]}"
         text = f"{where}: {'.'.join(path) or '(top level)'}: {problem}"
         if show:

@@ -207,6 +207,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_overlay(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="change one scenario field, validated as the file is, e.g. --set "
+        "schedules.visits_per_week=5 or --set 'schedules.village_departures=[\"08:30\"]' "
+        "(repeatable; laid over the file and any --overlay)",
+    )
+    parser.add_argument(
         "--overlay",
         type=Path,
         action="append",
@@ -296,12 +305,14 @@ def _scenario(
     replications: int | None = None,
     seed: int | None = None,
     overlays: Sequence[Path] = (),
+    sets: Sequence[str] = (),
 ):
-    """The scenario of a file, with its overlays and the command line's overrides."""
+    """The scenario of a file, with its overlays, ``--set`` changes and the command line's
+    overrides."""
     from sim.load import load_scenario
     from sim.scenario import scenario_from_dict
 
-    scenario = load_scenario(path, overlays=overlays)
+    scenario = load_scenario(path, overlays=overlays, sets=sets)
     if replications is not None or seed is not None:
         data = scenario.model_dump(mode="json")
         if replications is not None:
@@ -341,12 +352,13 @@ def _load(
     cache_dir: Path | None = None,
     quiet: bool = False,
     overlays: Sequence[Path] = (),
+    sets: Sequence[str] = (),
 ):
     from tqdm import tqdm
 
     from sim.build import build
 
-    scenario = _scenario(path, replications=replications, seed=seed, overlays=overlays)
+    scenario = _scenario(path, replications=replications, seed=seed, overlays=overlays, sets=sets)
     n = _n_counties(scenario)
     bar = tqdm(total=n, unit="county", desc="build", disable=quiet or n < 2 or None, leave=False)
     with bar, _errors_of(path, overlays):
@@ -356,10 +368,14 @@ def _load(
 
 def _validate(args: argparse.Namespace) -> int:
     if not args.build:
-        lines = validate_fast(args.scenario, cache_dir=args.cache_dir, overlays=args.overlay)
+        lines = validate_fast(
+            args.scenario, cache_dir=args.cache_dir, overlays=args.overlay, sets=args.set
+        )
         print("\n".join(lines))
         return 0
-    scenario, world = _load(args.scenario, cache_dir=args.cache_dir, overlays=args.overlay)
+    scenario, world = _load(
+        args.scenario, cache_dir=args.cache_dir, overlays=args.overlay, sets=args.set
+    )
     cs = world.counties
     n_town, n_vil = sum(c.n_townships for c in cs), sum(c.n_villages for c in cs)
     print(
@@ -396,7 +412,11 @@ def _run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
     start = time.perf_counter()
     scenario = _scenario(
-        args.scenario, replications=args.replications, seed=args.seed, overlays=args.overlay
+        args.scenario,
+        replications=args.replications,
+        seed=args.seed,
+        overlays=args.overlay,
+        sets=args.set,
     )
     total = simulated_days(scenario) * scenario.replications * _n_counties(scenario)
     with (

@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim import _overlay, _yaml
+from sim._changes import set_layers
 from sim.budget import check_run_size
 from sim.errors import ScenarioError
 from sim.region import check_references, region_villages
 from sim.scenario import Scenario, scenario_from_dict
 
 
-def load_scenario(path: str | Path, *, overlays: Sequence[str | Path] = ()) -> Scenario:
+def load_scenario(
+    path: str | Path, *, overlays: Sequence[str | Path] = (), sets: Sequence[str] = ()
+) -> Scenario:
     """Load and validate a scenario YAML file, with overlays laid over it.
 
     Parameters
@@ -29,6 +32,8 @@ def load_scenario(path: str | Path, *, overlays: Sequence[str | Path] = ()) -> S
         Partial scenario files (e.g. written by ``ruralsim site``) deep-merged into the
         scenario's mapping in order before validation: mappings merge key by key, lists and
         other values replace (:mod:`sim._overlay`).
+    sets
+        ``PATH=VALUE`` changes laid over last (``--set``: :mod:`sim._changes`).
 
     Returns
     -------
@@ -45,9 +50,9 @@ def load_scenario(path: str | Path, *, overlays: Sequence[str | Path] = ()) -> S
     """
     path = Path(path)
     data, lines = _yaml.load_with_lines(path)
-    if overlays:
+    if overlays or sets:
         layers = [(Path(o), *_yaml.load_with_lines(Path(o))) for o in overlays]
-        data, lines = _overlay.merge(data, lines, layers)
+        data, lines = _overlay.merge(data, lines, [*layers, *set_layers(sets)])
     scenario = scenario_from_dict(data, source=path, lines=lines)
     try:
         check_run_size(scenario, region_villages(check_references(scenario)))
@@ -55,7 +60,7 @@ def load_scenario(path: str | Path, *, overlays: Sequence[str | Path] = ()) -> S
         loc = getattr(exc, "loc", ())
         pos = lines.find(loc) if loc else None
         file = (lines.file_of(loc) if loc else None) or path
-        where = f"{file}:{pos[0]}" if pos else str(file)
+        where = f"{file}:{pos[0]}" if pos and pos[0] > 0 else str(file)
         detail = getattr(exc, "detail", str(exc))
         raise ScenarioError(f"{where}: {'.'.join(map(str, loc))}: {detail}") from None
     return scenario

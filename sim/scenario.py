@@ -12,6 +12,7 @@ whether the codes it names exist in its region is checked against the geodata by
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -391,6 +392,38 @@ class Scenario(StrictModel):
                 f"({self.horizon_days})"
             )
         return self
+
+    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
+        """A copy with fields changed by dotted path, validated as a file is.
+
+        ``changes`` maps paths to values, e.g. ``{"schedules.visits_per_week": 5,
+        "fleet.township_default": {"van": 2}}`` (a mapping replaces a whole section).
+
+        Raises
+        ------
+        ScenarioError
+            If a path names no field, or the changed scenario breaks the schema (the message
+            names the field and what is valid, as for a file).
+        """
+        data = self.model_dump(mode="json")
+        for path, value in changes.items():
+            node = data
+            keys = path.split(".")
+            for k in keys[:-1]:
+                if not isinstance(node.get(k), dict):
+                    raise ScenarioError(f"with_changes: {path}: no section {k!r} there")
+                node = node[k]
+            if keys[-1] not in node:
+                raise ScenarioError(f"with_changes: {path}: no field {keys[-1]!r} there")
+            node[keys[-1]] = value
+        return scenario_from_dict(data, source="with_changes")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Any:
+        """pydantic's copy; with ``update``, the copy is validated (:meth:`with_changes`), so
+        that a change the schema refuses (e.g. warmup_days beyond horizon_days) never runs."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return self.with_changes(dict(update))
 
 
 def scenario_json_schema() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import sim
 from sim.cli import main
@@ -273,3 +274,35 @@ def test_version_and_did_you_mean_for_commands(capsys):
     assert "did you mean 'show'?" in capsys.readouterr().err
     assert main(["zzzz"]) == 2
     assert "did you mean" not in capsys.readouterr().err
+
+
+def test_set_changes_a_field_validated_as_the_file_is(tmp_path, tiny_path, capsys):
+    out = tmp_path / "run"
+    argv = ["run", str(tiny_path), "--out", str(out), "--quiet", "--no-figures"]
+    assert main([*argv, "--set", "schedules.visits_per_week=5", "--set", "replications=1"]) == 0
+    resolved = yaml.safe_load((out / "scenario.resolved.yaml").read_text(encoding="utf-8"))
+    assert resolved["schedules"]["visits_per_week"] == 5 and resolved["replications"] == 1
+    capsys.readouterr()
+    bad = {
+        "schedules.visits_per_week=9": "--set schedules.visits_per_week=9: schedules.visits_",
+        "schedules.vists_per_week=5": "did you mean 'visits_per_week'?",
+        "warmup_days=500": "--set warmup_days=500: (top level): warmup_days (500)",
+        "visits": "--set visits: give a dotted field path and a value",
+    }
+    for change, message in bad.items():
+        assert main(["validate", str(tiny_path), "--set", change]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_with_changes_and_model_copy_always_validate(tiny_scenario):
+    import sim
+
+    changed = tiny_scenario.with_changes({"schedules.visits_per_week": 5, "seed": 3})
+    assert (changed.schedules.visits_per_week, changed.seed) == (5, 3)
+    assert tiny_scenario.schedules.visits_per_week != 5 or tiny_scenario.seed != 3
+    with pytest.raises(sim.ScenarioError, match="warmup_days"):
+        tiny_scenario.model_copy(update={"warmup_days": 10, "horizon_days": 5})
+    with pytest.raises(sim.ScenarioError, match="no field 'vists_per_week'"):
+        tiny_scenario.with_changes({"schedules.vists_per_week": 5})
+    assert tiny_scenario.model_copy(update={"seed": 9}).seed == 9
