@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sim._cli_args import positive as _positive
 from sim._cli_bench import add_benchmark_parser, benchmark_command
+from sim._cli_export import add_export_parser, export_command
 from sim._cli_geodata import geodata_command as _geodata
 from sim._cli_optimise import add_optimise_parser, optimise_command
 from sim._cli_site import add_site_parser, site_command
@@ -202,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_benchmark_parser(sub, _add_cache_dir)
     add_site_parser(sub, _add_cache_dir)
+    add_export_parser(sub)
     return p
 
 
@@ -296,6 +298,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return benchmark_command(args)
     if args.command == "site":
         return site_command(args, _load)
+    if args.command == "export":
+        return export_command(args)
     raise AssertionError(args.command)
 
 
