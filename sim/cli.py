@@ -18,6 +18,7 @@ from sim._cli_args import positive as _positive
 from sim._cli_bench import add_benchmark_parser, benchmark_command
 from sim._cli_export import add_export_parser, export_command
 from sim._cli_geodata import geodata_command as _geodata
+from sim._cli_new import add_new_parser, new_command
 from sim._cli_optimise import add_optimise_parser, optimise_command
 from sim._cli_site import add_site_parser, site_command
 from sim._cli_sweep import MAX_RUNS_UNASKED
@@ -204,6 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     add_benchmark_parser(sub, _add_cache_dir)
     add_site_parser(sub, _add_cache_dir)
     add_export_parser(sub)
+    add_new_parser(sub)
     return p
 
 
@@ -300,6 +302,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return site_command(args, _load)
     if args.command == "export":
         return export_command(args)
+    if args.command == "new":
+        return new_command(args)
     raise AssertionError(args.command)
 
 
