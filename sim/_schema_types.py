@@ -9,7 +9,7 @@ import datetime as _dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -28,31 +28,31 @@ def codes_keys_to_str(value: Any) -> Any:
     return value
 
 
-PrefectureCode = Annotated[
-    str,
-    BeforeValidator(_code_to_str),
-    Field(pattern=r"^14\d{2}$", description="4-digit statistical code of a prefecture"),
-]
-ProvinceCode = Annotated[
-    str,
-    BeforeValidator(_code_to_str),
-    Field(pattern=r"^14$", description="'14', the province of Shanxi"),
-]
-CountyCode = Annotated[
-    str,
-    BeforeValidator(_code_to_str),
-    Field(pattern=r"^14\d{4}$", description="6-digit statistical code of a Shanxi county"),
-]
-TownshipCode = Annotated[
-    str,
-    BeforeValidator(_code_to_str),
-    Field(pattern=r"^14\d{7}$", description="9-digit statistical code of a township"),
-]
-VillageCode = Annotated[
-    str,
-    BeforeValidator(_code_to_str),
-    Field(pattern=r"^14\d{10}$", description="12-digit statistical code of a village"),
-]
+def _code(digits: int, pattern: str, description: str) -> Any:
+    """A statistical code: text of ``digits`` digits, or (as YAML reads it unquoted) the same
+    number; the JSON Schema accepts both, as the loader does."""
+    low, high = int("14".ljust(digits, "0")), int("14".ljust(digits, "9"))
+    return Annotated[
+        str,
+        BeforeValidator(_code_to_str),
+        Field(pattern=pattern, description=description),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "pattern": pattern},
+                    {"type": "integer", "minimum": low, "maximum": high},
+                ],
+                "description": description,
+            }
+        ),
+    ]
+
+
+PrefectureCode = _code(4, r"^14\d{2}$", "4-digit statistical code of a prefecture")
+ProvinceCode = _code(2, r"^14$", "'14', the province of Shanxi")
+CountyCode = _code(6, r"^14\d{4}$", "6-digit statistical code of a Shanxi county")
+TownshipCode = _code(9, r"^14\d{7}$", "9-digit statistical code of a township")
+VillageCode = _code(12, r"^14\d{10}$", "12-digit statistical code of a village")
 ClockTime = Annotated[
     str,
     Field(pattern=_CLOCK.pattern, description="time of day, HH:MM on a 24-hour clock"),

@@ -546,3 +546,29 @@ def test_chinese_names_for_the_scenario_and_its_carriers(tiny_scenario, tmp_path
         data["carriers"][0]["name"] = bad
         with pytest.raises(ScenarioError, match=r"carriers\.0\.name"):
             scenario_from_dict(data)
+
+
+def test_json_schema_accepts_what_the_loader_accepts() -> None:
+    """Every shipped scenario, the README's example and codes written without quotes (YAML
+    reads them as numbers) pass the JSON Schema editors use; a wrong code does not."""
+    import jsonschema
+
+    schema = json.loads(json.dumps(scenario_json_schema()))
+    root = Path(__file__).parent.parent
+    files = [*sorted((root / "scenarios").glob("*.yaml")), root / "tests" / "data" / "tiny.yaml"]
+
+    def read(path: Path) -> Any:  # as YAML 1.2 editors see it: 13:30 and dates are text
+        from sim._yaml import _ScenarioLoader
+
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ScenarioLoader)
+        return json.loads(json.dumps(data, default=str))
+
+    for path in files:
+        jsonschema.validate(read(path), schema)
+    data = read(root / "tests" / "data" / "tiny.yaml")
+    data["region"] = {"county": 140821}  # unquoted in YAML: an integer
+    jsonschema.validate(data, schema)
+    scenario_from_dict(data)
+    data["region"] = {"county": 1408210}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
