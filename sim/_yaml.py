@@ -395,7 +395,7 @@ def _walk(root: type[BaseModel], loc: Loc) -> tuple[Loc, _Spot | None, int | Non
     spot: _Spot | None = _Spot(root)
     clean: list[Any] = []
     union_at: int | None = None
-    for part in loc:
+    for i, part in enumerate(loc):
         tp = spot.tp if spot else None
         arms = [a for a in typing.get_args(tp) if a is not type(None)] if _is_union(tp) else []
         if len(arms) == 1:  # Optional[X]: pydantic adds no branch name to the location
@@ -411,7 +411,11 @@ def _walk(root: type[BaseModel], loc: Loc) -> tuple[Loc, _Spot | None, int | Non
             continue
         elif typing.get_origin(tp) is dict:
             key_tp, value_tp = typing.get_args(tp)
-            spot = _Spot(*_unwrap(key_tp if part == "[key]" else value_tp))
+            # pydantic puts a bad key at (..., key, "[key]"): the key of this mapping
+            is_key = part == "[key]" or (i + 1 < len(loc) and loc[i + 1] == "[key]")
+            spot = _Spot(*_unwrap(key_tp if is_key else value_tp))
+        elif part == "[key]" and spot is not None and clean:  # the key's type is set above
+            pass
         elif typing.get_origin(tp) is list and isinstance(part, int):
             spot = _Spot(*_unwrap(typing.get_args(tp)[0]))
         else:

@@ -572,3 +572,13 @@ def test_json_schema_accepts_what_the_loader_accepts() -> None:
     data["region"] = {"county": 1408210}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema)
+
+
+def test_a_bad_township_code_key_is_told_what_a_township_code_is(tmp_path) -> None:
+    data = yaml.safe_load((Path(__file__).parent / "data" / "tiny.yaml").read_text("utf-8"))
+    data["fleet"]["townships"] = {1408211: {"van": 3}}
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(data)
+    assert "fleet.townships.1408211: bad key" in str(err.value)
+    assert "9-digit statistical code of a township" in str(err.value)
+    assert "A-Za-z" not in str(err.value)
