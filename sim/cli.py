@@ -417,7 +417,8 @@ def _run(args: argparse.Namespace) -> int:
     _positive("--seed", args.seed, allow_zero=True)
     _positive("--workers", args.workers)
     max_memory = _max_memory(args.max_memory)
-    check_out_dir(args.out)
+    earlier = check_out_dir(args.out)
+    replacing = (earlier / "manifest.json").is_file()
     start = time.perf_counter()
     scenario = _scenario(
         args.scenario,
@@ -449,6 +450,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(_headline(tables, run.world))
     print(f"run folder: {args.out}  ({time.perf_counter() - start:.1f} s)")
+    if replacing:
+        print(f"  (it replaced the earlier run in {args.out}, its report and figures too)")
     return 0
 
 

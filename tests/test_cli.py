@@ -131,9 +131,10 @@ def test_same_seed_byte_identical_tables(tiny_run, tiny_path, tmp_path):
         assert (other / name).read_bytes() != (tiny_run / name).read_bytes(), name
 
 
-def test_rerun_replaces_earlier_run(tiny_run, tiny_path, tmp_path):
+def test_rerun_replaces_earlier_run(tiny_run, tiny_path, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(tiny_run, out)
+    capsys.readouterr()
     assert (
         main(
             [
@@ -150,6 +151,7 @@ def test_rerun_replaces_earlier_run(tiny_run, tiny_path, tmp_path):
         == 0
     )
     assert json.loads((out / "manifest.json").read_text())["replications"] == 1
+    assert f"it replaced the earlier run in {out}" in capsys.readouterr().out  # never silently
     assert not (out / "figures").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folders left
 
