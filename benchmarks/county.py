@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +52,16 @@ class Timings:
 
 
 def county_scenario(
-    scenario: str | Path, *, days: int, rate: float, options: bool = False
+    scenario: str | Path,
+    *,
+    days: int,
+    rate: float,
+    options: bool = False,
+    sets: Sequence[str] = (),
 ) -> Scenario:
     """A scenario's settings for ``days`` days at a flat ``rate``: one replication, no warm-up,
     no drain (so that the figures compare across versions for the same parcels)."""
-    base = load_scenario(scenario).model_dump(mode="json")
+    base = load_scenario(scenario, sets=sets).model_dump(mode="json")
     base.update(horizon_days=days, warmup_days=0, replications=1, drain_days=0)
     base["demand"]["inbound"].update(mode="flat", parcels_per_village_per_day=rate)
     if options:
@@ -73,21 +79,22 @@ def time_county(
     options: bool = False,
     reference_days: int | None = None,
     repeat: int = 3,
+    sets: Sequence[str] = (),
 ) -> Timings:
     """Time the pipeline and the reference, interleaved, ``repeat`` times.
 
     The reference runs on the first ``reference_days`` days of the same scenario (default:
     all of them; 0 skips it; ``options`` skips it too, as it leaves the outbound flow out).
     """
-    sc = county_scenario(scenario, days=days, rate=rate, options=options)
+    sc = county_scenario(scenario, days=days, rate=rate, options=options, sets=sets)
     ref_days = days if reference_days is None else reference_days
     ref_world = None
     if ref_days > 0 and not options:
-        ref_world = build(county_scenario(scenario, days=ref_days, rate=rate))
+        ref_world = build(county_scenario(scenario, days=ref_days, rate=rate, sets=sets))
     build_s, run_s, kpis_s, ref_s = [], [], [], []
     parcels = ref_parcels = 0
     # Not timed: the imports the package makes on first use, and the geodata caches.
-    warm = run(build(county_scenario(scenario, days=1, rate=1)))
+    warm = run(build(county_scenario(scenario, days=1, rate=1, sets=sets)))
     compute_kpis(warm)
     coverage_table(warm)
     for _ in range(repeat):

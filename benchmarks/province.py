@@ -12,6 +12,7 @@ import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.memory import PeakMemory, rss_peak_mib
@@ -27,10 +28,10 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def province_scenario(scenario: str | Path, *, days: int, rate: float):
+def province_scenario(scenario: str | Path, *, days: int, rate: float, sets: Sequence[str] = ()):
     """The scenario's settings on the whole province: ``days`` days, no warm-up or drain, one
     replication, a flat ``rate`` inbound parcels per village and day."""
-    base = load_scenario(scenario).model_dump(mode="json")
+    base = load_scenario(scenario, sets=sets).model_dump(mode="json")
     base["region"] = {
         **base["region"],
         "county": None,
@@ -53,6 +54,7 @@ def run_province_benchmark(
     cache_dir: Path | None = None,
     keep: Path | None = None,
     max_memory: float | None = None,
+    sets: Sequence[str] = (),
 ) -> str:
     """Time a streamed run of the whole province and return the lines the command prints.
 
@@ -60,7 +62,7 @@ def run_province_benchmark(
     afterwards unless ``keep`` names where to leave it; ``max_memory`` (bytes) is
     ``ruralsim run --max-memory`` (None: no limit).
     """
-    sc = province_scenario(scenario, days=days, rate=rate)
+    sc = province_scenario(scenario, days=days, rate=rate, sets=sets)
     tmp = Path(tempfile.mkdtemp(prefix="ruralsim-bench-", dir=keep.parent if keep else None))
     out = keep if keep is not None else tmp / "run"
     cpu0 = _cpu_s()

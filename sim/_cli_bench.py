@@ -30,6 +30,13 @@ def add_benchmark_parser(sub, add_cache_dir) -> None:
     )
     b.add_argument("--repeat", type=int, default=3, help="repetitions, interleaved (3)")
     b.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="change one field of the scenario, as `ruralsim run --set` (repeatable)",
+    )
+    b.add_argument(
         "--all-options",
         action="store_true",
         help="turn on every optional mechanism (calendar, outbound with spoilage, lockers, "
@@ -95,6 +102,7 @@ def benchmark_command(args: argparse.Namespace) -> int:
                 parcels=args.parcels,
                 cache_dir=args.cache_dir,
                 max_memory=None if args.max_memory is None else args.max_memory * 2**30,
+                sets=args.set,
             )
         )
         return 0
@@ -115,6 +123,7 @@ def benchmark_command(args: argparse.Namespace) -> int:
         options=args.all_options,
         reference_days=args.days if args.reference_days is None else args.reference_days,
         repeat=args.repeat,
+        sets=args.set,
     )
     print(county.format_county(timings))
     return 0

@@ -18,6 +18,9 @@ def test_county_benchmark_with_reference_and_all_options(tiny_path, capsys):
     assert main([*argv, "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "parcels/s" in out and "reference" not in out
+    assert main([*argv, "--repeat", "1", "--set", "schedules.visits_per_week=3"]) == 0
+    assert main([*argv, "--repeat", "1", "--set", "schedules.visits_per_week=9"]) == 2
+    assert "--set schedules.visits_per_week=9" in capsys.readouterr().err
 
 
 def test_province_benchmark_runs_on_a_small_region(tiny_path, capsys, monkeypatch):
@@ -25,8 +28,8 @@ def test_province_benchmark_runs_on_a_small_region(tiny_path, capsys, monkeypatc
 
     real = province.province_scenario
 
-    def three_counties(scenario, *, days, rate):
-        data = real(scenario, days=days, rate=rate).model_dump(mode="json")
+    def three_counties(scenario, *, days, rate, sets=()):
+        data = real(scenario, days=days, rate=rate, sets=sets).model_dump(mode="json")
         data["region"] = {"counties": ["140821", "141124"]}
         from sim.scenario import scenario_from_dict
 
