@@ -157,11 +157,10 @@ class _LaneQueue:
         if self._dead > self._n // 2:
             self._compact()
         n = self._n
-        owner = pos[self._vill[:n]]
-        mine = owner >= 0
-        mine &= self._ready[:n] <= now
+        mine = self._ready[:n] <= now
+        mine &= (pos >= 0)[self._vill[:n]]  # a gather of booleans, not of places
         sel = mine.nonzero()[0]
-        return sel, owner[sel]
+        return sel, pos[self._vill[sel]]
 
     def ready_keys(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ready times and keys of the entries ``sel``."""
