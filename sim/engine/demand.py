@@ -41,8 +41,11 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     size = per.reshape(days * len(waves), -1).sum(1)
     slot = np.repeat(slots, size)
     t_created = np.repeat((slots // len(waves)) * DAY_MIN + wave_min[slots % len(waves)], size)
-    # Shuffle within each wave: sort by (slot, random key).
-    order = _stable_argsort(slot + rng.random(len(village)), size)
+    # Shuffle within each wave: sort by (slot, random key), the key made in place.
+    key = rng.random(len(village))
+    key += slot
+    order = _stable_argsort(key, size)
+    del key, slot
     village = village[order]
     n = len(village)
     # The stage times, not reached yet: an array per stage. (One block of all seven would
