@@ -114,6 +114,10 @@ class County:
         Per township, whether its last mile is shared by all carriers (共同配送).
     warnings
         Things the build noticed that a planner should know (e.g. loops longer than allowed).
+    engine_cache
+        What the engine derives from the county alone (e.g. the village vehicles' routes by
+        weekday), kept on first use for later replications and runs; not compared, not
+        carried over by ``dataclasses.replace``.
     """
 
     scenario: Scenario
@@ -147,6 +151,9 @@ class County:
     village_bus: np.ndarray | None = None
     township_shared: np.ndarray | None = None
     warnings: tuple[str, ...] = field(default=())
+    engine_cache: dict[Any, Any] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def vehicles(self) -> tuple[Vehicle, ...]:

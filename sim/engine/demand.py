@@ -41,12 +41,18 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     size = per.reshape(days * len(waves), -1).sum(1)
     slot = np.repeat(slots, size)
     t_created = np.repeat((slots // len(waves)) * DAY_MIN + wave_min[slots % len(waves)], size)
-    # Shuffle within each wave: sort by (slot, random key).
-    order = _stable_argsort(slot + rng.random(len(village)), size)
+    # Shuffle within each wave: sort by (slot, random key), the key made in place.
+    key = rng.random(len(village))
+    key += slot
+    order = _stable_argsort(key, size)
+    del key, slot
     village = village[order]
     n = len(village)
-    # The stage times, not reached yet: one block, a row per stage.
-    t_sorted, t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = np.full((7, n), np.nan)
+    # The stage times, not reached yet: an array per stage. (One block of all seven would
+    # pass numpy's 4 MB mark for huge pages, whose first touch can cost tens of ms.)
+    t_sorted, t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = (
+        np.full(n, np.nan) for _ in range(7)
+    )
     carrier = draw_carriers(sc, f"carrier:{county.county_code}", replication, n)
     route_u = stream(sc.seed, f"route:{county.county_code}", replication).random(n)
     return _Parcels(

@@ -236,9 +236,9 @@ def _new_state(county: County, replication: int) -> State:
         n_c=n_c,
         # Per township point, one queue per lane: one per carrier, then a shared one.
         town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
-        multi_visit=_visitors(county) > 1,
+        multi_visit=_cached(county, "multi_visit", lambda: _visitors(county) > 1),
         has_locker=bool((county.village_kind == _LOCKER).any()),
-        chained=_shares_a_leg(county),
+        chained=_cached(county, "chained", lambda: _shares_a_leg(county)),
         delay_by_kind=_delay_by_kind(sc),
         shared=(
             county.township_shared
@@ -322,6 +322,13 @@ def _delay_by_kind(sc: Scenario) -> np.ndarray:
         "locker": pk.locker_mean_delay_h,
     }
     return np.array([delay.get(kind, np.nan) for kind in POINT_KINDS])
+
+
+def _cached(county: County, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """``make()``, computed once per county (kept in ``county.engine_cache``; read only)."""
+    if key not in county.engine_cache:
+        county.engine_cache[key] = make()
+    return county.engine_cache[key]
 
 
 def _shares_a_leg(county: County) -> np.ndarray:

@@ -142,11 +142,10 @@ class _LaneQueue:
 
     def _compact(self) -> None:
         """Drop the entries taken, keeping the order of the others."""
-        n = self._n
-        live = self._ready[:n] != np.inf
-        k = int(np.count_nonzero(live))
+        live = (self._ready[: self._n] != np.inf).nonzero()[0]  # found once, for 4 arrays
+        k = len(live)
         for a in (self._ids, self._vill, self._ready, self._key):
-            a[:k] = a[:n][live]
+            a[:k] = a[live]
         self._n, self._dead = k, 0
 
     def ready(self, pos: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -157,11 +156,10 @@ class _LaneQueue:
         if self._dead > self._n // 2:
             self._compact()
         n = self._n
-        owner = pos[self._vill[:n]]
-        mine = owner >= 0
-        mine &= self._ready[:n] <= now
+        mine = self._ready[:n] <= now
+        mine &= (pos >= 0)[self._vill[:n]]  # a gather of booleans, not of places
         sel = mine.nonzero()[0]
-        return sel, owner[sel]
+        return sel, pos[self._vill[sel]]
 
     def ready_keys(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ready times and keys of the entries ``sel``."""
@@ -242,26 +240,28 @@ class _Trips:
         if not runs:
             i, f = np.empty(0, dtype=np.int64), np.empty(0)
             return cls(i, i, np.empty(0, dtype=object), i, i, f, f, f, i, f)
-        sizes = np.array([len(r.frm) for r in runs], dtype=np.int64)
+        # The runs' fields as columns, one tuple per field (a transpose in C).
+        run, vehicle, kind, frm, to, clock_of, km, dwell, net, ids = zip(*runs, strict=True)
+        sizes = np.fromiter(map(len, frm), dtype=np.int64, count=len(runs))
         leg_run = np.repeat(np.arange(len(runs)), sizes)
         leg = np.arange(len(leg_run)) - (np.cumsum(sizes) - sizes)[leg_run]  # 0 = first leg
         returning = leg == sizes[leg_run] - 1
         # Parcels on board on each leg: those it left with, less those taken off before.
         stop0 = (np.cumsum(sizes - 1) - (sizes - 1))[leg_run]
-        taken = np.concatenate([[0], np.cumsum(np.concatenate([r.net for r in runs]))])
-        n_ids = np.array([len(r.ids) for r in runs], dtype=np.int64)[leg_run]
+        taken = np.concatenate([[0], np.cumsum(np.concatenate(net))])
+        n_ids = np.fromiter(map(len, ids), dtype=np.int64, count=len(runs))[leg_run]
         stop_min = np.zeros(len(leg_run))
-        stop_min[~returning] = np.concatenate([r.dwell for r in runs])
-        clock = np.concatenate([r.clock for r in runs])
+        stop_min[~returning] = np.concatenate(dwell)
+        clock = np.concatenate(clock_of)
         cols = {
-            "run": np.array([r.run for r in runs], dtype=np.int64)[leg_run],
-            "vehicle": np.array([r.vehicle for r in runs], dtype=np.int64)[leg_run],
-            "kind": np.array([r.kind for r in runs], dtype=object)[leg_run],
-            "frm": np.concatenate([r.frm for r in runs]),
-            "to": np.concatenate([r.to for r in runs]),
+            "run": np.array(run, dtype=np.int64)[leg_run],
+            "vehicle": np.array(vehicle, dtype=np.int64)[leg_run],
+            "kind": np.array(kind, dtype=object)[leg_run],
+            "frm": np.concatenate(frm),
+            "to": np.concatenate(to),
             "depart": clock[0::2],
             "arrive": clock[1::2],
-            "km": np.concatenate([r.km for r in runs]),
+            "km": np.concatenate(km),
             "load": n_ids - (taken[stop0 + leg] - taken[stop0]),
             "stop_min": stop_min,
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,15 @@ class Categories:
         )
 
 
+def _code_type(n: int) -> type[np.signedinteger[Any]]:
+    """The integer type pandas keeps for the codes of ``n`` categories (as its
+    ``coerce_indexer_dtype``): codes made in it are not cast again."""
+    for t in (np.int8, np.int16, np.int32):
+        if n < np.iinfo(t).max:
+            return t
+    return np.int64
+
+
 def _stage(p: _Parcels, end: float) -> np.ndarray:
     """Stage code of every parcel at time ``end``."""
     # The last stage reached: stage codes grow along the list, so it is the largest code.
@@ -107,7 +116,7 @@ def _parcel_table(
     reason = stage.astype(np.int16)  # REASONS starts with the inbound stages in order
     # Place: the facility or vehicle holding the parcel at the end ("" once it left).
     n_t, n_v = county.n_townships, county.n_villages
-    place = np.full(len(stage), len(cats.places) - 1, dtype=np.int64)
+    place = np.full(len(stage), len(cats.places) - 1, dtype=_code_type(len(cats.places)))
     place[stage <= _STAGE["awaiting_shuttle"]] = 0
     moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
     place[moving] = 1 + n_t + n_v + on_vehicle[moving]
@@ -125,15 +134,18 @@ def _parcel_table(
     _clear_after(p.t_returned, end)
     np.copyto(p.t_point, p.t_township, where=p.held)
     nan = np.full(len(stage), np.nan)
+    # Codes made in the integer type the categoricals keep (no second, cast copy).
+    dt_c, dt_t, dt_v = (_code_type(len(c)) for c in (cats.counties, cats.townships, cats.villages))
+    off_t, off_v = cats.town_offset[index], cats.village_offset[index]
     return pd.DataFrame(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
             "parcel_id": np.arange(len(stage), dtype=np.int64),
             "carrier": _from_codes(p.carrier, cats.carriers),
             "direction": _from_codes(np.zeros(len(stage), dtype=np.int8), DIRECTIONS),
-            "county_code": _from_codes(np.full(len(stage), index, dtype=np.int32), cats.counties),
-            "township_code": _from_codes(p.township + cats.town_offset[index], cats.townships),
-            "village_code": _from_codes(p.village + cats.village_offset[index], cats.villages),
+            "county_code": _from_codes(np.full(len(stage), index, dtype=dt_c), cats.counties),
+            "township_code": _from_codes(np.add(p.township, off_t, dtype=dt_t), cats.townships),
+            "village_code": _from_codes(np.add(p.village, off_v, dtype=dt_v), cats.villages),
             "t_created": p.t_created,
             "t_sorted": p.t_sorted,
             "t_shuttle_depart": p.t_shuttle,

@@ -21,12 +21,35 @@ from sim.world import Vehicle
 _Loop = tuple[Route, np.ndarray, float, list[_LaneQueue], np.ndarray]
 
 
-def _loops_by_weekday(st: State, veh: Vehicle) -> list[list[_Loop]]:
-    """The loops of a vehicle with a stop on each weekday (0 = Monday), in route order."""
+def _loops_by_weekday(st: State, vi: int, veh: Vehicle) -> list[list[_Loop]]:
+    """The loops of village vehicle ``vi`` with a stop on each weekday (0 = Monday), in route
+    order, with this run's township queues."""
+    week = st.county.engine_cache.get(("village_loops", vi))
+    if week is None:
+        week = st.county.engine_cache[("village_loops", vi)] = _plan_week(st, veh)
+    return [
+        [
+            (rt, vills, planned, [st.town_queues[q] for q in queues], pos)
+            for rt, vills, planned, queues, pos in day
+        ]
+        for day in week
+    ]
+
+
+def _plan_week(
+    st: State, veh: Vehicle
+) -> list[list[tuple[Route, np.ndarray, float, list[int], np.ndarray]]]:
+    """The loops of a vehicle by weekday, as :data:`_Loop` with township queue indices.
+
+    They depend on the county alone (kept in ``county.engine_cache``); nothing in them is
+    changed by a run.
+    """
     county = st.county
     stop_min = st.sc.facilities.village_points.service_time_min
     visits = county.village_visit_days[veh.lane]
-    week: list[list[_Loop]] = [[] for _ in range(7)]
+    week: list[list[tuple[Route, np.ndarray, float, list[int], np.ndarray]]] = [
+        [] for _ in range(7)
+    ]
     nowhere = np.full(county.n_villages, -1, dtype=np.int64)
     for loop in veh.routes:
         all_vills = loop - 1 - county.n_townships
@@ -35,7 +58,7 @@ def _loops_by_weekday(st: State, veh: Vehicle) -> list[list[_Loop]]:
             today = days[:, weekday]
             stops, vills = loop[today], all_vills[today]
             towns = sorted(set(county.village_township[vills].tolist()))
-            queues = [st.town_queues[int(queue_of(st, t, veh.lane))] for t in towns]
+            queues = [int(queue_of(st, t, veh.lane)) for t in towns]
             rt = route(st, veh, stops, stop_min, town=False)
             # As sim.plan.tour_minutes: the legs' minutes summed, plus the stops'.
             planned = float(county.time_min[veh.vtype][rt.frm, rt.to].sum() + stop_min * len(stops))
@@ -57,7 +80,7 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
     shift_start, shift_end = clock_minutes(vt.shift.start), clock_minutes(vt.shift.end)
     max_duty = vt.max_duty_h * 60.0
     start_wd = sc.start_date.weekday()
-    week = _loops_by_weekday(st, veh)
+    week = _loops_by_weekday(st, vi, veh)
     for day in range(st.n_days):
         loops = week[(start_wd + day) % 7]
         duty = 0.0  # planned minutes of the loops driven today
