@@ -143,6 +143,7 @@ def new_scenario(code: str, out: Path, *, rate: float = 30.0, terrain: str = "hi
     from sim.scenario import scenario_from_dict
 
     trucks = vans = 0
+    step = max(1, fleet_for(_per_town(code), rate)["trucks"] // 4)  # trucks added per round
     for _ in range(4):
         text = scenario_text(code, rate=rate, terrain=terrain, more_trucks=trucks, more_vans=vans)
         world = build(scenario_from_dict(yaml.safe_load(text), source=out))
@@ -151,7 +152,7 @@ def new_scenario(code: str, out: Path, *, rate: float = 30.0, terrain: str = "hi
         short_vans = any("van-hours" in w for w in warnings)
         if not (short_trucks or short_vans):
             break
-        trucks += max(1, int(fleet_for(_per_town(code), rate)["trucks"]) // 4) * short_trucks
+        trucks += step * short_trucks
         vans += int(short_vans)
     from sim._files import write_atomic
 

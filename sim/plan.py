@@ -288,13 +288,8 @@ def _lane_loops(scenario, code: str, problem: tuple, warnings, plan_cache) -> li
         loops = cached_loops(
             vrp, iterations=planning.iterations, seed=planning.seed, folder=plan_cache
         )
+        loops = None if loops is None else _within_limits(loops, problem)
         if loops is not None:
-            loops = [
-                part
-                for lp in loops
-                for part in ([lp] if _keeps_limits(lp, problem) else cut_loops(lp, *problem[1:]))
-            ]
-        if loops is not None and all(_keeps_limits(lp, problem) for lp in loops):
             return [
                 improve_order(
                     lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
@@ -307,6 +302,21 @@ def _lane_loops(scenario, code: str, problem: tuple, warnings, plan_cache) -> li
             "heuristic's"
         )
     return plan_lane(*problem)
+
+
+def _within_limits(loops: list[np.ndarray], problem: tuple) -> list[np.ndarray] | None:
+    """The loops, each that breaks a day's limit cut along its order (as the heuristic cuts a
+    sweep), each piece checked once; None if a piece still breaks one."""
+    out: list[np.ndarray] = []
+    for lp in loops:
+        if _keeps_limits(lp, problem):
+            out.append(lp)
+            continue
+        parts = cut_loops(lp, *problem[1:])
+        if not all(_keeps_limits(p, problem) for p in parts):
+            return None
+        out += parts
+    return out
 
 
 def _keeps_limits(loop: np.ndarray, problem: tuple) -> bool:

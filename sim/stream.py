@@ -15,6 +15,7 @@ Tasks run in this process, on local worker processes (``workers``) or on a Dask 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import math
 import os
@@ -397,7 +398,7 @@ def _in_order(
     *,
     cost: Sequence[float] = (),
     budget: float = math.inf,
-    wait_any: Callable[[list[Any]], None] | None = None,
+    wait_any: Callable[[list[Any]], object] | None = None,
 ) -> Iterator[CountyOutcome]:
     """The results of ``submit(i)`` (a future) for ``i`` in ``0 .. n-1``, in that order.
 
@@ -426,10 +427,6 @@ def _in_order(
         nxt += 1
 
 
-def _first_done(_: object) -> None:
-    """Discard what ``concurrent.futures.wait`` returns (the caller looks at the futures)."""
-
-
 def county_costs(scenario: Scenario, codes: list[str]) -> list[float]:
     """Estimated peak memory (bytes) of each county's task: its parcels over every replication
     (:func:`sim.budget.estimate_run`) at :data:`sim.budget.BYTES_PER_PARCEL`."""
@@ -456,7 +453,7 @@ def _ordered_pool(
             2 * workers,
             cost=county_costs(scenario, codes) if math.isfinite(budget) else (),
             budget=budget,
-            wait_any=lambda fs: _first_done(wait(fs, return_when=FIRST_COMPLETED)),
+            wait_any=functools.partial(wait, return_when=FIRST_COMPLETED),
         )
     except BaseException:
         stop(executor)

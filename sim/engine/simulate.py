@@ -16,7 +16,7 @@ from sim.engine.demand import _bus_shares, generate_demand
 from sim.engine.outbound import queue_at_villages, trunk_out
 from sim.engine.shuttle import shuttle
 from sim.engine.sorter import sorter, sorting_shifts, trunk
-from sim.engine.state import State, _Fifo, _LaneQueue, _Run, _Trips
+from sim.engine.state import State, _Fifo, _LaneQueue, _Run, _Trips, county_cached
 from sim.engine.stops import flush_drops
 from sim.engine.tables import (
     Categories,
@@ -236,9 +236,9 @@ def _new_state(county: County, replication: int) -> State:
         n_c=n_c,
         # Per township point, one queue per lane: one per carrier, then a shared one.
         town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
-        multi_visit=_cached(county, "multi_visit", lambda: _visitors(county) > 1),
+        multi_visit=county_cached(county, "multi_visit", lambda: _visitors(county) > 1),
         has_locker=bool((county.village_kind == _LOCKER).any()),
-        chained=_cached(county, "chained", lambda: _shares_a_leg(county)),
+        chained=county_cached(county, "chained", lambda: _shares_a_leg(county)),
         delay_by_kind=_delay_by_kind(sc),
         shared=(
             county.township_shared
@@ -322,13 +322,6 @@ def _delay_by_kind(sc: Scenario) -> np.ndarray:
         "locker": pk.locker_mean_delay_h,
     }
     return np.array([delay.get(kind, np.nan) for kind in POINT_KINDS])
-
-
-def _cached(county: County, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
-    """``make()``, computed once per county (kept in ``county.engine_cache``; read only)."""
-    if key not in county.engine_cache:
-        county.engine_cache[key] = make()
-    return county.engine_cache[key]
 
 
 def _shares_a_leg(county: County) -> np.ndarray:

@@ -10,8 +10,9 @@ explicitly.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
@@ -20,6 +21,15 @@ from sim.engine.constants import _NONE
 from sim.outbound import Outbound
 from sim.scenario import BusLine, Scenario
 from sim.world import County
+
+
+def county_cached(county: County, key: Hashable, make: Callable[[], Any]) -> Any:
+    """``make()``, computed once per county and kept in ``county.engine_cache`` (what the
+    engine derives from the county alone, read only afterwards)."""
+    if key not in county.engine_cache:
+        county.engine_cache[key] = make()
+    return county.engine_cache[key]
+
 
 _EMPTY_F = np.empty(0)
 

@@ -11,7 +11,7 @@ import simpy
 from sim.engine.constants import _NONE, DAY_MIN
 from sim.engine.drive import Route, drive, route
 from sim.engine.outbound import out_at_township
-from sim.engine.state import State, _LaneQueue
+from sim.engine.state import State, _LaneQueue, county_cached
 from sim.engine.township import load_loop, queue_of
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
@@ -24,9 +24,7 @@ _Loop = tuple[Route, np.ndarray, float, list[_LaneQueue], np.ndarray]
 def _loops_by_weekday(st: State, vi: int, veh: Vehicle) -> list[list[_Loop]]:
     """The loops of village vehicle ``vi`` with a stop on each weekday (0 = Monday), in route
     order, with this run's township queues."""
-    week = st.county.engine_cache.get(("village_loops", vi))
-    if week is None:
-        week = st.county.engine_cache[("village_loops", vi)] = _plan_week(st, veh)
+    week = county_cached(st.county, ("village_loops", vi), lambda: _plan_week(st, veh))
     return [
         [
             (rt, vills, planned, [st.town_queues[q] for q in queues], pos)
