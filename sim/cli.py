@@ -449,6 +449,7 @@ def _run(args: argparse.Namespace) -> int:
     _print_warnings(run.world.warnings)
     if not args.quiet:
         print(_headline(tables, run.world))
+        _print_why(tables, run.world.scenario)
     print(f"run folder: {args.out}  ({time.perf_counter() - start:.1f} s)")
     if replacing:
         print(f"  (it replaced the earlier run in {args.out}, its report and figures too)")
@@ -469,6 +470,21 @@ def _print_warnings(
             "manifest.json, or `ruralsim validate --build SCENARIO`",
             file=stream,
         )
+
+
+def _print_why(tables, scenario) -> None:
+    """Print where the run's parcels were held up and which units miss the standards."""
+    from sim.diagnose import explain
+    from sim.measure import window_days
+
+    why = explain(
+        tables.summary,
+        tables.coverage,
+        days=window_days(scenario),
+        max_lead_h=scenario.kpi.max_lead_time_h,
+    )
+    for line in why:
+        print(f"why: {line}")
 
 
 def _headline(tables, world) -> str:
@@ -499,13 +515,6 @@ def _headline(tables, world) -> str:
         )
         mean = "unknown" if math.isnan(row["mean"]) else format_value(row["mean"])
         lines.append(f"{k:<26}{mean:>12}   {ci}")
-    if "lead_unresolved_share" in s.index and s.loc["lead_unresolved_share", "mean"] > 0:
-        share = s.loc["lead_unresolved_share", "mean"]
-        lines.append(
-            f"{share:.1%} of the parcels created in the window had not reached their point when "
-            "the run stopped; a lead-time percentile above the share that did is unknown "
-            "(coverage.csv says which villages wait, and why)"
-        )
     return "\n".join(lines)
 
 
