@@ -332,10 +332,12 @@ def demand_basis(scenario: Scenario) -> str:
     if dem.mode == "flat":
         basis = f"{dem.parcels_per_village_per_day:g} parcels per village and day"
     else:
+        listed = f"the {len(dem.populations):,} populations listed and " if dem.populations else ""
         basis = (
-            f"{dem.parcels_per_person_per_day:g} parcels per resident and day, the listed "
-            f"populations and {dem.village_population:,} residents (the average assumed) "
-            "for each other village"
+            f"{dem.parcels_per_person_per_day:g} parcels per resident and day, {listed}"
+            f"{dem.village_population:,} residents in every {'other ' if listed else ''}"
+            "village (demand.inbound.village_population, an average: the divisions give no "
+            "populations)"
         )
     peak = peak_factor(scenario)
     return basis + (f", x{peak:g} on the busiest day of the window" if peak != 1 else "")

@@ -259,3 +259,14 @@ def test_every_bad_code_is_listed(capsys, tmp_path):
         hit = [s for s in lines[1:] if f": {code} is not a " in s]
         assert len(hit) == 1 and hit[0].startswith(f"  {number}. {bad}:{line}: "), hit
     assert "141124100201" not in err  # a real village of 临县
+
+
+def test_capacity_says_population_mode_uses_an_average(capsys, tmp_path):
+    path = _variant(
+        tmp_path,
+        "pop.yaml",
+        ("    mode: flat\n", "    mode: population\n    parcels_per_person_per_day: 0.01\n"),
+    )
+    (line, *_) = _capacity(_validate(capsys, str(path)))
+    assert "0.01 parcels per resident and day, 620 residents in every village" in line
+    assert "an average: the divisions give no populations" in line
