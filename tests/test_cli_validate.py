@@ -270,3 +270,24 @@ def test_capacity_says_population_mode_uses_an_average(capsys, tmp_path):
     (line, *_) = _capacity(_validate(capsys, str(path)))
     assert "0.01 parcels per resident and day, 620 residents in every village" in line
     assert "an average: the divisions give no populations" in line
+
+
+def test_every_schema_error_is_printed_numbered_exit_2(capsys, tmp_path):
+    bad = _variant(
+        tmp_path,
+        "schema.yaml",
+        ("sorting_capacity_per_hour: 2500", "sorting_capacity_per_hour: -5"),
+        ("visits_per_week: 3", "visits_per_week: 9"),
+        ("max_speed_kmh: 50", "max_sped_kmh: 50"),
+    )
+    assert main(["validate", str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    head, *items = err.splitlines()
+    assert head == f"ruralsim: error: {bad}: 4 problems in the scenario:"
+    assert [item[:5] for item in items] == ["  1. ", "  2. ", "  3. ", "  4. "]
+    text = "\n".join(items)
+    assert "sorting_capacity_per_hour: too small; got -5" in text
+    assert "schedules.visits_per_week: too large; got 9" in text
+    assert "max_sped_kmh: unknown key (did you mean 'max_speed_kmh'?)" in text
+    assert "van.max_speed_kmh: required field missing" in text
