@@ -48,8 +48,9 @@ _DAYS = 3
 
 @dataclass(frozen=True)
 class _Finding:
-    """One tier short (or tight) somewhere: how much is missing, and the sentence saying so."""
+    """One tier short (or tight) somewhere: where, how much is missing, and the sentence."""
 
+    place: str
     missing: float
     text: str
 
@@ -116,6 +117,7 @@ def _sorting(scenario: Scenario, county: str, daily: float) -> list[_Finding]:
     need = math.ceil(daily / hours)
     return [
         _Finding(
+            county,
             daily - cap,
             f"sorting, county {_named(county)}: {centre.sorting_capacity_per_hour:,} parcels/h "
             f"x {hours:g} shift hours = {cap:,.0f} a day < {daily:,.0f} parcels arriving "
@@ -151,6 +153,7 @@ def _shuttles(
         add = math.ceil((need - cap) / max(caps))
         found.append(
             _Finding(
+                county,
                 need - cap,
                 f"shuttles, county {_named(county)}: {what} < {need:,.0f} expected at the "
                 f"{when} departure ({shares[worst]:.0%} of the day's {daily:,.0f}; short by "
@@ -161,6 +164,7 @@ def _shuttles(
     elif need > TIGHT * cap:
         found.append(
             _Finding(
+                county,
                 0.0,
                 f"shuttles, county {_named(county)}: tight: {what}, {need:,.0f} expected at "
                 f"the {when} departure ({need / cap:.0%}); each truck takes whole townships, "
@@ -173,6 +177,7 @@ def _shuttles(
     if big_need > max(caps):
         found.append(
             _Finding(
+                county,
                 big_need - max(caps),
                 f"shuttles, township {_named(code)}: {big_need:,.0f} parcels expected at the "
                 f"{when} departure, more than one truck holds ({max(caps):,}); a township "
@@ -254,6 +259,7 @@ def _loops(
         loops = math.ceil(need / per_loop - 1e-9)
         found.append(
             _Finding(
+                township,
                 need - have,
                 f"village loops, {label}township {_named(township)}: {len(vans)} van(s) x "
                 f"{per_loop:,.0f} ({cap:,} at the planner's {LOOP_FILL:.0%} fill) = "
@@ -315,14 +321,17 @@ def capacity_warnings(scenario: Scenario, counties: list[str]) -> list[str]:
             mine += found
     out = []
     names = ("sorting", "shuttles", "village loops")
-    places = ("short in {} counties", "short or tight in {} places", "short in {} places")
+    places = ("short in {} counties", "short or tight in {} counties", "short in {} townships")
     for name, where, found in zip(names, places, tiers):
-        if len(found) == 1:
-            out.append(found[0].text)
-        elif found:
-            worst = sorted(found, key=lambda f: -f.missing)[:_SHOWN]
-            shown = "; ".join(f.text.removeprefix(f"{name}, ") for f in worst)
-            out.append(f"{name}: {where.format(len(found))}; worst: {shown}")
+        if not found:
+            continue
+        worst = sorted(found, key=lambda f: -f.missing)
+        count = len({f.place for f in found})
+        if count == 1:  # one place: every finding there, in full
+            out.append("; ".join([worst[0].text, *(f.text for f in worst[1:])]))
+            continue
+        shown = "; ".join(f.text.removeprefix(f"{name}, ") for f in worst[:_SHOWN])
+        out.append(f"{name}: {where.format(count)}; worst: {shown}")
     return out
 
 
