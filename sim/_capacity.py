@@ -245,11 +245,13 @@ def _loops(
     found = []
     for label, share, own, fewest in _lanes(scenario, township):
         day_load = [0.0] * 7
+        daily = True
         for index, code, rate in villages:
             n = _visits(scenario, code, own)
             per_visit = share * rate * 7 / max(n, 1)
             if per_visit < fewest:
                 continue
+            daily &= n in (0, 7)
             for d in _visit_days(n, index):
                 day_load[d] += per_visit
         need = max(day_load) * peak
@@ -267,7 +269,7 @@ def _loops(
                 f"(short by {need - have:,.0f}): each van must drive "
                 f"{math.ceil(loops / len(vans))} loops a departure, back to the township "
                 f"point between them, if its shift allows; add {loops - len(vans)} van(s) "
-                "(fleet.townships) or visit more often",
+                "(fleet.townships)" + ("" if daily else " or visit more often"),
             )
         )
     return found
