@@ -4,10 +4,13 @@ The default checks what needs no roads: the YAML and the schema, the codes the s
 against the shipped NBS divisions (region, townships, villages), and whether the run fits in
 the calendar and in memory (all in :func:`sim.load.load_scenario`), and, for
 ``road_network: osm``, that every county is in the OpenStreetMap cache. It then counts the
-region's townships and villages from the divisions and prints the notes on the scenario as a
-whole. It imports no pandas, scipy, networkx, geopandas, shapely or matplotlib, so it answers
-in a fraction of a second. ``--build`` builds the world as ``run`` does (road network,
-travel-time matrices, planned routes) and prints the planned fleet and every build warning.
+region's townships and villages from the divisions, prints the notes on the scenario as a
+whole, and estimates whether each tier (sorting, shuttles, village loops) has room for the
+expected parcels (:mod:`sim._capacity`: warnings, never errors, even with ``strict: true``,
+as the estimate sees no roads). It imports no pandas, scipy, networkx, geopandas, shapely or
+matplotlib, so it answers in a fraction of a second. ``--build`` builds the world as ``run``
+does (road network, travel-time matrices, planned routes) and prints the planned fleet and
+every build warning.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ DESCRIPTION = (
     "and the schema, the region, township and village codes it names against the shipped "
     "NBS 2023 divisions, whether the run fits in the calendar and in memory, and, for "
     "road_network: osm, that every county's roads are cached; then the "
-    "region's townships and villages and the notes on the scenario as a whole. With --build: "
+    "region's townships and villages, the notes on the scenario as a whole, and a capacity "
+    "estimate of sorting, shuttles and village loops against the expected parcels of the "
+    "busiest day (warnings naming the tier, the place and the shortfall, or 'capacity: ok'). "
+    "Every schema or code error of the file is listed (up to 20). With --build: "
     "also build the world as `ruralsim run` does (road network, travel times, planned "
     "shuttles and village loops, vehicle ranges) and print the planned fleet and every build "
     "warning."
@@ -76,7 +82,9 @@ def validate_fast(
     -------
     list of str
         The headline (file, scenario, region, townships, villages), the notes on the scenario
-        as a whole as ``warning:`` lines, and a pointer to ``validate --build``.
+        as a whole as ``warning:`` lines, the capacity estimate (``warning: capacity:`` lines
+        for each tier short or tight, else ``capacity: ok``; :mod:`sim._capacity`), and a
+        pointer to ``validate --build``.
 
     Raises
     ------
@@ -84,6 +92,7 @@ def validate_fast(
         As :func:`sim.load.load_scenario`: naming the file, line, field, value and what is
         valid; or naming the file when ``road_network: osm`` finds a county not cached.
     """
+    from sim._capacity import capacity_lines
     from sim.errors import ScenarioError
     from sim.load import load_scenario
     from sim.notes import region_notes
@@ -104,6 +113,7 @@ def validate_fast(
     n_town, n_vil = len(region_townships(counties)), len(region_villages(counties))
     lines = [headline(path, scenario, region_label(counties), n_town, n_vil, overlays)]
     lines += [f"  warning: {note}" for note in region_notes(scenario)]
+    lines += capacity_lines(scenario, counties)
     lines.append(
         "  road network and routes not built: run `ruralsim validate --build "
         f"{path}` for the planned fleet and build warnings"

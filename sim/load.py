@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sim import _overlay, _yaml
 from sim._changes import set_layers
+from sim._yaml_errors import numbered
 from sim.budget import check_run_size
 from sim.errors import ScenarioError
 from sim.region import check_references, region_villages
@@ -57,10 +58,18 @@ def load_scenario(
     try:
         check_run_size(scenario, region_villages(check_references(scenario)))
     except ScenarioError as exc:
-        loc = getattr(exc, "loc", ())
-        pos = lines.find(loc) if loc else None
-        file = (lines.file_of(loc) if loc else None) or path
-        where = f"{file}:{pos[0]}" if pos and pos[0] > 0 else str(file)
-        detail = getattr(exc, "detail", str(exc))
-        raise ScenarioError(f"{where}: {'.'.join(map(str, loc))}: {detail}") from None
+        problems = getattr(exc, "problems", None) or [
+            (getattr(exc, "loc", ()), getattr(exc, "detail", str(exc)))
+        ]
+        rendered = [_at_line(path, lines, loc, detail) for loc, detail in problems]
+        raise ScenarioError(numbered(str(path), rendered, len(rendered))) from None
     return scenario
+
+
+def _at_line(path: Path, lines: _yaml.Lines, loc: tuple, detail: str) -> str:
+    """``FILE:LINE: field.path: detail`` for a problem found after the schema (the file is the
+    overlay that wrote the field, if one did; no line for a ``--set``)."""
+    pos = lines.find(loc) if loc else None
+    file = (lines.file_of(loc) if loc else None) or path
+    where = f"{file}:{pos[0]}" if pos and pos[0] > 0 else str(file)
+    return f"{where}: {'.'.join(map(str, loc))}: {detail}"

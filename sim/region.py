@@ -73,7 +73,9 @@ def check_references(scenario: Scenario) -> list[str]:
     Raises
     ------
     ScenarioError
-        Naming the field; its ``loc`` attribute holds the field path (for line lookup).
+        Naming the field; its ``loc`` attribute holds the field path (for line lookup). When
+        several codes are wrong, every one is named: its ``problems`` attribute holds
+        ``(loc, message)`` for each, and its ``loc`` and ``detail`` those of the first.
     """
     counties = region_counties(scenario)
     t_codes = set(region_townships(counties))
@@ -86,6 +88,7 @@ def check_references(scenario: Scenario) -> list[str]:
                 f"line {line.name!r} calls at villages of several counties; a line runs "
                 "from one county's bus station",
             )
+    problems: list[tuple[tuple, str]] = []
     for loc, codes, valid, level in _code_checks(scenario, counties, t_codes, v_codes):
         for i, c in enumerate(codes):
             if c not in valid:
@@ -98,9 +101,17 @@ def check_references(scenario: Scenario) -> list[str]:
                     if level == "county"
                     else f"not a {level} of {_name(where)}"
                 )
-                raise reference_error(
-                    at, f"{c} is {what}; see `ruralsim geodata show {hint}` for the valid codes"
-                )
+                see = f"see `ruralsim geodata show {hint}` for the valid codes"
+                problems.append((at, f"{c} is {what}; {see}"))
+    if problems:
+        err = reference_error(*problems[0])
+        if len(problems) > 1:
+            lines = [f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems[:20]]
+            more = [f"... and {len(problems) - 20} more"] if len(problems) > 20 else []
+            text = "\n  ".join([f"{len(problems)} codes not in the region:", *lines, *more])
+            err.args = (text,)
+        err.problems = problems  # type: ignore[attr-defined]
+        raise err
     return counties
 
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim._yaml import Lines, load_with_lines
+from sim._yaml_errors import MAX_SHOWN_ERRORS
 from sim.errors import ScenarioError
 from sim.load import load_scenario
 from sim.scenario import Scenario, scenario_from_dict, scenario_json_schema
@@ -309,15 +310,27 @@ def test_union_reports_the_branch_that_got_furthest(tmp_path: Path) -> None:
     assert "12-digit statistical code of a village" in message
 
 
-def test_many_errors_are_capped(tmp_path: Path) -> None:
+def test_every_error_is_listed_numbered(tmp_path: Path) -> None:
     text = TINY_TEXT.replace("seed: 7", "seed: -1\nfoo: 1\nbar: 2")
     text = text.replace("replications: 2", "replications: 0").replace("mode: flat", "mode: x")
     text = text.replace("share: 0.7", "share: x").replace("start: 04:00", "start: 4")
-    message = _error(_write(tmp_path, text))
+    path = _write(tmp_path, text)
+    message = _error(path)
     lines = message.splitlines()
     assert lines[0].endswith("7 problems in the scenario:")
-    assert lines[-1].strip() == "... and 2 more"
-    assert len(lines) == 1 + 5 + 1
+    assert [line.split(".")[0].strip() for line in lines[1:]] == [str(i) for i in range(1, 8)]
+    assert all(f". {path}:" in line for line in lines[1:])
+    assert "foo: unknown key" in message and "bar: unknown key" in message
+    assert "seed: too small; got -1" in message and "replications: too small" in message
+
+
+def test_many_errors_are_capped(tmp_path: Path) -> None:
+    extra = "".join(f"extra_{i}: 1\n" for i in range(MAX_SHOWN_ERRORS + 4))
+    message = _error(_write(tmp_path, TINY_TEXT.replace("seed: 7\n", f"seed: 7\n{extra}")))
+    lines = message.splitlines()
+    assert lines[0].endswith(f"{MAX_SHOWN_ERRORS + 4} problems in the scenario:")
+    assert lines[-1].strip() == "... and 4 more"
+    assert len(lines) == 1 + MAX_SHOWN_ERRORS + 1
 
 
 def test_integer_village_keys_load_as_strings(tmp_path: Path) -> None:
@@ -580,5 +593,12 @@ def test_a_bad_township_code_key_is_told_what_a_township_code_is(tmp_path) -> No
     with pytest.raises(ScenarioError) as err:
         scenario_from_dict(data)
     assert "fleet.townships.1408211: bad key" in str(err.value)
+    assert "wrong length: 7 digits, a code here has 9" in str(err.value)
     assert "9-digit statistical code of a township" in str(err.value)
     assert "A-Za-z" not in str(err.value)
+    data["fleet"]["townships"] = {"14082110": {"van": 3}}  # one digit short, quoted
+    with pytest.raises(ScenarioError, match="wrong length: 8 digits, a code here has 9"):
+        scenario_from_dict(data)
+    data["fleet"]["townships"] = {"14082110x": {"van": 3}}  # not digits: the format
+    with pytest.raises(ScenarioError, match="bad key: wrong format; got '14082110x'"):
+        scenario_from_dict(data)
