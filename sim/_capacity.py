@@ -39,6 +39,9 @@ from sim.scenario import Scenario, clock_minutes
 LOOP_FILL = 0.9
 #: Share of the capacity of a tier above which it is reported as tight.
 TIGHT = 0.9
+#: Loops a van may drive one after another at a departure before the loops tier is called
+#: short: two fit a driver's day where loops are short, which only the build can tell.
+_RELOADS = 2
 #: Examples named in one warning.
 _SHOWN = 3
 _DAY = 1440
@@ -53,6 +56,9 @@ class _Finding:
     place: str
     missing: float
     text: str
+    #: False where vans that drive up to :data:`_RELOADS` loops a departure would carry it:
+    #: a note for the build to check against the shifts, not a warning.
+    warn: bool = True
 
 
 def _expand(counts: dict[str, int]) -> list[str]:
@@ -264,12 +270,13 @@ def _loops(
                 township,
                 need - have,
                 f"village loops, {label}township {_named(township)}: {len(vans)} van(s) x "
-                f"{per_loop:,.0f} ({cap:,} at the planner's {LOOP_FILL:.0%} fill) = "
+                f"{per_loop:,.0f} (the planner fills {LOOP_FILL:.0%} of {cap:,}) = "
                 f"{have:,.0f} per departure < {need:,.0f} expected on its busiest visit day "
                 f"(short by {need - have:,.0f}): each van must drive "
                 f"{math.ceil(loops / len(vans))} loops a departure, back to the township "
                 f"point between them, if its shift allows; add {loops - len(vans)} van(s) "
                 "(fleet.townships)" + ("" if daily else " or visit more often"),
+                warn=math.ceil(loops / len(vans)) > _RELOADS,
             )
         )
     return found
@@ -316,6 +323,11 @@ def capacity_warnings(scenario: Scenario, counties: list[str]) -> list[str]:
         measurement window, by how much it is short and what to add; with several places,
         how many and the worst few. Empty when every tier has room.
     """
+    return [text for text, warn in _grouped(scenario, counties) if warn]
+
+
+def _grouped(scenario: Scenario, counties: list[str]) -> list[tuple[str, bool]]:
+    """Per tier, one sentence of its warnings and one of its notes, each with a flag."""
     peak = peak_factor(scenario)
     tiers: list[list[_Finding]] = [[], [], []]
     for county in counties:
@@ -325,16 +337,23 @@ def capacity_warnings(scenario: Scenario, counties: list[str]) -> list[str]:
     names = ("sorting", "shuttles", "village loops")
     places = ("short in {} counties", "short or tight in {} counties", "short in {} townships")
     for name, where, found in zip(names, places, tiers):
-        if not found:
-            continue
-        worst = sorted(found, key=lambda f: -f.missing)
-        count = len({f.place for f in found})
-        if count == 1:  # one place: every finding there, in full
-            out.append("; ".join([worst[0].text, *(f.text for f in worst[1:])]))
-            continue
-        shown = "; ".join(f.text.removeprefix(f"{name}, ") for f in worst[:_SHOWN])
-        out.append(f"{name}: {where.format(count)}; worst: {shown}")
+        for warn in (True, False):
+            mine = [f for f in found if f.warn == warn]
+            if mine:
+                out.append((_sentence(name, where, mine, warn), warn))
     return out
+
+
+def _sentence(name: str, where: str, found: list[_Finding], warn: bool) -> str:
+    """One tier's findings of one kind: all of them for one place, else the worst few."""
+    worst = sorted(found, key=lambda f: -f.missing)
+    count = len({f.place for f in found})
+    if count == 1:  # one place: every finding there, in full
+        return "; ".join(f.text for f in worst)
+    if not warn:
+        where = f"in {{}} townships each van must drive up to {_RELOADS} loops a departure"
+    shown = "; ".join(f.text.removeprefix(f"{name}, ") for f in worst[:_SHOWN])
+    return f"{name}: {where.format(count)}; worst: {shown}"
 
 
 def demand_basis(scenario: Scenario) -> str:
@@ -360,11 +379,21 @@ def capacity_lines(scenario: Scenario, counties: list[str]) -> list[str]:
     They stay warnings with ``strict: true``: the estimate sees no roads (how long loops take,
     how trucks group the townships), so only the build can tell a plan that does not work.
     """
-    found = capacity_warnings(scenario, counties)
+    found = _grouped(scenario, counties)
     basis = demand_basis(scenario)
-    if not found:
+    notes = [
+        f"  capacity: note: {text} (the build checks whether the shifts allow it: "
+        "`validate --build`)"
+        for text, warn in found
+        if not warn
+    ]
+    if not any(warn for _, warn in found):
         return [
             f"  capacity: ok: sorting, shuttles and village loops have room for the parcels "
-            f"expected ({basis}; an estimate without roads)"
+            f"expected ({basis}; an estimate without roads)",
+            *notes,
         ]
-    return [f"  warning: capacity: {text} [expected parcels: {basis}]" for text in found]
+    warnings = [
+        f"  warning: capacity: {text} [expected parcels: {basis}]" for text, w in found if w
+    ]
+    return warnings + notes

@@ -28,7 +28,10 @@ def test_fast_validate_passes_on_every_shipped_scenario(capsys, path):
     assert "shuttles" not in lines[0]
     assert f"`ruralsim validate --build {path}`" in lines[-1]
     # Notes and capacity warnings, or the capacity summary line.
-    assert all(line.startswith(("  warning: ", "  capacity: ok: ")) for line in lines[1:-1])
+    assert all(
+        line.startswith(("  warning: ", "  capacity: ok: ", "  capacity: note: "))
+        for line in lines[1:-1]
+    )
     assert sum("capacity: " in line for line in lines) >= 1
 
 
@@ -187,8 +190,8 @@ def test_capacity_names_the_short_tier_place_and_shortfall(capsys, tmp_path):
     )
     assert "short by" in shuttles and "add " in shuttles
     assert loops.startswith(
-        "  warning: capacity: village loops, township 141124100 (临泉镇): 1 van(s) x 270 (300 "
-        "at the planner's 90% fill) = 270 per departure < "
+        "  warning: capacity: village loops, township 141124100 (临泉镇): 1 van(s) x 270 (the "
+        "planner fills 90% of 300) = 270 per departure < "
     )
     assert "visit more often" in loops
 
@@ -291,3 +294,16 @@ def test_every_schema_error_is_printed_numbered_exit_2(capsys, tmp_path):
     assert "schedules.visits_per_week: too large; got 9" in text
     assert "max_sped_kmh: unknown key (did you mean 'max_speed_kmh'?)" in text
     assert "van.max_speed_kmh: required field missing" in text
+
+
+def test_two_loops_a_departure_is_a_note_not_a_warning(capsys):
+    """临猗's baseline works (its build plans every loop within the shifts): a township whose
+    two vans must each drive two loops is a note for the build to check, not a warning; with
+    one van each, five loops a departure is short."""
+    path = str(Path(__file__).parents[1] / "scenarios" / "linyi_baseline.yaml")
+    ok, note = _capacity(_validate(capsys, path))
+    assert ok.startswith("  capacity: ok: ")
+    assert note.startswith("  capacity: note: village loops: in 9 townships each van must drive")
+    assert "`validate --build`" in note
+    lines = _capacity(_validate(capsys, path, "--set", "fleet.township_default={van: 1}"))
+    assert lines[0].startswith("  warning: capacity: village loops: short in ")
