@@ -114,8 +114,14 @@ def pareto_chart(
     from bokeh.models import ColumnDataSource, HoverTool, LabelSet, Whisker
 
     x, y = "cost_per_parcel_yuan", "village_express_coverage"
-    s = summary[(summary["scope"] == scope) & summary["kpi"].isin([x, y])]
-    t = s.pivot_table(index="variant", columns="kpi", values=["mean", "ci95_low", "ci95_high"])
+    s = summary[summary["scope"] == scope]
+    t = pd.DataFrame(
+        {
+            (col, kpi): s[s["kpi"] == kpi].groupby("variant")[col].first()
+            for col in ("mean", "ci95_low", "ci95_high")
+            for kpi in (x, y)
+        }
+    )
     t = t.dropna(subset=[("mean", x), ("mean", y)])
     labels = variant_labels(design) if "variant" in design else {}
     cost, cov = t[("mean", x)].to_numpy(float), t[("mean", y)].to_numpy(float)
@@ -141,13 +147,15 @@ def pareto_chart(
     if len(front):
         p.line(cost[front], cov[front] * 100, color="#e76f51", line_width=2,
                legend_label=words("front"))
+        p.scatter(cost[front], cov[front] * 100, size=13, fill_color=None, line_color="#e76f51",
+                  line_width=2, legend_label=words("front"))
     p.add_layout(LabelSet(x="x", y="y", text="label", source=src, x_offset=6, y_offset=4,
                           text_font_size="10px", text_color="#333333"))
     p.add_tools(HoverTool(renderers=[dots], tooltips=[
         (words("variant"), "@variant"), ("", "@label"),
         (words("cost_per_parcel_yuan"), "@cost_t"), (words("village_express_coverage"), "@cov_t"),
     ]))
-    p.legend.location = "bottom_right"
+    p.add_layout(p.legend[0], "right")
     return p
 
 

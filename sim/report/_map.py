@@ -112,8 +112,15 @@ def coverage_map(data: RunFolderData, words: Labels) -> Figure:
     )
     p.legend.location = "bottom_left"
     p.legend.click_policy = "hide"
-    _synthetic_mark(p, data, words)
+    _synthetic_mark(p, data, words, corner=_top_left(villages, towns))
     return p
+
+
+def _top_left(*tables: pd.DataFrame) -> tuple[float, float]:
+    """The top-left corner of the points drawn (km east, km north)."""
+    xs = [float(t["x"].min()) for t in tables if len(t)]
+    ys = [float(t["y"].max()) for t in tables if len(t)]
+    return (min(xs), max(ys)) if xs else (0.0, 0.0)
 
 
 def _village_source(
@@ -229,7 +236,9 @@ def _boundaries(p, data: RunFolderData, project, words: Labels) -> None:
         )
 
 
-def _synthetic_mark(p, data: RunFolderData, words: Labels) -> None:
+def _synthetic_mark(
+    p, data: RunFolderData, words: Labels, *, corner: tuple[float, float]
+) -> None:
     """Write SYNTHETIC and the synthetic layers (manifest.json) on the map itself."""
     from bokeh.models import Label
 
@@ -242,7 +251,7 @@ def _synthetic_mark(p, data: RunFolderData, words: Labels) -> None:
     text = words("synthetic_mark", layers=", ".join(words.layer(s) for s in shown))
     p.add_layout(
         Label(
-            x=12, y=590, x_units="screen", y_units="screen", text=text, text_font_size="18px",
+            x=corner[0], y=corner[1], text=text, text_font_size="18px", text_baseline="top",
             text_font_style="bold", text_color="#c0392b", background_fill_color="white",
             background_fill_alpha=0.8, border_line_color="#c0392b",
         )
