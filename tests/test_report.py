@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -171,7 +171,14 @@ def _constructed() -> RunFolderData:
         ("village", "140821101002", "快村", True, "covered", "", 7.0, 40.0, "covered"),
         ("village", "140821102001", "少村", False, "too_few_visits", "", 3.5, 30.0, ""),
         (
-            "village", "140821102002", "远村", False, "no_point", "", np.nan, np.nan,
+            "village",
+            "140821102002",
+            "远村",
+            False,
+            "no_point",
+            "",
+            np.nan,
+            np.nan,
             "no service point; township point 3.2 km away (reachable)",
         ),
         ("county", "140821", "甲县", False, "townships_not_covered", "shuttle", np.nan, 30, ""),
@@ -213,7 +220,7 @@ def test_margins_on_a_constructed_case():
     zh = {r["name"]: r for r in uncovered_rows(data, labels("zh"))[0]}
     assert zh["慢村"]["margin"] == "超出 48 小时标准 0.6 小时；在干线班车等待最久"
     assert zh["少村"]["margin"] == "每周 3 次 < 5"
-    row = SimpleNamespace(reason="lead_time_too_long", stage="loop", p95_lead_h=np.nan)
+    row = {"reason": "lead_time_too_long", "stage": "loop", "p95_lead_h": np.nan}
     assert "unknown" in margin(row, Kpi(), np.nan, labels("en"))
 
 
@@ -257,3 +264,14 @@ def test_sweep_report_has_the_labelled_pareto_front(folders, tmp_path, capsys):
     assert not (sweep / "figures").exists()
     assert main(["report", str(tmp_path)]) == 2
     assert "neither a run folder" in capsys.readouterr().err
+
+
+def test_a_run_without_parcels_inlines_its_own_chart(tiny_path, tmp_path):
+    run = tmp_path / "run"
+    assert main(["run", str(tiny_path), "--out", str(run), "--quiet", "--parcels", "none"]) == 0
+    page = _report(run)
+    images = [v for v in _parse(page).links if v.startswith("data:image/png;base64,")]
+    assert len(images) == 1  # the run's lead-time chart, inline
+    png = (run / "figures" / "lead_times.png").read_bytes()
+    assert base64.b64decode(images[0].split(",", 1)[1]) == png
+    assert "parcels: none" in page  # the stages say why they are missing

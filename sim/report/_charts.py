@@ -30,7 +30,8 @@ def _figure(words: Labels, **kwargs) -> Figure:
 
 def lead_histogram(lead_h: np.ndarray, standard_h: float, words: Labels) -> Figure:
     """Histogram of lead hours in 2-hour bins, with p50, p95 and the standard as lines."""
-    from bokeh.models import HoverTool, Span
+    from bokeh.models import HoverTool
+    from bokeh.models.annotations import Span
 
     top = max(2.0, float(lead_h.max()) if len(lead_h) else 2.0, standard_h)
     edges = np.arange(0.0, top + 2.0, 2.0)
@@ -48,8 +49,15 @@ def lead_histogram(lead_h: np.ndarray, standard_h: float, words: Labels) -> Figu
     if len(lead_h):
         for q in (50, 95):
             value = float(np.percentile(lead_h, q))
-            p.add_layout(Span(location=value, dimension="height", line_color="#e76f51",
-                              line_dash="dashed", line_width=2))
+            p.add_layout(
+                Span(
+                    location=value,
+                    dimension="height",
+                    line_color="#e76f51",
+                    line_dash="dashed",
+                    line_width=2,
+                )
+            )
     p.add_layout(Span(location=standard_h, dimension="height", line_color="black", line_width=2))
     return p
 
@@ -71,10 +79,22 @@ def stage_bars(stages: pd.DataFrame, words: Labels) -> Figure:
         }
     )
     p = _figure(words, y_range=list(reversed(names)), x_axis_label=words("hours"), height=300)
-    a = p.hbar(y=dodge("stage", 0.18, range=p.y_range), right="mean", height=0.34,
-               source=src, color="#2a9d8f", legend_label=words("mean_h"))
-    b = p.hbar(y=dodge("stage", -0.18, range=p.y_range), right="p95", height=0.34,
-               source=src, color="#e76f51", legend_label=words("p95_h"))
+    a = p.hbar(
+        y=dodge("stage", 0.18, range=p.y_range),
+        right="mean",
+        height=0.34,
+        source=src,
+        color="#2a9d8f",
+        legend_label=words("mean_h"),
+    )
+    b = p.hbar(
+        y=dodge("stage", -0.18, range=p.y_range),
+        right="p95",
+        height=0.34,
+        source=src,
+        color="#e76f51",
+        legend_label=words("p95_h"),
+    )
     p.add_tools(
         HoverTool(
             renderers=[a, b],
@@ -111,7 +131,8 @@ def pareto_chart(
 ) -> Figure:
     """Cost per parcel against village coverage: variants with 95% CI whiskers on both axes,
     labelled by their factor values, and the Pareto front."""
-    from bokeh.models import ColumnDataSource, HoverTool, LabelSet, Whisker
+    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models.annotations import LabelSet, Whisker
 
     x, y = "cost_per_parcel_yuan", "village_express_coverage"
     s = summary[summary["scope"] == scope]
@@ -129,32 +150,76 @@ def pareto_chart(
     yl, yh = _clipped(t, y, "share")
     src = ColumnDataSource(
         {
-            "x": cost, "y": cov * 100, "xl": xl, "xh": xh, "yl": yl * 100, "yh": yh * 100,
+            "x": cost,
+            "y": cov * 100,
+            "xl": xl,
+            "xh": xh,
+            "yl": yl * 100,
+            "yh": yh * 100,
             "variant": [str(v) for v in t.index],
             "label": [labels.get(int(v), str(v)) for v in t.index],
             "cost_t": [number(v, "yuan") for v in cost],
             "cov_t": [number(v, "share") for v in cov],
         }
     )
-    p = _figure(words, height=480, x_axis_label=words("cost_per_parcel_yuan") + " ("
-                + words("u_yuan") + ")", y_axis_label=words("village_express_coverage") + " (%)")
-    p.add_layout(Whisker(source=src, base="x", lower="yl", upper="yh", dimension="height",
-                         line_color="#888888"))
-    p.add_layout(Whisker(source=src, base="y", lower="xl", upper="xh", dimension="width",
-                         line_color="#888888"))
+    p = _figure(
+        words,
+        height=480,
+        x_axis_label=words("cost_per_parcel_yuan") + " (" + words("u_yuan") + ")",
+        y_axis_label=words("village_express_coverage") + " (%)",
+    )
+    p.add_layout(
+        Whisker(
+            source=src, base="x", lower="yl", upper="yh", dimension="height", line_color="#888888"
+        )
+    )
+    p.add_layout(
+        Whisker(
+            source=src, base="y", lower="xl", upper="xh", dimension="width", line_color="#888888"
+        )
+    )
     dots = p.scatter("x", "y", source=src, size=9, color="#264653", legend_label=words("variant"))
     front = pareto_front(cost, cov)
     if len(front):
-        p.line(cost[front], cov[front] * 100, color="#e76f51", line_width=2,
-               legend_label=words("front"))
-        p.scatter(cost[front], cov[front] * 100, size=13, fill_color=None, line_color="#e76f51",
-                  line_width=2, legend_label=words("front"))
-    p.add_layout(LabelSet(x="x", y="y", text="label", source=src, x_offset=6, y_offset=4,
-                          text_font_size="10px", text_color="#333333"))
-    p.add_tools(HoverTool(renderers=[dots], tooltips=[
-        (words("variant"), "@variant"), ("", "@label"),
-        (words("cost_per_parcel_yuan"), "@cost_t"), (words("village_express_coverage"), "@cov_t"),
-    ]))
+        p.line(
+            cost[front],
+            cov[front] * 100,
+            color="#e76f51",
+            line_width=2,
+            legend_label=words("front"),
+        )
+        p.scatter(
+            cost[front],
+            cov[front] * 100,
+            size=13,
+            fill_color=None,
+            line_color="#e76f51",
+            line_width=2,
+            legend_label=words("front"),
+        )
+    p.add_layout(
+        LabelSet(
+            x="x",
+            y="y",
+            text="label",
+            source=src,
+            x_offset=6,
+            y_offset=4,
+            text_font_size="10px",
+            text_color="#333333",
+        )
+    )
+    p.add_tools(
+        HoverTool(
+            renderers=[dots],
+            tooltips=[
+                (words("variant"), "@variant"),
+                ("", "@label"),
+                (words("cost_per_parcel_yuan"), "@cost_t"),
+                (words("village_express_coverage"), "@cov_t"),
+            ],
+        )
+    )
     p.add_layout(p.legend[0], "right")
     return p
 
@@ -171,7 +236,8 @@ def _clipped(t: pd.DataFrame, kpi: str, kind: str) -> tuple[np.ndarray, np.ndarr
 
 def sensitivity_bars(indices: pd.DataFrame, kpi: str, words: Labels) -> Figure:
     """Total Sobol index (or Morris mu*) of each factor for one KPI, with its confidence."""
-    from bokeh.models import ColumnDataSource, Whisker
+    from bokeh.models import ColumnDataSource
+    from bokeh.models.annotations import Whisker
 
     rows = indices[indices["kpi"] == kpi]
     key, err = ("ST", "ST_conf") if "ST" in rows else ("mu_star", "mu_star_conf")
@@ -179,8 +245,12 @@ def sensitivity_bars(indices: pd.DataFrame, kpi: str, words: Labels) -> Figure:
     conf = pd.to_numeric(rows[err], errors="coerce").fillna(0).to_numpy(float)
     factors = [str(f) for f in rows["factor"]]
     src = ColumnDataSource({"factor": factors, "v": value, "lo": value - conf, "hi": value + conf})
-    p = _figure(words, y_range=list(reversed(list(dict.fromkeys(factors)))), height=260,
-                x_axis_label=words("sobol_st" if key == "ST" else "morris_mu"))
+    p = _figure(
+        words,
+        y_range=list(reversed(list(dict.fromkeys(factors)))),
+        height=260,
+        x_axis_label=words("sobol_st" if key == "ST" else "morris_mu"),
+    )
     p.hbar(y="factor", right="v", height=0.6, source=src, color="#2a9d8f")
     p.add_layout(Whisker(source=src, base="factor", lower="lo", upper="hi", dimension="width"))
     return p

@@ -9,7 +9,8 @@ which show them as text (never the ``{safe}`` format).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -73,13 +74,18 @@ def coverage_map(data: RunFolderData, words: Labels) -> Figure:
     _boundaries(p, data, project, words)
     _routes(p, data, fac, project, words)
     villages = _village_source(data, fac, project, words)
-    hover = []
+    hover: list[Any] = []
     for status in ("covered", "not_covered", "reachable"):
         part = villages[villages["status"] == status]
         if len(part):
             hover.append(
                 p.scatter(
-                    "x", "y", source=_source(part), size=7, color=_COLOURS[status], alpha=0.9,
+                    "x",
+                    "y",
+                    source=_source(part),
+                    size=7,
+                    color=_COLOURS[status],
+                    alpha=0.9,
                     legend_label=words(status),
                 )
             )
@@ -87,7 +93,12 @@ def coverage_map(data: RunFolderData, words: Labels) -> Figure:
     if len(towns):
         hover.append(
             p.scatter(
-                "x", "y", source=_source(towns), marker="square", size=10, color=_COLOURS["township"],
+                "x",
+                "y",
+                source=_source(towns),
+                marker="square",
+                size=10,
+                color=_COLOURS["township"],
                 legend_label=words("township_point"),
             )
         )
@@ -95,7 +106,12 @@ def coverage_map(data: RunFolderData, words: Labels) -> Figure:
     if len(seats):
         x, y = project(seats["lon"], seats["lat"])
         p.scatter(
-            x, y, marker="star", size=18, color=_COLOURS["centre"], line_color="black",
+            x,
+            y,
+            marker="star",
+            size=18,
+            color=_COLOURS["centre"],
+            line_color="black",
             legend_label=words("county_centre"),
         )
     p.add_tools(
@@ -123,9 +139,7 @@ def _top_left(*tables: pd.DataFrame) -> tuple[float, float]:
     return (min(xs), max(ys)) if xs else (0.0, 0.0)
 
 
-def _village_source(
-    data: RunFolderData, fac: pd.DataFrame, project, words: Labels
-) -> pd.DataFrame:
+def _village_source(data: RunFolderData, fac: pd.DataFrame, project, words: Labels) -> pd.DataFrame:
     cov = data.coverage[data.coverage["level"] == "village"]
     pos = fac[fac["level"] == "village"].drop_duplicates("code").set_index("code")[["lon", "lat"]]
     cov = cov[cov["code"].isin(pos.index)]
@@ -133,11 +147,11 @@ def _village_source(
     status = village_status(cov, data.limits)
     reasons = [
         words("covered")
-        if bool(r.covered)
+        if bool(r["covered"])
         else " ".join(
-            s for s in (words.reason(str(r.reason)) + ":", _margin(r, data, words)) if s
+            s for s in (words.reason(str(r["reason"])) + ":", _margin(r, data, words)) if s
         )
-        for r in cov.itertuples(index=False)
+        for r in cov.to_dict("records")
     ]
     return pd.DataFrame(
         {
@@ -153,8 +167,8 @@ def _village_source(
     )
 
 
-def _margin(row, data: RunFolderData, words: Labels) -> str:
-    return margin(row, data.limits, float(data.worst_week.get(str(row.code), math.nan)), words)
+def _margin(row: Mapping[Any, Any], data: RunFolderData, words: Labels) -> str:
+    return margin(row, data.limits, float(data.worst_week.get(str(row["code"]), math.nan)), words)
 
 
 def _col(table: pd.DataFrame, name: str) -> np.ndarray:
@@ -209,8 +223,15 @@ def _routes(p, data: RunFolderData, fac: pd.DataFrame, project, words: Labels) -
         x0, y0 = project(a["lon"][ok], a["lat"][ok])
         x1, y1 = project(b["lon"][ok], b["lat"][ok])
         p.segment(
-            x0, y0, x1, y1, line_color=_COLOURS[kind], line_dash=style,
-            line_width=1.4 if kind == "shuttle" else 0.8, alpha=0.8, legend_label=words(label),
+            x0,
+            y0,
+            x1,
+            y1,
+            line_color=_COLOURS[kind],
+            line_dash=style,
+            line_width=1.4 if kind == "shuttle" else 0.8,
+            alpha=0.8,
+            legend_label=words(label),
         )
 
 
@@ -236,11 +257,9 @@ def _boundaries(p, data: RunFolderData, project, words: Labels) -> None:
         )
 
 
-def _synthetic_mark(
-    p, data: RunFolderData, words: Labels, *, corner: tuple[float, float]
-) -> None:
+def _synthetic_mark(p, data: RunFolderData, words: Labels, *, corner: tuple[float, float]) -> None:
     """Write SYNTHETIC and the synthetic layers (manifest.json) on the map itself."""
-    from bokeh.models import Label
+    from bokeh.models.annotations import Label
 
     layers = data.meta.get("synthetic_layers", [])
     if not isinstance(layers, list):
@@ -251,8 +270,15 @@ def _synthetic_mark(
     text = words("synthetic_mark", layers=", ".join(words.layer(s) for s in shown))
     p.add_layout(
         Label(
-            x=corner[0], y=corner[1], text=text, text_font_size="18px", text_baseline="top",
-            text_font_style="bold", text_color="#c0392b", background_fill_color="white",
-            background_fill_alpha=0.8, border_line_color="#c0392b",
+            x=corner[0],
+            y=corner[1],
+            text=text,
+            text_font_size="18px",
+            text_baseline="top",
+            text_font_style="bold",
+            text_color="#c0392b",
+            background_fill_color="white",
+            background_fill_alpha=0.8,
+            border_line_color="#c0392b",
         )
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,9 @@ def _worst_week(folder: Path, coverage: pd.DataFrame) -> pd.Series:
     few = coverage["reason"] == "too_few_visits"
     if not few.any():
         return pd.Series(dtype=float)
-    kpis = read_table(folder / "kpis.csv", columns=("scope", "code", "kpi", "value"), dtype={"code": str})
+    kpis = read_table(
+        folder / "kpis.csv", columns=("scope", "code", "kpi", "value"), dtype={"code": str}
+    )
     rows = kpis[(kpis["scope"] == "village") & (kpis["kpi"] == "visits_worst_week")]
     return rows.groupby("code")["value"].min()
 
@@ -108,15 +111,15 @@ def headline_rows(data: RunFolderData, words: Labels) -> list[dict[str, str]]:
     s = data.summary
     head = s[(s["scope"] == scope) & s["kpi"].isin(SUMMARY_KPIS)]
     rows = []
-    for r in head.itertuples(index=False):
-        kpi = str(r.kpi)
+    for r in head.to_dict("records"):
+        kpi = str(r["kpi"])
         kind = kpi_kind(kpi)
         rows.append(
             {
                 "kpi": words(kpi),
                 "code": kpi,
-                "value": number(float(r.mean), kind),
-                "ci": interval(float(r.ci95_low), float(r.ci95_high), kind),
+                "value": number(float(r["mean"]), kind),
+                "ci": interval(float(r["ci95_low"]), float(r["ci95_high"]), kind),
                 "unit": unit(kind, words),
             }
         )
@@ -145,13 +148,13 @@ def county_ranking(data: RunFolderData, words: Labels) -> list[dict[str, str]]:
     )
     return [
         {
-            "name": str(r.name),
-            "code": str(r.code),
-            "villages": number(float(r.village_express_coverage), "share"),
-            "townships": number(float(r.township_point_coverage), "share"),
-            "p95": number(float(r.lead_time_p95_h), "hours"),
+            "name": str(r["name"]),
+            "code": str(r["code"]),
+            "villages": number(float(r["village_express_coverage"]), "share"),
+            "townships": number(float(r["township_point_coverage"]), "share"),
+            "p95": number(float(r["lead_time_p95_h"]), "hours"),
         }
-        for r in t.itertuples(index=False)
+        for r in t.to_dict("records")
     ]
 
 
@@ -168,20 +171,19 @@ def township_ranking(data: RunFolderData, words: Labels) -> tuple[list[dict[str,
     t["share"] = np.where(t["size"] > 0, t["sum"] / t["size"].clip(lower=1), np.nan)
     p95 = t["p95_lead_h"] if "p95_lead_h" in t else pd.Series(np.nan, index=t.index)
     t = t.assign(p95=pd.to_numeric(p95, errors="coerce")).reset_index()
-    t = t.sort_values(
-        ["share", "p95", "code"], ascending=[True, False, True], na_position="first"
-    )
+    t = t.sort_values(["share", "p95", "code"], ascending=[True, False, True], na_position="first")
     county_names = _county_names(data)
     rows = [
         {
-            "name": str(r.name),
-            "code": str(r.code),
-            "county": county_names.get(str(r.code)[:6], str(r.code)[:6]),
-            "villages": f"{int(r.sum):,} / {int(r.size):,} ({number(float(r.share), 'share')})",
-            "point": words("yes") if bool(r.covered) else words.reason(str(r.reason)),
-            "p95": number(float(r.p95), "hours"),
+            "name": str(r["name"]),
+            "code": str(r["code"]),
+            "county": county_names.get(str(r["code"])[:6], str(r["code"])[:6]),
+            "villages": f"{int(r['sum']):,} / {int(r['size']):,} "
+            f"({number(float(r['share']), 'share')})",
+            "point": words("yes") if bool(r["covered"]) else words.reason(str(r["reason"])),
+            "p95": number(float(r["p95"]), "hours"),
         }
-        for r in t.head(MAX_ROWS).itertuples(index=False)
+        for r in t.head(MAX_ROWS).to_dict("records")
     ]
     return rows, len(t)
 
@@ -195,25 +197,25 @@ def _fmt1(x: float) -> str:
     return f"{x:.1f}"
 
 
-def margin(row: Any, limits: Kpi, worst_week: float, words: Labels) -> str:
+def margin(row: Mapping[Any, Any], limits: Kpi, worst_week: float, words: Labels) -> str:
     """Why a village is not covered, with the margin: ``misses 48 h by 0.6 h; ...``.
 
     ``row`` has the coverage columns (reason, stage, p95_lead_h, visits_per_week, why);
     ``worst_week`` is its visits in the worst week (NaN: use its mean visits per week).
     """
-    reason = str(row.reason)
-    stage = words.stage(str(row.stage)) if isinstance(row.stage, str) else ""
+    reason = str(row["reason"])
+    stage = words.stage(row["stage"]) if isinstance(row.get("stage"), str) else ""
     if reason == "lead_time_too_long":
-        p95 = float(getattr(row, "p95_lead_h", math.nan))
+        p95 = float(row.get("p95_lead_h", math.nan))
         if not math.isfinite(p95):
             return words("m_lead_unknown", stage=stage)
         limit = limits.max_lead_time_h
         return words("m_lead", limit=f"{limit:g}", miss=_fmt1(p95 - limit), stage=stage)
     if reason == "too_few_visits":
-        visits = worst_week if math.isfinite(worst_week) else float(row.visits_per_week)
+        visits = worst_week if math.isfinite(worst_week) else float(row["visits_per_week"])
         return words("m_visits", visits=f"{visits:g}", limit=f"{limits.min_visits_per_week:g}")
     if reason == "no_point":
-        found = re.search(r"([0-9]+(?:\.[0-9]+)?) km", str(getattr(row, "why", "")))
+        found = re.search(r"([0-9]+(?:\.[0-9]+)?) km", str(row.get("why", "")))
         if found is None:
             return ""
         km = float(found.group(1))
@@ -230,7 +232,9 @@ def village_status(coverage: pd.DataFrame, limits: Kpi) -> pd.Series:
     cov = coverage["covered"].astype(bool)
     km = coverage.get("why", pd.Series("", index=coverage.index)).astype(str)
     km = pd.to_numeric(km.str.extract(r"([0-9]+(?:\.[0-9]+)?) km", expand=False), errors="coerce")
-    near = (coverage["reason"] == "no_point") & (km <= limits.reachable_km)
+    near = (coverage["reason"] == "no_point").to_numpy() & (
+        km.to_numpy(dtype=float) <= limits.reachable_km
+    )
     return pd.Series(
         np.where(cov, "covered", np.where(near, "reachable", "not_covered")), index=coverage.index
     )
@@ -246,14 +250,14 @@ def uncovered_rows(data: RunFolderData, words: Labels) -> tuple[list[dict[str, s
         bad = bad.sort_values(["_p95", "code"], ascending=[False, True], na_position="first")
     towns = cov[cov["level"] == "township"].set_index("code")["name"].astype(str)
     rows = []
-    for r in bad.head(MAX_ROWS).itertuples(index=False):
-        code = str(r.code)
+    for r in bad.head(MAX_ROWS).to_dict("records"):
+        code = str(r["code"])
         rows.append(
             {
-                "name": str(r.name),
+                "name": str(r["name"]),
                 "code": code,
                 "township": str(towns.get(code[:9], code[:9])),
-                "reason": words.reason(str(r.reason)),
+                "reason": words.reason(str(r["reason"])),
                 "margin": margin(r, data.limits, float(data.worst_week.get(code, math.nan)), words),
             }
         )

@@ -64,12 +64,12 @@ def run_context(folder: Path, words: Labels) -> tuple[dict[str, Any], dict[str, 
         stages = stage_hours(parcels, data.window_min)
         context["stages"] = [
             {
-                "stage": words.stage(str(r.stage)),
-                "p50": number(float(r.p50), "hours"),
-                "mean": number(float(r.mean), "hours"),
-                "p95": number(float(r.p95), "hours"),
+                "stage": words.stage(str(r["stage"])),
+                "p50": number(float(r["p50"]), "hours"),
+                "mean": number(float(r["mean"]), "hours"),
+                "p95": number(float(r["p95"]), "hours"),
             }
-            for r in stages.itertuples(index=False)
+            for r in stages.to_dict("records")
         ]
         n = int(stages["n"].iloc[0]) if len(stages) else 0
         note = words("stages_note", n=f"{n:,}")
