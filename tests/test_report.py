@@ -100,11 +100,20 @@ def test_run_report_is_one_self_contained_page(folders, tmp_path):
     for heading in ("Headline KPIs", "Coverage map", "Ranking: worst first", "Where parcels wait"):
         assert heading in text
     assert "Bokeh" in page and page.count('data-root-id="') >= 3  # map, stages, lead times
-    assert "SYNTHETIC roads" in page  # on the map (a Bokeh label) and above it
+    doc = page[page.rindex("const docs_json") :]  # the charts' JSON
+    assert "SYNTHETIC roads, township points, village points" in doc  # a label on the map
     assert not (run / "figures").exists()  # nothing but the page is written
     # Human numbers: a thousands separator, shares in %, no exponent, intervals within 0-100 %.
     assert "e+0" not in text and "%" in text
     assert not re.search(r"(?<![\w.])-[0-9]", text)  # no negative bound of an interval
+
+
+def test_no_synthetic_mark_when_every_layer_is_real(folders, tmp_path):
+    run = _copy(folders, "run", tmp_path)
+    meta = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    (run / "manifest.json").write_text(json.dumps({**meta, "synthetic_layers": []}))
+    page = _report(run)
+    assert "SYNTHETIC" not in page and "synthetic layers: none" in page
 
 
 def test_shares_are_clipped_and_numbers_readable():
