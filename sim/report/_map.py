@@ -75,6 +75,7 @@ def coverage_map(data: RunFolderData, words: Labels) -> Figure:
     _routes(p, data, fac, project, words)
     villages = _village_source(data, fac, project, words)
     hover: list[Any] = []
+    size = 7 if len(villages) <= 2000 else 4 if len(villages) <= 8000 else 3
     for status in ("covered", "not_covered", "reachable"):
         part = villages[villages["status"] == status]
         if len(part):
@@ -83,7 +84,7 @@ def coverage_map(data: RunFolderData, words: Labels) -> Figure:
                     "x",
                     "y",
                     source=_source(part),
-                    size=7,
+                    size=size,
                     color=_COLOURS[status],
                     alpha=0.9,
                     legend_label=words(status),
