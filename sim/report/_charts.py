@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from bokeh.plotting import figure as Figure
 
 
-def _figure(words: Labels, **kwargs) -> Figure:
+def _figure(words: Labels, **kwargs: Any) -> Figure:
+    """A stretched-width figure with pan, zoom, reset and save, and no logo (no link out)."""
     from bokeh.plotting import figure
 
     p = figure(
@@ -121,9 +122,48 @@ def variant_labels(design: pd.DataFrame) -> dict[int, str]:
 
 
 def _short(value: object) -> str:
+    """A factor value, floats to 4 significant digits."""
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+_COST, _COVERAGE = "cost_per_parcel_yuan", "village_express_coverage"
+
+
+def pareto_data(
+    summary: pd.DataFrame, design: pd.DataFrame, *, scope: str = "province"
+) -> dict[str, Any]:
+    """Per variant: cost and coverage (%) with clipped 95% bounds and the factor label.
+
+    Variants without both KPIs are left out; an undefined interval (one replication) is the
+    mean itself.
+    """
+    s = summary[summary["scope"] == scope]
+    t = pd.DataFrame(
+        {
+            (col, kpi): s[s["kpi"] == kpi].groupby("variant")[col].first()
+            for col in ("mean", "ci95_low", "ci95_high")
+            for kpi in (_COST, _COVERAGE)
+        }
+    )
+    t = t.dropna(subset=[("mean", _COST), ("mean", _COVERAGE)])
+    labels = variant_labels(design) if "variant" in design else {}
+    cost, cov = t[("mean", _COST)].to_numpy(float), t[("mean", _COVERAGE)].to_numpy(float)
+    xl, xh = _clipped(t, _COST, "yuan")
+    yl, yh = _clipped(t, _COVERAGE, "share")
+    return {
+        "x": cost,
+        "y": cov * 100,
+        "xl": xl,
+        "xh": xh,
+        "yl": yl * 100,
+        "yh": yh * 100,
+        "variant": [str(v) for v in t.index],
+        "label": [labels.get(int(v), str(v)) for v in t.index],
+        "cost_t": [number(v, "yuan") for v in cost],
+        "cov_t": [number(v, "share") for v in cov],
+    }
 
 
 def pareto_chart(
@@ -134,63 +174,32 @@ def pareto_chart(
     from bokeh.models import ColumnDataSource, HoverTool
     from bokeh.models.annotations import LabelSet, Whisker
 
-    x, y = "cost_per_parcel_yuan", "village_express_coverage"
-    s = summary[summary["scope"] == scope]
-    t = pd.DataFrame(
-        {
-            (col, kpi): s[s["kpi"] == kpi].groupby("variant")[col].first()
-            for col in ("mean", "ci95_low", "ci95_high")
-            for kpi in (x, y)
-        }
-    )
-    t = t.dropna(subset=[("mean", x), ("mean", y)])
-    labels = variant_labels(design) if "variant" in design else {}
-    cost, cov = t[("mean", x)].to_numpy(float), t[("mean", y)].to_numpy(float)
-    xl, xh = _clipped(t, x, "yuan")
-    yl, yh = _clipped(t, y, "share")
-    src = ColumnDataSource(
-        {
-            "x": cost,
-            "y": cov * 100,
-            "xl": xl,
-            "xh": xh,
-            "yl": yl * 100,
-            "yh": yh * 100,
-            "variant": [str(v) for v in t.index],
-            "label": [labels.get(int(v), str(v)) for v in t.index],
-            "cost_t": [number(v, "yuan") for v in cost],
-            "cov_t": [number(v, "share") for v in cov],
-        }
-    )
+    data = pareto_data(summary, design, scope=scope)
+    src = ColumnDataSource(data)
     p = _figure(
         words,
         height=480,
-        x_axis_label=words("cost_per_parcel_yuan") + " (" + words("u_yuan") + ")",
-        y_axis_label=words("village_express_coverage") + " (%)",
+        x_axis_label=words(_COST) + " (" + words("u_yuan") + ")",
+        y_axis_label=words(_COVERAGE) + " (%)",
     )
-    p.add_layout(
-        Whisker(
-            source=src, base="x", lower="yl", upper="yh", dimension="height", line_color="#888888"
+    whiskers: tuple[tuple[str, str, str, Literal["width", "height"]], ...] = (
+        ("x", "yl", "yh", "height"),
+        ("y", "xl", "xh", "width"),
+    )
+    for base, lower, upper, dim in whiskers:
+        p.add_layout(
+            Whisker(
+                source=src, base=base, lower=lower, upper=upper, dimension=dim, line_color="#888888"
+            )
         )
-    )
-    p.add_layout(
-        Whisker(
-            source=src, base="y", lower="xl", upper="xh", dimension="width", line_color="#888888"
-        )
-    )
     dots = p.scatter("x", "y", source=src, size=9, color="#264653", legend_label=words("variant"))
-    front = pareto_front(cost, cov)
+    front = pareto_front(data["x"], data["y"])
     if len(front):
-        p.line(
-            cost[front],
-            cov[front] * 100,
-            color="#e76f51",
-            line_width=2,
-            legend_label=words("front"),
-        )
+        fx, fy = data["x"][front], data["y"][front]
+        p.line(fx, fy, color="#e76f51", line_width=2, legend_label=words("front"))
         p.scatter(
-            cost[front],
-            cov[front] * 100,
+            fx,
+            fy,
             size=13,
             fill_color=None,
             line_color="#e76f51",
@@ -209,17 +218,8 @@ def pareto_chart(
             text_color="#333333",
         )
     )
-    p.add_tools(
-        HoverTool(
-            renderers=[dots],
-            tooltips=[
-                (words("variant"), "@variant"),
-                ("", "@label"),
-                (words("cost_per_parcel_yuan"), "@cost_t"),
-                (words("village_express_coverage"), "@cov_t"),
-            ],
-        )
-    )
+    tips = [(words("variant"), "@variant"), ("", "@label"), (words(_COST), "@cost_t")]
+    p.add_tools(HoverTool(renderers=[dots], tooltips=[*tips, (words(_COVERAGE), "@cov_t")]))
     p.add_layout(p.legend[0], "right")
     return p
 

@@ -49,6 +49,7 @@ def _projector(facilities: pd.DataFrame):
     kx = 111.32 * math.cos(math.radians(lat0))
 
     def project(lon, lat):
+        """Kilometres east and north of the centre."""
         return (np.asarray(lon, float) - lon0) * kx, (np.asarray(lat, float) - lat0) * 110.57
 
     return project
@@ -141,6 +142,7 @@ def _top_left(*tables: pd.DataFrame) -> tuple[float, float]:
 
 
 def _village_source(data: RunFolderData, fac: pd.DataFrame, project, words: Labels) -> pd.DataFrame:
+    """The villages drawn: position, name, code, visits, p95, reason with margin, state."""
     cov = data.coverage[data.coverage["level"] == "village"]
     pos = fac[fac["level"] == "village"].drop_duplicates("code").set_index("code")[["lon", "lat"]]
     cov = cov[cov["code"].isin(pos.index)]
@@ -169,10 +171,12 @@ def _village_source(data: RunFolderData, fac: pd.DataFrame, project, words: Labe
 
 
 def _margin(row: Mapping[Any, Any], data: RunFolderData, words: Labels) -> str:
+    """:func:`margin` of a coverage row, with its worst-week visits."""
     return margin(row, data.limits, float(data.worst_week.get(str(row["code"]), math.nan)), words)
 
 
 def _col(table: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as floats (NaN where missing or not a number)."""
     if name not in table:
         return np.full(len(table), np.nan)
     return pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
@@ -181,6 +185,7 @@ def _col(table: pd.DataFrame, name: str) -> np.ndarray:
 def _township_source(
     data: RunFolderData, fac: pd.DataFrame, project, words: Labels
 ) -> pd.DataFrame:
+    """The township points drawn: position, name, code, visits, p95 and reason."""
     cov = data.coverage[data.coverage["level"] == "township"].drop_duplicates("code")
     pos = fac[fac["level"] == "township"].drop_duplicates("code").set_index("code")
     cov = cov[cov["code"].isin(pos.index)]

@@ -127,6 +127,7 @@ def headline_rows(data: RunFolderData, words: Labels) -> list[dict[str, str]]:
 
 
 def _pivot(summary: pd.DataFrame, scope: str, kpis: tuple[str, ...]) -> pd.DataFrame:
+    """Means of ``kpis`` of a scope, one row per unit (code, name)."""
     s = summary[(summary["scope"] == scope) & summary["kpi"].isin(kpis)]
     if "code" not in s or "name" not in s or s.empty:
         return pd.DataFrame(columns=["code", "name", *kpis])
@@ -189,11 +190,13 @@ def township_ranking(data: RunFolderData, words: Labels) -> tuple[list[dict[str,
 
 
 def _county_names(data: RunFolderData) -> dict[str, str]:
+    """County code -> name, from the coverage table."""
     c = data.coverage[data.coverage["level"] == "county"]
     return dict(zip(c["code"].astype(str), c["name"].astype(str), strict=False))
 
 
 def _fmt1(x: float) -> str:
+    """One decimal."""
     return f"{x:.1f}"
 
 
@@ -307,6 +310,7 @@ def stage_hours(parcels: pd.DataFrame, window_min: tuple[float, float]) -> pd.Da
 
 
 def _mark_names(parcels: pd.DataFrame) -> list[str]:
+    """The stage timestamps the parcel table has."""
     names = {m for _, a, b in STAGE_MARKS for m in (a, b)}
     return [n for n in names if n in parcels]
 

@@ -53,6 +53,7 @@ def sweep_context(folder: Path, words: Labels) -> tuple[dict[str, Any], dict[str
 
 
 def _cell(value: object) -> str:
+    """A design value as text (floats to 4 significant digits)."""
     if isinstance(value, float):
         return "" if pd.isna(value) else f"{value:.4g}"
     return str(value)
