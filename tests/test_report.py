@@ -96,6 +96,8 @@ def test_run_report_is_one_self_contained_page(folders, tmp_path):
     assert all(v.startswith(("data:", "#")) for v in parsed.links), parsed.links
     assert "link" not in parsed.tags and "iframe" not in parsed.tags
     assert "figures/" not in " ".join(parsed.links)
+    outside_scripts = re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    assert not re.search(r"https?://", outside_scripts)
     text = " ".join(parsed.text)
     for heading in ("Headline KPIs", "Coverage map", "Ranking: worst first", "Where parcels wait"):
         assert heading in text
