@@ -143,10 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     add_optimise_parser(sub)
 
     rep = sub.add_parser(
-        "report", help="figures and a one-page HTML summary of a run or sweep folder"
+        "report", help="one self-contained, interactive report.html of a run or sweep folder"
     )
     rep.add_argument("folder", type=Path, help="run folder or sweep folder")
-    _add_cache_dir(rep)
+    rep.add_argument(
+        "--lang",
+        choices=["en", "zh"],
+        default="en",
+        help="language of the report's labels, headings, KPI names and reasons (default en)",
+    )
 
     cmp_ = sub.add_parser(
         "compare", help="KPIs of run folders side by side, with significance of differences"
@@ -286,7 +291,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from sim.report import write_report
 
         tidy_leftovers(args.folder)
-        print(f"report: {write_report(args.folder, cache_dir=args.cache_dir)}")
+        print(f"report: {write_report(args.folder, lang=args.lang)}")
         return 0
     if args.command == "compare":
         from sim.compare import compare_runs, format_comparison
