@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import simpy
 
-from sim.engine.constants import _NONE
+from sim.engine.constants import _NONE, _RUN_KIND
 from sim.outbound import Outbound
 from sim.scenario import BusLine, Scenario
 from sim.world import County
@@ -230,7 +230,8 @@ class _Trips:
     """Vehicle legs as columns, in the order they ended (see :meth:`join`).
 
     ``frm`` and ``to`` are facility indices, ``vehicle`` the index among the county's
-    vehicles; ``load`` is the number of parcels on board on the leg.
+    vehicles, ``kind`` the index of the run's kind in ``RUN_KINDS``; ``load`` is the number
+    of parcels on board on the leg.
     """
 
     run: np.ndarray
@@ -249,7 +250,7 @@ class _Trips:
         """The legs of many runs that arrived before ``end``, in the order they arrived."""
         if not runs:
             i, f = np.empty(0, dtype=np.int64), np.empty(0)
-            return cls(i, i, np.empty(0, dtype=object), i, i, f, f, f, i, f)
+            return cls(i, i, i, i, i, f, f, f, i, f)
         # The runs' fields as columns, one tuple per field (a transpose in C).
         run, vehicle, kind, frm, to, clock_of, km, dwell, net, ids = zip(*runs, strict=True)
         sizes = np.fromiter(map(len, frm), dtype=np.int64, count=len(runs))
@@ -266,7 +267,7 @@ class _Trips:
         cols = {
             "run": np.array(run, dtype=np.int64)[leg_run],
             "vehicle": np.array(vehicle, dtype=np.int64)[leg_run],
-            "kind": np.array(kind, dtype=object)[leg_run],
+            "kind": np.array([_RUN_KIND[k] for k in kind], dtype=np.int64)[leg_run],
             "frm": np.concatenate(frm),
             "to": np.concatenate(to),
             "depart": clock[0::2],
