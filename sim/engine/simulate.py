@@ -11,7 +11,7 @@ import simpy
 
 from sim.budget import check_run_size
 from sim.engine.bus import bus
-from sim.engine.constants import _LOCKER, _STAGE, DAY_MIN
+from sim.engine.constants import _DOOR, _LOCKER, _STAGE, DAY_MIN
 from sim.engine.demand import _bus_shares, generate_demand
 from sim.engine.outbound import queue_at_villages, trunk_out
 from sim.engine.shuttle import shuttle
@@ -217,6 +217,12 @@ def _new_state(county: County, replication: int) -> State:
     pk = sc.pickup
     o = generate_outbound(county, replication)
     n_sh = len(county.shuttles)
+    delay_by_kind = _delay_by_kind(sc)
+    shared = (
+        county.township_shared
+        if county.township_shared is not None
+        else np.ones(county.n_townships, dtype=bool)
+    )
     st = State(
         county=county,
         sc=sc,
@@ -239,12 +245,11 @@ def _new_state(county: County, replication: int) -> State:
         multi_visit=county_cached(county, "multi_visit", lambda: _visitors(county) > 1),
         has_locker=bool((county.village_kind == _LOCKER).any()),
         chained=county_cached(county, "chained", lambda: _shares_a_leg(county)),
-        delay_by_kind=_delay_by_kind(sc),
-        shared=(
-            county.township_shared
-            if county.township_shared is not None
-            else np.ones(county.n_townships, dtype=bool)
-        ),
+        delay_by_kind=delay_by_kind,
+        shared=shared,
+        all_shared=bool(shared.all()),
+        has_door=bool((county.village_kind == _DOOR).any()),
+        delay_by_village=delay_by_kind[county.village_kind],
         wake=env.event(),
         hold_min=sc.pickup.max_hold_days * DAY_MIN,
         town_delay_h=pk.township_mean_delay_h,

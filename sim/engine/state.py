@@ -158,16 +158,19 @@ class _LaneQueue:
             a[:k] = a[live]
         self._n, self._dead = k, 0
 
-    def ready(self, pos: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
+    def ready(
+        self, pos: np.ndarray, now: float, visit: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Entries of the villages with ``pos >= 0`` available at ``now``, and their owners.
 
-        The owner of an entry is ``pos`` of its village (the village's place in a loop).
+        The owner of an entry is ``pos`` of its village (the village's place in a loop);
+        ``visit``, if given, is ``pos >= 0``.
         """
         if self._dead > self._n // 2:
             self._compact()
         n = self._n
         mine = self._ready[:n] <= now
-        mine &= (pos >= 0)[self._vill[:n]]  # a gather of booleans, not of places
+        mine &= (pos >= 0 if visit is None else visit)[self._vill[:n]]  # booleans, not places
         sel = mine.nonzero()[0]
         return sel, pos[self._vill[sel]]
 
@@ -346,10 +349,13 @@ class State:
         :func:`~sim.engine.township.queue_of`.
     multi_visit
         Per village: more than one vehicle (loops of several lanes, a bus) stops there.
-    delay_by_kind
-        Mean pickup delay in hours by point kind (NaN for door delivery).
-    has_locker
-        Some village point of the county is a locker.
+    delay_by_kind, delay_by_village
+        Mean pickup delay in hours by point kind (NaN for door delivery), and at each
+        village's point.
+    has_locker, has_door
+        Some village point of the county is a locker; some village has door delivery.
+    shared, all_shared
+        Per township: its village vehicles are shared (co-delivery); all of them are.
     chained
         Per vehicle: it drives a leg (from, to) that another vehicle also drives, so the two
         may arrive at the same moment; its runs step through every leg and stop as events.
@@ -384,6 +390,9 @@ class State:
     has_locker: bool
     chained: np.ndarray
     shared: np.ndarray
+    all_shared: bool
+    has_door: bool
+    delay_by_village: np.ndarray
     wake: simpy.Event
     hold_min: float
     town_delay_h: float

@@ -17,22 +17,31 @@ from sim.engine.stops import pickup
 
 
 def load_loop(
-    queues: list[_LaneQueue], pos: np.ndarray, cap: int, now: float, *, ordered: bool = True
+    queues: list[_LaneQueue],
+    pos: np.ndarray,
+    cap: int,
+    now: float,
+    *,
+    ordered: bool = True,
+    visit: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Take up to ``cap`` ready parcels for a loop's villages, earliest-ready first.
 
-    ``pos`` gives each village's place in the loop (-1 for villages not visited). When more
-    than ``cap`` parcels are ready, the earliest are taken (ties by place, then queue order).
-    Returns the parcels and their villages' places; with ``ordered`` the parcels come out by
-    place, each village's in queue order (else in any order).
+    ``pos`` gives each village's place in the loop (-1 for villages not visited; ``visit``,
+    if given, is ``pos >= 0``). When more than ``cap`` parcels are ready, the earliest are
+    taken (ties by place, then queue order). Returns the parcels and their villages'
+    places; with ``ordered`` the parcels come out by place, each village's in queue order
+    (else in any order).
     """
+    if visit is None:
+        visit = pos >= 0
     if len(queues) == 1 and not ordered:
-        sel, owner = queues[0].ready(pos, now)
+        sel, owner = queues[0].ready(pos, now, visit)
         if len(sel) <= cap:  # all of them, in queue order
             return queues[0].remove(sel), owner
         found = [(sel, owner)]
     else:
-        found = [q.ready(pos, now) for q in queues]
+        found = [q.ready(pos, now, visit) for q in queues]
     if len(found) == 1:
         sel, owner = found[0]
     else:
@@ -82,7 +91,7 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     if not len(ids):
         return
     town = p.township[ids]
-    if st.shared.all():  # every parcel in its township's shared lane
+    if st.all_shared:  # every parcel in its township's shared lane
         key = town * (st.n_c + 1) + st.n_c
     else:
         lane = np.where(st.shared[town], st.n_c, p.carrier[ids]).astype(np.int64)
