@@ -144,6 +144,8 @@ def _stable_argsort(key: np.ndarray) -> np.ndarray:
     keys are equal (rare for random draws), which are then sorted stably.
     """
     n = len(key)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
     bits = key.view(np.uint64)
     low = bits.min()
     shift = max(n - 1, 1).bit_length()
