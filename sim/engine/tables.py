@@ -101,6 +101,20 @@ def _cat(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
     return _from_codes(codes, dtype=dtype, validate=False)
 
 
+#: Final state code (index in ``FINAL_STATES``) of an inbound parcel by its stage code:
+#: delivered once picked up, failed once returned, else in the system.
+_STATE_OF_STAGE = np.array(
+    [
+        FINAL_STATES.index(
+            {"picked_up": "delivered", "returned": "failed"}.get(name, "in_system")
+        )
+        for name in _STAGE
+    ],
+    dtype=np.int8,
+)
+_STATE_OF_STAGE.flags.writeable = False
+
+
 def _stage(p: _Parcels, end: float) -> np.ndarray:
     """Stage code of every parcel at time ``end``."""
     # The last stage reached: stage codes grow along the list, so it is the largest code.
@@ -114,7 +128,8 @@ def _stage(p: _Parcels, end: float) -> np.ndarray:
         (p.t_pickup, "picked_up"),
         (p.t_returned, "returned"),
     ):
-        np.maximum(stage, (col <= end).view(np.int8) * np.int8(_STAGE[name]), out=stage)
+        # The codes come in increasing order: a stage reached replaces the earlier ones.
+        np.copyto(stage, np.int8(_STAGE[name]), where=col <= end)
     # Parcels held at the township point await pickup there, not a loop.
     stage[(stage == _STAGE["awaiting_loop"]) & p.held] = _STAGE["awaiting_pickup"]
     return stage
@@ -134,9 +149,7 @@ def _parcel_table(
     """Rows of the parcel table for inbound parcels (``stage``: from :func:`_stage`)."""
     if stage is None:
         stage = _stage(p, end)
-    state = np.ones(len(stage), dtype=np.int8)  # in_system
-    state[stage == _STAGE["picked_up"]] = 0
-    state[stage == _STAGE["returned"]] = 3
+    state = _STATE_OF_STAGE.take(stage)
     reason = stage.astype(np.int16)  # REASONS starts with the inbound stages in order
     # Place: the facility or vehicle holding the parcel at the end ("" once it left).
     n_t, n_v = county.n_townships, county.n_villages
@@ -148,8 +161,9 @@ def _parcel_table(
     place[at_town] = 1 + p.township[at_town]
     at_vill = (stage == _STAGE["awaiting_pickup"]) & ~p.held
     place[at_vill] = 1 + n_t + p.village[at_vill]
-    placed = place < len(cats.places) - 1
-    place[placed] += cats.place_offset[index]
+    if cats.place_offset[index]:
+        placed = place < len(cats.places) - 1
+        place[placed] += cats.place_offset[index]
     # The run is over: its stage times become the table's columns in place (times after the
     # run's end cleared), and the frame keeps them without a copy (copy=False: one block per
     # column; copy-on-write guards them), so the table costs no second set of timestamps.
@@ -234,8 +248,9 @@ def _outbound_table(
     place[moving] = 1 + n_t + n_v + on_vehicle[moving]
     place[at_town] = 1 + o.township[at_town]
     place[at_centre] = 0
-    placed = place < len(cats.places) - 1
-    place[placed] += cats.place_offset[index]
+    if cats.place_offset[index]:
+        placed = place < len(cats.places) - 1
+        place[placed] += cats.place_offset[index]
     nan = np.full(n, np.nan)
     dt = cats.dtypes
     return pd.DataFrame(
@@ -276,7 +291,7 @@ def _upto(t: np.ndarray, end: float) -> np.ndarray:
 
 def _clear_after(t: np.ndarray, end: float) -> None:
     """Set the times after ``end`` to NaN, in place (as :func:`_upto` does in a copy)."""
-    t[t > end] = np.nan
+    np.putmask(t, t > end, np.nan)
 
 
 def _trip_table(county: County, r: int, trips: _Trips) -> pd.DataFrame:
