@@ -70,6 +70,10 @@ def load_loop(
     return out, owner
 
 
+#: Up to this many queues, a drop at township points is split by masks, else by a sort.
+_FEW = 8
+
+
 def queue_of(st: State, town: np.ndarray, lane: np.ndarray | int) -> np.ndarray:
     """Index in ``st.town_queues`` of the queue of (township, lane)."""
     return town * (st.n_c + 1) + lane
@@ -91,14 +95,31 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     if not len(ids):
         return
     town = p.township[ids]
-    if st.all_shared:  # every parcel in its township's shared lane
-        key = town * (st.n_c + 1) + st.n_c
+    if st.all_shared:  # every parcel in its township's shared lane: the township tells it
+        key, lane = town, st.n_c
     else:
-        lane = np.where(st.shared[town], st.n_c, p.carrier[ids]).astype(np.int64)
-        key = queue_of(st, town, lane)
-    order = stable_order(key)
-    ids, at, key = ids[order], at[order], key[order]
+        key = queue_of(st, town, np.where(st.shared[town], st.n_c, p.carrier[ids]))
+        lane = None
+    groups = np.flatnonzero(np.bincount(key))
+    if len(groups) > _FEW:
+        _push_sorted(st, ids, at, key if lane is None else queue_of(st, key, lane))
+        return
     vill = p.village[ids]
-    cut = [0, *(np.flatnonzero(key[1:] != key[:-1]) + 1).tolist(), len(key)]
+    for k in groups.tolist():
+        q = st.town_queues[k if lane is None else int(queue_of(st, k, lane))]
+        if len(groups) == 1:
+            q.push(ids, vill, at)
+        else:
+            mine = key == k  # a few groups: one mask each, faster than a sort
+            q.push(ids[mine], vill[mine], at[mine])
+
+
+
+def _push_sorted(st: State, ids: np.ndarray, at: np.ndarray, queue: np.ndarray) -> None:
+    """Push parcels to the township queues ``queue`` (one per parcel), in order."""
+    order = stable_order(queue)
+    ids, at, queue = ids[order], at[order], queue[order]
+    vill = st.p.village[ids]
+    cut = [0, *(np.flatnonzero(queue[1:] != queue[:-1]) + 1).tolist(), len(queue)]
     for a, b in zip(cut[:-1], cut[1:], strict=False):
-        st.town_queues[int(key[a])].push(ids[a:b], vill[a:b], at[a:b])
+        st.town_queues[int(queue[a])].push(ids[a:b], vill[a:b], at[a:b])
