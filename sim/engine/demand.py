@@ -14,6 +14,10 @@ from sim.scenario import Scenario, clock_minutes
 from sim.world import County
 
 
+_NO_DRAWS = np.empty(0)
+_NO_DRAWS.flags.writeable = False
+
+
 def generate_demand(county: County, replication: int) -> _Parcels:
     """Draw the inbound parcels of one replication, ordered by arrival at the county centre."""
     sc = county.scenario
@@ -40,15 +44,24 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     size = per.sum(1)
     t_created = np.repeat((slots // len(waves)) * DAY_MIN + wave_min[slots % len(waves)], size)
     # Shuffle within each wave: its parcels sorted by their slot number plus a random key.
-    village = _shuffled_villages(rng.random(int(size.sum())), per)
+    key = rng.random(int(size.sum()))
+    village = _shuffled_villages(key, per)
     n = len(village)
     # The stage times, not reached yet: an array per stage. (One block of all seven would
-    # pass numpy's 4 MB mark for huge pages, whose first touch can cost tens of ms.)
-    t_sorted, t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = (
-        np.full(n, np.nan) for _ in range(7)
+    # pass numpy's 4 MB mark for huge pages, whose first touch can cost tens of ms.) The
+    # spent keys' memory, already in use, becomes the first: one array fewer to fault in.
+    key.fill(np.nan)
+    t_sorted = key
+    t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = (
+        np.full(n, np.nan) for _ in range(6)
     )
     carrier = draw_carriers(sc, f"carrier:{county.county_code}", replication, n)
-    route_u = stream(sc.seed, f"route:{county.county_code}", replication).random(n)
+    # Route draws choose between a bus line and the shuttle: drawn only where there are buses.
+    route_u = (
+        stream(sc.seed, f"route:{county.county_code}", replication).random(n)
+        if county.buses
+        else _NO_DRAWS
+    )
     return _Parcels(
         village=village,
         township=county.village_township[village],

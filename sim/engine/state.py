@@ -188,7 +188,11 @@ class _LaneQueue:
 
 @dataclass
 class _Parcels:
-    """Columnar parcel state of one replication (mutated only by the engine)."""
+    """Columnar parcel state of one replication (mutated only by the engine).
+
+    ``route_u`` (the draws that send a parcel by bus or by shuttle) is empty in a county
+    without bus lines.
+    """
 
     village: np.ndarray
     township: np.ndarray

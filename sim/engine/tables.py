@@ -291,7 +291,9 @@ def _upto(t: np.ndarray, end: float) -> np.ndarray:
 
 def _clear_after(t: np.ndarray, end: float) -> None:
     """Set the times after ``end`` to NaN, in place (as :func:`_upto` does in a copy)."""
-    np.putmask(t, t > end, np.nan)
+    after = t > end
+    if after.any():
+        np.putmask(t, after, np.nan)
 
 
 def _trip_table(county: County, r: int, trips: _Trips) -> pd.DataFrame:
