@@ -150,7 +150,9 @@ def _parcel_table(
     if stage is None:
         stage = _stage(p, end)
     state = _STATE_OF_STAGE.take(stage)
-    reason = stage.astype(np.int16)  # REASONS starts with the inbound stages in order
+    # REASONS starts with the inbound stages in order: the stage codes are the reason codes
+    # (in the int8 type the categorical keeps for them).
+    reason = stage
     # Place: the facility or vehicle holding the parcel at the end ("" once it left).
     n_t, n_v = county.n_townships, county.n_villages
     place = np.full(len(stage), len(cats.places) - 1, dtype=_code_type(len(cats.places)))
@@ -171,7 +173,9 @@ def _parcel_table(
         _clear_after(t, end)
     _clear_after(p.t_returned, end)
     np.copyto(p.t_point, p.t_township, where=p.held)
-    nan = np.full(len(stage), np.nan)
+    # The pickup draws are spent: their memory, already in use, holds the NaN column.
+    nan = p.pickup_u
+    nan.fill(np.nan)
     # Codes made in the integer type the categoricals keep (no second, cast copy).
     dt_c, dt_t, dt_v = (_code_type(len(c)) for c in (cats.counties, cats.townships, cats.villages))
     off_t, off_v = cats.town_offset[index], cats.village_offset[index]
