@@ -244,7 +244,7 @@ def _new_state(county: County, replication: int) -> State:
         town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
         multi_visit=county_cached(county, "multi_visit", lambda: _visitors(county) > 1),
         has_locker=bool((county.village_kind == _LOCKER).any()),
-        chained=county_cached(county, "chained", lambda: _shares_a_leg(county)),
+        chained=county_cached(county, "chained", lambda: _shares_a_leg(county)).tolist(),
         delay_by_kind=delay_by_kind,
         shared=shared,
         all_shared=bool(shared.all()),

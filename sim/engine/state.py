@@ -392,7 +392,7 @@ class State:
     multi_visit: np.ndarray
     delay_by_kind: np.ndarray
     has_locker: bool
-    chained: np.ndarray
+    chained: list[bool]
     shared: np.ndarray
     all_shared: bool
     has_door: bool
