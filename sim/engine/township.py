@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.constants import _NONE, stable_order
+from sim.engine.constants import _NONE
 from sim.engine.state import State, _LaneQueue
 from sim.engine.stops import pickup
 
@@ -70,10 +70,6 @@ def load_loop(
     return out, owner
 
 
-#: Up to this many queues, a drop at township points is split by masks, else by a sort.
-_FEW = 8
-
-
 def queue_of(st: State, town: np.ndarray, lane: np.ndarray | int) -> np.ndarray:
     """Index in ``st.town_queues`` of the queue of (township, lane)."""
     return town * (st.n_c + 1) + lane
@@ -100,26 +96,17 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     else:
         key = queue_of(st, town, np.where(st.shared[town], st.n_c, p.carrier[ids]))
         lane = None
-    groups = np.flatnonzero(np.bincount(key))
-    if len(groups) > _FEW:
-        _push_sorted(st, ids, at, key if lane is None else queue_of(st, key, lane))
-        return
+    # Grouped by queue (a stable sort: each queue's parcels keep their order), with the
+    # group sizes counted rather than found in the sorted keys.
+    sizes = np.bincount(key)
+    groups = np.flatnonzero(sizes)
+    if len(groups) > 1:
+        small = len(sizes) <= 2**15  # keys below 2**15: sorted as int16, in linear time
+        order = np.argsort(key.astype(np.int16) if small else key, kind="stable")
+        ids, at = ids[order], at[order]
     vill = p.village[ids]
-    for k in groups.tolist():
+    start = 0
+    for k, m in zip(groups.tolist(), sizes[groups].tolist(), strict=True):
         q = st.town_queues[k if lane is None else int(queue_of(st, k, lane))]
-        if len(groups) == 1:
-            q.push(ids, vill, at)
-        else:
-            mine = key == k  # a few groups: one mask each, faster than a sort
-            q.push(ids[mine], vill[mine], at[mine])
-
-
-
-def _push_sorted(st: State, ids: np.ndarray, at: np.ndarray, queue: np.ndarray) -> None:
-    """Push parcels to the township queues ``queue`` (one per parcel), in order."""
-    order = stable_order(queue)
-    ids, at, queue = ids[order], at[order], queue[order]
-    vill = st.p.village[ids]
-    cut = [0, *(np.flatnonzero(queue[1:] != queue[:-1]) + 1).tolist(), len(queue)]
-    for a, b in zip(cut[:-1], cut[1:], strict=False):
-        st.town_queues[int(queue[a])].push(ids[a:b], vill[a:b], at[a:b])
+        q.push(ids[start : start + m], vill[start : start + m], at[start : start + m])
+        start += m
