@@ -47,14 +47,13 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     key = rng.random(int(size.sum()))
     village = _shuffled_villages(key, per)
     n = len(village)
-    # The stage times, not reached yet: an array per stage. (One block of all seven would
-    # pass numpy's 4 MB mark for huge pages, whose first touch can cost tens of ms.) The
-    # spent keys' memory, already in use, becomes the first: one array fewer to fault in.
+    # The stage times, not reached yet. The spent keys' memory, already in use, becomes the
+    # first; the others are rows of one block: one large allocation, which the C allocator
+    # keeps for reuse once freed, where six of numpy's 4 MB mark were each given back to the
+    # system and faulted in afresh on the next run.
     key.fill(np.nan)
     t_sorted = key
-    t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = (
-        np.full(n, np.nan) for _ in range(6)
-    )
+    t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = np.full((6, n), np.nan)
     carrier = draw_carriers(sc, f"carrier:{county.county_code}", replication, n)
     # Route draws choose between a bus line and the shuttle: drawn only where there are buses.
     route_u = (
