@@ -14,10 +14,6 @@ from sim.scenario import Scenario, clock_minutes
 from sim.world import County
 
 
-_NO_DRAWS = np.empty(0)
-_NO_DRAWS.flags.writeable = False
-
-
 def generate_demand(county: County, replication: int) -> _Parcels:
     """Draw the inbound parcels of one replication, ordered by arrival at the county centre."""
     sc = county.scenario
@@ -57,7 +53,7 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     route_u = (
         stream(sc.seed, f"route:{county.county_code}", replication).random(n)
         if county.buses
-        else _NO_DRAWS
+        else np.empty(0)
     )
     return _Parcels(
         village=village,

@@ -105,9 +105,7 @@ def _cat(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
 #: delivered once picked up, failed once returned, else in the system.
 _STATE_OF_STAGE = np.array(
     [
-        FINAL_STATES.index(
-            {"picked_up": "delivered", "returned": "failed"}.get(name, "in_system")
-        )
+        FINAL_STATES.index({"picked_up": "delivered", "returned": "failed"}.get(name, "in_system"))
         for name in _STAGE
     ],
     dtype=np.int8,
@@ -317,7 +315,9 @@ def _trip_table(county: County, r: int, trips: _Trips) -> pd.DataFrame:
         }
     else:
         none = np.empty(0, dtype=object)
-        codes = dict.fromkeys(("county_code", "vehicle", "type", "kind", "from_code", "to_code"), none)
+        codes = dict.fromkeys(
+            ("county_code", "vehicle", "type", "kind", "from_code", "to_code"), none
+        )
     return pd.DataFrame(
         {
             "replication": np.full(n, r, dtype=np.int32),
