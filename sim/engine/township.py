@@ -91,11 +91,11 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     if not len(ids):
         return
     town = p.township[ids]
-    if st.all_shared:  # every parcel in its township's shared lane: the township tells it
+    lane: int | None = None  # the lane of every parcel, when the township tells the queue
+    if st.all_shared:  # every parcel in its township's shared lane
         key, lane = town, st.n_c
     else:
         key = queue_of(st, town, np.where(st.shared[town], st.n_c, p.carrier[ids]))
-        lane = None
     # Grouped by queue (a stable sort: each queue's parcels keep their order), with the
     # group sizes counted rather than found in the sorted keys.
     sizes = np.bincount(key)
@@ -107,6 +107,6 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     vill = p.village[ids]
     start = 0
     for k, m in zip(groups.tolist(), sizes[groups].tolist(), strict=True):
-        q = st.town_queues[k if lane is None else int(queue_of(st, k, lane))]
+        q = st.town_queues[k if lane is None else k * (st.n_c + 1) + lane]
         q.push(ids[start : start + m], vill[start : start + m], at[start : start + m])
         start += m
