@@ -309,7 +309,7 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     # Inbound parcels still on a shuttle, bus or loop at the end: on the runs under way.
     on_vehicle = np.full(len(st.p.village), -1, dtype=np.int32)
     for legs in st.trips:
-        if legs.clock[-1] >= end:
+        if legs.clock.item(-1) >= end:
             on_vehicle[legs.ids] = legs.vehicle
     stage = _stage(st.p, end)
     moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
