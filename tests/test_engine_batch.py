@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import sim
 from sim.engine import _LaneQueue, _simulate
 from sim.engine.constants import stable_order
-from sim.engine.demand import _stable_argsort
+from sim.engine.demand import _shuffled_villages, _stable_argsort
 from sim.engine.drive import delays_to
 from sim.engine.township import load_loop
 
@@ -38,12 +38,27 @@ def test_stable_order_is_a_stable_argsort(keys: list[int]) -> None:
     assert np.array_equal(stable_order(key), np.argsort(key, kind="stable"))
 
 
-@given(st.lists(st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.999]), max_size=40), max_size=6))
-def test_shuffle_sort_is_a_stable_argsort(runs: list[list[float]]) -> None:
-    # Keys as in the demand: slot number plus a draw, with ties within and between runs.
-    size = np.array([len(r) for r in runs], dtype=np.int64)
-    key = np.array([i + u for i, r in enumerate(runs) for u in r], dtype=float)
-    assert np.array_equal(_stable_argsort(key, size), np.argsort(key, kind="stable"))
+_draws = st.sampled_from([0.0, 0.25, 0.5, 0.999, 1 - 2**-53])
+
+
+@given(st.lists(_draws, max_size=60), st.integers(min_value=0, max_value=5000))
+def test_packed_sort_is_a_stable_argsort(draws: list[float], slot: int) -> None:
+    # Keys as in the demand: a slot number plus draws, with ties (and sums rounding up).
+    key = np.array(draws, dtype=float) + slot
+    assert np.array_equal(_stable_argsort(key.copy()), np.argsort(key, kind="stable"))
+
+
+@given(st.lists(st.lists(_draws, max_size=40), max_size=6))
+def test_shuffle_is_the_stable_sort_of_all_slots(runs: list[list[float]]) -> None:
+    # The villages shuffled slot by slot, as by one stable sort of slot + draw over all.
+    n_v = 3
+    per = np.array([[len(r[v::n_v]) for v in range(n_v)] for r in runs], dtype=np.int64)
+    per = per.reshape(len(runs), n_v)
+    village = np.repeat(np.tile(np.arange(n_v), len(runs)), per.reshape(-1))
+    draws = np.array([u for r in runs for u in r], dtype=float)
+    slot = np.repeat(np.arange(len(runs)), per.sum(1))
+    expected = village[np.argsort(draws + slot, kind="stable")]
+    assert np.array_equal(_shuffled_villages(draws.copy(), per), expected)
 
 
 def _reference_load(fifos: dict[int, list], vills: list[int], cap: int, now: float) -> list:

@@ -39,6 +39,10 @@ REASONS = (
     "shelf_life_exceeded",
 )
 
+#: Kinds of vehicle run, in the order of their codes in the vehicle legs (``_Trips.kind``).
+RUN_KINDS = ("shuttle", "village_loop", "collection", "bus")
+_RUN_KIND = {name: i for i, name in enumerate(RUN_KINDS)}
+
 #: Final states of a parcel at the end of a run.
 FINAL_STATES = ("delivered", "in_system", "spoiled", "failed")
 

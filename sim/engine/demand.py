@@ -35,26 +35,26 @@ def generate_demand(county: County, replication: int) -> _Parcels:
     wave_min = np.array([clock_minutes(w.time) for w in waves], dtype=float)
     split = rng.multinomial(counts, shares / shares.sum())  # (days, V, W)
     # Order: day, wave, then parcels in random order within the wave.
-    per = split.transpose(0, 2, 1).reshape(-1)  # (day, wave, village)
-    village = np.repeat(np.tile(np.arange(county.n_villages), days * len(waves)), per)
+    per = split.transpose(0, 2, 1).reshape(days * len(waves), -1)  # (day and wave, village)
     slots = np.arange(days * len(waves))
-    size = per.reshape(days * len(waves), -1).sum(1)
-    slot = np.repeat(slots, size)
+    size = per.sum(1)
     t_created = np.repeat((slots // len(waves)) * DAY_MIN + wave_min[slots % len(waves)], size)
-    # Shuffle within each wave: sort by (slot, random key), the key made in place.
-    key = rng.random(len(village))
-    key += slot
-    order = _stable_argsort(key, size)
-    del key, slot
-    village = village[order]
+    # Shuffle within each wave: its parcels sorted by their slot number plus a random key.
+    village = _shuffled_villages(rng.random(int(size.sum())), per)
     n = len(village)
-    # The stage times, not reached yet: an array per stage. (One block of all seven would
-    # pass numpy's 4 MB mark for huge pages, whose first touch can cost tens of ms.)
-    t_sorted, t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = (
-        np.full(n, np.nan) for _ in range(7)
-    )
+    # The stage times, not reached yet: rows of one block. One allocation this large is
+    # given back to the system when freed, and the C allocator then keeps freed memory of
+    # that size for reuse: later runs fault in (almost) no fresh pages, where seven arrays
+    # of 3.6 MB (at 30 days x 30 parcels x 504 villages) were faulted in afresh each run.
+    times = np.full((7, n), np.nan)
+    t_sorted, t_shuttle, t_township, t_loop, t_point, t_pickup, t_returned = times
     carrier = draw_carriers(sc, f"carrier:{county.county_code}", replication, n)
-    route_u = stream(sc.seed, f"route:{county.county_code}", replication).random(n)
+    # Route draws choose between a bus line and the shuttle: drawn only where there are buses.
+    route_u = (
+        stream(sc.seed, f"route:{county.county_code}", replication).random(n)
+        if county.buses
+        else np.empty(0)
+    )
     return _Parcels(
         village=village,
         township=county.village_township[village],
@@ -85,11 +85,15 @@ def held_at_township(
     the villagers when no vehicle of that lane visits its village on any weekday.
     """
     n_c = county.village_visit_days.shape[0] - 1
-    town = county.village_township[village]
-    shared = county.township_shared
-    lane = np.where(shared[town], n_c, carrier) if shared is not None else np.full_like(town, n_c)
     visited = np.asarray(county.village_visit_days.any(axis=2))  # (lane, village)
-    by_loop = visited[lane, village]
+    shared = county.township_shared
+    if shared is None:  # every parcel in the shared lane
+        by_loop = visited[n_c][village]
+    else:
+        # Per carrier and village: visited in the lane its parcels take there.
+        lane = np.where(shared[county.village_township], n_c, np.arange(n_c)[:, None])
+        seen = np.take_along_axis(visited, lane, axis=0)  # (carrier, village)
+        by_loop = seen[0][village] if n_c == 1 else seen[carrier, village]
     by_bus = np.zeros(len(village), dtype=bool)
     if county.buses:
         assert county.village_bus is not None  # build_county always sets village_bus
@@ -114,21 +118,52 @@ def draw_carriers(sc: Scenario, name: str, replication: int, n: int) -> np.ndarr
     return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1).astype(np.int8)
 
 
-def _stable_argsort(key: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")`` of float keys in runs of ``size`` keys, run by run.
+def _shuffled_villages(key: np.ndarray, per: np.ndarray) -> np.ndarray:
+    """The villages of each slot's parcels (``per[slot, village]`` of them, in village order)
+    shuffled within the slot: ordered by ``slot + key`` (the slot number added to the keys
+    in place), stably, slot by slot.
 
-    Each run's keys lie between those of the runs before and after it (a slot number plus
-    a uniform draw), so sorting run by run gives the one sort's order. Without equal keys in
-    a run every sort gives the same order, so the faster unstable sort is used; with equal
-    keys (rare for random draws) the run is sorted stably.
+    Each slot's keys lie between those of the slots before and after it, so sorting slot by
+    slot gives the one stable sort's order.
     """
-    order = np.empty(len(key), dtype=np.int64)
-    bounds = [0, *np.add.accumulate(size).tolist()]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        if b > a:
-            run = key[a:b]
-            part = np.argsort(run)
-            if (np.diff(run[part]) == 0).any():
-                part = np.argsort(run, kind="stable")
-            order[a:b] = part + a
+    n_v = per.shape[1]
+    village = np.empty(len(key), dtype=np.int64)
+    at = 0
+    for slot, counts in enumerate(per):
+        m = int(counts.sum())
+        if m:
+            run = key[at : at + m]
+            run += slot
+            village[at : at + m] = np.repeat(np.arange(n_v), counts)[_stable_argsort(run)]
+            at += m
+    return village
+
+
+def _stable_argsort(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of non-negative float keys, by one integer sort.
+
+    The bit patterns of non-negative floats order as the floats do. Each key's pattern, less
+    the smallest, shifted left with its position in the low bits, makes distinct integers
+    that sort by key and then by position: the stable order, found by numpy's fast integer
+    sort. When that does not fit in 64 bits (keys spanning more than one power of two), the
+    keys are sorted as floats: the faster unstable sort gives the same order unless two
+    keys are equal (rare for random draws), which are then sorted stably.
+    """
+    n = len(key)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    bits = key.view(np.uint64)
+    low = bits.min()
+    shift = max(n - 1, 1).bit_length()
+    if int(bits.max() - low).bit_length() + shift <= 64:
+        packed = bits - low
+        packed <<= np.uint64(shift)
+        packed |= np.arange(n, dtype=np.uint64)
+        packed.sort()
+        packed &= np.uint64((1 << shift) - 1)
+        return packed.view(np.int64)
+    order = np.argsort(key)
+    ordered = key[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        order = np.argsort(key, kind="stable")
     return order

@@ -178,14 +178,18 @@ def drive(
     n_drop = np.bincount(stop_of, minlength=len(rt.stops))
     legs = _legs(st, vi, kind, rt, n_drop, ids)
     st.trips.append(legs)
-    at = legs.clock[1:-1:2]
-    midnight = (math.floor(env.now / DAY_MIN) + 1) * DAY_MIN
-    unseen = not st.chained[vi] and (len(at) == 0 or at[-1] < midnight)
+    clock = legs.clock
+    at = clock[1:-1:2]
+    now = env.now
+    midnight = (math.floor(now / DAY_MIN) + 1) * DAY_MIN
+    # The last stop's arrival is clock[-3] (read as a Python float, as is the return).
+    unseen = not st.chained[vi] and (len(at) == 0 or clock.item(-3) < midnight)
     if unseen and out_queues is None and not rt.any_locker:
         # Nothing on this run can be observed by another process before it is back.
         _drop(st, rt.town, ids, at[stop_of])
-        back, d = legs.clock[-1], legs.clock[-1] - env.now
-        if env.now + d == back:  # one delay lands on it (see delays_to)
+        back = clock.item(-1)
+        d = back - now
+        if now + d == back:  # one delay lands on it (see delays_to)
             yield env.timeout(d)
         else:
             yield from wait_until(env, back)

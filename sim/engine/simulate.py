@@ -11,7 +11,7 @@ import simpy
 
 from sim.budget import check_run_size
 from sim.engine.bus import bus
-from sim.engine.constants import _LOCKER, _STAGE, DAY_MIN
+from sim.engine.constants import _DOOR, _LOCKER, _STAGE, DAY_MIN
 from sim.engine.demand import _bus_shares, generate_demand
 from sim.engine.outbound import queue_at_villages, trunk_out
 from sim.engine.shuttle import shuttle
@@ -217,6 +217,12 @@ def _new_state(county: County, replication: int) -> State:
     pk = sc.pickup
     o = generate_outbound(county, replication)
     n_sh = len(county.shuttles)
+    delay_by_kind = _delay_by_kind(sc)
+    shared = (
+        county.township_shared
+        if county.township_shared is not None
+        else np.ones(county.n_townships, dtype=bool)
+    )
     st = State(
         county=county,
         sc=sc,
@@ -238,13 +244,12 @@ def _new_state(county: County, replication: int) -> State:
         town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
         multi_visit=county_cached(county, "multi_visit", lambda: _visitors(county) > 1),
         has_locker=bool((county.village_kind == _LOCKER).any()),
-        chained=county_cached(county, "chained", lambda: _shares_a_leg(county)),
-        delay_by_kind=_delay_by_kind(sc),
-        shared=(
-            county.township_shared
-            if county.township_shared is not None
-            else np.ones(county.n_townships, dtype=bool)
-        ),
+        chained=county_cached(county, "chained", lambda: _shares_a_leg(county)).tolist(),
+        delay_by_kind=delay_by_kind,
+        shared=shared,
+        all_shared=bool(shared.all()),
+        has_door=bool((county.village_kind == _DOOR).any()),
+        delay_by_village=delay_by_kind[county.village_kind],
         wake=env.event(),
         hold_min=sc.pickup.max_hold_days * DAY_MIN,
         town_delay_h=pk.township_mean_delay_h,
@@ -304,7 +309,7 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     # Inbound parcels still on a shuttle, bus or loop at the end: on the runs under way.
     on_vehicle = np.full(len(st.p.village), -1, dtype=np.int32)
     for legs in st.trips:
-        if legs.clock[-1] >= end:
+        if legs.clock.item(-1) >= end:
             on_vehicle[legs.ids] = legs.vehicle
     stage = _stage(st.p, end)
     moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import simpy
 
-from sim.engine.constants import _NONE
+from sim.engine.constants import _NONE, _RUN_KIND
 from sim.outbound import Outbound
 from sim.scenario import BusLine, Scenario
 from sim.world import County
@@ -158,16 +158,19 @@ class _LaneQueue:
             a[:k] = a[live]
         self._n, self._dead = k, 0
 
-    def ready(self, pos: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
+    def ready(
+        self, pos: np.ndarray, now: float, visit: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Entries of the villages with ``pos >= 0`` available at ``now``, and their owners.
 
-        The owner of an entry is ``pos`` of its village (the village's place in a loop).
+        The owner of an entry is ``pos`` of its village (the village's place in a loop);
+        ``visit``, if given, is ``pos >= 0``.
         """
         if self._dead > self._n // 2:
             self._compact()
         n = self._n
         mine = self._ready[:n] <= now
-        mine &= (pos >= 0)[self._vill[:n]]  # a gather of booleans, not of places
+        mine &= (pos >= 0 if visit is None else visit)[self._vill[:n]]  # booleans, not places
         sel = mine.nonzero()[0]
         return sel, pos[self._vill[sel]]
 
@@ -185,7 +188,11 @@ class _LaneQueue:
 
 @dataclass
 class _Parcels:
-    """Columnar parcel state of one replication (mutated only by the engine)."""
+    """Columnar parcel state of one replication (mutated only by the engine).
+
+    ``route_u`` (the draws that send a parcel by bus or by shuttle) is empty in a county
+    without bus lines.
+    """
 
     village: np.ndarray
     township: np.ndarray
@@ -230,7 +237,8 @@ class _Trips:
     """Vehicle legs as columns, in the order they ended (see :meth:`join`).
 
     ``frm`` and ``to`` are facility indices, ``vehicle`` the index among the county's
-    vehicles; ``load`` is the number of parcels on board on the leg.
+    vehicles, ``kind`` the index of the run's kind in ``RUN_KINDS``; ``load`` is the number
+    of parcels on board on the leg.
     """
 
     run: np.ndarray
@@ -249,7 +257,7 @@ class _Trips:
         """The legs of many runs that arrived before ``end``, in the order they arrived."""
         if not runs:
             i, f = np.empty(0, dtype=np.int64), np.empty(0)
-            return cls(i, i, np.empty(0, dtype=object), i, i, f, f, f, i, f)
+            return cls(i, i, i, i, i, f, f, f, i, f)
         # The runs' fields as columns, one tuple per field (a transpose in C).
         run, vehicle, kind, frm, to, clock_of, km, dwell, net, ids = zip(*runs, strict=True)
         sizes = np.fromiter(map(len, frm), dtype=np.int64, count=len(runs))
@@ -266,7 +274,7 @@ class _Trips:
         cols = {
             "run": np.array(run, dtype=np.int64)[leg_run],
             "vehicle": np.array(vehicle, dtype=np.int64)[leg_run],
-            "kind": np.array(kind, dtype=object)[leg_run],
+            "kind": np.array([_RUN_KIND[k] for k in kind], dtype=np.int64)[leg_run],
             "frm": np.concatenate(frm),
             "to": np.concatenate(to),
             "depart": clock[0::2],
@@ -345,10 +353,13 @@ class State:
         :func:`~sim.engine.township.queue_of`.
     multi_visit
         Per village: more than one vehicle (loops of several lanes, a bus) stops there.
-    delay_by_kind
-        Mean pickup delay in hours by point kind (NaN for door delivery).
-    has_locker
-        Some village point of the county is a locker.
+    delay_by_kind, delay_by_village
+        Mean pickup delay in hours by point kind (NaN for door delivery), and at each
+        village's point.
+    has_locker, has_door
+        Some village point of the county is a locker; some village has door delivery.
+    shared, all_shared
+        Per township: its village vehicles are shared (co-delivery); all of them are.
     chained
         Per vehicle: it drives a leg (from, to) that another vehicle also drives, so the two
         may arrive at the same moment; its runs step through every leg and stop as events.
@@ -381,8 +392,11 @@ class State:
     multi_visit: np.ndarray
     delay_by_kind: np.ndarray
     has_locker: bool
-    chained: np.ndarray
+    chained: list[bool]
     shared: np.ndarray
+    all_shared: bool
+    has_door: bool
+    delay_by_village: np.ndarray
     wake: simpy.Event
     hold_min: float
     town_delay_h: float

@@ -30,7 +30,8 @@ def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | n
     delay *= 60.0
     late = delay > st.hold_min
     if not late.any():
-        p.t_pickup[ids] = at + delay
+        delay += at  # the pickup times, in place (at + delay)
+        p.t_pickup[ids] = delay
         return
     ok = ~late
     at_ok, at_late = (at[ok], at[late]) if isinstance(at, np.ndarray) else (at, at)
@@ -41,13 +42,14 @@ def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | n
 def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     """Drop parcels at village points without a locker, at times ``at`` (one per parcel)."""
     p = st.p
-    kind = st.county.village_kind[p.village[ids]]
+    vill = p.village[ids]
     p.t_point[ids] = at
-    door = kind == _DOOR
-    if door.any():
-        p.t_pickup[ids[door]] = at[door]
-        ids, at, kind = ids[~door], at[~door], kind[~door]
-    pickup(st, ids, at, st.delay_by_kind[kind])
+    if st.has_door:
+        door = st.county.village_kind[vill] == _DOOR
+        if door.any():
+            p.t_pickup[ids[door]] = at[door]
+            ids, at, vill = ids[~door], at[~door], vill[~door]
+    pickup(st, ids, at, st.delay_by_village[vill])
 
 
 def flush_drops(st: State) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from sim.engine.constants import _STAGE, DIRECTIONS, FINAL_STATES, REASONS
+from sim.engine.constants import _STAGE, DIRECTIONS, FINAL_STATES, REASONS, RUN_KINDS
 from sim.engine.demand import draw_carriers
-from sim.engine.state import _Parcels, _Trips
+from sim.engine.state import _Parcels, _Trips, county_cached
 from sim.outbound import Outbound, spoil_times
 from sim.world import POINT_KINDS, County, World
 
@@ -67,6 +68,23 @@ class Categories:
             place_offset=p_off,
         )
 
+    @cached_property
+    def dtypes(self) -> dict[str, pd.CategoricalDtype]:
+        """The categorical type of each category column of the parcel table, made once (a
+        type's categories are checked for duplicates when it is made)."""
+        lists = {
+            "carrier": self.carriers,
+            "direction": DIRECTIONS,
+            "county_code": self.counties,
+            "township_code": self.townships,
+            "village_code": self.villages,
+            "point_kind": [*POINT_KINDS, "township"],
+            "final_state": FINAL_STATES,
+            "place": self.places,
+            "reason": REASONS,
+        }
+        return {name: pd.CategoricalDtype(list(cats)) for name, cats in lists.items()}
+
 
 def _code_type(n: int) -> type[np.signedinteger[Any]]:
     """The integer type pandas keeps for the codes of ``n`` categories (as its
@@ -75,6 +93,24 @@ def _code_type(n: int) -> type[np.signedinteger[Any]]:
         if n < np.iinfo(t).max:
             return t
     return np.int64
+
+
+def _cat(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """A categorical of codes made here, within range by construction (not checked again:
+    the check reads every code)."""
+    return _from_codes(codes, dtype=dtype, validate=False)
+
+
+#: Final state code (index in ``FINAL_STATES``) of an inbound parcel by its stage code:
+#: delivered once picked up, failed once returned, else in the system.
+_STATE_OF_STAGE = np.array(
+    [
+        FINAL_STATES.index({"picked_up": "delivered", "returned": "failed"}.get(name, "in_system"))
+        for name in _STAGE
+    ],
+    dtype=np.int8,
+)
+_STATE_OF_STAGE.flags.writeable = False
 
 
 def _stage(p: _Parcels, end: float) -> np.ndarray:
@@ -90,7 +126,8 @@ def _stage(p: _Parcels, end: float) -> np.ndarray:
         (p.t_pickup, "picked_up"),
         (p.t_returned, "returned"),
     ):
-        np.maximum(stage, (col <= end).view(np.int8) * np.int8(_STAGE[name]), out=stage)
+        # The codes come in increasing order: a stage reached replaces the earlier ones.
+        np.copyto(stage, np.int8(_STAGE[name]), where=col <= end)
     # Parcels held at the township point await pickup there, not a loop.
     stage[(stage == _STAGE["awaiting_loop"]) & p.held] = _STAGE["awaiting_pickup"]
     return stage
@@ -110,10 +147,10 @@ def _parcel_table(
     """Rows of the parcel table for inbound parcels (``stage``: from :func:`_stage`)."""
     if stage is None:
         stage = _stage(p, end)
-    state = np.ones(len(stage), dtype=np.int8)  # in_system
-    state[stage == _STAGE["picked_up"]] = 0
-    state[stage == _STAGE["returned"]] = 3
-    reason = stage.astype(np.int16)  # REASONS starts with the inbound stages in order
+    state = _STATE_OF_STAGE.take(stage)
+    # REASONS starts with the inbound stages in order: the stage codes are the reason codes
+    # (in the int8 type the categorical keeps for them).
+    reason = stage
     # Place: the facility or vehicle holding the parcel at the end ("" once it left).
     n_t, n_v = county.n_townships, county.n_villages
     place = np.full(len(stage), len(cats.places) - 1, dtype=_code_type(len(cats.places)))
@@ -124,8 +161,9 @@ def _parcel_table(
     place[at_town] = 1 + p.township[at_town]
     at_vill = (stage == _STAGE["awaiting_pickup"]) & ~p.held
     place[at_vill] = 1 + n_t + p.village[at_vill]
-    placed = place < len(cats.places) - 1
-    place[placed] += cats.place_offset[index]
+    if cats.place_offset[index]:
+        placed = place < len(cats.places) - 1
+        place[placed] += cats.place_offset[index]
     # The run is over: its stage times become the table's columns in place (times after the
     # run's end cleared), and the frame keeps them without a copy (copy=False: one block per
     # column; copy-on-write guards them), so the table costs no second set of timestamps.
@@ -133,19 +171,22 @@ def _parcel_table(
         _clear_after(t, end)
     _clear_after(p.t_returned, end)
     np.copyto(p.t_point, p.t_township, where=p.held)
-    nan = np.full(len(stage), np.nan)
+    # The pickup draws are spent: their memory, already in use, holds the NaN column.
+    nan = p.pickup_u
+    nan.fill(np.nan)
     # Codes made in the integer type the categoricals keep (no second, cast copy).
     dt_c, dt_t, dt_v = (_code_type(len(c)) for c in (cats.counties, cats.townships, cats.villages))
     off_t, off_v = cats.town_offset[index], cats.village_offset[index]
+    dt = cats.dtypes
     return pd.DataFrame(
         {
             "replication": np.full(len(stage), r, dtype=np.int32),
             "parcel_id": np.arange(len(stage), dtype=np.int64),
-            "carrier": _from_codes(p.carrier, cats.carriers),
-            "direction": _from_codes(np.zeros(len(stage), dtype=np.int8), DIRECTIONS),
-            "county_code": _from_codes(np.full(len(stage), index, dtype=dt_c), cats.counties),
-            "township_code": _from_codes(np.add(p.township, off_t, dtype=dt_t), cats.townships),
-            "village_code": _from_codes(np.add(p.village, off_v, dtype=dt_v), cats.villages),
+            "carrier": _cat(p.carrier, dt["carrier"]),
+            "direction": _cat(np.zeros(len(stage), dtype=np.int8), dt["direction"]),
+            "county_code": _cat(np.full(len(stage), index, dtype=dt_c), dt["county_code"]),
+            "township_code": _cat(np.add(p.township, off_t, dtype=dt_t), dt["township_code"]),
+            "village_code": _cat(np.add(p.village, off_v, dtype=dt_v), dt["village_code"]),
             "t_created": p.t_created,
             "t_sorted": p.t_sorted,
             "t_shuttle_depart": p.t_shuttle,
@@ -158,14 +199,14 @@ def _parcel_table(
             "t_centre": nan,
             "t_trunk": nan,
             "held_at_township": p.held,
-            "point_kind": _from_codes(
+            "point_kind": _cat(
                 np.where(p.held, len(POINT_KINDS), county.village_kind[p.village]),
-                [*POINT_KINDS, "township"],
+                dt["point_kind"],
             ),
             "locker_overflows": p.overflows,
-            "final_state": _from_codes(state, FINAL_STATES),
-            "place": _from_codes(place, cats.places),
-            "reason": _from_codes(reason, REASONS),
+            "final_state": _cat(state, dt["final_state"]),
+            "place": _cat(place, dt["place"]),
+            "reason": _cat(reason, dt["reason"]),
         },
         copy=False,
     )
@@ -209,20 +250,22 @@ def _outbound_table(
     place[moving] = 1 + n_t + n_v + on_vehicle[moving]
     place[at_town] = 1 + o.township[at_town]
     place[at_centre] = 0
-    placed = place < len(cats.places) - 1
-    place[placed] += cats.place_offset[index]
+    if cats.place_offset[index]:
+        placed = place < len(cats.places) - 1
+        place[placed] += cats.place_offset[index]
     nan = np.full(n, np.nan)
+    dt = cats.dtypes
     return pd.DataFrame(
         {
             "replication": np.full(n, r, dtype=np.int32),
             "parcel_id": np.arange(n, dtype=np.int64),
-            "carrier": _from_codes(
-                draw_carriers(sc, f"carrier-out:{county.county_code}", r, n), cats.carriers
+            "carrier": _cat(
+                draw_carriers(sc, f"carrier-out:{county.county_code}", r, n), dt["carrier"]
             ),
-            "direction": _from_codes(np.ones(n, dtype=np.int8), DIRECTIONS),
-            "county_code": _from_codes(np.full(n, index, dtype=np.int32), cats.counties),
-            "township_code": _from_codes(o.township + cats.town_offset[index], cats.townships),
-            "village_code": _from_codes(o.village + cats.village_offset[index], cats.villages),
+            "direction": _cat(np.ones(n, dtype=np.int8), dt["direction"]),
+            "county_code": _cat(np.full(n, index, dtype=np.int32), dt["county_code"]),
+            "township_code": _cat(o.township + cats.town_offset[index], dt["township_code"]),
+            "village_code": _cat(o.village + cats.village_offset[index], dt["village_code"]),
             "t_created": o.t_created,
             "t_sorted": nan,
             "t_shuttle_depart": _upto(o.t_shuttle, end),
@@ -235,11 +278,11 @@ def _outbound_table(
             "t_centre": _upto(o.t_centre, end),
             "t_trunk": _upto(o.t_trunk, end),
             "held_at_township": np.zeros(n, dtype=bool),
-            "point_kind": _from_codes(county.village_kind[o.village], [*POINT_KINDS, "township"]),
+            "point_kind": _cat(county.village_kind[o.village], dt["point_kind"]),
             "locker_overflows": np.zeros(n, dtype=np.int16),
-            "final_state": _from_codes(state, FINAL_STATES),
-            "place": _from_codes(place, cats.places),
-            "reason": _from_codes(reason, REASONS),
+            "final_state": _cat(state, dt["final_state"]),
+            "place": _cat(place, dt["place"]),
+            "reason": _cat(reason, dt["reason"]),
         }
     )
 
@@ -250,24 +293,41 @@ def _upto(t: np.ndarray, end: float) -> np.ndarray:
 
 def _clear_after(t: np.ndarray, end: float) -> None:
     """Set the times after ``end`` to NaN, in place (as :func:`_upto` does in a copy)."""
-    t[t > end] = np.nan
+    after = t > end
+    if after.any():
+        np.putmask(t, after, np.nan)
 
 
 def _trip_table(county: County, r: int, trips: _Trips) -> pd.DataFrame:
     """One row per vehicle leg of a county and replication, in the order the legs ended."""
     n = len(trips.run)
-    ids = np.array([v.id for v in county.vehicles], dtype=object)
-    types = np.array([v.vtype for v in county.vehicles], dtype=object)
+    if n:
+        # Text columns taken from the county's strings, converted once (not leg by leg).
+        text = county_cached(county, "trip_text", lambda: _trip_text(county))
+        one = np.zeros(n, dtype=np.intp)
+        codes = {
+            "county_code": text["county"].take(one),
+            "vehicle": text["vehicle"].take(trips.vehicle),
+            "type": text["type"].take(trips.vehicle),
+            "kind": text["kind"].take(trips.kind),
+            "from_code": text["codes"].take(trips.frm),
+            "to_code": text["codes"].take(trips.to),
+        }
+    else:
+        none = np.empty(0, dtype=object)
+        codes = dict.fromkeys(
+            ("county_code", "vehicle", "type", "kind", "from_code", "to_code"), none
+        )
     return pd.DataFrame(
         {
             "replication": np.full(n, r, dtype=np.int32),
-            "county_code": np.full(n, county.county_code, dtype=object),
+            "county_code": codes["county_code"],
             "run": trips.run.astype(np.int64),
-            "vehicle": ids[trips.vehicle] if n else np.empty(0, dtype=object),
-            "type": types[trips.vehicle] if n else np.empty(0, dtype=object),
-            "kind": trips.kind.astype(object),
-            "from_code": county.codes[trips.frm],
-            "to_code": county.codes[trips.to],
+            "vehicle": codes["vehicle"],
+            "type": codes["type"],
+            "kind": codes["kind"],
+            "from_code": codes["from_code"],
+            "to_code": codes["to_code"],
             "depart": trips.depart.astype(float),
             "arrive": trips.arrive.astype(float),
             "km": trips.km.astype(float),
@@ -275,6 +335,22 @@ def _trip_table(county: County, r: int, trips: _Trips) -> pd.DataFrame:
             "stop_min": trips.stop_min.astype(float),
         }
     )
+
+
+def _trip_text(county: County) -> dict[str, Any]:
+    """The county's strings of the trip table as the column pandas makes of them (to take
+    rows from): its code, vehicle ids and types, run kinds and facility codes."""
+
+    def column(values: Any) -> Any:
+        return pd.Series(np.asarray(values, dtype=object)).array
+
+    return {
+        "county": column([county.county_code]),
+        "vehicle": column([v.id for v in county.vehicles]),
+        "type": column([v.vtype for v in county.vehicles]),
+        "kind": column(RUN_KINDS),
+        "codes": column(county.codes),
+    }
 
 
 def _skip_table(county: County, r: int, skipped: list[tuple]) -> pd.DataFrame:

@@ -11,28 +11,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine.constants import _NONE, stable_order
+from sim.engine.constants import _NONE
 from sim.engine.state import State, _LaneQueue
 from sim.engine.stops import pickup
 
 
 def load_loop(
-    queues: list[_LaneQueue], pos: np.ndarray, cap: int, now: float, *, ordered: bool = True
+    queues: list[_LaneQueue],
+    pos: np.ndarray,
+    cap: int,
+    now: float,
+    *,
+    ordered: bool = True,
+    visit: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Take up to ``cap`` ready parcels for a loop's villages, earliest-ready first.
 
-    ``pos`` gives each village's place in the loop (-1 for villages not visited). When more
-    than ``cap`` parcels are ready, the earliest are taken (ties by place, then queue order).
-    Returns the parcels and their villages' places; with ``ordered`` the parcels come out by
-    place, each village's in queue order (else in any order).
+    ``pos`` gives each village's place in the loop (-1 for villages not visited; ``visit``,
+    if given, is ``pos >= 0``). When more than ``cap`` parcels are ready, the earliest are
+    taken (ties by place, then queue order). Returns the parcels and their villages'
+    places; with ``ordered`` the parcels come out by place, each village's in queue order
+    (else in any order).
     """
+    if visit is None:
+        visit = pos >= 0
     if len(queues) == 1 and not ordered:
-        sel, owner = queues[0].ready(pos, now)
+        sel, owner = queues[0].ready(pos, now, visit)
         if len(sel) <= cap:  # all of them, in queue order
             return queues[0].remove(sel), owner
         found = [(sel, owner)]
     else:
-        found = [q.ready(pos, now) for q in queues]
+        found = [q.ready(pos, now, visit) for q in queues]
     if len(found) == 1:
         sel, owner = found[0]
     else:
@@ -82,14 +91,22 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     if not len(ids):
         return
     town = p.township[ids]
-    if st.shared.all():  # every parcel in its township's shared lane
-        key = town * (st.n_c + 1) + st.n_c
+    lane: int | None = None  # the lane of every parcel, when the township tells the queue
+    if st.all_shared:  # every parcel in its township's shared lane
+        key, lane = town, st.n_c
     else:
-        lane = np.where(st.shared[town], st.n_c, p.carrier[ids]).astype(np.int64)
-        key = queue_of(st, town, lane)
-    order = stable_order(key)
-    ids, at, key = ids[order], at[order], key[order]
+        key = queue_of(st, town, np.where(st.shared[town], st.n_c, p.carrier[ids]))
+    # Grouped by queue (a stable sort: each queue's parcels keep their order), with the
+    # group sizes counted rather than found in the sorted keys.
+    sizes = np.bincount(key)
+    groups = np.flatnonzero(sizes)
+    if len(groups) > 1:
+        small = len(sizes) <= 2**15  # keys below 2**15: sorted as int16, in linear time
+        order = np.argsort(key.astype(np.int16) if small else key, kind="stable")
+        ids, at = ids[order], at[order]
     vill = p.village[ids]
-    cut = [0, *(np.flatnonzero(key[1:] != key[:-1]) + 1).tolist(), len(key)]
-    for a, b in zip(cut[:-1], cut[1:], strict=False):
-        st.town_queues[int(key[a])].push(ids[a:b], vill[a:b], at[a:b])
+    start = 0
+    for k, m in zip(groups.tolist(), sizes[groups].tolist(), strict=True):
+        q = st.town_queues[k if lane is None else k * (st.n_c + 1) + lane]
+        q.push(ids[start : start + m], vill[start : start + m], at[start : start + m])
+        start += m

@@ -16,21 +16,25 @@ from sim.engine.township import load_loop, queue_of
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
 
-#: A loop as driven on one weekday: route, villages, planned minutes, township queues, and
-#: each village's place in the loop (-1 for the county's villages not on it).
-_Loop = tuple[Route, np.ndarray, float, list[_LaneQueue], np.ndarray]
+#: A loop as driven on one weekday: route, villages, planned minutes, township queues,
+#: each village's place in the loop (-1 for the county's villages not on it), and whether
+#: the loop visits each village (``pos >= 0``).
+_Loop = tuple[Route, np.ndarray, float, list[_LaneQueue], np.ndarray, np.ndarray]
 
 
 def _loops_by_weekday(st: State, vi: int, veh: Vehicle) -> list[list[_Loop]]:
     """The loops of village vehicle ``vi`` with a stop on each weekday (0 = Monday), in route
     order, with this run's township queues."""
     week = county_cached(st.county, ("village_loops", vi), lambda: _plan_week(st, veh))
+    visits = county_cached(
+        st.county, ("village_visits", vi), lambda: [[d[4] >= 0 for d in day] for day in week]
+    )
     return [
         [
-            (rt, vills, planned, [st.town_queues[q] for q in queues], pos)
-            for rt, vills, planned, queues, pos in day
+            (rt, vills, planned, [st.town_queues[q] for q in queues], pos, visit)
+            for (rt, vills, planned, queues, pos), visit in zip(day, seen, strict=True)
         ]
-        for day in week
+        for day, seen in zip(week, visits, strict=True)
     ]
 
 
@@ -88,7 +92,7 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                 yield env.timeout(t - env.now)
             if collect_only and not st.has_out:
                 continue
-            for rt, vills, planned, queues, pos in loops:
+            for rt, vills, planned, queues, pos, visit in loops:
                 late = env.now + planned > day * DAY_MIN + shift_end + 1e-9
                 if late or duty + planned > max_duty + 1e-9:
                     # Not driven past the driver's day: its parcels wait for the next one.
@@ -97,7 +101,9 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                 duty += planned
                 ids, stop_of = _NONE, _NONE
                 if not collect_only:
-                    ids, stop_of = load_loop(queues, pos, cap, env.now, ordered=st.has_locker)
+                    ids, stop_of = load_loop(
+                        queues, pos, cap, env.now, ordered=st.has_locker, visit=visit
+                    )
                     p.t_loop[ids] = env.now
                 yield from drive(
                     st,
