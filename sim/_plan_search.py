@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim._plan_lane import LaneLoops, Limits
+
 #: Nearest villages a village may join or swap with when loops exchange villages.
 _NEAR = 10
 
-#: Limits of one loop: (capacity per visit, minutes per day, km per departure, stop minutes).
-Limits = tuple[float, float, float, float]
 
 
 def nn_order(stops: list[int] | tuple[int, ...] | np.ndarray, base: int, tmat) -> np.ndarray:
@@ -160,14 +160,19 @@ def multi_start_loops(
     than :func:`cut_loops`. Greedy loops depend only on where they start, so each start's
     loop is computed once and shared by every rotation.
     """
-    facs = np.asarray(facs, dtype=np.int64)
+    lane = LaneLoops(facs, base, (tmat, kmat), load_on, days_of, limits)
+    return _multi_start(lane, np.asarray(facs, dtype=np.int64), tmat)
+
+
+def _multi_start(lane: LaneLoops, facs: np.ndarray, tmat) -> list[np.ndarray]:
+    """:func:`multi_start_loops` on a lane's local indices (see :class:`LaneLoops`)."""
     n = len(facs)
     best: tuple[float, int] | None = None
-    plan: list[np.ndarray] = []
-    mats = (tmat, kmat)
+    plan: tuple[np.ndarray, list[tuple[int, int]]] = (facs, [])
     for seq in (facs, facs[::-1].copy()) if n > 2 else (facs,):
         ext = np.concatenate([seq, seq])
-        ends = [_greedy_end(ext, i, i + n, base, mats, load_on, days_of, limits) for i in range(n)]
+        loc = lane.to_local(ext)
+        ends = [lane.greedy_end(loc, i, i + n) for i in range(n)]
         km_of: dict[tuple[int, int], float] = {}
         for s in range(n):
             loops, total, i = [], 0.0, s
@@ -175,7 +180,7 @@ def multi_start_loops(
                 j = min(i + ends[i % n] - i % n, s + n)
                 key = (i % n, j - i)
                 if key not in km_of:
-                    km_of[key] = loop_stats(ext[i:j], base, mats, days_of, 0.0)[1]
+                    km_of[key] = lane.stats(tuple(loc[i:j]))[1]
                 loops.append((i, j))
                 total += km_of[key]
                 i = j
@@ -185,8 +190,9 @@ def multi_start_loops(
                 or (total <= best[0] + 1e-9 and len(loops) < best[1])
             ):
                 best = (total, len(loops))
-                plan = [nn_order(ext[a:b], base, tmat) for a, b in loops]
-    return plan
+                plan = (ext, loops)
+    ext, loops = plan
+    return [nn_order(ext[a:b], lane.ids[0], tmat) for a, b in loops]
 
 
 def _moves(k: int) -> np.ndarray:
@@ -292,9 +298,10 @@ def plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[
     every limit of ``limits`` still holds on every weekday after the improvement.
     """
     _, max_min, max_km, stop_min = limits
-    loops = multi_start_loops(facs, base, tmat, kmat, load_on, days_of, limits)
+    lane = LaneLoops(facs, base, (tmat, kmat), load_on, days_of, limits)
+    loops = _multi_start(lane, np.asarray(facs, dtype=np.int64), tmat)
     if len(loops) > 1:
-        loops = exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits)
+        loops = _exchange_loops(lane, loops, kmat)
     return [
         improve_order(
             lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
@@ -305,24 +312,23 @@ def plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[
 
 def exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits: Limits):
     """Move and swap villages between a lane's loops while that saves km within every limit."""
-    km_of: dict[tuple[int, ...], float] = {}
-    fit_of: dict[tuple[int, ...], bool] = {}
+    lane = LaneLoops(np.concatenate(loops), base, (tmat, kmat), load_on, days_of, limits)
+    return _exchange_loops(lane, loops, kmat)
+
+
+def _exchange_loops(lane: LaneLoops, loops: list[np.ndarray], kmat) -> list[np.ndarray]:
+    """:func:`exchange_loops` on a lane's local indices (see :class:`LaneLoops`)."""
 
     def week_km(group: list[int]) -> float:
-        key = tuple(sorted(group))
-        if key not in km_of:
-            km_of[key] = loop_stats(key, base, (tmat, kmat), days_of, 0.0)[1]
-        return km_of[key]
+        return lane.stats(tuple(sorted(group)))[1]
 
     def feasible(group: list[int]) -> bool:
-        key = tuple(sorted(group))
-        if key not in fit_of:
-            fit_of[key] = fits(np.array(key), base, (tmat, kmat), load_on, days_of, limits)
-        return fit_of[key]
+        return lane.fits(tuple(sorted(group)))
 
     stops = np.concatenate(loops)
     dist = np.minimum(kmat[np.ix_(stops, stops)], kmat[np.ix_(stops, stops)].T)
     nearest = np.argsort(dist, axis=1, kind="stable")[:, 1 : _NEAR + 1]
-    near = {int(f): {int(g) for g in stops[row]} for f, row in zip(stops, nearest)}
-    groups = exchange([[int(f) for f in lp] for lp in loops], week_km, feasible, near)
-    return [nn_order(sorted(g), base, tmat) for g in groups]
+    loc = lane.to_local(stops)
+    near = {p: {loc[g] for g in row} for p, row in zip(loc, nearest.tolist())}
+    groups = exchange([lane.to_local(lp) for lp in loops], week_km, feasible, near)
+    return [lane.to_facs(lane.stats(tuple(sorted(g)))[0]) for g in groups]

@@ -1,0 +1,137 @@
+"""Loop statistics of one lane's villages on Python lists, for the route planner's searches.
+
+The sweep cuts and the loop exchange of :mod:`sim._plan_search` price tens of thousands of
+small loops per county. :class:`LaneLoops` takes the lane's submatrices, loads and weekdays
+once as Python lists and integer bit masks (local indices, 0 = the base), so that each loop
+costs a few list look-ups. Its figures are those of :func:`sim._plan_search.loop_stats` and
+:func:`sim._plan_search.fits` to the last bit: the same nearest-neighbour order (ties to the
+stop listed first) and the same additions in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+#: Limits of one loop: (capacity per visit, minutes per day, km per departure, stop minutes).
+Limits = tuple[float, float, float, float]
+
+#: (nearest-neighbour order in local indices, km over all days, longest day minutes and km).
+Stats = tuple[list[int], float, float, float]
+
+
+class LaneLoops:
+    """A lane's facilities, limits and a cache of loop statistics.
+
+    Parameters
+    ----------
+    facs
+        Facility indices of the lane's villages (any order).
+    base
+        Facility index of the township point the loops start from.
+    mats
+        Minutes and km matrices between facilities.
+    load_on
+        Shape (F, 7): parcels per visit of each facility on each weekday.
+    days_of
+        Shape (F, 7): whether a facility is visited on each weekday.
+    limits
+        Capacity per visit, minutes per day, km per departure, minutes per stop.
+
+    Notes
+    -----
+    Local index ``p`` is facility ``ids[p]``; ``ids`` lists the base, then the villages in
+    increasing facility order, so sorting local indices sorts facilities.
+    """
+
+    def __init__(self, facs, base: int, mats, load_on, days_of, limits: Limits) -> None:
+        ids = np.array([base, *sorted({int(f) for f in facs})], dtype=np.int64)
+        self.ids = ids
+        self.local = {int(f): p for p, f in enumerate(ids.tolist())}
+        sub = np.ix_(ids, ids)
+        self.ts: list[list[float]] = mats[0][sub].tolist()
+        self.ks: list[list[float]] = mats[1][sub].tolist()
+        self.load: list[list[float]] = load_on[ids].tolist()
+        due = np.asarray(days_of[ids], dtype=bool)
+        self.due = [sum(1 << p for p in np.flatnonzero(due[:, d]).tolist()) for d in range(7)]
+        self.limits = limits
+        self.cache: dict[tuple[int, ...], Stats] = {}
+
+    def to_local(self, facs) -> list[int]:
+        """Local indices of facilities, in their order."""
+        return [self.local[int(f)] for f in facs]
+
+    def to_facs(self, stops: Sequence[int]) -> np.ndarray:
+        """Facility indices of local indices, in their order."""
+        return self.ids[list(stops)]
+
+    def stats(self, stops: tuple[int, ...]) -> Stats:
+        """The nearest-neighbour order of a loop (local indices), km, longest day minutes, km.
+
+        As :func:`sim._plan_search.loop_stats` with the lane's stop minutes; cached.
+        """
+        got = self.cache.get(stops)
+        if got is None:
+            got = self.cache[stops] = self._stats(stops)
+        return got
+
+    def _stats(self, stops: tuple[int, ...]) -> Stats:
+        ts, ks, stop_min = self.ts, self.ks, self.limits[3]
+        left, pos, here = list(stops), [], 0
+        while len(left) > 1:
+            row = ts[here]
+            here = min(left, key=row.__getitem__)
+            pos.append(here)
+            left.remove(here)
+        pos += left
+        mask = 0
+        for p in stops:
+            mask |= 1 << p
+        patterns: dict[int, int] = {}  # days with the same villages due cost the same
+        for d_mask in self.due:
+            key = mask & d_mask
+            patterns[key] = patterns.get(key, 0) + 1
+        total = long_min = long_km = 0.0
+        for key, times in patterns.items():
+            if not key:
+                continue
+            prev, t, k, n = 0, 0.0, 0.0, 0
+            for p in pos:
+                if key >> p & 1:
+                    t, k, prev, n = t + ts[prev][p], k + ks[prev][p], p, n + 1
+            t, k = t + ts[prev][0] + stop_min * n, k + ks[prev][0]
+            total, long_min, long_km = total + k * times, max(long_min, t), max(long_km, k)
+        return pos, total, long_min, long_km
+
+    def within_time(self, stops: tuple[int, ...]) -> bool:
+        """Whether a loop's longest day keeps the minutes and km limits (not the load)."""
+        _, _, minutes, km = self.stats(stops)
+        return minutes <= self.limits[1] and km <= self.limits[2]
+
+    def load_fits(self, stops: Sequence[int]) -> bool:
+        """Whether a loop's load, summed in the stops' order, keeps the capacity every day."""
+        load = self.load
+        acc = load[stops[0]]
+        for p in stops[1:]:
+            acc = [a + b for a, b in zip(acc, load[p])]
+        return max(acc) <= self.limits[0]
+
+    def fits(self, stops: tuple[int, ...]) -> bool:
+        """As :func:`sim._plan_search.fits`: load, then minutes and km on every day."""
+        return self.load_fits(stops) and self.within_time(stops)
+
+    def greedy_end(self, ext: list[int], i: int, stop: int) -> int:
+        """The end (exclusive) of the greedy loop from ``ext[i]`` that may reach ``stop``.
+
+        As :func:`sim._plan_search._greedy_end`; the load is summed along the way.
+        """
+        load, cap = self.load, self.limits[0]
+        acc = load[ext[i]]
+        j = i + 1
+        while j < stop:
+            acc = [a + b for a, b in zip(acc, load[ext[j]])]
+            if max(acc) > cap or not self.within_time(tuple(ext[i : j + 1])):
+                break
+            j += 1
+        return j
