@@ -17,6 +17,9 @@ import numpy as np
 #: Limits of one loop: (capacity per visit, minutes per day, km per departure, stop minutes).
 Limits = tuple[float, float, float, float]
 
+#: Fewest loops worth pricing at once with numpy; fewer go one by one.
+_BATCH = 24
+
 #: (nearest-neighbour order in local indices, km over all days, longest day minutes and km).
 Stats = tuple[list[int], float, float, float]
 
@@ -55,8 +58,14 @@ class LaneLoops:
         self.load: list[list[float]] = load_on[ids].tolist()
         due = np.asarray(days_of[ids], dtype=bool)
         self.due = [sum(1 << p for p in np.flatnonzero(due[:, d]).tolist()) for d in range(7)]
+        self.due_np = due
+        self.mats = (mats[0][sub], mats[1][sub])
+        # The batched path's masked argmin needs finite distances (an unreachable stop would
+        # tie with the masked ones) and a bit per stop of a loop in an int64 day key.
+        self.batched = bool(np.isfinite(self.mats[0]).all() and np.isfinite(self.mats[1]).all())
         self.limits = limits
         self.cache: dict[tuple[int, ...], Stats] = {}
+        self.load_ok: dict[tuple[int, ...], bool] = {}
 
     def to_local(self, facs) -> list[int]:
         """Local indices of facilities, in their order."""
@@ -104,6 +113,32 @@ class LaneLoops:
             total, long_min, long_km = total + k * times, max(long_min, t), max(long_km, k)
         return pos, total, long_min, long_km
 
+    def prime(self, keys: list[tuple[int, ...]]) -> None:
+        """Compute the statistics of many loops at once (numpy), as :meth:`stats` would.
+
+        The nearest-neighbour steps and each day's walk are the same comparisons and the same
+        additions in the same order, on arrays of all the loops (adding 0.0 where a stop is
+        not due leaves a sum unchanged); few loops, or matrices with unreachable pairs, go one
+        by one.
+        """
+        todo = [k for k in dict.fromkeys(keys) if k not in self.cache]
+        if not todo:
+            return
+        width = max(map(len, todo))
+        if len(todo) < _BATCH or not self.batched or width > 62:
+            for k in todo:
+                self.cache[k] = self._stats(k)
+            return
+        stops = np.array([[*k, *([0] * (width - len(k)))] for k in todo], dtype=np.int64)
+        size = np.array([len(k) for k in todo])
+        valid = np.arange(width)[None, :] < size[:, None]
+        order = _nn_orders(self.mats[0], stops, valid)
+        total, long_min, long_km = _walks(self.mats, self.due_np[order] & valid[:, :, None],
+                                          order, self.limits[3])
+        rows = order.tolist()
+        for r, k in enumerate(todo):
+            self.cache[k] = (rows[r][: len(k)], total[r], long_min[r], long_km[r])
+
     def within_time(self, stops: tuple[int, ...]) -> bool:
         """Whether a loop's longest day keeps the minutes and km limits (not the load)."""
         _, _, minutes, km = self.stats(stops)
@@ -119,7 +154,14 @@ class LaneLoops:
 
     def fits(self, stops: tuple[int, ...]) -> bool:
         """As :func:`sim._plan_search.fits`: load, then minutes and km on every day."""
-        return self.load_fits(stops) and self.within_time(stops)
+        return self.load_within(stops) and self.within_time(stops)
+
+    def load_within(self, stops: tuple[int, ...]) -> bool:
+        """:meth:`load_fits`, cached."""
+        got = self.load_ok.get(stops)
+        if got is None:
+            got = self.load_ok[stops] = self.load_fits(stops)
+        return got
 
     def greedy_end(self, ext: list[int], i: int, stop: int) -> int:
         """The end (exclusive) of the greedy loop from ``ext[i]`` that may reach ``stop``.
@@ -135,3 +177,57 @@ class LaneLoops:
                 break
             j += 1
         return j
+
+
+def _nn_orders(tmat: np.ndarray, stops: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour orders from local index 0 of many loops (rows of ``stops``).
+
+    Each step takes the nearest stop not yet visited, ties to the first listed (argmin
+    returns the first minimum); padding (``~valid``) is never taken while a stop is left.
+    """
+    m, width = stops.shape
+    rows = np.arange(m)
+    here = np.zeros(m, dtype=np.int64)
+    avail = valid.copy()
+    order = np.zeros_like(stops)
+    for step in range(width):
+        dist = np.where(avail, tmat[here[:, None], stops], np.inf)
+        j = dist.argmin(axis=1)
+        here = stops[rows, j]
+        order[:, step] = here
+        avail[rows, j] = False
+    return order
+
+
+def _walks(mats, due: np.ndarray, order: np.ndarray, stop_min: float):
+    """Km over all days, longest day's minutes and km of many loops driven in ``order``.
+
+    ``due`` (loops, stops, 7): whether the stop at each position is visited that day. As
+    :meth:`LaneLoops._stats`: days with the same villages due are priced once, times their
+    number of days, in the order of their first day.
+    """
+    tmat, kmat = mats
+    m, width = order.shape
+    t = np.zeros((m, 7))
+    k = np.zeros((m, 7))
+    prev = np.zeros((m, 7), dtype=np.int64)
+    n = np.zeros((m, 7), dtype=np.int64)
+    for i in range(width):
+        on, dst = due[:, i, :], order[:, i : i + 1]
+        t = np.where(on, t + tmat[prev, dst], t)
+        k = np.where(on, k + kmat[prev, dst], k)
+        prev = np.where(on, dst, prev)
+        n += on
+    t = t + tmat[prev, 0] + stop_min * n
+    k = k + kmat[prev, 0]
+    key = (due.astype(np.int64) << np.arange(width)[None, :, None]).sum(axis=1)
+    same = key[:, :, None] == key[:, None, :]
+    first = ~np.tril(same, -1).any(axis=2) & (n > 0)
+    times = same.sum(axis=2)
+    total = np.zeros(m)
+    for d in range(7):
+        total = total + np.where(first[:, d], k[:, d] * times[:, d], 0.0)
+    on_day = n > 0
+    long_min = np.where(on_day, t, 0.0).max(axis=1)
+    long_km = np.where(on_day, k, 0.0).max(axis=1)
+    return total.tolist(), long_min.tolist(), long_km.tolist()

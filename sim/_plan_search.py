@@ -257,6 +257,7 @@ def exchange(
     tour_km: Callable[[list[int]], float],
     feasible: Callable[[list[int]], bool],
     near: dict[int, set[int]] | None = None,
+    prepare: Callable[[list[Move]], list[Move]] | None = None,
 ) -> list[list[int]]:
     """Move or swap stops between groups while that saves km and keeps every group feasible.
 
@@ -264,31 +265,48 @@ def exchange(
     swapped), ties to the first found; no group is emptied, so every vehicle keeps its route.
     Used for shuttle groups (townships) and for the loops of a lane (villages). With
     ``near`` (each stop's nearest stops), a stop only moves to a group holding one of them
-    and only swaps with one of them (a granular neighbourhood, for speed).
+    and only swaps with one of them (a granular neighbourhood, for speed). ``prepare``, given
+    a round's candidate moves in order, may price them ahead (all at once) and drop moves
+    whose groups ``feasible`` would certainly refuse; the result is the same.
     """
     groups = [list(g) for g in groups]
     for _ in range(10 * sum(map(len, groups))):
+        moves = _candidate_moves(groups, near)
+        if prepare is not None:
+            moves = prepare(moves)
+        km = [tour_km(g) for g in groups]
         best_gain, best_move = 1e-9, None
-        for a, ga in enumerate(groups):
-            base_a = tour_km(ga)
-            for x in ga:
-                rest = [f for f in ga if f != x]
-                for b, gb in enumerate(groups):
-                    if b == a:
-                        continue
-                    base = base_a + tour_km(gb)
-                    close = gb if near is None else [y for y in gb if y in near[x]]
-                    moves = [(rest, [*gb, x])] if rest and close else []
-                    moves += [([*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x]
-                    for new_a, new_b in moves:
-                        gain = base - tour_km(new_a) - tour_km(new_b)
-                        if gain > best_gain and feasible(new_a) and feasible(new_b):
-                            best_gain, best_move = gain, (a, b, new_a, new_b)
+        for a, b, new_a, new_b in moves:
+            gain = km[a] + km[b] - tour_km(new_a) - tour_km(new_b)
+            if gain > best_gain and feasible(new_a) and feasible(new_b):
+                best_gain, best_move = gain, (a, b, new_a, new_b)
         if best_move is None:
             break
         a, b, new_a, new_b = best_move
         groups[a], groups[b] = new_a, new_b
     return groups
+
+
+#: A candidate move of :func:`exchange`: groups a and b, and what they would hold.
+Move = tuple[int, int, list[int], list[int]]
+
+
+def _candidate_moves(groups: list[list[int]], near: dict[int, set[int]] | None) -> list[Move]:
+    """Every move of a round of :func:`exchange`, in the order it weighs them."""
+    out: list[Move] = []
+    for a, ga in enumerate(groups):
+        for x in ga:
+            rest = [f for f in ga if f != x]
+            for b, gb in enumerate(groups):
+                if b == a:
+                    continue
+                close = gb if near is None else [y for y in gb if y in near[x]]
+                if rest and close:
+                    out.append((a, b, rest, [*gb, x]))
+                out += [
+                    (a, b, [*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x
+                ]
+    return out
 
 
 def plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[np.ndarray]:
@@ -325,10 +343,20 @@ def _exchange_loops(lane: LaneLoops, loops: list[np.ndarray], kmat) -> list[np.n
     def feasible(group: list[int]) -> bool:
         return lane.fits(tuple(sorted(group)))
 
+    def prepare(moves: list[Move]) -> list[Move]:
+        # A move whose load breaks the capacity is refused by ``feasible`` whatever its gain.
+        keep = [
+            mv
+            for mv in moves
+            if lane.load_within(tuple(sorted(mv[2]))) and lane.load_within(tuple(sorted(mv[3])))
+        ]
+        lane.prime([tuple(sorted(g)) for mv in keep for g in mv[2:]])
+        return keep
+
     stops = np.concatenate(loops)
     dist = np.minimum(kmat[np.ix_(stops, stops)], kmat[np.ix_(stops, stops)].T)
     nearest = np.argsort(dist, axis=1, kind="stable")[:, 1 : _NEAR + 1]
     loc = lane.to_local(stops)
     near = {p: {loc[g] for g in row} for p, row in zip(loc, nearest.tolist())}
-    groups = exchange([lane.to_local(lp) for lp in loops], week_km, feasible, near)
+    groups = exchange([lane.to_local(lp) for lp in loops], week_km, feasible, near, prepare)
     return [lane.to_facs(lane.stats(tuple(sorted(g)))[0]) for g in groups]
