@@ -55,7 +55,8 @@ class LaneLoops:
         sub = np.ix_(ids, ids)
         self.ts: list[list[float]] = mats[0][sub].tolist()
         self.ks: list[list[float]] = mats[1][sub].tolist()
-        self.load: list[list[float]] = load_on[ids].tolist()
+        self.load_np = np.asarray(load_on[ids], dtype=np.float64)
+        self.load: list[list[float]] = self.load_np.tolist()
         due = np.asarray(days_of[ids], dtype=bool)
         self.due = [sum(1 << p for p in np.flatnonzero(due[:, d]).tolist()) for d in range(7)]
         self.due_np = due
@@ -163,20 +164,54 @@ class LaneLoops:
             got = self.load_ok[stops] = self.load_fits(stops)
         return got
 
-    def greedy_end(self, ext: list[int], i: int, stop: int) -> int:
-        """The end (exclusive) of the greedy loop from ``ext[i]`` that may reach ``stop``.
+    def prime_loads(self, keys: list[tuple[int, ...]]) -> None:
+        """:meth:`load_within` of many loops at once: the same sums, in the same order."""
+        todo = [k for k in dict.fromkeys(keys) if k not in self.load_ok]
+        if len(todo) < _BATCH:
+            for k in todo:
+                self.load_ok[k] = self.load_fits(k)
+            return
+        width = max(map(len, todo))
+        stops = np.array([[*k, *([0] * (width - len(k)))] for k in todo], dtype=np.int64)
+        valid = (np.arange(width)[None, :] < np.array([len(k) for k in todo])[:, None])[..., None]
+        load = self.load_np[stops]
+        acc = load[:, 0]
+        for i in range(1, width):
+            acc = acc + np.where(valid[:, i], load[:, i], 0.0)
+        for k, ok in zip(todo, (acc.max(axis=1) <= self.limits[0]).tolist()):
+            self.load_ok[k] = ok
 
-        As :func:`sim._plan_search._greedy_end`; the load is summed along the way.
+    def greedy_ends(self, exts: list[list[int]], n: int) -> list[list[int]]:
+        """The greedy loops' ends from each of the first ``n`` starts of each extended sweep.
+
+        As :func:`sim._plan_search._greedy_end` for every start (a loop from ``ext[i]`` may
+        reach ``ext[i + n - 1]``), its load summed along the way; the loops of all starts
+        grow a village at a time together, each step's loops priced at once
+        (:meth:`prime`).
         """
         load, cap = self.load, self.limits[0]
-        acc = load[ext[i]]
-        j = i + 1
-        while j < stop:
-            acc = [a + b for a, b in zip(acc, load[ext[j]])]
-            if max(acc) > cap or not self.within_time(tuple(ext[i : j + 1])):
-                break
-            j += 1
-        return j
+        ends = [[0] * n for _ in exts]
+        active = [(e, i, i + 1, load[ext[i]]) for e, ext in enumerate(exts) for i in range(n)]
+        while active:
+            grown = []
+            for e, i, j, acc in active:
+                ext = exts[e]
+                if j >= i + n:
+                    ends[e][i] = j
+                    continue
+                acc = [a + b for a, b in zip(acc, load[ext[j]])]
+                if max(acc) > cap:
+                    ends[e][i] = j
+                    continue
+                grown.append((e, i, j, acc, tuple(ext[i : j + 1])))
+            self.prime([g[4] for g in grown])
+            active = []
+            for e, i, j, acc, key in grown:
+                if self.within_time(key):
+                    active.append((e, i, j + 1, acc))
+                else:
+                    ends[e][i] = j
+        return ends
 
 
 def _nn_orders(tmat: np.ndarray, stops: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -169,10 +169,10 @@ def _multi_start(lane: LaneLoops, facs: np.ndarray, tmat) -> list[np.ndarray]:
     n = len(facs)
     best: tuple[float, int] | None = None
     plan: tuple[np.ndarray, list[tuple[int, int]]] = (facs, [])
-    for seq in (facs, facs[::-1].copy()) if n > 2 else (facs,):
-        ext = np.concatenate([seq, seq])
-        loc = lane.to_local(ext)
-        ends = [lane.greedy_end(loc, i, i + n) for i in range(n)]
+    seqs = [facs, facs[::-1].copy()] if n > 2 else [facs]
+    exts = [np.concatenate([seq, seq]) for seq in seqs]
+    locs = [lane.to_local(ext) for ext in exts]
+    for ext, loc, ends in zip(exts, locs, lane.greedy_ends(locs, n)):
         km_of: dict[tuple[int, int], float] = {}
         for s in range(n):
             loops, total, i = [], 0.0, s
@@ -345,13 +345,11 @@ def _exchange_loops(lane: LaneLoops, loops: list[np.ndarray], kmat) -> list[np.n
 
     def prepare(moves: list[Move]) -> list[Move]:
         # A move whose load breaks the capacity is refused by ``feasible`` whatever its gain.
-        keep = [
-            mv
-            for mv in moves
-            if lane.load_within(tuple(sorted(mv[2]))) and lane.load_within(tuple(sorted(mv[3])))
-        ]
-        lane.prime([tuple(sorted(g)) for mv in keep for g in mv[2:]])
-        return keep
+        keyed = [(mv, tuple(sorted(mv[2])), tuple(sorted(mv[3]))) for mv in moves]
+        lane.prime_loads([k for _, ka, kb in keyed for k in (ka, kb)])
+        keep = [x for x in keyed if lane.load_ok[x[1]] and lane.load_ok[x[2]]]
+        lane.prime([k for _, ka, kb in keep for k in (ka, kb)])
+        return [mv for mv, _, _ in keep]
 
     stops = np.concatenate(loops)
     dist = np.minimum(kmat[np.ix_(stops, stops)], kmat[np.ix_(stops, stops)].T)
