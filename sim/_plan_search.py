@@ -8,6 +8,7 @@ candidate in a fixed enumeration order.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -195,8 +196,12 @@ def _multi_start(lane: LaneLoops, facs: np.ndarray, tmat) -> list[np.ndarray]:
     return [nn_order(ext[a:b], lane.ids[0], tmat) for a, b in loops]
 
 
+@functools.lru_cache(maxsize=64)
 def _moves(k: int) -> np.ndarray:
-    """Index permutations of a k-stop tour: every 2-opt reversal and or-opt move (1-3 stops)."""
+    """Index permutations of a k-stop tour: every 2-opt reversal and or-opt move (1-3 stops).
+
+    Cached by ``k`` (read-only).
+    """
     a = np.arange(k)
     i, j = np.triu_indices(k, 1)
     two = np.where((a >= i[:, None]) & (a <= j[:, None]), i[:, None] + j[:, None] - a, a)
@@ -207,7 +212,9 @@ def _moves(k: int) -> np.ndarray:
             for p in range(len(rest) + 1):
                 if p != s:
                     rows.append(np.concatenate([rest[:p], seg, rest[p:]])[None])
-    return np.unique(np.concatenate(rows), axis=0)
+    out = np.unique(np.concatenate(rows), axis=0)
+    out.flags.writeable = False
+    return out
 
 
 def improve_order(

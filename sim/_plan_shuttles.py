@@ -176,8 +176,13 @@ def shuttle_groups(
     def priced(group: list[int]) -> float:
         return cost(group)[2]
 
+    lights: dict[tuple[int, ...], bool] = {}
+
     def light(group: list[int]) -> bool:
-        return bool(load[np.array(group) - 1].sum() <= per_dep * len(shares))
+        key = tuple(group)
+        if key not in lights:
+            lights[key] = bool(load[np.array(group) - 1].sum() <= per_dep * len(shares))
+        return lights[key]
 
     best = minmax_groups(sweep, n, tour, light)
     volume = best is not None
