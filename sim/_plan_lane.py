@@ -10,6 +10,7 @@ stop listed first) and the same additions in the same order.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,10 +61,12 @@ class LaneLoops:
         due = np.asarray(days_of[ids], dtype=bool)
         self.due = [sum(1 << p for p in np.flatnonzero(due[:, d]).tolist()) for d in range(7)]
         self.due_np = due
-        self.mats = (mats[0][sub], mats[1][sub])
+        both = np.empty(self.due_np.shape[:1] * 2, dtype=np.complex128)
+        both.real, both.imag = mats[0][sub], mats[1][sub]
+        self.mats = (mats[0][sub], mats[1][sub], both)
         # The batched path's masked argmin needs finite distances (an unreachable stop would
         # tie with the masked ones) and a bit per stop of a loop in an int64 day key.
-        self.batched = bool(np.isfinite(self.mats[0]).all() and np.isfinite(self.mats[1]).all())
+        self.batched = bool(np.isfinite(both).all())
         self.limits = limits
         self.cache: dict[tuple[int, ...], Stats] = {}
         self.load_ok: dict[tuple[int, ...], bool] = {}
@@ -130,9 +133,7 @@ class LaneLoops:
             for k in todo:
                 self.cache[k] = self._stats(k)
             return
-        stops = np.array([[*k, *([0] * (width - len(k)))] for k in todo], dtype=np.int64)
-        size = np.array([len(k) for k in todo])
-        valid = np.arange(width)[None, :] < size[:, None]
+        stops, valid = _padded(todo, width)
         order = _nn_orders(self.mats[0], stops, valid)
         total, long_min, long_km = _walks(self.mats, self.due_np[order] & valid[:, :, None],
                                           order, self.limits[3])
@@ -172,8 +173,8 @@ class LaneLoops:
                 self.load_ok[k] = self.load_fits(k)
             return
         width = max(map(len, todo))
-        stops = np.array([[*k, *([0] * (width - len(k)))] for k in todo], dtype=np.int64)
-        valid = (np.arange(width)[None, :] < np.array([len(k) for k in todo])[:, None])[..., None]
+        stops, valid = _padded(todo, width)
+        valid = valid[..., None]
         load = self.load_np[stops]
         acc = load[:, 0]
         for i in range(1, width):
@@ -214,6 +215,14 @@ class LaneLoops:
         return ends
 
 
+def _padded(keys: list[tuple[int, ...]], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Loops as rows of local indices padded with 0 to ``width``, and where the stops are."""
+    valid = np.arange(width)[None, :] < np.fromiter(map(len, keys), np.int64, len(keys))[:, None]
+    stops = np.zeros(valid.shape, dtype=np.int64)
+    stops[valid] = list(itertools.chain.from_iterable(keys))
+    return stops, valid
+
+
 def _nn_orders(tmat: np.ndarray, stops: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Nearest-neighbour orders from local index 0 of many loops (rows of ``stops``).
 
@@ -241,20 +250,18 @@ def _walks(mats, due: np.ndarray, order: np.ndarray, stop_min: float):
     :meth:`LaneLoops._stats`: days with the same villages due are priced once, times their
     number of days, in the order of their first day.
     """
-    tmat, kmat = mats
+    tmat, kmat, both = mats
     m, width = order.shape
-    t = np.zeros((m, 7))
-    k = np.zeros((m, 7))
+    walk = np.zeros((m, 7), dtype=np.complex128)  # minutes + 1j * km: added part by part
     prev = np.zeros((m, 7), dtype=np.int64)
     n = np.zeros((m, 7), dtype=np.int64)
     for i in range(width):
         on, dst = due[:, i, :], order[:, i : i + 1]
-        t = np.where(on, t + tmat[prev, dst], t)
-        k = np.where(on, k + kmat[prev, dst], k)
+        walk = np.where(on, walk + both[prev, dst], walk)
         prev = np.where(on, dst, prev)
         n += on
-    t = t + tmat[prev, 0] + stop_min * n
-    k = k + kmat[prev, 0]
+    t = walk.real + tmat[prev, 0] + stop_min * n
+    k = walk.imag + kmat[prev, 0]
     key = (due.astype(np.int64) << np.arange(width)[None, :, None]).sum(axis=1)
     same = key[:, :, None] == key[:, None, :]
     first = ~np.tril(same, -1).any(axis=2) & (n > 0)

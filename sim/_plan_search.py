@@ -264,7 +264,7 @@ def exchange(
     tour_km: Callable[[list[int]], float],
     feasible: Callable[[list[int]], bool],
     near: dict[int, set[int]] | None = None,
-    prepare: Callable[[list[Move]], list[Move]] | None = None,
+    prepare: Callable[[list[Move]], list[tuple[Move, float, float]]] | None = None,
 ) -> list[list[int]]:
     """Move or swap stops between groups while that saves km and keeps every group feasible.
 
@@ -273,18 +273,21 @@ def exchange(
     Used for shuttle groups (townships) and for the loops of a lane (villages). With
     ``near`` (each stop's nearest stops), a stop only moves to a group holding one of them
     and only swaps with one of them (a granular neighbourhood, for speed). ``prepare``, given
-    a round's candidate moves in order, may price them ahead (all at once) and drop moves
-    whose groups ``feasible`` would certainly refuse; the result is the same.
+    a round's candidate moves in order, returns them with the ``tour_km`` of their two new
+    groups (priced all at once, say), less moves whose groups ``feasible`` would certainly
+    refuse; the result is the same.
     """
     groups = [list(g) for g in groups]
     for _ in range(10 * sum(map(len, groups))):
         moves = _candidate_moves(groups, near)
-        if prepare is not None:
-            moves = prepare(moves)
+        if prepare is None:
+            priced = [(mv, tour_km(mv[2]), tour_km(mv[3])) for mv in moves]
+        else:
+            priced = prepare(moves)
         km = [tour_km(g) for g in groups]
         best_gain, best_move = 1e-9, None
-        for a, b, new_a, new_b in moves:
-            gain = km[a] + km[b] - tour_km(new_a) - tour_km(new_b)
+        for (a, b, new_a, new_b), km_a, km_b in priced:
+            gain = km[a] + km[b] - km_a - km_b
             if gain > best_gain and feasible(new_a) and feasible(new_b):
                 best_gain, best_move = gain, (a, b, new_a, new_b)
         if best_move is None:
@@ -350,13 +353,15 @@ def _exchange_loops(lane: LaneLoops, loops: list[np.ndarray], kmat) -> list[np.n
     def feasible(group: list[int]) -> bool:
         return lane.fits(tuple(sorted(group)))
 
-    def prepare(moves: list[Move]) -> list[Move]:
+    def prepare(moves: list[Move]) -> list[tuple[Move, float, float]]:
         # A move whose load breaks the capacity is refused by ``feasible`` whatever its gain.
         keyed = [(mv, tuple(sorted(mv[2])), tuple(sorted(mv[3]))) for mv in moves]
         lane.prime_loads([k for _, ka, kb in keyed for k in (ka, kb)])
-        keep = [x for x in keyed if lane.load_ok[x[1]] and lane.load_ok[x[2]]]
+        ok = lane.load_ok
+        keep = [x for x in keyed if ok[x[1]] and ok[x[2]]]
         lane.prime([k for _, ka, kb in keep for k in (ka, kb)])
-        return [mv for mv, _, _ in keep]
+        cache = lane.cache
+        return [(mv, cache[ka][1], cache[kb][1]) for mv, ka, kb in keep]
 
     stops = np.concatenate(loops)
     dist = np.minimum(kmat[np.ix_(stops, stops)], kmat[np.ix_(stops, stops)].T)
