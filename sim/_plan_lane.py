@@ -19,10 +19,11 @@ import numpy as np
 Limits = tuple[float, float, float, float]
 
 #: Fewest loops worth pricing at once with numpy; fewer go one by one.
-_BATCH = 24
+_BATCH = 12
 
-#: (nearest-neighbour order in local indices, km over all days, longest day minutes and km).
-Stats = tuple[list[int], float, float, float]
+#: (nearest-neighbour order in local indices, or None when priced in a batch (see
+#: :meth:`LaneLoops.order`), km over all days, longest day minutes and km).
+Stats = tuple[list[int] | None, float, float, float]
 
 
 class LaneLoops:
@@ -137,9 +138,13 @@ class LaneLoops:
         order = _nn_orders(self.mats[0], stops, valid)
         total, long_min, long_km = _walks(self.mats, self.due_np[order] & valid[:, :, None],
                                           order, self.limits[3])
-        rows = order.tolist()
-        for r, k in enumerate(todo):
-            self.cache[k] = (rows[r][: len(k)], total[r], long_min[r], long_km[r])
+        for k, km, minutes, longest in zip(todo, total, long_min, long_km):
+            self.cache[k] = (None, km, minutes, longest)
+
+    def order(self, stops: tuple[int, ...]) -> list[int]:
+        """The nearest-neighbour order of a loop (local indices), as :meth:`stats` gives it."""
+        pos = self.stats(stops)[0]
+        return self._stats(stops)[0] if pos is None else pos
 
     def within_time(self, stops: tuple[int, ...]) -> bool:
         """Whether a loop's longest day keeps the minutes and km limits (not the load)."""

@@ -173,18 +173,18 @@ def _multi_start(lane: LaneLoops, facs: np.ndarray, tmat) -> list[np.ndarray]:
     seqs = [facs, facs[::-1].copy()] if n > 2 else [facs]
     exts = [np.concatenate([seq, seq]) for seq in seqs]
     locs = [lane.to_local(ext) for ext in exts]
-    for ext, loc, ends in zip(exts, locs, lane.greedy_ends(locs, n)):
+    all_ends = lane.greedy_ends(locs, n)
+    cuts = [[_rotation_cut(ends, s, n) for s in range(n)] for ends in all_ends]
+    lane.prime([tuple(loc[i:j]) for loc, rot in zip(locs, cuts) for loops in rot for i, j in loops])
+    for ext, loc, rot in zip(exts, locs, cuts):
         km_of: dict[tuple[int, int], float] = {}
-        for s in range(n):
-            loops, total, i = [], 0.0, s
-            while i < s + n:
-                j = min(i + ends[i % n] - i % n, s + n)
+        for loops in rot:
+            total = 0.0
+            for i, j in loops:
                 key = (i % n, j - i)
                 if key not in km_of:
                     km_of[key] = lane.stats(tuple(loc[i:j]))[1]
-                loops.append((i, j))
                 total += km_of[key]
-                i = j
             if (
                 best is None
                 or total < best[0] - 1e-9
@@ -194,6 +194,16 @@ def _multi_start(lane: LaneLoops, facs: np.ndarray, tmat) -> list[np.ndarray]:
                 plan = (ext, loops)
     ext, loops = plan
     return [nn_order(ext[a:b], lane.ids[0], tmat) for a, b in loops]
+
+
+def _rotation_cut(ends: list[int], s: int, n: int) -> list[tuple[int, int]]:
+    """The greedy loops (start, end in the extended sweep) of the rotation starting at ``s``."""
+    loops, i = [], s
+    while i < s + n:
+        j = min(i + ends[i % n] - i % n, s + n)
+        loops.append((i, j))
+        i = j
+    return loops
 
 
 @functools.lru_cache(maxsize=64)
@@ -369,4 +379,4 @@ def _exchange_loops(lane: LaneLoops, loops: list[np.ndarray], kmat) -> list[np.n
     loc = lane.to_local(stops)
     near = {p: {loc[g] for g in row} for p, row in zip(loc, nearest.tolist())}
     groups = exchange([lane.to_local(lp) for lp in loops], week_km, feasible, near, prepare)
-    return [lane.to_facs(lane.stats(tuple(sorted(g)))[0]) for g in groups]
+    return [lane.to_facs(lane.order(tuple(sorted(g)))) for g in groups]
