@@ -90,7 +90,7 @@ class LaneLoops:
             got = self.cache[stops] = self._stats(stops)
         return got
 
-    def _stats(self, stops: tuple[int, ...]) -> Stats:
+    def _stats(self, stops: tuple[int, ...]) -> tuple[list[int], float, float, float]:
         ts, ks, stop_min = self.ts, self.ks, self.limits[3]
         left, pos, here = list(stops), [], 0
         while len(left) > 1:
@@ -136,8 +136,9 @@ class LaneLoops:
             return
         stops, valid = _padded(todo, width)
         order = _nn_orders(self.mats[0], stops, valid)
-        total, long_min, long_km = _walks(self.mats, self.due_np[order] & valid[:, :, None],
-                                          order, self.limits[3])
+        total, long_min, long_km = _walks(
+            self.mats, self.due_np[order] & valid[:, :, None], order, self.limits[3]
+        )
         for k, km, minutes, longest in zip(todo, total, long_min, long_km):
             self.cache[k] = (None, km, minutes, longest)
 

@@ -19,7 +19,6 @@ from sim._plan_lane import LaneLoops, Limits
 _NEAR = 10
 
 
-
 def nn_order(stops: list[int] | tuple[int, ...] | np.ndarray, base: int, tmat) -> np.ndarray:
     """Order stops by nearest neighbour from the base (a simple open tour).
 
@@ -323,9 +322,7 @@ def _candidate_moves(groups: list[list[int]], near: dict[int, set[int]] | None) 
                 close = gb if near is None else [y for y in gb if y in near[x]]
                 if rest and close:
                     out.append((a, b, rest, [*gb, x]))
-                out += [
-                    (a, b, [*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x
-                ]
+                out += [(a, b, [*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x]
     return out
 
 
