@@ -272,9 +272,10 @@ def _walks(mats, due: np.ndarray, order: np.ndarray, stop_min: float):
     same = key[:, :, None] == key[:, None, :]
     first = ~np.tril(same, -1).any(axis=2) & (n > 0)
     times = same.sum(axis=2)
-    total = np.zeros(m)
-    for d in range(7):
-        total = total + np.where(first[:, d], k[:, d] * times[:, d], 0.0)
+    part = np.where(first, k * times, 0.0)
+    total = part[:, 0]
+    for d in range(1, 7):  # summed in day order, as one by one
+        total = total + part[:, d]
     on_day = n > 0
     long_min = np.where(on_day, t, 0.0).max(axis=1)
     long_km = np.where(on_day, k, 0.0).max(axis=1)
