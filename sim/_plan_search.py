@@ -285,44 +285,80 @@ def exchange(
     a round's candidate moves in order, returns them with the ``tour_km`` of their two new
     groups (priced all at once, say), less moves whose groups ``feasible`` would certainly
     refuse; the result is the same.
+
+    Notes
+    -----
+    The moves of a stop ``x`` of group ``a`` to (or with) group ``b`` only change when ``a``
+    or ``b`` does: each such set keeps its best feasible move (the first of the largest gain)
+    until then, and a round weighs the sets in order, ties to the first; which is the first
+    move of the largest gain of the round, as if every move were weighed in order.
     """
     groups = [list(g) for g in groups]
+    best_of: dict[tuple[int, int, int], tuple[float, Move | None]] = {}
+    fresh: set[tuple[int, int]] = set()  # pairs of groups whose best moves are known
     for _ in range(10 * sum(map(len, groups))):
-        moves = _candidate_moves(groups, near)
+        moves = _candidate_moves(groups, near, fresh)
         if prepare is None:
-            priced = [(mv, tour_km(mv[2]), tour_km(mv[3])) for mv in moves]
+            priced = [(mv, tour_km(mv[3]), tour_km(mv[4])) for mv in moves]
         else:
             priced = prepare(moves)
         km = [tour_km(g) for g in groups]
-        best_gain, best_move = 1e-9, None
-        for (a, b, new_a, new_b), km_a, km_b in priced:
+        pairs = [(a, b) for a in range(len(groups)) for b in range(len(groups)) if a != b]
+        for a, b in pairs:
+            if (a, b) not in fresh:
+                best_of.update(((a, x, b), (1e-9, None)) for x in groups[a])
+        for mv, km_a, km_b in priced:
+            a, b, x, new_a, new_b = mv
             gain = km[a] + km[b] - km_a - km_b
-            if gain > best_gain and feasible(new_a) and feasible(new_b):
-                best_gain, best_move = gain, (a, b, new_a, new_b)
+            if gain > best_of[a, x, b][0] and feasible(new_a) and feasible(new_b):
+                best_of[a, x, b] = (gain, mv)
+        fresh = set(pairs)
+        best_move = _first_best(groups, best_of)
         if best_move is None:
             break
-        a, b, new_a, new_b = best_move
+        a, b, _, new_a, new_b = best_move
         groups[a], groups[b] = new_a, new_b
+        fresh = {p for p in fresh if a not in p and b not in p}
     return groups
 
 
-#: A candidate move of :func:`exchange`: groups a and b, and what they would hold.
-Move = tuple[int, int, list[int], list[int]]
+#: A candidate move of :func:`exchange`: groups a and b, the stop x of a that moves (or swaps),
+#: and what a and b would hold.
+Move = tuple[int, int, int, list[int], list[int]]
 
 
-def _candidate_moves(groups: list[list[int]], near: dict[int, set[int]] | None) -> list[Move]:
-    """Every move of a round of :func:`exchange`, in the order it weighs them."""
+def _first_best(
+    groups: list[list[int]], best_of: dict[tuple[int, int, int], tuple[float, Move | None]]
+) -> Move | None:
+    """The move of the largest gain over every stop and group, ties to the first in order."""
+    best_gain, best_move = 1e-9, None
+    for a, ga in enumerate(groups):
+        for x in ga:
+            for b in range(len(groups)):
+                if b != a:
+                    gain, move = best_of[a, x, b]
+                    if gain > best_gain:
+                        best_gain, best_move = gain, move
+    return best_move
+
+
+def _candidate_moves(
+    groups: list[list[int]], near: dict[int, set[int]] | None, skip: set[tuple[int, int]]
+) -> list[Move]:
+    """The moves of a round of :func:`exchange` between groups not in ``skip``, in order."""
     out: list[Move] = []
     for a, ga in enumerate(groups):
         for x in ga:
             rest = [f for f in ga if f != x]
             for b, gb in enumerate(groups):
-                if b == a:
+                if b == a or (a, b) in skip:
                     continue
                 close = gb if near is None else [y for y in gb if y in near[x]]
                 if rest and close:
-                    out.append((a, b, rest, [*gb, x]))
-                out += [(a, b, [*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x]
+                    out.append((a, b, x, rest, [*gb, x]))
+                out += [
+                    (a, b, x, [*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x
+                ]
     return out
 
 
@@ -362,7 +398,7 @@ def _exchange_loops(lane: LaneLoops, loops: list[np.ndarray], kmat) -> list[np.n
 
     def prepare(moves: list[Move]) -> list[tuple[Move, float, float]]:
         # A move whose load breaks the capacity is refused by ``feasible`` whatever its gain.
-        keyed = [(mv, tuple(sorted(mv[2])), tuple(sorted(mv[3]))) for mv in moves]
+        keyed = [(mv, tuple(sorted(mv[3])), tuple(sorted(mv[4]))) for mv in moves]
         lane.prime_loads([k for _, ka, kb in keyed for k in (ka, kb)])
         ok = lane.load_ok
         keep = [x for x in keyed if ok[x[1]] and ok[x[2]]]
