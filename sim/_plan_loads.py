@@ -43,15 +43,15 @@ def sorted_by(scenario, daily_parcels: float) -> np.ndarray:
     for s in centre.shifts:
         working[clock_minutes(s.start) : clock_minutes(s.end)] = True
     per_min = np.tile(working, _DAYS) * centre.sorting_capacity_per_hour / 60.0
-    done = np.empty_like(arrive)
+    done = []
     queue = total = 0.0
-    for t in range(len(arrive)):
-        queue += arrive[t]
-        step = min(queue, per_min[t])
+    for came, can in zip(arrive.tolist(), per_min.tolist()):  # Python floats: same sums, faster
+        queue += came
+        step = min(queue, can)
         queue -= step
         total += step
-        done[t] = total
-    return done
+        done.append(total)
+    return np.array(done)
 
 
 def departure_shares(scenario, daily_parcels: float, departures: list[float]) -> np.ndarray:
@@ -81,13 +81,17 @@ def report_departure_loads(scenario, county: str, shuttles: list[Vehicle], load,
     total = float(np.sum(load))
     over: list[tuple[float, str]] = []
     n_runs = 0
+    shares_at: dict[tuple[float, ...], np.ndarray] = {}  # shuttles of one shift share them
     for veh in shuttles:
         vt = types[veh.vtype]
         start = clock_minutes(vt.shift.start)
         deps = sorted(
             (max(clock_minutes(t), start), t) for t in scenario.schedules.shuttle_departures
         )
-        shares = departure_shares(scenario, total, [float(m) for m, _ in deps])
+        clock = tuple(float(m) for m, _ in deps)
+        if clock not in shares_at:
+            shares_at[clock] = departure_shares(scenario, total, list(clock))
+        shares = shares_at[clock]
         parcels = float(np.sum(load[np.asarray(veh.routes[0]) - 1]))
         for (_, label), share in zip(deps, shares):
             n_runs += 1

@@ -8,15 +8,15 @@ candidate in a fixed enumeration order.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
+from sim._plan_lane import LaneLoops, Limits
+
 #: Nearest villages a village may join or swap with when loops exchange villages.
 _NEAR = 10
-
-#: Limits of one loop: (capacity per visit, minutes per day, km per departure, stop minutes).
-Limits = tuple[float, float, float, float]
 
 
 def nn_order(stops: list[int] | tuple[int, ...] | np.ndarray, base: int, tmat) -> np.ndarray:
@@ -160,37 +160,57 @@ def multi_start_loops(
     than :func:`cut_loops`. Greedy loops depend only on where they start, so each start's
     loop is computed once and shared by every rotation.
     """
-    facs = np.asarray(facs, dtype=np.int64)
+    lane = LaneLoops(facs, base, (tmat, kmat), load_on, days_of, limits)
+    return _multi_start(lane, np.asarray(facs, dtype=np.int64), tmat)
+
+
+def _multi_start(lane: LaneLoops, facs: np.ndarray, tmat) -> list[np.ndarray]:
+    """:func:`multi_start_loops` on a lane's local indices (see :class:`LaneLoops`)."""
     n = len(facs)
     best: tuple[float, int] | None = None
-    plan: list[np.ndarray] = []
-    mats = (tmat, kmat)
-    for seq in (facs, facs[::-1].copy()) if n > 2 else (facs,):
-        ext = np.concatenate([seq, seq])
-        ends = [_greedy_end(ext, i, i + n, base, mats, load_on, days_of, limits) for i in range(n)]
+    plan: tuple[np.ndarray, list[tuple[int, int]]] = (facs, [])
+    seqs = [facs, facs[::-1].copy()] if n > 2 else [facs]
+    exts = [np.concatenate([seq, seq]) for seq in seqs]
+    locs = [lane.to_local(ext) for ext in exts]
+    all_ends = lane.greedy_ends(locs, n)
+    cuts = [[_rotation_cut(ends, s, n) for s in range(n)] for ends in all_ends]
+    lane.prime([tuple(loc[i:j]) for loc, rot in zip(locs, cuts) for loops in rot for i, j in loops])
+    for ext, loc, rot in zip(exts, locs, cuts):
         km_of: dict[tuple[int, int], float] = {}
-        for s in range(n):
-            loops, total, i = [], 0.0, s
-            while i < s + n:
-                j = min(i + ends[i % n] - i % n, s + n)
+        for loops in rot:
+            total = 0.0
+            for i, j in loops:
                 key = (i % n, j - i)
                 if key not in km_of:
-                    km_of[key] = loop_stats(ext[i:j], base, mats, days_of, 0.0)[1]
-                loops.append((i, j))
+                    km_of[key] = lane.stats(tuple(loc[i:j]))[1]
                 total += km_of[key]
-                i = j
             if (
                 best is None
                 or total < best[0] - 1e-9
                 or (total <= best[0] + 1e-9 and len(loops) < best[1])
             ):
                 best = (total, len(loops))
-                plan = [nn_order(ext[a:b], base, tmat) for a, b in loops]
-    return plan
+                plan = (ext, loops)
+    ext, loops = plan
+    return [nn_order(ext[a:b], lane.ids[0], tmat) for a, b in loops]
 
 
+def _rotation_cut(ends: list[int], s: int, n: int) -> list[tuple[int, int]]:
+    """The greedy loops (start, end in the extended sweep) of the rotation starting at ``s``."""
+    loops, i = [], s
+    while i < s + n:
+        j = min(i + ends[i % n] - i % n, s + n)
+        loops.append((i, j))
+        i = j
+    return loops
+
+
+@functools.lru_cache(maxsize=64)
 def _moves(k: int) -> np.ndarray:
-    """Index permutations of a k-stop tour: every 2-opt reversal and or-opt move (1-3 stops)."""
+    """Index permutations of a k-stop tour: every 2-opt reversal and or-opt move (1-3 stops).
+
+    Cached by ``k`` (read-only).
+    """
     a = np.arange(k)
     i, j = np.triu_indices(k, 1)
     two = np.where((a >= i[:, None]) & (a <= j[:, None]), i[:, None] + j[:, None] - a, a)
@@ -201,7 +221,9 @@ def _moves(k: int) -> np.ndarray:
             for p in range(len(rest) + 1):
                 if p != s:
                     rows.append(np.concatenate([rest[:p], seg, rest[p:]])[None])
-    return np.unique(np.concatenate(rows), axis=0)
+    out = np.unique(np.concatenate(rows), axis=0)
+    out.flags.writeable = False
+    return out
 
 
 def improve_order(
@@ -251,6 +273,7 @@ def exchange(
     tour_km: Callable[[list[int]], float],
     feasible: Callable[[list[int]], bool],
     near: dict[int, set[int]] | None = None,
+    prepare: Callable[[list[Move]], list[tuple[Move, float, float]]] | None = None,
 ) -> list[list[int]]:
     """Move or swap stops between groups while that saves km and keeps every group feasible.
 
@@ -258,31 +281,85 @@ def exchange(
     swapped), ties to the first found; no group is emptied, so every vehicle keeps its route.
     Used for shuttle groups (townships) and for the loops of a lane (villages). With
     ``near`` (each stop's nearest stops), a stop only moves to a group holding one of them
-    and only swaps with one of them (a granular neighbourhood, for speed).
+    and only swaps with one of them (a granular neighbourhood, for speed). ``prepare``, given
+    a round's candidate moves in order, returns them with the ``tour_km`` of their two new
+    groups (priced all at once, say), less moves whose groups ``feasible`` would certainly
+    refuse; the result is the same.
+
+    Notes
+    -----
+    The moves of a stop ``x`` of group ``a`` to (or with) group ``b`` only change when ``a``
+    or ``b`` does: each such set keeps its best feasible move (the first of the largest gain)
+    until then, and a round weighs the sets in order, ties to the first; which is the first
+    move of the largest gain of the round, as if every move were weighed in order.
     """
     groups = [list(g) for g in groups]
+    best_of: dict[tuple[int, int, int], tuple[float, Move | None]] = {}
+    fresh: set[tuple[int, int]] = set()  # pairs of groups whose best moves are known
     for _ in range(10 * sum(map(len, groups))):
-        best_gain, best_move = 1e-9, None
-        for a, ga in enumerate(groups):
-            base_a = tour_km(ga)
-            for x in ga:
-                rest = [f for f in ga if f != x]
-                for b, gb in enumerate(groups):
-                    if b == a:
-                        continue
-                    base = base_a + tour_km(gb)
-                    close = gb if near is None else [y for y in gb if y in near[x]]
-                    moves = [(rest, [*gb, x])] if rest and close else []
-                    moves += [([*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x]
-                    for new_a, new_b in moves:
-                        gain = base - tour_km(new_a) - tour_km(new_b)
-                        if gain > best_gain and feasible(new_a) and feasible(new_b):
-                            best_gain, best_move = gain, (a, b, new_a, new_b)
+        moves = _candidate_moves(groups, near, fresh)
+        if prepare is None:
+            priced = [(mv, tour_km(mv[3]), tour_km(mv[4])) for mv in moves]
+        else:
+            priced = prepare(moves)
+        km = [tour_km(g) for g in groups]
+        pairs = [(a, b) for a in range(len(groups)) for b in range(len(groups)) if a != b]
+        for a, b in pairs:
+            if (a, b) not in fresh:
+                best_of.update(((a, x, b), (1e-9, None)) for x in groups[a])
+        for mv, km_a, km_b in priced:
+            a, b, x, new_a, new_b = mv
+            gain = km[a] + km[b] - km_a - km_b
+            if gain > best_of[a, x, b][0] and feasible(new_a) and feasible(new_b):
+                best_of[a, x, b] = (gain, mv)
+        fresh = set(pairs)
+        best_move = _first_best(groups, best_of)
         if best_move is None:
             break
-        a, b, new_a, new_b = best_move
+        a, b, _, new_a, new_b = best_move
         groups[a], groups[b] = new_a, new_b
+        fresh = {p for p in fresh if a not in p and b not in p}
     return groups
+
+
+#: A candidate move of :func:`exchange`: groups a and b, the stop x of a that moves (or swaps),
+#: and what a and b would hold.
+Move = tuple[int, int, int, list[int], list[int]]
+
+
+def _first_best(
+    groups: list[list[int]], best_of: dict[tuple[int, int, int], tuple[float, Move | None]]
+) -> Move | None:
+    """The move of the largest gain over every stop and group, ties to the first in order."""
+    best_gain, best_move = 1e-9, None
+    for a, ga in enumerate(groups):
+        for x in ga:
+            for b in range(len(groups)):
+                if b != a:
+                    gain, move = best_of[a, x, b]
+                    if gain > best_gain:
+                        best_gain, best_move = gain, move
+    return best_move
+
+
+def _candidate_moves(
+    groups: list[list[int]], near: dict[int, set[int]] | None, skip: set[tuple[int, int]]
+) -> list[Move]:
+    """The moves of a round of :func:`exchange` between groups not in ``skip``, in order."""
+    out: list[Move] = []
+    for a, ga in enumerate(groups):
+        for x in ga:
+            rest = [f for f in ga if f != x]
+            for b, gb in enumerate(groups):
+                if b == a or (a, b) in skip:
+                    continue
+                close = gb if near is None else [y for y in gb if y in near[x]]
+                if rest and close:
+                    out.append((a, b, x, rest, [*gb, x]))
+                out += [
+                    (a, b, x, [*rest, y], [f for f in gb if f != y] + [x]) for y in close if y > x
+                ]
+    return out
 
 
 def plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[np.ndarray]:
@@ -292,9 +369,10 @@ def plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[
     every limit of ``limits`` still holds on every weekday after the improvement.
     """
     _, max_min, max_km, stop_min = limits
-    loops = multi_start_loops(facs, base, tmat, kmat, load_on, days_of, limits)
+    lane = LaneLoops(facs, base, (tmat, kmat), load_on, days_of, limits)
+    loops = _multi_start(lane, np.asarray(facs, dtype=np.int64), tmat)
     if len(loops) > 1:
-        loops = exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits)
+        loops = _exchange_loops(lane, loops, kmat)
     return [
         improve_order(
             lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
@@ -305,24 +383,33 @@ def plan_lane(facs, base, tmat, kmat, load_on, days_of, limits: Limits) -> list[
 
 def exchange_loops(loops, base, tmat, kmat, load_on, days_of, limits: Limits):
     """Move and swap villages between a lane's loops while that saves km within every limit."""
-    km_of: dict[tuple[int, ...], float] = {}
-    fit_of: dict[tuple[int, ...], bool] = {}
+    lane = LaneLoops(np.concatenate(loops), base, (tmat, kmat), load_on, days_of, limits)
+    return _exchange_loops(lane, loops, kmat)
+
+
+def _exchange_loops(lane: LaneLoops, loops: list[np.ndarray], kmat) -> list[np.ndarray]:
+    """:func:`exchange_loops` on a lane's local indices (see :class:`LaneLoops`)."""
 
     def week_km(group: list[int]) -> float:
-        key = tuple(sorted(group))
-        if key not in km_of:
-            km_of[key] = loop_stats(key, base, (tmat, kmat), days_of, 0.0)[1]
-        return km_of[key]
+        return lane.stats(tuple(sorted(group)))[1]
 
     def feasible(group: list[int]) -> bool:
-        key = tuple(sorted(group))
-        if key not in fit_of:
-            fit_of[key] = fits(np.array(key), base, (tmat, kmat), load_on, days_of, limits)
-        return fit_of[key]
+        return lane.fits(tuple(sorted(group)))
+
+    def prepare(moves: list[Move]) -> list[tuple[Move, float, float]]:
+        # A move whose load breaks the capacity is refused by ``feasible`` whatever its gain.
+        keyed = [(mv, tuple(sorted(mv[3])), tuple(sorted(mv[4]))) for mv in moves]
+        lane.prime_loads([k for _, ka, kb in keyed for k in (ka, kb)])
+        ok = lane.load_ok
+        keep = [x for x in keyed if ok[x[1]] and ok[x[2]]]
+        lane.prime([k for _, ka, kb in keep for k in (ka, kb)])
+        cache = lane.cache
+        return [(mv, cache[ka][1], cache[kb][1]) for mv, ka, kb in keep]
 
     stops = np.concatenate(loops)
     dist = np.minimum(kmat[np.ix_(stops, stops)], kmat[np.ix_(stops, stops)].T)
     nearest = np.argsort(dist, axis=1, kind="stable")[:, 1 : _NEAR + 1]
-    near = {int(f): {int(g) for g in stops[row]} for f, row in zip(stops, nearest)}
-    groups = exchange([[int(f) for f in lp] for lp in loops], week_km, feasible, near)
-    return [nn_order(sorted(g), base, tmat) for g in groups]
+    loc = lane.to_local(stops)
+    near = {p: {loc[g] for g in row} for p, row in zip(loc, nearest.tolist())}
+    groups = exchange([lane.to_local(lp) for lp in loops], week_km, feasible, near, prepare)
+    return [lane.to_facs(lane.order(tuple(sorted(g)))) for g in groups]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim._plan_search import exchange, nn_order, tour_minutes
+from sim._plan_search import exchange, tour_minutes
 
 #: Km a shuttle plan may add to leave one expected parcel a day fewer behind at a departure.
 _KM_PER_PARCEL_LEFT = 1.0
@@ -116,6 +116,16 @@ def _dp(
     return groups[::-1], float(cost[g, n])
 
 
+def _nn_from_centre(group: list[int], tmat: list[list[float]]) -> np.ndarray:
+    """:func:`sim._plan_search.nn_order` from facility 0, on the matrix as Python lists."""
+    left, order, here = list(group), [], 0
+    while left:
+        here = min(left, key=tmat[here].__getitem__)
+        order.append(here)
+        left.remove(here)
+    return np.array(order, dtype=np.int64)
+
+
 def shuttle_groups(
     sweep: np.ndarray,
     n: int,
@@ -156,11 +166,12 @@ def shuttle_groups(
     """
     tmat, kmat = mats
     tours: dict[tuple[int, ...], tuple[float, float, float]] = {}
+    near = tmat[: int(np.max(sweep, initial=0)) + 1, : int(np.max(sweep, initial=0)) + 1].tolist()
 
     def cost(group: list[int]) -> tuple[float, float, float]:
         key = tuple(group)
         if key not in tours:
-            order = nn_order(group, 0, tmat)
+            order = _nn_from_centre(group, near)
             left = np.maximum(shares * load[np.array(group) - 1].sum() - per_dep, 0.0).sum()
             km = tour_minutes(order, 0, kmat, 0.0)
             tours[key] = (
@@ -176,8 +187,13 @@ def shuttle_groups(
     def priced(group: list[int]) -> float:
         return cost(group)[2]
 
+    lights: dict[tuple[int, ...], bool] = {}
+
     def light(group: list[int]) -> bool:
-        return bool(load[np.array(group) - 1].sum() <= per_dep * len(shares))
+        key = tuple(group)
+        if key not in lights:
+            lights[key] = bool(load[np.array(group) - 1].sum() <= per_dep * len(shares))
+        return lights[key]
 
     best = minmax_groups(sweep, n, tour, light)
     volume = best is not None

@@ -21,7 +21,7 @@ from sim.errors import GeodataError
 from sim.geodata._cachedir import plan_cache_dir
 from sim.geodata.divisions import load_divisions
 from sim.geodata.layout import lay_out_county
-from sim.network import facility_matrices
+from sim.network import facility_matrices, graph_to_csr
 from sim.notes import region_notes
 from sim.plan import (
     local_xy,
@@ -118,17 +118,18 @@ def build_county(
     time_min: dict[str, np.ndarray] = {}
     km: dict[str, np.ndarray] = {}
     by_speed: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    roads = graph_to_csr(lay.graph)  # once for every speed
     for vname, vt in scenario.fleet.vehicle_types.items():
         if vt.max_speed_kmh not in by_speed:
             by_speed[vt.max_speed_kmh] = facility_matrices(
-                lay.graph, points["node"].to_numpy(), max_speed_kmh=vt.max_speed_kmh
+                roads, points["node"].to_numpy(), max_speed_kmh=vt.max_speed_kmh
             )
         time_min[vname], km[vname] = by_speed[vt.max_speed_kmh]
     lines = [ln for ln in scenario.buses if ln.stops[0] in set(v_codes)]
     for line in lines:
         if line.max_speed_kmh not in by_speed:
             by_speed[line.max_speed_kmh] = facility_matrices(
-                lay.graph, points["node"].to_numpy(), max_speed_kmh=line.max_speed_kmh
+                roads, points["node"].to_numpy(), max_speed_kmh=line.max_speed_kmh
             )
         time_min[f"bus:{line.name}"], km[f"bus:{line.name}"] = by_speed[line.max_speed_kmh]
 

@@ -10,8 +10,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
+from sim._plan_lane import LaneLoops
 from sim._plan_loads import departure_shares
-from sim._plan_search import cut_loops, day_costs, improve_order, multi_start_loops, plan_lane
+from sim._plan_search import (
+    cut_loops,
+    day_costs,
+    fits,
+    improve_order,
+    loop_stats,
+    multi_start_loops,
+    plan_lane,
+)
 from sim.plan import _sweep, visit_days
 from tests.test_engine import _scenario
 
@@ -73,6 +82,33 @@ def test_plans_keep_every_limit_and_never_lengthen(seed, n, visits, cap, max_min
         assert _within(plan, tmat, kmat, load, days, limits)
     assert _week_km(multi, kmat, days) <= _week_km(single, kmat, days) + 1e-9
     assert _week_km(full, kmat, days) <= _week_km(multi, kmat, days) + 1e-9
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 20),
+    visits=st.sampled_from([1, 2, 3, 5, 7]),
+    ties=st.booleans(),
+)
+def test_lane_loops_price_loops_as_loop_stats_to_the_bit(seed, n, visits, ties):
+    facs, tmat, kmat, load, days = _instance(seed, n, visits)
+    if ties:  # whole minutes and km: equal legs, so ties in the nearest-neighbour order
+        tmat, kmat = np.round(tmat), np.round(kmat)
+    limits = (150.0, 240.0, 80.0, 5.0)
+    rng = np.random.default_rng(seed)
+    loops = [tuple(rng.permutation(facs)[: rng.integers(1, n + 1)].tolist()) for _ in range(40)]
+    lane = LaneLoops(facs, 0, (tmat, kmat), load, days, limits)
+    keys = [tuple(lane.to_local(lp)) for lp in loops]
+    lane.prime(keys)  # numpy, all at once
+    lane.prime_loads(keys)
+    one_by_one = LaneLoops(facs, 0, (tmat, kmat), load, days, limits)
+    for lp, key in zip(loops, keys):
+        order, km, minutes, longest = loop_stats(lp, 0, (tmat, kmat), days, 5.0)
+        assert lane.stats(key)[1:] == one_by_one.stats(key)[1:] == (km, minutes, longest)
+        assert lane.to_facs(lane.order(key)).tolist() == order.tolist()
+        expect = fits(np.array(lp), 0, (tmat, kmat), load, days, limits)
+        assert lane.fits(key) == one_by_one.fits(key) == expect
 
 
 def test_improve_order_only_shortens_within_limits():
