@@ -265,6 +265,13 @@ class Planning(StrictModel):
         "of every starting angle; optimise: a vehicle-routing solver (PyVRP) per township, "
         "least km within the same limits (slower to build, shorter loops)",
     )
+    routes: Literal["weekly", "daily"] = Field(
+        "weekly",
+        description="weekly: fixed loops driven every weekday, each calling at the villages "
+        "due that day; daily: loops planned for each weekday over the villages due that day "
+        "(within that day's time, km and capacity limits), then shared out among the "
+        "township's vehicles day by day (shorter where villages are visited on some days only)",
+    )
     iterations: int = Field(
         300,
         ge=1,
