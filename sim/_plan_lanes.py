@@ -52,12 +52,16 @@ def lane_routes(
     loops: list[np.ndarray] = []
     runs: list[np.ndarray] = []
     missed: list[str] = []
+    solved: dict[bytes, tuple[list[np.ndarray], bool]] = {}  # weekdays alike are planned once
     for d in range(7):
         due = facs[days_of[facs, d]]
         if len(due) == 0:
             continue
-        day = (due, base, tmat, kmat, load_on[:, [d]], days_of[:, [d]], limits)
-        planned, fell_back = lane_loops(scenario, day, plan_cache, daily=True)
+        same = due.astype(np.int64).tobytes() + load_on[due, d].astype(np.float64).tobytes()
+        if same not in solved:
+            day = (due, base, tmat, kmat, load_on[:, [d]], days_of[:, [d]], limits)
+            solved[same] = lane_loops(scenario, day, plan_cache, daily=True)
+        planned, fell_back = solved[same]
         if fell_back:
             missed.append(str(d))
         for lp in planned:
@@ -110,7 +114,10 @@ def lane_loops(
         # the capacity per weekday only, and a loop that then breaks a day's time or km limit
         # is cut along its order as the heuristic cuts a sweep.
         vrp = LoopProblem(base, facs, tmat, kmat, load_on, cap, np.inf, np.inf, stop_min)
-    loops = cached_loops(vrp, iterations=planning.iterations, seed=planning.seed, folder=plan_cache)
+    # A lane's search budget is planning.iterations, for its weekly problem or shared by the
+    # (much smaller) problems of its seven weekdays.
+    iterations = -(-planning.iterations // 7) if daily else planning.iterations
+    loops = cached_loops(vrp, iterations=iterations, seed=planning.seed, folder=plan_cache)
     loops = None if loops is None else _within_limits(loops, problem)
     if loops is None:
         return plan_lane(*problem), True
