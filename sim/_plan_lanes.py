@@ -72,9 +72,7 @@ def lane_routes(
                 runs.append(np.zeros(7, dtype=bool))
             runs[index[key]][d] = True
     if missed:
-        warnings.append(
-            _fallback_warning(code, f"its loops on weekday(s) {', '.join(missed)} are")
-        )
+        warnings.append(_fallback_warning(code, f"its loops on weekday(s) {', '.join(missed)} are"))
     return loops, np.array(runs, dtype=bool).reshape(len(loops), 7)
 
 

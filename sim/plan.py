@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim._plan_loads import departure_shares, report_departure_loads
 from sim._plan_lanes import day_minutes, lane_routes
+from sim._plan_loads import departure_shares, report_departure_loads
 from sim._plan_search import improve_order, nn_order, tour_minutes
 from sim._plan_shuttles import shuttle_groups
 from sim.errors import BuildError
