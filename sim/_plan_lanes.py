@@ -47,33 +47,41 @@ def lane_routes(
         if fell_back:
             warnings.append(_fallback_warning(code, "its loops are"))
         return loops, None
+    loops, runs, missed = _daily_routes(scenario, problem, plan_cache)
+    if missed:
+        warnings.append(_fallback_warning(code, f"its loops on weekday(s) {', '.join(missed)} are"))
+    return loops, runs
+
+
+def _daily_routes(
+    scenario, problem: LaneProblem, plan_cache
+) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """The loops of each weekday (weekdays with the same villages and loads planned once),
+    their weekdays (loops, 7), and the weekdays the solver found no loops for."""
     facs, base, tmat, kmat, load_on, days_of, limits = problem
+    days: dict[bytes, list[int]] = {}  # weekdays alike: the same villages due, the same loads
+    for d in range(7):
+        due = facs[days_of[facs, d]]
+        if len(due):
+            same = due.astype(np.int64).tobytes() + load_on[due, d].astype(np.float64).tobytes()
+            days.setdefault(same, []).append(d)
     index: dict[tuple[int, ...], int] = {}
     loops: list[np.ndarray] = []
     runs: list[np.ndarray] = []
     missed: list[str] = []
-    solved: dict[bytes, tuple[list[np.ndarray], bool]] = {}  # weekdays alike are planned once
-    for d in range(7):
-        due = facs[days_of[facs, d]]
-        if len(due) == 0:
-            continue
-        same = due.astype(np.int64).tobytes() + load_on[due, d].astype(np.float64).tobytes()
-        if same not in solved:
-            day = (due, base, tmat, kmat, load_on[:, [d]], days_of[:, [d]], limits)
-            solved[same] = lane_loops(scenario, day, plan_cache, daily=True)
-        planned, fell_back = solved[same]
-        if fell_back:
-            missed.append(str(d))
+    for alike in days.values():
+        d = alike[0]
+        day = (facs[days_of[facs, d]], base, tmat, kmat, load_on[:, [d]], days_of[:, [d]], limits)
+        planned, fell_back = lane_loops(scenario, day, plan_cache, weekdays=len(days))
+        missed += [str(x) for x in alike] if fell_back else []
         for lp in planned:
             key = tuple(lp.tolist())
             if key not in index:
                 index[key] = len(loops)
                 loops.append(lp)
                 runs.append(np.zeros(7, dtype=bool))
-            runs[index[key]][d] = True
-    if missed:
-        warnings.append(_fallback_warning(code, f"its loops on weekday(s) {', '.join(missed)} are"))
-    return loops, np.array(runs, dtype=bool).reshape(len(loops), 7)
+            runs[index[key]][alike] = True
+    return loops, np.array(runs, dtype=bool).reshape(len(loops), 7), sorted(missed)
 
 
 def _fallback_warning(code: str, which: str) -> str:
@@ -85,15 +93,17 @@ def _fallback_warning(code: str, which: str) -> str:
 
 
 def lane_loops(
-    scenario, problem: LaneProblem, plan_cache, *, daily: bool = False
+    scenario, problem: LaneProblem, plan_cache, *, weekdays: int = 0
 ) -> tuple[list[np.ndarray], bool]:
     """A lane's loops: :func:`sim._plan_search.plan_lane`, or with ``planning.method:
     optimise`` the vehicle-routing solver's (:mod:`sim.vrp`), checked again on every day in
     the floats, each then reordered for the days' due villages; the heuristic's loops when
     the solver finds no plan within the limits (then the second value is True).
 
-    ``daily``: the problem is one weekday's (one column of loads and days, every village due),
-    and the solver is given that day's time and km limits too.
+    ``weekdays``: 0 for a weekly problem; else the problem is one of that many weekday
+    problems of the lane (one column of loads and days, every village due), which share the
+    solver's budget of ``planning.iterations``, and the solver is given the day's time and km
+    limits too.
     """
     facs, base, tmat, kmat, load_on, days_of, limits = problem
     planning = scenario.planning
@@ -102,7 +112,7 @@ def lane_loops(
     from sim.vrp import LoopProblem, cached_loops
 
     cap, max_min, max_km, stop_min = limits
-    if daily:
+    if weekdays:
         vrp = LoopProblem(
             base, facs, tmat, kmat, load_on, cap, max_min, max_km, stop_min, mode="daily"
         )
@@ -113,8 +123,8 @@ def lane_loops(
         # is cut along its order as the heuristic cuts a sweep.
         vrp = LoopProblem(base, facs, tmat, kmat, load_on, cap, np.inf, np.inf, stop_min)
     # A lane's search budget is planning.iterations, for its weekly problem or shared by the
-    # (much smaller) problems of its seven weekdays.
-    iterations = -(-planning.iterations // 7) if daily else planning.iterations
+    # (smaller) problems of its weekdays.
+    iterations = -(-planning.iterations // max(weekdays, 1))
     loops = cached_loops(vrp, iterations=iterations, seed=planning.seed, folder=plan_cache)
     loops = None if loops is None else _within_limits(loops, problem)
     if loops is None:

@@ -278,6 +278,6 @@ class Planning(StrictModel):
         le=1_000_000,
         description="optimise: the solver stops after this many iterations without a better "
         "plan (never on the clock, so plans are the same on any machine); with routes: daily, "
-        "each weekday's problem gets a seventh of them (rounded up)",
+        "a township's weekdays with different villages due share them",
     )
     seed: int = Field(0, ge=0, lt=2**31, description="optimise: the solver's seed")
