@@ -85,6 +85,7 @@ def _daily_routes(
 
 
 def _fallback_warning(code: str, which: str) -> str:
+    """The build warning for a township whose loops (``which``) fell back to the heuristic."""
     return (
         f"township {code}: the routing solver found no loops within capacity, "
         f"schedules.max_loop_h and range (planning.method: optimise); {which} the "
