@@ -272,6 +272,13 @@ class Planning(StrictModel):
         "(within that day's time, km and capacity limits), then shared out among the "
         "township's vehicles day by day (shorter where villages are visited on some days only)",
     )
+    visit_days: Literal["staggered", "clustered"] = Field(
+        "staggered",
+        description="which weekdays a village visited 1-6 times a week is due: staggered: "
+        "spread evenly, starting on a weekday set by the village's place in its county's list; "
+        "clustered: spread evenly, neighbouring villages of a township on the same weekdays "
+        "(7 sectors of equal load around the point), so a day's loops are shorter",
+    )
     iterations: int = Field(
         300,
         ge=1,

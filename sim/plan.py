@@ -10,6 +10,8 @@ the planned routes.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from sim._plan_lanes import day_minutes, lane_routes
@@ -36,6 +38,76 @@ def visit_days(visits: np.ndarray) -> np.ndarray:
             offset = v % 7 if n < 7 else 0
             days[v, (np.floor(np.arange(n) * 7 / n).astype(int) + offset) % 7] = True
     return days
+
+
+def lane_visit_days(scenario, visits: np.ndarray, xy, v_town, n_town: int, rate) -> np.ndarray:
+    """Weekdays of each lane's visits, shape (lanes, V, 7), by ``planning.visit_days``.
+
+    ``staggered``: :func:`visit_days`; ``clustered``: :func:`clustered_visit_days`.
+    """
+    if scenario.planning.visit_days == "clustered":
+        return np.stack([clustered_visit_days(n, xy, v_town, n_town, rate) for n in visits])
+    return np.stack([visit_days(n) for n in visits])
+
+
+def clustered_visit_days(
+    visits: np.ndarray, xy: np.ndarray, v_town: np.ndarray, n_town: int, rate: np.ndarray
+) -> np.ndarray:
+    """Weekdays of each village's visits, neighbouring villages on the same weekdays.
+
+    Each village keeps the even pattern of :func:`visit_days`; only the weekday it starts on
+    differs. A township's villages with the same visits (1 to 6 a week) are swept by angle
+    around its point (facility ``t + 1``; ``xy`` is indexed by facility) and cut into 7
+    sectors of equal load; each sector starts its pattern on its own weekday, chosen so that
+    the sectors due on a day lie next to each other (:func:`_sector_starts`). Every weekday
+    then serves a few sectors, about the same load each day. Villages visited every day or
+    never are as in :func:`visit_days`.
+    """
+    days = visit_days(visits)
+    starts: dict[int, tuple[int, ...]] = {}
+    for t in range(n_town):
+        for n in range(1, 7):
+            members = np.flatnonzero((v_town == t) & (visits == n))
+            if len(members) == 0:
+                continue
+            if n not in starts:
+                starts[n] = _sector_starts(n)
+            order = _sweep(xy, t + 1, members + 1 + n_town) - 1 - n_town
+            w = np.maximum(rate[order], 1e-9)
+            sector = np.minimum(((np.cumsum(w) - w / 2) / w.sum() * 7).astype(int), 6)
+            pattern = np.floor(np.arange(n) * 7 / n).astype(int)
+            days[order] = False
+            for v, k in zip(order, sector):
+                days[v, (pattern + starts[n][k]) % 7] = True
+    return days
+
+
+def _sector_starts(n: int) -> tuple[int, ...]:
+    """The weekday each of 7 sectors starts an ``n``-visit pattern on, sector 0 on Monday.
+
+    Of every assignment of the 7 weekdays to the sectors, the first with the least span (in
+    sectors around the township) of the sectors due, summed over the week.
+    """
+    pattern = set(np.floor(np.arange(n) * 7 / n).astype(int).tolist())
+    best: tuple[int, tuple[int, ...]] | None = None
+    for rest in itertools.permutations(range(1, 7)):
+        start = (0, *rest)
+        span = sum(
+            _circular_span([k for k in range(7) if (d - start[k]) % 7 in pattern]) for d in range(7)
+        )
+        if best is None or span < best[0]:
+            best = (span, start)
+    assert best is not None
+    return best[1]
+
+
+def _circular_span(sectors: list[int]) -> int:
+    """Sectors (of 7, around a circle) spanned by the shortest arc holding all of ``sectors``."""
+    if len(sectors) < 2:
+        return 0
+    s = sorted(sectors)
+    gaps = [(s[(i + 1) % len(s)] - s[i]) % 7 for i in range(len(s))]
+    return 7 - max(gaps)
 
 
 def local_xy(lonlat: np.ndarray) -> np.ndarray:

@@ -321,14 +321,56 @@ def test_daily_loops_drive_no_more_than_weekly_ones(tiny_scenario, tmp_path, mon
     weekly = sim.build(_scenario(tiny_scenario, schedules__visits_per_week=3)).counties[0]
     daily = sim.build(_daily(tiny_scenario, "heuristic")).counties[0]
 
-    def week_km(c: sim.County) -> float:
-        total = 0.0
-        for d in range(7):
-            for v, loops in _runs_on(c, d):
-                total += sum(
-                    float(day_costs(lp[None], v.base, c.km[v.vtype], 0.0, _all(c))[0, 0])
-                    for lp in loops
-                )
-        return total
+    assert _planned_week_km(daily) <= _planned_week_km(weekly) + 1e-6
 
-    assert week_km(daily) <= week_km(weekly) + 1e-6
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_clustered_visit_days_keep_the_pattern_and_group_neighbours(n):
+    """Clustered visit days: each village keeps its visits, evenly spread; a township's
+    villages due on a day lie in one arc around its point, with about a day's share of load."""
+    from sim.plan import clustered_visit_days
+
+    rng = np.random.default_rng(n)
+    m = 140
+    angle = rng.uniform(-np.pi, np.pi, m)
+    # Facilities: the county centre, the township point (both at 0, 0), then the villages.
+    xy = np.vstack([[0.0, 0.0], [0.0, 0.0], np.column_stack([np.cos(angle), np.sin(angle)]) * 10])
+    visits = np.full(m, n)
+    days = clustered_visit_days(visits, xy, np.zeros(m, dtype=int), 1, np.ones(m))
+    pattern = visit_days(np.array([n]))[0]
+    for row in days:
+        assert any(np.array_equal(row, np.roll(pattern, k)) for k in range(7))
+    counts = days.sum(axis=0)
+    assert counts.min() >= m * n / 7 - m / 7 and counts.max() <= m * n / 7 + m / 7
+    if n < 4:  # the sectors due on a day are next to each other: one arc of n sectors
+        for d in range(7):
+            due = np.sort(angle[days[:, d]])
+            gaps = np.diff(np.concatenate([due, [due[0] + 2 * np.pi]]))
+            assert 2 * np.pi - gaps.max() <= 2 * np.pi * (n + 0.5) / 7
+    staggered = visit_days(visits)
+    assert np.array_equal(days.sum(axis=1), staggered.sum(axis=1))
+
+
+def test_clustered_visit_days_shorten_daily_loops(tiny_scenario, tmp_path, monkeypatch):
+    """With loops per weekday, clustered visit days drive fewer km than staggered ones."""
+    monkeypatch.setenv("RURALSIM_CACHE", str(tmp_path))
+    staggered = sim.build(_daily(tiny_scenario, "heuristic")).counties[0]
+    sc = _daily(tiny_scenario, "heuristic")
+    clustered = sim.build(
+        _scenario(sc, planning={**sc.planning.model_dump(), "visit_days": "clustered"})
+    ).counties[0]
+    assert np.array_equal(
+        staggered.village_visit_days.sum(axis=2), clustered.village_visit_days.sum(axis=2)
+    )
+    assert not np.array_equal(staggered.village_visit_days, clustered.village_visit_days)
+    assert _planned_week_km(clustered) < 0.95 * _planned_week_km(staggered)
+
+
+def _planned_week_km(c: sim.County) -> float:
+    """Km of the village loops over a week, each on its weekdays, calling at the villages due."""
+    total = 0.0
+    for d in range(7):
+        for v, loops in _runs_on(c, d):
+            for lp in loops:
+                total += float(day_costs(lp[None], v.base, c.km[v.vtype], 0.0, _all(c))[0, 0])
+    return total
