@@ -251,7 +251,8 @@ def bus(s: Ref, bi: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
 def village_vehicle(s: Ref, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
     """A village vehicle: at each departure it drives its loops one after another.
 
-    A loop calls only at the villages due that weekday and loads, up to capacity, the
+    A loop runs on its route's weekdays (all, unless planned per weekday), calls only at the
+    villages due that weekday and loads, up to capacity, the
     earliest-ready parcels of its lane for them. With outbound parcels in the county it also
     drives the collection-only departures (no inbound parcels on board).
     """
@@ -275,9 +276,9 @@ def village_vehicle(s: Ref, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any
                 yield env.timeout(t - env.now)
             if collect_only and not s.has_out:
                 continue
-            for loop in veh.routes:
+            for r, loop in enumerate(veh.routes):
                 stops = loop[c.village_visit_days[veh.lane, loop - 1 - n_t, weekday]]
-                if len(stops) == 0:
+                if len(stops) == 0 or not veh.days_of(r)[weekday]:  # not due, or not its day
                     continue
                 # The driver's day: a loop that cannot be back by the shift's end, or would
                 # take the day past its duty hours, is not driven.

@@ -265,11 +265,26 @@ class Planning(StrictModel):
         "of every starting angle; optimise: a vehicle-routing solver (PyVRP) per township, "
         "least km within the same limits (slower to build, shorter loops)",
     )
+    routes: Literal["weekly", "daily"] = Field(
+        "weekly",
+        description="weekly: fixed loops driven every weekday, each calling at the villages "
+        "due that day; daily: loops planned for each weekday over the villages due that day "
+        "(within that day's time, km and capacity limits), then shared out among the "
+        "township's vehicles day by day (shorter where villages are visited on some days only)",
+    )
+    visit_days: Literal["staggered", "clustered"] = Field(
+        "staggered",
+        description="which weekdays a village visited 1-6 times a week is due: staggered: "
+        "spread evenly, starting on a weekday set by the village's place in its county's list; "
+        "clustered: spread evenly, neighbouring villages of a township on the same weekdays "
+        "(7 sectors of equal load around the point), so a day's loops are shorter",
+    )
     iterations: int = Field(
         300,
         ge=1,
         le=1_000_000,
         description="optimise: the solver stops after this many iterations without a better "
-        "plan (never on the clock, so plans are the same on any machine)",
+        "plan (never on the clock, so plans are the same on any machine); with routes: daily, "
+        "a township's weekdays with different villages due share them",
     )
     seed: int = Field(0, ge=0, lt=2**31, description="optimise: the solver's seed")

@@ -24,11 +24,11 @@ from sim.geodata.layout import lay_out_county
 from sim.network import facility_matrices, graph_to_csr
 from sim.notes import region_notes
 from sim.plan import (
+    lane_visit_days,
     local_xy,
     nn_order,
     plan_loops,
     plan_shuttles,
-    visit_days,
 )
 from sim.region import check_references, reference_error, region_villages
 from sim.scenario import Scenario
@@ -157,7 +157,7 @@ def build_county(
     vf = np.arange(len(v_codes)) + 1 + len(t_codes)
     township_km = np.minimum(km_any[vf, v_town + 1], km_any[v_town + 1, vf])
     visits, wanted = lane_visits(scenario, v_codes, rate)
-    days = np.stack([visit_days(n) for n in visits])
+    days = lane_visit_days(scenario, visits, xy, v_town, len(t_codes), rate)
     warnings: list[str] = []
     shuttles = plan_shuttles(scenario, code, xy, rate, v_town, len(t_codes), time_min, km, warnings)
     co = scenario.co_delivery.townships

@@ -2,16 +2,21 @@
 
 Shuttles from the county centre each serve a contiguous sweep of townships; village loops from
 each township point are cut from a sweep of its villages by capacity and duration, checked on
-every weekday, and shared out among the township's vehicles. A VRP solver can replace these
-heuristics later without changing the engine, which only drives the planned routes.
+every weekday (or come from a vehicle-routing solver, ``planning.method: optimise``), and are
+shared out among the township's vehicles. Loops are weekly (driven every weekday) or planned
+per weekday (``planning.routes: daily``, see :mod:`sim._plan_lanes`); the engine only drives
+the planned routes.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
+from sim._plan_lanes import day_minutes, lane_routes
 from sim._plan_loads import departure_shares, report_departure_loads
-from sim._plan_search import cut_loops, improve_order, nn_order, plan_lane, tour_minutes
+from sim._plan_search import improve_order, nn_order, tour_minutes
 from sim._plan_shuttles import shuttle_groups
 from sim.errors import BuildError
 from sim.scenario import clock_minutes
@@ -33,6 +38,76 @@ def visit_days(visits: np.ndarray) -> np.ndarray:
             offset = v % 7 if n < 7 else 0
             days[v, (np.floor(np.arange(n) * 7 / n).astype(int) + offset) % 7] = True
     return days
+
+
+def lane_visit_days(scenario, visits: np.ndarray, xy, v_town, n_town: int, rate) -> np.ndarray:
+    """Weekdays of each lane's visits, shape (lanes, V, 7), by ``planning.visit_days``.
+
+    ``staggered``: :func:`visit_days`; ``clustered``: :func:`clustered_visit_days`.
+    """
+    if scenario.planning.visit_days == "clustered":
+        return np.stack([clustered_visit_days(n, xy, v_town, n_town, rate) for n in visits])
+    return np.stack([visit_days(n) for n in visits])
+
+
+def clustered_visit_days(
+    visits: np.ndarray, xy: np.ndarray, v_town: np.ndarray, n_town: int, rate: np.ndarray
+) -> np.ndarray:
+    """Weekdays of each village's visits, neighbouring villages on the same weekdays.
+
+    Each village keeps the even pattern of :func:`visit_days`; only the weekday it starts on
+    differs. A township's villages with the same visits (1 to 6 a week) are swept by angle
+    around its point (facility ``t + 1``; ``xy`` is indexed by facility) and cut into 7
+    sectors of equal load; each sector starts its pattern on its own weekday, chosen so that
+    the sectors due on a day lie next to each other (:func:`_sector_starts`). Every weekday
+    then serves a few sectors, about the same load each day. Villages visited every day or
+    never are as in :func:`visit_days`.
+    """
+    days = visit_days(visits)
+    starts: dict[int, tuple[int, ...]] = {}
+    for t in range(n_town):
+        for n in range(1, 7):
+            members = np.flatnonzero((v_town == t) & (visits == n))
+            if len(members) == 0:
+                continue
+            if n not in starts:
+                starts[n] = _sector_starts(n)
+            order = _sweep(xy, t + 1, members + 1 + n_town) - 1 - n_town
+            w = np.maximum(rate[order], 1e-9)
+            sector = np.minimum(((np.cumsum(w) - w / 2) / w.sum() * 7).astype(int), 6)
+            pattern = np.floor(np.arange(n) * 7 / n).astype(int)
+            days[order] = False
+            for v, k in zip(order, sector):
+                days[v, (pattern + starts[n][k]) % 7] = True
+    return days
+
+
+def _sector_starts(n: int) -> tuple[int, ...]:
+    """The weekday each of 7 sectors starts an ``n``-visit pattern on, sector 0 on Monday.
+
+    Of every assignment of the 7 weekdays to the sectors, the first with the least span (in
+    sectors around the township) of the sectors due, summed over the week.
+    """
+    pattern = set(np.floor(np.arange(n) * 7 / n).astype(int).tolist())
+    best: tuple[int, tuple[int, ...]] | None = None
+    for rest in itertools.permutations(range(1, 7)):
+        start = (0, *rest)
+        span = sum(
+            _circular_span([k for k in range(7) if (d - start[k]) % 7 in pattern]) for d in range(7)
+        )
+        if best is None or span < best[0]:
+            best = (span, start)
+    assert best is not None
+    return best[1]
+
+
+def _circular_span(sectors: list[int]) -> int:
+    """Sectors (of 7, around a circle) spanned by the shortest arc holding all of ``sectors``."""
+    if len(sectors) < 2:
+        return 0
+    s = sorted(sectors)
+    gaps = [(s[(i + 1) % len(s)] - s[i]) % 7 for i in range(len(s))]
+    return 7 - max(gaps)
 
 
 def local_xy(lonlat: np.ndarray) -> np.ndarray:
@@ -155,18 +230,6 @@ def _report_shuttle_overtime(overtime: list[tuple[str, float]], warnings) -> Non
         )
 
 
-def _day_minutes(
-    order: np.ndarray, base: int, tmat: np.ndarray, stop_min: float, days: np.ndarray
-) -> np.ndarray:
-    """Minutes of a loop on each weekday, visiting only the villages due that day."""
-    out = np.zeros(7)
-    for d in range(7):
-        stops = order[days[order, d]]
-        if len(stops):
-            out[d] = tour_minutes(stops, base, tmat, stop_min)
-    return out
-
-
 def plan_loops(
     scenario,
     xy,
@@ -190,7 +253,9 @@ def plan_loops(
     one shared lane for co-delivery. Each lane gets the township's fleet and plans its own
     loops over the villages it visits (``eligible[lane]``), on its own weekdays
     (``visit_days[lane]``, shape (lanes, V, 7)), with its own load per visit (its share of
-    the rate over its ``visits[lane]`` per week).
+    the rate over its ``visits[lane]`` per week). With ``planning.routes: daily`` a lane's
+    loops are planned for each weekday over its villages due that day, and each vehicle's
+    routes carry the weekdays they run on (:attr:`sim.world.Vehicle.route_days`).
 
     A loop's load, duration and km are checked on each weekday, over the villages due that
     day; loops go to the township's vehicles longest first, so that each vehicle's day fits
@@ -250,83 +315,27 @@ def plan_loops(
                 continue
             load_on, days_of = lane_load[lane], lane_days[lane]
             problem = (mine, base, tmat, kmat, load_on * share, days_of, limits)
-            loops = _lane_loops(scenario, code, problem, warnings, plan_cache)
+            loops, runs = lane_routes(scenario, code, problem, warnings, plan_cache)
             served[lane, mine - 1 - n_town] = True
-            minutes = np.array([_day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
-            dist = np.array([_day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
+            minutes = np.array([day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
+            dist = np.array([day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
+            if runs is not None:  # loops planned per weekday run on their weekdays only
+                minutes, dist = minutes * runs, dist * runs
             assigned, _, missing = _assign_loops(
-                scenario, code, vtypes, loops, minutes, dist, ranges, departures
+                scenario, code, vtypes, minutes, dist, ranges, departures
             )
             if missing.max() > 0:
                 shortfalls.append((code, len(vtypes), float(missing.max())))
             counter: dict[str, int] = {}
-            for vtype, routes in zip(vtypes, assigned):
+            for vtype, mine_idx in zip(vtypes, assigned):
                 # A vehicle without a loop stays in the fleet: it and its driver are paid.
                 counter[vtype] = counter.get(vtype, 0) + 1
                 vid = f"{code}-{tag}{vtype}-{counter[vtype]}"
-                vehicles.append(Vehicle(vid, vtype, base, tuple(routes), lane))
+                routes = tuple(loops[i] for i in mine_idx)
+                days = None if runs is None else tuple(runs[i].copy() for i in mine_idx)
+                vehicles.append(Vehicle(vid, vtype, base, routes, lane, days))
     _report_shortfalls(scenario, shortfalls, warnings)
     return vehicles, served
-
-
-def _lane_loops(scenario, code: str, problem: tuple, warnings, plan_cache) -> list[np.ndarray]:
-    """A lane's loops: :func:`sim._plan_search.plan_lane`, or with ``planning.method:
-    optimise`` the vehicle-routing solver's (:mod:`sim.vrp`), checked again on every weekday
-    in the floats, each then reordered for the days' due villages; the heuristic's loops when
-    the solver finds no plan within the limits (with a warning)."""
-    facs, base, tmat, kmat, load_on, days_of, limits = problem
-    planning = scenario.planning
-    if planning.method == "optimise":
-        from sim.vrp import LoopProblem, cached_loops
-
-        cap, max_min, max_km, stop_min = limits
-        # The solver sees each loop whole; on a day only the villages due are driven, so with
-        # fewer visits than days its time and km limits would bind too early: it is given the
-        # capacity per weekday only, and a loop that then breaks a day's time or km limit is
-        # cut along its order as the heuristic cuts a sweep.
-        vrp = LoopProblem(base, facs, tmat, kmat, load_on, cap, np.inf, np.inf, stop_min)
-        loops = cached_loops(
-            vrp, iterations=planning.iterations, seed=planning.seed, folder=plan_cache
-        )
-        loops = None if loops is None else _within_limits(loops, problem)
-        if loops is not None:
-            return [
-                improve_order(
-                    lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
-                )
-                for lp in loops
-            ]
-        warnings.append(
-            f"township {code}: the routing solver found no loops within capacity, "
-            "schedules.max_loop_h and range (planning.method: optimise); its loops are the "
-            "heuristic's"
-        )
-    return plan_lane(*problem)
-
-
-def _within_limits(loops: list[np.ndarray], problem: tuple) -> list[np.ndarray] | None:
-    """The loops, each that breaks a day's limit cut along its order (as the heuristic cuts a
-    sweep), each piece checked once; None if a piece still breaks one."""
-    out: list[np.ndarray] = []
-    for lp in loops:
-        if _keeps_limits(lp, problem):
-            out.append(lp)
-            continue
-        parts = cut_loops(lp, *problem[1:])
-        if not all(_keeps_limits(p, problem) for p in parts):
-            return None
-        out += parts
-    return out
-
-
-def _keeps_limits(loop: np.ndarray, problem: tuple) -> bool:
-    """Whether a loop, driven in its order, keeps every limit on every weekday."""
-    _, base, tmat, kmat, load_on, days_of, (cap, max_min, max_km, stop_min) = problem
-    return (
-        load_on[loop].sum(axis=0).max() <= cap
-        and _day_minutes(loop, base, tmat, stop_min, days_of).max() <= max_min
-        and _day_minutes(loop, base, kmat, 0.0, days_of).max() <= max_km
-    )
 
 
 def _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_codes, n_town):
@@ -373,20 +382,23 @@ def van_day_excess(
     return np.maximum.reduce([t - end, busy * len(departures) - max_duty_min, np.zeros_like(busy)])
 
 
-def _assign_loops(scenario, code, vtypes, loops, minutes, dist, ranges, departures):
+def _assign_loops(scenario, code, vtypes, minutes, dist, ranges, departures):
     """Give a township's loops to its vans, longest first, so each van's day fits its shift.
 
-    A loop goes to the van whose day then overruns its shift or duty hours least (not at all
-    if possible), among those whose range still covers the day's km; ties go to the van whose
-    busiest departure stays shortest. Returns the loops per van, each van's minutes per
-    departure and weekday, and the van-minutes per weekday beyond the shifts.
+    ``minutes`` and ``dist`` (loops, 7) hold each loop's minutes per departure and km per day
+    on each weekday (0 on a weekday it does not run). A loop goes to the van whose day then
+    overruns its shift or duty hours least (not at all if possible), among those whose range
+    still covers the day's km; ties go to the van whose busiest departure stays shortest.
+    Loops of different weekdays share a van without adding to each other's day. Returns the
+    indices of the loops per van, each van's minutes per departure and weekday, and the
+    van-minutes per weekday beyond the shifts.
     """
     types = scenario.fleet.vehicle_types
     shifts = [
         (clock_minutes(types[v].shift.start), clock_minutes(types[v].shift.end)) for v in vtypes
     ]
     duty = [types[v].max_duty_h * 60.0 for v in vtypes]
-    assigned: list[list[np.ndarray]] = [[] for _ in vtypes]
+    assigned: list[list[int]] = [[] for _ in vtypes]
     busy = np.zeros((len(vtypes), 7))
     busy_km = np.zeros((len(vtypes), 7))
 
@@ -410,7 +422,7 @@ def _assign_loops(scenario, code, vtypes, loops, minutes, dist, ranges, departur
         span = (busy + minutes[i]).max(axis=1)
         score = np.where(fits, over * 1e6 + span, np.inf)
         k = int(np.argmin(score))
-        assigned[k].append(loops[i])
+        assigned[k].append(int(i))
         busy[k] += minutes[i]
         busy_km[k] += dist[i]
     return assigned, busy, excess(busy).sum(axis=0)

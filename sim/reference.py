@@ -22,8 +22,10 @@ Covered (the whole inbound flow, 工业品下乡):
   ``delay_h_per_km`` per km from the village;
 - carriers and lanes: one village queue per (lane, village), a carrier's own village
   vehicles carry only its parcels, co-delivery townships share one lane;
-- village vehicles driving one or more loops per departure, calling only at the villages due
-  that weekday and loading, up to capacity, the earliest-ready parcels across the loop;
+- village vehicles driving one or more loops per departure, each on its route's weekdays
+  (every weekday, or those it was planned for with ``planning.routes: daily``), calling only
+  at the villages due that weekday and loading, up to capacity, the earliest-ready parcels
+  across the loop;
 - village points by kind: service point, partner outlet and locker (each with its mean pickup
   delay), door delivery (picked up at once, ``door_min_per_parcel`` extra stop minutes);
   lockers with ``locker_capacity_parcels`` compartments refuse parcels when full (counted in

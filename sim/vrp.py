@@ -3,7 +3,9 @@
 One township's lane is one capacitated routing problem: the township point is the depot, its
 villages are the clients, each with one load dimension per weekday (what the vehicle carries
 there on that day of a fixed weekly loop), and every loop must stay within the vehicle's
-capacity, the longest loop allowed and the range left for one departure. The solver minimises
+capacity, the longest loop allowed and the range left for one departure. With loops planned per
+weekday (``planning.routes: daily``) a problem is one weekday's: the villages due that day, one
+load dimension. The solver minimises
 km; a van then drives several loops a day (the planner assigns loops to vans afterwards).
 
 PyVRP works in integers: minutes become seconds, km become metres, loads hundredths of a
@@ -40,7 +42,8 @@ class LoopProblem:
     time_min, km
         Travel minutes and km between facilities (indexed by facility).
     load
-        Parcels a visit carries on each weekday, per facility, shape (facilities, 7).
+        Parcels a visit carries on each day, per facility, shape (facilities, days): 7
+        weekdays for a weekly loop, one column for a day's loop.
     capacity
         Parcels a loop may carry.
     max_min
@@ -49,6 +52,8 @@ class LoopProblem:
         Longest loop, km.
     stop_min
         Minutes at each village.
+    mode
+        ``"weekly"`` or ``"daily"`` (``planning.routes``), part of the cache key.
     """
 
     base: int
@@ -60,6 +65,7 @@ class LoopProblem:
     max_min: float
     max_km: float
     stop_min: float
+    mode: str = "weekly"
 
     def key(self, iterations: int, seed: int) -> str:
         """A hash of the problem and the search settings (for a cache of plans)."""
@@ -73,6 +79,8 @@ class LoopProblem:
             np.array([self.capacity, self.max_min, self.max_km, self.stop_min, iterations, seed]),
         ):
             h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+        if self.mode != "weekly":  # weekly keys stay those of plans cached before modes
+            h.update(f"{self.mode}:{self.load.shape[1]}".encode())
         return h.hexdigest()[:24]
 
 
@@ -98,7 +106,7 @@ def solve_loops(problem: LoopProblem, *, iterations: int, seed: int) -> list[np.
     depot = m.add_depot(locs[0])
     m.add_vehicle_type(
         num_available=n,
-        capacity=[int(np.floor(p.capacity * _LOAD))] * 7,
+        capacity=[int(np.floor(p.capacity * _LOAD))] * p.load.shape[1],
         start_depot=depot,
         end_depot=depot,
         shift_duration=_floor(p.max_min * _SECONDS),

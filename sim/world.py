@@ -47,6 +47,10 @@ class Vehicle:
     lane
         Whose parcels a village vehicle carries: the index of its carrier, or the number of
         carriers for a shared (co-delivery) vehicle.
+    route_days
+        Per route, the weekdays it runs on (7 bools, 0 = Monday), for routes planned per
+        weekday (``planning.routes: daily``); None: every route runs every weekday (on a day
+        it still calls only at the villages due then).
     """
 
     id: str
@@ -54,6 +58,13 @@ class Vehicle:
     base: int
     routes: tuple[np.ndarray, ...]
     lane: int = 0
+    route_days: tuple[np.ndarray, ...] | None = None
+
+    def days_of(self, i: int) -> np.ndarray:
+        """The weekdays route ``i`` runs on (7 bools, 0 = Monday)."""
+        if self.route_days is None:
+            return np.ones(7, dtype=bool)
+        return self.route_days[i]
 
 
 @dataclass(frozen=True)

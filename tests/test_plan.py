@@ -254,3 +254,159 @@ def test_departure_warning_fires_when_stressed_only(tiny_world, tiny_scenario):
         assert "schedules.shuttle_departures" in message
     light = _scenario(tiny_scenario, fleet__vehicle_types__van__capacity_parcels=2000)
     assert _departure_warnings(sim.build(light)) == []
+
+
+def _daily(sc: sim.Scenario, method: str, **changes) -> sim.Scenario:
+    """``sc`` with loops planned per weekday and every village visited 3 times a week."""
+    planning = {"method": method, "routes": "daily", "iterations": 60}
+    return _scenario(sc, planning=planning, schedules__visits_per_week=3, **changes)
+
+
+def _runs_on(c: sim.County, d: int):
+    """(vehicle, its loops running on weekday ``d`` with the villages due then) per vehicle."""
+    for v in c.village_vehicles:
+        due = c.village_visit_days[v.lane]
+        n_t = c.n_townships
+        yield v, [lp[due[lp - 1 - n_t, d]] for i, lp in enumerate(v.routes) if v.days_of(i)[d]]
+
+
+@pytest.mark.parametrize("method", ["heuristic", "optimise"])
+def test_daily_loops_keep_capacity_and_the_working_day(
+    tiny_scenario, method, tmp_path, monkeypatch
+):
+    """On every weekday each due village is on exactly one loop of its lane that day, every
+    loop keeps capacity and max_loop_h, and every van's day fits its shift and duty hours."""
+    from sim.plan import _loop_departures, van_day_excess
+
+    monkeypatch.setenv("RURALSIM_CACHE", str(tmp_path))
+    sc = _daily(tiny_scenario, method)
+    c = sim.build(sc).counties[0]
+    assert not [w for w in c.warnings if "van-hours" in w or "solver" in w]
+    assert all(v.route_days is not None for v in c.village_vehicles)
+    assert any(not d.all() for v in c.village_vehicles for d in v.route_days or ())
+    n_t, stop = c.n_townships, sc.facilities.village_points.service_time_min
+    per_visit = c.village_rate * 7 / 3
+    deps = _loop_departures(sc)
+    several = 0
+    for d in range(7):
+        calls = np.zeros(c.village_visit_days.shape[:2], dtype=int)
+        for v, loops in _runs_on(c, d):
+            vt = sc.fleet.vehicle_types[v.vtype]
+            busy = 0.0
+            for lp in loops:
+                assert len(lp) > 0  # a loop runs only on weekdays some of its villages are due
+                calls[v.lane, lp - 1 - n_t] += 1
+                assert per_visit[lp - 1 - n_t].sum() <= vt.capacity_parcels * 0.9 + 1e-6
+                minutes = float(
+                    day_costs(lp[None], v.base, c.time_min[v.vtype], stop, _all(c))[0, 0]
+                )
+                assert minutes <= sc.schedules.max_loop_h * 60 + 1e-6
+                busy += minutes
+            several += len(loops) > 1
+            shift = (
+                sim.scenario.clock_minutes(vt.shift.start),
+                sim.scenario.clock_minutes(vt.shift.end),
+            )
+            excess = van_day_excess(np.array([[busy]]), deps, shift, vt.max_duty_h * 60)
+            assert excess.max() == 0
+        np.testing.assert_array_equal(calls, c.village_visit_days[:, :, d].astype(int))
+    assert several > 0  # vans drive several loops a day: the working day is really checked
+
+
+def _all(c: sim.County) -> np.ndarray:
+    """Every facility due on one day (for :func:`day_costs` of a whole loop)."""
+    return np.ones((len(c.codes), 1), dtype=bool)
+
+
+def test_daily_plans_are_deterministic_and_cached(tiny_scenario, tmp_path, monkeypatch):
+    """The same scenario and seed give the same daily routes, solved afresh or from the cache."""
+    import sim.vrp
+
+    sc = _daily(tiny_scenario, "optimise")
+    plans = []
+    for folder in ("a", "b"):
+        monkeypatch.setenv("RURALSIM_CACHE", str(tmp_path / folder))
+        plans.append(sim.build(sc).counties[0].village_vehicles)
+    monkeypatch.setattr(sim.vrp, "solve_loops", _no_solving)
+    plans.append(sim.build(sc).counties[0].village_vehicles)
+    for other in plans[1:]:
+        for x, y in zip(plans[0], other, strict=True):
+            assert x.id == y.id and len(x.routes) == len(y.routes)
+            assert all(np.array_equal(r, s) for r, s in zip(x.routes, y.routes))
+            assert all(np.array_equal(r, s) for r, s in zip(x.route_days, y.route_days))
+
+
+def _no_solving(*args, **kwargs):
+    raise AssertionError("solved again despite the cache")
+
+
+def test_weekly_routes_are_the_default_and_unchanged(tiny_scenario, tiny_county):
+    """planning.routes: weekly is the default: every route runs every weekday, as before."""
+    assert tiny_scenario.planning.routes == "weekly"
+    assert all(v.route_days is None for v in tiny_county.vehicles)
+    assert all(v.days_of(0).all() for v in tiny_county.village_vehicles)
+    again = sim.build(_scenario(tiny_scenario, planning={"routes": "weekly"})).counties[0]
+    for x, y in zip(tiny_county.vehicles, again.vehicles, strict=True):
+        assert x.id == y.id and y.route_days is None
+        assert all(np.array_equal(r, s) for r, s in zip(x.routes, y.routes))
+
+
+def test_daily_loops_drive_no_more_than_weekly_ones(tiny_scenario, tmp_path, monkeypatch):
+    """Planned per weekday, the heuristic's loops drive no more km over the week."""
+    monkeypatch.setenv("RURALSIM_CACHE", str(tmp_path))
+    weekly = sim.build(_scenario(tiny_scenario, schedules__visits_per_week=3)).counties[0]
+    daily = sim.build(_daily(tiny_scenario, "heuristic")).counties[0]
+
+    assert _planned_week_km(daily) <= _planned_week_km(weekly) + 1e-6
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_clustered_visit_days_keep_the_pattern_and_group_neighbours(n):
+    """Clustered visit days: each village keeps its visits, evenly spread; a township's
+    villages due on a day lie in one arc around its point, with about a day's share of load."""
+    from sim.plan import clustered_visit_days
+
+    rng = np.random.default_rng(n)
+    m = 140
+    angle = rng.uniform(-np.pi, np.pi, m)
+    # Facilities: the county centre, the township point (both at 0, 0), then the villages.
+    xy = np.vstack([[0.0, 0.0], [0.0, 0.0], np.column_stack([np.cos(angle), np.sin(angle)]) * 10])
+    visits = np.full(m, n)
+    days = clustered_visit_days(visits, xy, np.zeros(m, dtype=int), 1, np.ones(m))
+    pattern = visit_days(np.array([n]))[0]
+    for row in days:
+        assert any(np.array_equal(row, np.roll(pattern, k)) for k in range(7))
+    counts = days.sum(axis=0)
+    assert counts.min() >= m * n / 7 - m / 7 and counts.max() <= m * n / 7 + m / 7
+    if n < 4:  # the sectors due on a day are next to each other: one arc of n sectors
+        for d in range(7):
+            due = np.sort(angle[days[:, d]])
+            gaps = np.diff(np.concatenate([due, [due[0] + 2 * np.pi]]))
+            assert 2 * np.pi - gaps.max() <= 2 * np.pi * (n + 0.5) / 7
+    staggered = visit_days(visits)
+    assert np.array_equal(days.sum(axis=1), staggered.sum(axis=1))
+
+
+def test_clustered_visit_days_shorten_daily_loops(tiny_scenario, tmp_path, monkeypatch):
+    """With loops per weekday, clustered visit days drive fewer km than staggered ones."""
+    monkeypatch.setenv("RURALSIM_CACHE", str(tmp_path))
+    staggered = sim.build(_daily(tiny_scenario, "heuristic")).counties[0]
+    sc = _daily(tiny_scenario, "heuristic")
+    clustered = sim.build(
+        _scenario(sc, planning={**sc.planning.model_dump(), "visit_days": "clustered"})
+    ).counties[0]
+    assert np.array_equal(
+        staggered.village_visit_days.sum(axis=2), clustered.village_visit_days.sum(axis=2)
+    )
+    assert not np.array_equal(staggered.village_visit_days, clustered.village_visit_days)
+    assert _planned_week_km(clustered) < 0.95 * _planned_week_km(staggered)
+
+
+def _planned_week_km(c: sim.County) -> float:
+    """Km of the village loops over a week, each on its weekdays, calling at the villages due."""
+    total = 0.0
+    for d in range(7):
+        for v, loops in _runs_on(c, d):
+            for lp in loops:
+                total += float(day_costs(lp[None], v.base, c.km[v.vtype], 0.0, _all(c))[0, 0])
+    return total

@@ -181,3 +181,49 @@ def test_reference_returns_refused_bus_parcels_to_the_bus(bus_locker_world):
 def test_reference_matches_engine_with_lockers_on_a_bus_line(bus_locker_world):
     """Parcels a locker refuses from a bus go back to the head of that bus's queue."""
     assert_same_parcels(*_pair(bus_locker_world, 0))
+
+
+@pytest.fixture(scope="module")
+def daily_world(stressed_scenario) -> sim.World:
+    """The stressed world with loops planned per weekday and most villages visited 3 times a
+    week, so that a van's routes run on some weekdays only."""
+    sc = _scenario(stressed_scenario, planning={"routes": "daily"}, schedules__visits_per_week=3)
+    return sim.build(sc)
+
+
+@pytest.mark.parametrize("r", [0, 1])
+def test_reference_matches_engine_with_daily_routes(daily_world, r):
+    """Routes that run on some weekdays only: the engine and the oracle drive the same ones."""
+    c = daily_world.counties[0]
+    days = [d for v in c.village_vehicles for d in v.route_days or ()]
+    assert days and any(not d.all() for d in days)
+    results = sim.run(daily_world, only=r)
+    # Still stressed: full loops, loops past the driver's day, parcels held at the township.
+    legs = _first_legs(results)
+    loops = legs[legs["kind"] == "village_loop"]
+    assert (loops["load"] == loops["cap"]).any()
+    assert len(results.skipped) > 0
+    assert engine_parcels(results)["held_at_township"].sum() > 100
+    end = results.end_of(r, c.county_code)
+    assert_same_parcels(
+        engine_parcels(results), run_reference(daily_world, replication=r, until_min=end)
+    )
+
+
+def test_daily_routes_run_on_their_weekdays_only(daily_world):
+    """Each village loop the engine drives calls at villages of a route that runs that weekday."""
+    c = daily_world.counties[0]
+    sc = c.scenario
+    results = sim.run(daily_world, only=0)
+    trips = results.trips[results.trips["kind"] == "village_loop"]
+    code_of = dict(enumerate(c.codes))
+    allowed: dict[tuple[str, int], set[str]] = {}
+    for v in c.village_vehicles:
+        for i, lp in enumerate(v.routes):
+            for d in np.flatnonzero(v.days_of(i)):
+                allowed.setdefault((v.id, int(d)), set()).update(code_of[int(f)] for f in lp)
+    weekday = (sc.start_date.weekday() + trips["depart"] // DAY_MIN).astype(int) % 7
+    stops = trips[trips["to_code"].isin(set(c.village_codes))]
+    for (vid, wd), to in zip(zip(stops["vehicle"], weekday[stops.index]), stops["to_code"]):
+        assert to in allowed.get((vid, int(wd)), set())
+    assert len(stops) > 100

@@ -57,3 +57,29 @@ def test_same_problem_and_seed_same_loops():
 def test_no_plan_when_a_village_alone_breaks_a_limit():
     p = _problem(7, max_km=1.0)  # no village is within 1 km there and back
     assert solve_loops(p, iterations=30, seed=0) is None
+
+
+def test_a_days_problem_keeps_its_limits_and_has_its_own_key():
+    """A weekday's problem (planning.routes: daily): one load column, real time and km limits."""
+    week = _problem(3)
+    day = LoopProblem(
+        base=week.base,
+        stops=week.stops,
+        time_min=week.time_min,
+        km=week.km,
+        load=week.load[:, [2]],
+        capacity=40.0,
+        max_min=week.max_min,
+        max_km=week.max_km,
+        stop_min=week.stop_min,
+        mode="daily",
+    )
+    loops = solve_loops(day, iterations=60, seed=1)
+    assert loops is not None and len(loops) > 1
+    assert sorted(np.concatenate(loops).tolist()) == day.stops.tolist()
+    for lp in loops:
+        assert day.load[lp, 0].sum() <= day.capacity
+        assert _tour(day, lp, day.km) <= day.max_km
+        assert _tour(day, lp, day.time_min) + day.stop_min * len(lp) <= day.max_min
+    same_load = LoopProblem(**{**day.__dict__, "mode": "weekly"})
+    assert day.key(60, 1) != same_load.key(60, 1)

@@ -336,10 +336,11 @@ def _shares_a_leg(county: County) -> np.ndarray:
     n_sh = len(county.shuttles)
     for i, veh in enumerate((*county.shuttles, *county.village_vehicles, *county.buses)):
         mine: set[int] = set()
-        for loop in veh.routes:
+        for r, loop in enumerate(veh.routes):
             paths = [loop.tolist()]
             if n_sh <= i < n_sh + len(county.village_vehicles):  # loops differ by weekday
                 days = county.village_visit_days[veh.lane, loop - 1 - county.n_townships]
+                days = days & veh.days_of(r)
                 # One path per weekday with a stop (no run of this loop on the others).
                 paths = [loop[today].tolist() for today in days.T if today.any()]
             for stops in paths:

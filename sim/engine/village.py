@@ -43,8 +43,9 @@ def _plan_week(
 ) -> list[list[tuple[Route, np.ndarray, float, list[int], np.ndarray]]]:
     """The loops of a vehicle by weekday, as :data:`_Loop` with township queue indices.
 
-    They depend on the county alone (kept in ``county.engine_cache``); nothing in them is
-    changed by a run.
+    A loop runs on the weekdays of its route (:meth:`sim.world.Vehicle.days_of`) where one of
+    its villages is due. They depend on the county alone (kept in ``county.engine_cache``);
+    nothing in them is changed by a run.
     """
     county = st.county
     stop_min = st.sc.facilities.village_points.service_time_min
@@ -53,9 +54,11 @@ def _plan_week(
         [] for _ in range(7)
     ]
     nowhere = np.full(county.n_villages, -1, dtype=np.int64)
-    for loop in veh.routes:
+    for i, loop in enumerate(veh.routes):
         all_vills = loop - 1 - county.n_townships
         days = visits[all_vills]  # (stop, weekday)
+        if veh.route_days is not None:  # a route planned for some weekdays only
+            days = days & veh.route_days[i]
         for weekday in np.flatnonzero(days.any(axis=0)).tolist():
             today = days[:, weekday]
             stops, vills = loop[today], all_vills[today]
