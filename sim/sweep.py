@@ -30,9 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim import _executors
 from sim._sweep_runs import KEPT_SCOPES as KEPT_SCOPES  # re-exported
 from sim._sweep_runs import variant_runs
+from sim._sweepdir import prepare_sweep_out, start_sweep_folder
 from sim.errors import ScenarioError
 from sim.kpi import summarize
-from sim.outdir import prepare_sweep_out, start_sweep_folder
 
 
 class Factor(BaseModel):
@@ -311,8 +311,13 @@ def run_sweep(
     progress: Callable[[int], None] | None = None,
     status: Callable[[dict[str, int]], None] | None = None,
     note: Callable[[str], None] | None = None,
+    overwrite: bool = False,
+    planned: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Run (or resume) a sweep; return counts of runs done now, skipped and failed.
+
+    ``out`` is new, empty, or the folder of an earlier sweep of the same file, which is
+    resumed; the folder of another sweep file is replaced only with ``overwrite``.
 
     ``backend="dask"`` submits the runs to the Dask distributed scheduler at ``scheduler``
     (``tcp://host:8786``), whose workers need ruralsim installed. Writes
@@ -320,19 +325,20 @@ def run_sweep(
     factor values, scope, code, name, kpi, value), ``summary.csv`` (mean and 95% CI per
     variant), ``design.csv`` (the variants) and ``runs.csv`` (each run's key and whether it
     was reused from an earlier sweep, run now, redone or failed). ``note`` receives notices,
-    e.g. that a truncated result is redone.
+    e.g. that a truncated result is redone; ``planned`` receives the number of runs already
+    done (reused), before the first run starts.
 
     Raises
     ------
     UsageError
-        If a result cannot be written (a full disk): the sweep stops, leaving no partial file;
-        rerun it with the same ``out`` to resume.
+        If ``out`` cannot hold the sweep, or a result cannot be written (a full disk): the
+        sweep stops, leaving no partial file; rerun it with the same ``out`` to resume.
     """
     source = Path(path)
     shown = str(out)
-    out = prepare_sweep_out(out)
+    out = prepare_sweep_out(out, source=source, overwrite=overwrite)
     sweep, base = load_sweep(source)
-    start_sweep_folder(out, shown=shown, sweep_file=source)
+    start_sweep_folder(out, shown=shown, sweep_file=source, replace=overwrite)
     runs_dir = out / "runs"
     design = variants(sweep)
     scenarios = [resolve(sweep, base, v, source) for v in design]
@@ -340,6 +346,8 @@ def run_sweep(
     status_of = reusable_runs(runs_dir, todo, note)
     pending = [t for t in todo if status_of[t[2]] != "reused"]
     counts = {"done": 0, "skipped": len(todo) - len(pending), "failed": 0}
+    if planned is not None:
+        planned(counts["skipped"])
     if progress is not None and counts["skipped"]:
         progress(counts["skipped"])
 

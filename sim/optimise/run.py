@@ -63,6 +63,7 @@ def run_optimise(
     progress: Callable[[int], None] | None = None,
     on_round: Callable[[list[Evaluation]], None] | None = None,
     note: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) a search; write the folder and say what was found.
 
@@ -71,7 +72,8 @@ def run_optimise(
     path
         The optimise file.
     out
-        The folder: new, empty, or an earlier search of the same file to resume.
+        The folder: new, empty, or an earlier search of the same file to resume (that of
+        another file is replaced only with ``overwrite``).
     backend, workers, scheduler
         Where the runs go, as for :func:`sim.sweep.run_sweep`; results do not depend on them.
     progress
@@ -87,14 +89,14 @@ def run_optimise(
         ``evaluations`` (list of :class:`Evaluation`), ``best`` (one of them, or None),
         ``counts`` (runs done now, reused, failed) and ``sampler``.
     """
-    from sim.outdir import prepare_sweep_out, start_sweep_folder
+    from sim._sweepdir import prepare_sweep_out, start_sweep_folder
 
     started = time.perf_counter()
     source = Path(path)
     shown = str(out)
-    folder = prepare_sweep_out(out, kind="optimise")
+    folder = prepare_sweep_out(out, kind="optimise", source=source, overwrite=overwrite)
     problem = load_optimise(source)
-    start_sweep_folder(folder, shown=shown, sweep_file=source, kind="optimise")
+    start_sweep_folder(folder, shown=shown, sweep_file=source, kind="optimise", replace=overwrite)
     evaluator = Evaluator(
         problem, folder, backend, workers, scheduler, note=note, progress=progress
     )
