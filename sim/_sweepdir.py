@@ -120,7 +120,7 @@ _SWEEP_OUTPUTS = frozenset(
 def _sweep_output(rel: str) -> bool:
     head, _, name = rel.partition("/")
     if not name:
-        return rel in _SWEEP_OUTPUTS
+        return rel in _SWEEP_OUTPUTS or rel in ("runs", "figures")
     if head == "runs":
         return name.endswith((".parquet", ".error.txt", ".json")) and "/" not in name
     return head == "figures" and "/" not in name and name.endswith(".png")
