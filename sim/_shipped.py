@@ -79,8 +79,8 @@ def _hint_for_missing(path: Path, kind: str) -> Path:
     if path.parent == Path(".") and path.suffix in (".yaml", ".yml"):
         if path.stem in shipped_names(kind):
             raise UsageError(
-                f"{path}: no such file here; the shipped {kind} of that name is run by its "
-                f"name alone: `ruralsim {_COMMAND[kind]} {path.stem}`"
+                f"{path}: no such file here; to use the shipped {kind} of that name, give "
+                f"its name alone: {path.stem}"
             )
     return path
 

@@ -325,7 +325,7 @@ def test_shipped_scenario_by_name_from_any_folder(tmp_path, monkeypatch, capsys)
     assert "linyi_baseline" in capsys.readouterr().out
     err = _fails_cleanly(capsys, ["run", "linyi_basline", "--out", "x"], "did you mean")
     assert "'linyi_baseline'" in err and "linxian_mountain" in err and err.count("\n") == 1
-    err = _fails_cleanly(capsys, ["validate", "linyi_baseline.yaml"], "validate linyi_baseline`")
+    err = _fails_cleanly(capsys, ["validate", "linyi_baseline.yaml"], "name alone: linyi_baseline")
     assert not (tmp_path / "x").exists()
     from sim._shipped import resolve_file
 
