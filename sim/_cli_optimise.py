@@ -28,7 +28,8 @@ def add_optimise_parser(sub: Any) -> None:
     o.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the folder of a search of another file (without it, it is refused)",
+        help="replace the folder of a search of another problem (without it, it is refused; "
+        "the same file, or one with only a larger evaluations budget, resumes)",
     )
     o.add_argument(
         "--backend",
@@ -54,11 +55,18 @@ def optimise_command(args: argparse.Namespace) -> int:
     from sim._sweepdir import prepare_sweep_out
     from sim.optimise import count_runs, load_optimise, run_optimise
     from sim.optimise.outputs import best
+    from sim.optimise.run import resume_key
 
     backend = backend_of(args)
-    prepare_sweep_out(args.out, kind="optimise", source=args.file, overwrite=args.overwrite)
     start = time.perf_counter()
-    problem = load_optimise(args.file)
+    problem = load_optimise(args.file)  # a bad file is reported first
+    prepare_sweep_out(
+        args.out,
+        kind="optimise",
+        source=args.file,
+        overwrite=args.overwrite,
+        key=resume_key(problem),
+    )
     spec = problem.spec
     n, reps, runs = count_runs(problem)
     print(

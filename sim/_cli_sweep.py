@@ -39,8 +39,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sim.sweep import count_runs, load_sweep, resolve, run_sweep, variants
 
     backend = backend_of(args)
+    sweep, base = load_sweep(args.sweep)  # a bad file is reported first
     prepare_sweep_out(args.out, source=args.sweep, overwrite=args.overwrite)
-    sweep, base = load_sweep(args.sweep)
     n_variants, n_runs = count_runs(sweep, base)
     reps = n_runs // max(n_variants, 1)
     size = f"{n_variants:,} variants x {reps:,} replications = {n_runs:,} runs"

@@ -108,9 +108,10 @@ def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, Any]]:
     try:
         sweep = SweepFile.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(
-            _yaml.format_validation_error(exc, model=SweepFile, source=path, lines=lines)
-        ) from None
+        text = _yaml.format_validation_error(exc, model=SweepFile, source=path, lines=lines)
+        head, sep, rest = text.partition("\n")
+        head = head.replace("problems in the scenario:", "problems in the sweep file:")
+        raise ScenarioError(head + sep + rest) from None
     base = load_scenario(base_path(path, sweep.base, lines)).model_dump(mode="json")
     _check_values(sweep, base, path, lines)
     return sweep, base

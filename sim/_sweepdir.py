@@ -38,13 +38,15 @@ def prepare_sweep_out(
     kind: str = "sweep",
     source: Path | None = None,
     overwrite: bool = False,
+    key: str | None = None,
 ) -> Path:
     """Check that a sweep (or optimise, ``kind``) may start in or resume ``out``; return it
     absolute.
 
-    A folder of that kind is resumed when its marker names ``source`` (or no ``source`` is
-    given); the folder of another file is refused unless ``overwrite``, and then
-    :func:`start_sweep_folder` replaces it.
+    A folder of that kind is resumed when its marker names ``source`` or the same ``key`` (an
+    optimise file that differs only in its budget), or when no ``source`` is given; the folder
+    of another file is refused unless ``overwrite``, and then :func:`start_sweep_folder`
+    replaces it.
 
     Raises
     ------
@@ -58,10 +60,11 @@ def prepare_sweep_out(
     if not path.exists() or not any(path.iterdir()):
         return path
     if _is_sweep_folder(path, kind):
-        other = _other_file(path, kind, source)
+        other = _other_file(path, kind, source, key)
         if other is not None and not overwrite:
+            own = f"only its own file{_OR_BUDGET.get(kind, '')}"
             raise overwrite_refused(
-                shown, f"holds the {kind} of {other} (a {kind} folder resumes only its own file)"
+                shown, f"holds the {kind} of {other} ({_a(kind)} folder resumes {own})"
             )
         if other is not None:
             _check_only_outputs(path, shown, kind)
@@ -79,24 +82,29 @@ def prepare_sweep_out(
     )
 
 
-def _marker_file(path: Path, kind: str) -> str | None:
-    """The file named in the marker of a sweep (optimise) folder, or None."""
+def _marker(path: Path, kind: str, field: str) -> str | None:
+    """A text field (``FILE``, ``key``) of the marker of a sweep (optimise) folder, or None."""
     try:
         data = json.loads((path / _RESUMED[kind]).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    named = data.get(f"{kind}_file") if isinstance(data, dict) else None
-    return named if isinstance(named, str) else None
+    value = data.get(field) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
-def _other_file(path: Path, kind: str, source: Path | None) -> str | None:
-    """The other file whose folder ``path`` is, or None if it is that of ``source``."""
-    named = _marker_file(path, kind)
+def _other_file(path: Path, kind: str, source: Path | None, key: str | None = None) -> str | None:
+    """The other file whose folder ``path`` is, or None if it is that of ``source`` (or of a
+    file with the same ``key``)."""
+    named = _marker(path, kind, f"{kind}_file")
     if source is None or named is None:
+        return None
+    if key is not None and _marker(path, kind, "key") == key:
         return None
     return None if absolute(named) == absolute(source) else named
 
 
+#: What else an optimise folder resumes.
+_OR_BUDGET = {"optimise": ", or one that differs only in its evaluations budget"}
 #: What a sweep or optimise folder may hold for ``--overwrite`` to replace it: the files the
 #: commands and ``ruralsim report`` write (runs/ and figures/ are checked entry by entry).
 _SWEEP_OUTPUTS = frozenset(
@@ -170,14 +178,21 @@ def _is_sweep_folder(path: Path, kind: str = "sweep") -> bool:
 
 
 def start_sweep_folder(
-    path: Path, *, shown: str, sweep_file: Path, kind: str = "sweep", replace: bool = False
+    path: Path,
+    *,
+    shown: str,
+    sweep_file: Path,
+    kind: str = "sweep",
+    replace: bool = False,
+    key: str | None = None,
 ) -> None:
     """Create the sweep (or optimise, ``kind``) folder and its marker (first file) unless it is
-    one already; with ``replace``, the folder of another file is emptied and started anew."""
+    one already; with ``replace``, the folder of another file is emptied and started anew.
+    ``key`` is recorded in the marker (see :func:`prepare_sweep_out`)."""
     from sim import __version__
 
     try:
-        if replace and _is_sweep_folder(path, kind) and _other_file(path, kind, sweep_file):
+        if replace and _is_sweep_folder(path, kind) and _other_file(path, kind, sweep_file, key):
             _check_only_outputs(path, shown, kind)
             _remove_tree(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -187,6 +202,7 @@ def start_sweep_folder(
                     "kind": kind,
                     f"{kind}_file": str(absolute(sweep_file)),
                     "ruralsim_version": __version__,
+                    **({"key": key} if key is not None else {}),
                 }
             )
             (path / _RESUMED[kind]).write_text(text + "\n", encoding="utf-8")
