@@ -100,7 +100,7 @@ def _summary(path: Path) -> str:
 
 def listing() -> str:
     """What ``ruralsim scenarios`` prints: every shipped file by kind, with one line each."""
-    lines = []
+    lines: list[str] = []
     for kind, command in _COMMAND.items():
         folder = shipped_folder(kind)
         names = shipped_names(kind)
