@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim import _executors
-from sim._sweep_file import Factor as Factor  # re-exported
-from sim._sweep_file import SweepFile
+from sim._sweep_file import Factor, SweepFile
 from sim._sweep_file import base_path as base_path
 from sim._sweep_file import load_sweep as load_sweep
 from sim._sweep_file import resolve as resolve
@@ -288,16 +287,17 @@ def _record(out: Path, todo: list, status_of: dict[str, str]) -> None:
     _write(out / "runs.csv", lambda p: table.to_csv(p, index=False))
 
 
+def _label(factor: Factor, value: Any) -> Any:
+    """A factor's value as the outputs show it: its label, if the factor has labels."""
+    if factor.labels is None or factor.values is None:
+        return value
+    return factor.labels[factor.values.index(value)]
+
+
 def _shown(sweep: SweepFile, design: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The variants as written to the outputs: a labelled factor's value by its label."""
-    named = {
-        f.path: f.labels for f in sweep.factors if f.labels is not None and f.values is not None
-    }
-    values = {f.path: f.values for f in sweep.factors}
-    return [
-        {k: named[k][values[k].index(v)] if k in named else v for k, v in d.items()}  # type: ignore[union-attr]
-        for d in design
-    ]
+    factors = {f.path: f for f in sweep.factors}
+    return [{k: _label(factors[k], v) for k, v in d.items()} for d in design]
 
 
 def _collect(
