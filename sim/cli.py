@@ -62,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run a parameter sweep (grid, Latin hypercube, Sobol or Morris) with replications",
     )
     sw.add_argument(
-        "sweep", type=Path, help="sweep YAML file, or the name of a shipped one, e.g. linxian_fleet"
+        "sweep",
+        type=Path,
+        help="sweep YAML file, or the name of a shipped one, e.g. linxian_network",
     )
     sw.add_argument(
         "--out",
