@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 LVLIANG10 = [
     "141102", "141121", "141122", "141123", "141124",
     "141125", "141126", "141127", "141128", "141129",
@@ -37,9 +36,10 @@ def _results(case: str, cache: Path) -> object:
     if cache.exists():
         return pickle.loads(cache.read_bytes())
     import sim
+    from sim._shipped import resolve_file
     from sim.scenario import scenario_from_dict
 
-    path = ROOT / "scenarios" / "linxian_mountain.yaml"
+    path = resolve_file("linxian_mountain")  # the shipped one, in a checkout or a wheel
     data = sim.load_scenario(path).model_dump(mode="json")
     days = 30 if case == "linxian" else 10
     data.update(horizon_days=days, warmup_days=0, replications=1, drain_days=0)

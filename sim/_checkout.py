@@ -1,9 +1,9 @@
-"""Reach code that lives in a checkout of the repository, not in the installed package.
+"""Reach the ``benchmarks`` package, which lives beside ``sim`` but is never imported by it.
 
-The benchmarks (``ruralsim benchmark``) and their seeded graphs are in the top-level
-``benchmarks/`` folder, next to ``sim/``: a source checkout (or an editable install) has it, a
-wheel does not. The installed ``ruralsim``
-script does not put the repository on ``sys.path``, so the folder is found from ``sim`` itself.
+The benchmarks (``ruralsim benchmark``) and their seeded graphs are the top-level
+``benchmarks`` package next to ``sim/``: in a source checkout (or an editable install) and in
+the wheel, which ships it as a second top-level package. The installed ``ruralsim`` script does
+not put a checkout on ``sys.path``, so the folder is found from ``sim`` itself.
 """
 
 from __future__ import annotations

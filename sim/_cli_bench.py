@@ -1,5 +1,6 @@
-"""``ruralsim benchmark``: its arguments, and the dispatch to the ``benchmarks/`` folder of a
-checkout (the benchmarks are not part of the installed package)."""
+"""``ruralsim benchmark``: its arguments, and the dispatch to the ``benchmarks`` package (a
+top-level package beside ``sim``, in a checkout and in the wheel; never imported by ``sim``
+itself)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,21 @@ from pathlib import Path
 
 from sim._checkout import benchmark_module
 from sim._cli_args import positive
+from sim._shipped import resolve_file
 
 
 def add_benchmark_parser(sub, add_cache_dir) -> None:
     """Add the ``benchmark`` subcommand to the subparsers ``sub``."""
     b = sub.add_parser(
         "benchmark",
-        help="time the pipeline against the per-parcel reference, or a whole province "
-        "(needs a checkout of the repository)",
+        help="time the pipeline against the per-parcel reference, or a whole province",
     )
     b.add_argument(
         "scenario",
         type=Path,
         nargs="?",
-        help="scenario to time (default scenarios/linxian_mountain.yaml; with --province "
-        "scenarios/shanxi_province.yaml, whose settings then apply to every county)",
+        help="scenario file or shipped scenario to time (default linxian_mountain; with "
+        "--province shanxi_province, whose settings then apply to every county)",
     )
     b.add_argument("--days", type=int, default=30, help="simulated days (default 30)")
     b.add_argument(
@@ -89,8 +90,7 @@ def benchmark_command(args: argparse.Namespace) -> int:
     positive("--repeat", args.repeat)
     positive("--workers", args.workers)
     if args.scenario is None:
-        name = "shanxi_province" if args.province else "linxian_mountain"
-        args.scenario = Path("scenarios") / f"{name}.yaml"
+        args.scenario = resolve_file("shanxi_province" if args.province else "linxian_mountain")
     if args.province:
         bench = benchmark_module("province")
         print(

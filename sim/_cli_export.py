@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -18,12 +19,19 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         "--xlsx", action="store_true", required=True, help="write an .xlsx workbook (openpyxl)"
     )
     e.add_argument("--out", type=Path, help="the workbook (default RUN/results.xlsx)")
+    e.add_argument(
+        "--overwrite", action="store_true", help="replace an existing workbook (else refused)"
+    )
 
 
 def export_command(args: argparse.Namespace) -> int:
     """Write the workbook and say where."""
     from sim.export import export_xlsx
+    from sim.outdir import overwrite_refused
 
+    target = args.out if args.out is not None else args.run / "results.xlsx"
+    if os.path.lexists(target) and not args.overwrite:
+        raise overwrite_refused(str(target), "the workbook exists")
     path = export_xlsx(args.run, args.out)
     print(f"wrote {path}")
     return 0

@@ -15,9 +15,21 @@ def add_optimise_parser(sub: Any) -> None:
         "optimise",
         help="search decision variables for the configuration that meets targets at least cost",
     )
-    o.add_argument("file", help="optimise YAML file (base, variables, target, objective)")
     o.add_argument(
-        "--out", required=True, help="folder: new, empty, or an earlier search to resume"
+        "file",
+        help="optimise YAML file (base, variables, target, objective), or the name of a "
+        "shipped one, e.g. linxian_fleet",
+    )
+    o.add_argument(
+        "--out",
+        required=True,
+        help="folder: new, empty, or that of an earlier search of this file, to resume",
+    )
+    o.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the folder of a search of another problem (without it, it is refused; "
+        "the same file, or one with only a larger evaluations budget, resumes)",
     )
     o.add_argument(
         "--backend",
@@ -40,14 +52,21 @@ def optimise_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim._cli_sweep import _terminate_on_sigterm, backend_of
+    from sim._sweepdir import prepare_sweep_out
     from sim.optimise import count_runs, load_optimise, run_optimise
     from sim.optimise.outputs import best
-    from sim.outdir import prepare_sweep_out
+    from sim.optimise.run import resume_key
 
     backend = backend_of(args)
-    prepare_sweep_out(args.out, kind="optimise")
     start = time.perf_counter()
-    problem = load_optimise(args.file)
+    problem = load_optimise(args.file)  # a bad file is reported first
+    prepare_sweep_out(
+        args.out,
+        kind="optimise",
+        source=args.file,
+        overwrite=args.overwrite,
+        key=resume_key(problem),
+    )
     spec = problem.spec
     n, reps, runs = count_runs(problem)
     print(
@@ -81,6 +100,7 @@ def optimise_command(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             on_round=on_round,
             note=lambda msg: tqdm.write(f"ruralsim: {msg}", file=sys.stderr),
+            overwrite=args.overwrite,
         )
     _report(args, found, spec, time.perf_counter() - start)
     return 0 if found["best"] is not None and found["counts"]["failed"] == 0 else 1

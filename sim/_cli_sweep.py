@@ -35,23 +35,25 @@ def sweep_command(args: argparse.Namespace) -> int:
     """``ruralsim sweep``: count the runs, check the folder, then run or resume the sweep."""
     from tqdm import tqdm
 
-    from sim.outdir import prepare_sweep_out
+    from sim._sweepdir import prepare_sweep_out
     from sim.sweep import count_runs, load_sweep, resolve, run_sweep, variants
 
     backend = backend_of(args)
-    prepare_sweep_out(args.out)
-    sweep, base = load_sweep(args.sweep)
+    sweep, base = load_sweep(args.sweep)  # a bad file is reported first
+    prepare_sweep_out(args.out, source=args.sweep, overwrite=args.overwrite)
     n_variants, n_runs = count_runs(sweep, base)
-    print(f"sweep {args.sweep}: {n_variants:,} variants, {n_runs:,} runs", file=sys.stderr)
+    reps = n_runs // max(n_variants, 1)
+    size = f"{n_variants:,} variants x {reps:,} replications = {n_runs:,} runs"
     if args.dry_run:
+        print(f"sweep {args.sweep}: {size}", file=sys.stderr)
         first = resolve(sweep, base, variants(sweep)[0], args.sweep)
         print(_estimate(first, n_variants, n_runs, args.workers))
         return 0
     if n_runs > MAX_RUNS_UNASKED and not args.yes:
         raise UsageError(
-            f"{args.sweep}: the {sweep.design} design has {n_variants:,} variants, "
-            f"{n_runs:,} runs (more than {MAX_RUNS_UNASKED}); see the estimated time with "
-            "--dry-run, then add --yes to run it, or lower samples or replications"
+            f"{args.sweep}: the {sweep.design} design has {size} (more than "
+            f"{MAX_RUNS_UNASKED}); see the estimated time with --dry-run, then add --yes to run "
+            "it, or lower samples or replications"
         )
     with (
         _terminate_on_sigterm(),
@@ -66,6 +68,10 @@ def sweep_command(args: argparse.Namespace) -> int:
             progress=bar.update,
             status=lambda n: bar.set_postfix(done=n["done"], failed=n["failed"], refresh=False),
             note=lambda msg: tqdm.write(f"ruralsim: {msg}", file=sys.stderr),
+            overwrite=args.overwrite,
+            planned=lambda done: tqdm.write(
+                f"sweep {args.sweep}: {size} ({done:,} already done)", file=sys.stderr
+            ),
         )
     print(
         f"sweep {args.sweep}: {counts['skipped']} runs reused from an earlier sweep (same code, "

@@ -1,13 +1,12 @@
 """Output folders: what a command may write or replace, and what an interrupted one left behind.
 
 A run folder's last file is ``.ruralsim-run.json``, listing every file the run wrote with its
-size. ``ruralsim run --out DIR`` writes into a new or empty folder, or replaces a folder whose
-marker is valid and that holds exactly the files it lists; ``figures/*.png`` and
-``report.html``, which ``ruralsim report`` (re)writes, are accepted whatever their contents. A
-sweep folder's first file is ``.ruralsim-sweep.json``; ``ruralsim sweep --out DIR`` starts in a
-new or empty folder or resumes a folder with that marker (an optimise folder likewise, with
-``.ruralsim-optimise.json``). Anything else is refused before any
-work is done, and nothing is touched.
+size. ``ruralsim run --out DIR`` writes into a new or empty folder; with ``--overwrite`` it also
+replaces a folder whose marker is valid and that holds exactly the files it lists
+(``figures/*.png``, ``report.html`` and ``results.xlsx``, which ``ruralsim report`` and
+``ruralsim export`` write, are accepted whatever their contents). Sweep and optimise folders
+are :mod:`sim._sweepdir`'s. Anything else is refused before any work is done, and nothing is
+touched.
 
 A run is written into ``.DIR.tmp-PID`` beside ``DIR``; an earlier run is renamed to
 ``.DIR.old-PID``, the new one to ``DIR``, and the old one is removed. A process killed on the way
@@ -126,20 +125,34 @@ def tidy_leftovers(folder: str | os.PathLike[str]) -> None:
         _tell(recover_leftovers(folder))
 
 
-def prepare_run_out(out: str | os.PathLike[str]) -> Path:
+def prepare_run_out(out: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
     """Check that a run may be written to ``out``, after tidying leftovers; return it absolute.
+
+    With ``overwrite=False`` (``ruralsim run`` without ``--overwrite``) an earlier run in
+    ``out`` is refused too.
 
     Raises
     ------
     UsageError
-        If ``out`` is not a new or empty folder or a complete earlier run (see the module).
+        If ``out`` is not a new or empty folder or a complete earlier run (see the module), or
+        is an earlier run and ``overwrite`` is False.
     """
     path = check_out_path(out)
     _tell(recover_leftovers(path, shown=os.fspath(out)))
     problem = run_target_problem(path)
     if problem:
         raise UsageError(f"--out {os.fspath(out)}: {problem}")
+    if not overwrite and path.exists() and any(path.iterdir()):
+        raise overwrite_refused(os.fspath(out), "holds an earlier run")
     return path
+
+
+def overwrite_refused(shown: str, what: str) -> UsageError:
+    """The error of a command whose output exists and which was not given ``--overwrite``."""
+    return UsageError(
+        f"--out {shown}: {what}; add --overwrite to replace it, or give another --out "
+        "(nothing was written)"
+    )
 
 
 def run_target_problem(path: Path) -> str | None:
@@ -204,8 +217,9 @@ def run_folder_problem(folder: Path) -> str | None:
 
 
 def _report_file(rel: str) -> bool:
-    """Files that ``ruralsim report`` writes into a run folder (the run draws figures too)."""
-    if rel in ("report.html", "figures/"):
+    """Files that ``ruralsim report`` and ``ruralsim export`` write into a run folder (the run
+    draws figures too)."""
+    if rel in ("report.html", "results.xlsx", "figures/"):
         return True
     head, _, name = rel.partition("/")
     return head == "figures" and "/" not in name and name.endswith(".png")
@@ -373,82 +387,5 @@ def recover_leftovers(out: str | os.PathLike[str], *, shown: str | None = None) 
     return f"{shown}: an interrupted ruralsim left folders behind: " + "; ".join(notes)
 
 
-def prepare_sweep_out(out: str | os.PathLike[str], *, kind: str = "sweep") -> Path:
-    """Check that a sweep (or optimise, ``kind``) may start in or resume ``out``; return it
-    absolute.
-
-    Raises
-    ------
-    UsageError
-        If ``out`` is neither new, empty, nor a folder of that kind with its marker.
-    """
-    shown = os.fspath(out)
-    path = check_out_path(out)
-    _tell(recover_leftovers(path, shown=shown))
-    if not path.exists() or not any(path.iterdir()):
-        return path
-    if _is_sweep_folder(path, kind):
-        _tell(_tidy_sweep_files(path, shown))
-        return path
-    marker = _RESUMED[kind]
-    resumable = any((path / m).exists() for m in _RESUMED.values())
-    if (path / RUN_MARKER).exists() or ((path / "manifest.json").exists() and not resumable):
-        why = f"is a run folder; {_a(kind)} never writes into it"
-    else:
-        why = f"holds {_sample(_listing(path))} and no {marker}, so it is not {_a(kind)} folder"
-    raise UsageError(
-        f"--out {shown}: {why}; give a new or empty folder, or the folder of an earlier {kind} "
-        "to resume it; nothing was changed"
-    )
-
-
 def _a(kind: str) -> str:
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
-
-
-def _tidy_sweep_files(path: Path, shown: str) -> str | None:
-    """Remove the half-written ``NAME.tmp-PID`` files of a killed sweep in its folder."""
-    removed = []
-    for folder in (path, path / "runs"):
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for e in entries:
-            m = re.fullmatch(r".+\.tmp-([0-9]{1,10})", e.name)
-            if m and e.is_file(follow_symlinks=False) and not _alive(int(m[1])):
-                try:
-                    os.unlink(e.path)
-                except OSError:
-                    continue
-                removed.append(Path(e.path).relative_to(path).as_posix())
-    if not removed:
-        return None
-    return f"{shown}: an interrupted ruralsim left files behind: removed {_sample(removed)}"
-
-
-def _is_sweep_folder(path: Path, kind: str = "sweep") -> bool:
-    marker = path / _RESUMED[kind]
-    if os.path.islink(marker) or not marker.is_file():
-        return False
-    try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("kind") == kind
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def start_sweep_folder(path: Path, *, shown: str, sweep_file: Path, kind: str = "sweep") -> None:
-    """Create the sweep (or optimise, ``kind``) folder and its marker (first file) unless it is
-    one already."""
-    from sim import __version__
-
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        if not _is_sweep_folder(path, kind):
-            text = json.dumps(
-                {"kind": kind, f"{kind}_file": str(sweep_file), "ruralsim_version": __version__}
-            )
-            (path / _RESUMED[kind]).write_text(text + "\n", encoding="utf-8")
-        (path / "runs").mkdir(exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {shown}: cannot create it ({exc.strerror or exc})") from None

@@ -25,128 +25,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim import _executors
+from sim._sweep_file import Factor, SweepFile
+from sim._sweep_file import base_path as base_path
+from sim._sweep_file import load_sweep as load_sweep
+from sim._sweep_file import resolve as resolve
+from sim._sweep_file import set_path as set_path
 from sim._sweep_runs import KEPT_SCOPES as KEPT_SCOPES  # re-exported
 from sim._sweep_runs import variant_runs
-from sim.errors import ScenarioError
+from sim._sweepdir import prepare_sweep_out, start_sweep_folder
 from sim.kpi import summarize
-from sim.outdir import prepare_sweep_out, start_sweep_folder
-
-
-class Factor(BaseModel):
-    """One swept scenario field: a list of values (grid) or a range (Latin hypercube)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-    path: str = Field(
-        description="dotted path of a scenario field, e.g. fleet.township_default.van"
-    )
-    values: list[Any] | None = Field(None, min_length=1, description="values (grid design)")
-    low: float | None = Field(None, description="lower bound (Latin hypercube)")
-    high: float | None = Field(None, description="upper bound (Latin hypercube)")
-    integer: bool = Field(False, description="round sampled values to whole numbers")
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Factor:
-        if (self.values is None) == (self.low is None or self.high is None):
-            raise ValueError(f"factor {self.path}: give either values or low and high")
-        if self.low is not None and self.high is not None and not self.low < self.high:
-            raise ValueError(f"factor {self.path}: low must be below high")
-        return self
-
-
-class SweepFile(BaseModel):
-    """A sweep: base scenario, factors, design and replications."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-    base: str = Field(description="base scenario file, relative to the sweep file")
-    design: Literal["grid", "lhs", "sobol", "morris"] = Field(
-        "grid",
-        description="full grid, Latin hypercube, or the Sobol (Saltelli) and Morris designs "
-        "of SALib, whose sensitivity indices are computed at the end",
-    )
-    samples: int = Field(
-        10,
-        gt=0,
-        le=10_000,
-        description="lhs: variants; sobol: base samples N (N x (D + 2) variants); morris: "
-        "trajectories (trajectories x (D + 1) variants)",
-    )
-    seed: int = Field(0, ge=0, description="seed of the sampled designs")
-    outputs: list[str] = Field(
-        default_factory=lambda: ["village_express_coverage", "cost_per_parcel_yuan"],
-        min_length=1,
-        description="province-scope KPIs whose sensitivity indices are computed",
-    )
-    replications: int | None = Field(
-        None, gt=0, le=1000, description="replications per variant (default: the base's)"
-    )
-    overrides: dict[str, Any] = Field(
-        default_factory=dict, description="fixed changes to the base, by dotted path"
-    )
-    factors: list[Factor] = Field(min_length=1, description="the swept fields")
-
-    @model_validator(mode="after")
-    def _design_fits(self) -> SweepFile:
-        for f in self.factors:
-            if self.design == "grid" and f.values is None:
-                raise ValueError(f"factor {f.path}: a grid design needs values")
-            if self.design != "grid" and f.values is not None:
-                raise ValueError(f"factor {f.path}: a {self.design} design needs low and high")
-        return self
-
-
-def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, Any]]:
-    """Load a sweep file and its base scenario (as plain data, defaults filled in)."""
-    from sim import _yaml
-    from sim.load import load_scenario
-
-    path = Path(path)
-    if path.exists() and not path.is_file():
-        raise ScenarioError(f"sweep file {path}: not a regular file; give a sweep YAML file")
-    data, _ = _yaml.load_with_lines(path)
-    try:
-        sweep = SweepFile.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        raise ScenarioError(f"{path}: {where}: {first['msg']}") from None
-    base = load_scenario(base_path(path, sweep.base)).model_dump(mode="json")
-    return sweep, base
-
-
-def base_path(source: Path, base: str) -> Path:
-    """The base scenario of a sweep: a regular ``.yaml``/``.yml`` file, relative to the sweep.
-
-    Nothing else is read, so a sweep file cannot make ruralsim open (and quote in an error)
-    a file that is not a scenario, such as ``/etc/shadow`` or ``/proc/self/environ``.
-    """
-    target = source.parent / base
-    valid = "valid: a scenario file ending in .yaml or .yml"
-    if Path(base).suffix.lower() not in (".yaml", ".yml"):
-        raise ScenarioError(f"{source}: base: {base!r} is not a scenario file; {valid}")
-    if not target.exists():
-        raise ScenarioError(f"{source}: base: {target} does not exist; {valid}")
-    real = target.resolve()
-    if not real.is_file() or real.suffix.lower() not in (".yaml", ".yml"):
-        raise ScenarioError(f"{source}: base: {target} is not a regular file; {valid}")
-    return target
-
-
-def set_path(data: dict[str, Any], path: str, value: Any, source: Path) -> None:
-    """Set the field at a dotted ``path`` of scenario data; an unknown path names ``source``."""
-    node = data
-    keys = path.split(".")
-    for k in keys[:-1]:
-        if not isinstance(node, dict) or k not in node:
-            raise ScenarioError(f"{source}: path {path}: no field {k!r} in the scenario")
-        node = node[k]
-    if not isinstance(node, dict):
-        raise ScenarioError(f"{source}: path {path}: {keys[-2]} is not a section")
-    node[keys[-1]] = value
 
 
 def variants(sweep: SweepFile) -> list[dict[str, Any]]:
@@ -227,20 +116,6 @@ def sensitivity(sweep: SweepFile, results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def resolve(
-    sweep: SweepFile, base: dict[str, Any], variant: dict[str, Any], source: Path
-) -> dict[str, Any]:
-    """The full scenario data of a variant, validated."""
-    from sim.scenario import scenario_from_dict
-
-    data = json.loads(json.dumps(base))
-    for path, value in {**sweep.overrides, **variant}.items():
-        set_path(data, path, value, source)
-    if sweep.replications is not None:
-        data["replications"] = sweep.replications
-    return scenario_from_dict(data, source=f"{source} (variant {variant})").model_dump(mode="json")
-
-
 def run_key(scenario: dict[str, Any], replication: int, *, geodata: str | None = None) -> str:
     """Key of one run: hash of the resolved scenario, the replication, the code and the geodata.
 
@@ -311,8 +186,13 @@ def run_sweep(
     progress: Callable[[int], None] | None = None,
     status: Callable[[dict[str, int]], None] | None = None,
     note: Callable[[str], None] | None = None,
+    overwrite: bool = False,
+    planned: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Run (or resume) a sweep; return counts of runs done now, skipped and failed.
+
+    ``out`` is new, empty, or the folder of an earlier sweep of the same file, which is
+    resumed; the folder of another sweep file is replaced only with ``overwrite``.
 
     ``backend="dask"`` submits the runs to the Dask distributed scheduler at ``scheduler``
     (``tcp://host:8786``), whose workers need ruralsim installed. Writes
@@ -320,19 +200,20 @@ def run_sweep(
     factor values, scope, code, name, kpi, value), ``summary.csv`` (mean and 95% CI per
     variant), ``design.csv`` (the variants) and ``runs.csv`` (each run's key and whether it
     was reused from an earlier sweep, run now, redone or failed). ``note`` receives notices,
-    e.g. that a truncated result is redone.
+    e.g. that a truncated result is redone; ``planned`` receives the number of runs already
+    done (reused), before the first run starts.
 
     Raises
     ------
     UsageError
-        If a result cannot be written (a full disk): the sweep stops, leaving no partial file;
-        rerun it with the same ``out`` to resume.
+        If ``out`` cannot hold the sweep, or a result cannot be written (a full disk): the
+        sweep stops, leaving no partial file; rerun it with the same ``out`` to resume.
     """
     source = Path(path)
     shown = str(out)
-    out = prepare_sweep_out(out)
+    out = prepare_sweep_out(out, source=source, overwrite=overwrite)
     sweep, base = load_sweep(source)
-    start_sweep_folder(out, shown=shown, sweep_file=source)
+    start_sweep_folder(out, shown=shown, sweep_file=source, replace=overwrite)
     runs_dir = out / "runs"
     design = variants(sweep)
     scenarios = [resolve(sweep, base, v, source) for v in design]
@@ -340,6 +221,8 @@ def run_sweep(
     status_of = reusable_runs(runs_dir, todo, note)
     pending = [t for t in todo if status_of[t[2]] != "reused"]
     counts = {"done": 0, "skipped": len(todo) - len(pending), "failed": 0}
+    if planned is not None:
+        planned(counts["skipped"])
     if progress is not None and counts["skipped"]:
         progress(counts["skipped"])
 
@@ -364,7 +247,7 @@ def run_sweep(
     _executors.execute(
         group_tasks(pending), finish, backend=backend, workers=workers, scheduler=scheduler
     )
-    results = _collect(out, design, todo, fresh)
+    results = _collect(out, sweep, design, todo, fresh)
     if sweep.design in ("sobol", "morris") and results is not None:
         indices = sensitivity(sweep, results)
         _write(
@@ -404,8 +287,25 @@ def _record(out: Path, todo: list, status_of: dict[str, str]) -> None:
     _write(out / "runs.csv", lambda p: table.to_csv(p, index=False))
 
 
+def _label(factor: Factor, value: Any) -> Any:
+    """A factor's value as the outputs show it: its label, if the factor has labels."""
+    if factor.labels is None or factor.values is None:
+        return value
+    return factor.labels[factor.values.index(value)]
+
+
+def _shown(sweep: SweepFile, design: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The variants as written to the outputs: a labelled factor's value by its label."""
+    factors = {f.path: f for f in sweep.factors}
+    return [{k: _label(factors[k], v) for k, v in d.items()} for d in design]
+
+
 def _collect(
-    out: Path, design: list[dict[str, Any]], todo: list, fresh: dict[str, pd.DataFrame]
+    out: Path,
+    sweep: SweepFile,
+    design: list[dict[str, Any]],
+    todo: list,
+    fresh: dict[str, pd.DataFrame],
 ) -> pd.DataFrame | None:
     """Write ``results.parquet``, ``summary.csv`` and ``design.csv``; return the results.
 
@@ -420,7 +320,7 @@ def _collect(
         if frame is not None:
             frames.append(frame.assign(variant=i, replication=r, run_key=key))
     names = list(design[0]) if design else []
-    table = pd.DataFrame(design).assign(variant=range(len(design)))
+    table = pd.DataFrame(_shown(sweep, design)).assign(variant=range(len(design)))
     _write(out / "design.csv", lambda p: table.to_csv(p, index=False))
     if not frames:
         return None

@@ -49,3 +49,11 @@ def test_sweep_benchmark_runs(tiny_path):
     text = run_sweep_benchmark(tiny_path, n_runs=4, days=2, rate=2, repeat=2)
     for label in ("direct calls", "serial", "1 process", "LocalCluster", "efficiency", "overhead"):
         assert label in text
+
+
+def test_benchmark_runs_from_another_folder_on_the_shipped_scenario(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no scenarios/ here: the default is the shipped 临县
+    argv = ["benchmark", "--days", "1", "--rate", "1", "--repeat", "1", "--reference-days", "0"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "benchmark: linxian_mountain, 1 days" in out and "pipeline" in out, out

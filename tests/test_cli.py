@@ -131,25 +131,17 @@ def test_same_seed_byte_identical_tables(tiny_run, tiny_path, tmp_path):
         assert (other / name).read_bytes() != (tiny_run / name).read_bytes(), name
 
 
-def test_rerun_replaces_earlier_run(tiny_run, tiny_path, tmp_path, capsys):
+def test_rerun_replaces_earlier_run_only_with_overwrite(tiny_run, tiny_path, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(tiny_run, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "run",
-                str(tiny_path),
-                "--out",
-                str(out),
-                "--quiet",
-                "--no-figures",
-                "--replications",
-                "1",
-            ]
-        )
-        == 0
-    )
+    argv = ["run", str(tiny_path), "--out", str(out), "--quiet", "--no-figures"]
+    assert main([*argv, "--replications", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out) in err and "--overwrite" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert main([*argv, "--replications", "1", "--overwrite"]) == 0
     assert json.loads((out / "manifest.json").read_text())["replications"] == 1
     assert f"it replaced the earlier run in {out}" in capsys.readouterr().out  # never silently
     assert not (out / "figures").exists()
@@ -166,7 +158,7 @@ def test_failed_run_keeps_earlier_run_whole(tiny_run, tiny_path, tmp_path, monke
 
     monkeypatch.setattr("sim.viz.save_run_figures", boom)
     with pytest.raises(RuntimeError):
-        main(["run", str(tiny_path), "--out", str(out), "--quiet", "--seed", "99"])
+        main(["run", str(tiny_path), "--out", str(out), "--quiet", "--seed", "99", "--overwrite"])
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
@@ -308,3 +300,77 @@ def test_with_changes_and_model_copy_always_validate(tiny_scenario):
     with pytest.raises(sim.ScenarioError, match="no field 'vists_per_week'"):
         tiny_scenario.with_changes({"schedules.vists_per_week": 5})
     assert tiny_scenario.model_copy(update={"seed": 9}).seed == 9
+
+
+# -- issue 12: overwrite, shipped scenarios, option suggestions ------------------------------
+
+
+def test_new_and_export_refuse_an_existing_output_without_overwrite(tiny_run, tmp_path, capsys):
+    existing = tmp_path / "mine.yaml"
+    existing.write_text("keep me")
+    _fails_cleanly(capsys, ["new", "140821", "--out", str(existing)], str(existing), "--overwrite")
+    assert existing.read_text() == "keep me"
+    book = tmp_path / "book.xlsx"
+    book.write_bytes(b"old")
+    argv = ["export", str(tiny_run), "--xlsx", "--out", str(book)]
+    _fails_cleanly(capsys, argv, str(book), "--overwrite")
+    assert book.read_bytes() == b"old"
+    assert main([*argv, "--overwrite"]) == 0
+    assert book.read_bytes()[:2] == b"PK"  # a zip: the workbook
+
+
+def test_shipped_scenario_by_name_from_any_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "linyi_baseline"]) == 0
+    assert "linyi_baseline" in capsys.readouterr().out
+    err = _fails_cleanly(capsys, ["run", "linyi_basline", "--out", "x"], "did you mean")
+    assert "'linyi_baseline'" in err and "linxian_mountain" in err and err.count("\n") == 1
+    err = _fails_cleanly(capsys, ["validate", "linyi_baseline.yaml"], "name alone: linyi_baseline")
+    assert not (tmp_path / "x").exists()
+    from sim._shipped import resolve_file
+
+    assert resolve_file("linxian_network", kind="sweep").name == "linxian_network.yaml"
+    assert resolve_file("linxian_fleet", kind="optimise").parent.name == "optimise"
+    (tmp_path / "linyi_baseline").write_text("mine")  # a file of that name comes first
+    assert resolve_file("linyi_baseline") == Path("linyi_baseline")
+
+
+def test_scenarios_lists_every_shipped_file(capsys):
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    root = Path(__file__).parent.parent / "scenarios"
+    for path in [*root.glob("*.yaml"), *root.glob("*/*.yaml")]:
+        assert f"  {path.stem} " in out, path
+    assert "ruralsim sweep NAME" in out and "临县" in out
+
+
+def test_wheel_ships_scenarios_and_benchmarks():
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    wheel = config["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert wheel["force-include"]["scenarios"] == "sim/_scenarios"
+    assert set(wheel["packages"]) == {"sim", "benchmarks"}
+    from sim import _shipped
+
+    assert _shipped._CANDIDATES[0] == Path(_shipped.__file__).resolve().parent / "_scenarios"
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "x.yaml", "--replication", "3", "--out", "o"], "did you mean --replications?"),
+        (["run", "x.yaml", "--rep", "3", "--out", "o"], "did you mean --replications?"),
+        (["sweep", "s.yaml", "--ot", "o"], "did you mean --out?"),
+        (["run", "x.yaml", "--out=o", "--no-figure"], "did you mean --no-figures?"),
+        (["geodata", "show", "14", "--cache-dri", "c"], "did you mean --cache-dir?"),
+    ],
+)
+def test_mistyped_option_gets_a_suggestion(argv, needle, capsys):
+    err = _fails_cleanly(capsys, argv, "unrecognized option", needle)
+    assert err.count("\n") == 1
+
+
+def test_negative_numbers_are_values_not_options(tiny_path, capsys):
+    _fails_cleanly(capsys, ["run", str(tiny_path), "--out", "o", "--seed", "-1"], "--seed")
+    assert "unrecognized" not in capsys.readouterr().err

@@ -197,6 +197,17 @@ def test_resume_reuses_runs_and_a_larger_budget_continues(searched, tiny_path) -
     assert (pd.read_csv(out / "runs.csv")["status"] == "run").sum() == 2
 
 
+def test_another_problem_is_refused_without_overwrite(searched, tiny_path, capsys) -> None:
+    out = searched / "out"
+    before = (out / "evaluations.csv").read_bytes()
+    other = SEARCH.format(base=tiny_path.resolve(), evaluations=6, replications=2)
+    path = _write(searched, other, "other.yaml")
+    assert _optimise(path, out) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out) in err and "--overwrite" in err, err
+    assert "evaluations budget" in err and (out / "evaluations.csv").read_bytes() == before
+
+
 def test_folders_of_other_commands_are_refused(searched, tmp_path, capsys) -> None:
     out = searched / "out"
     assert main(["run", "tests/data/tiny.yaml", "--out", str(out)]) == 2

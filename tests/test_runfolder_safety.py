@@ -62,7 +62,7 @@ def _refused(capsys, argv: list[str], path: str, area: Path) -> str:
 
 
 def _run(tiny_path: Path, out: Path | str, *extra: str) -> list[str]:
-    return ["run", str(tiny_path), "--out", str(out), *FAST, *extra]
+    return ["run", str(tiny_path), "--out", str(out), *FAST, "--overwrite", *extra]
 
 
 def _dead_pid() -> int:

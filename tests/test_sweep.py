@@ -147,12 +147,6 @@ def test_failures_are_recorded_and_bad_files_rejected(tmp_path, tiny_path, capsy
         load_sweep(tmp_path / "missing.yaml")
 
 
-def test_shipped_sweep_loads():
-    root = Path(__file__).parent.parent / "scenarios" / "sweeps"
-    sweep, base = load_sweep(root / "linyi_fleet.yaml")
-    assert len(variants(sweep)) == 6 and base["name"] == "linyi_baseline"
-
-
 def test_dask_local_cluster_gives_the_same_results(sweep_file, tmp_path):
     import distributed
 
@@ -223,3 +217,90 @@ factors:
     key = "ST" if design == "sobol" else "mu_star"
     demand, vans = "demand.inbound.parcels_per_village_per_day", "fleet.county_centre.van"
     assert created.loc[demand, key] > 10 * abs(created.loc[vans, key])
+
+
+# -- issue 12: shipped sweeps, errors in the scenario style, run count, another file's folder --
+
+
+def test_shipped_sweeps_load_and_name_their_buses():
+    import yaml
+
+    root = Path(__file__).parent.parent / "scenarios"
+    sweep, base = load_sweep(root / "sweeps" / "linyi_fleet.yaml")
+    assert len(variants(sweep)) == 6 and base["name"] == "linyi_co_delivery"
+    sweep, base = load_sweep(root / "sweeps" / "linxian_network.yaml")
+    assert len(variants(sweep)) == 18 and base["name"] == "linxian_mountain"
+    (buses,) = (f for f in sweep.factors if f.path == "buses")
+    shipped = yaml.safe_load((root / "linxian_bus_freight.yaml").read_text(encoding="utf-8"))
+    assert buses.values == [[], shipped["buses"]] and buses.labels == ["none", "nine_lines"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needles"),
+    [
+        (
+            "fleet.county_centre.van",
+            "fleet.county_centr.van",
+            [":8: factors.0.path", "'county_centre'"],
+        ),
+        ("values: [1, 2]", "values: [1, -2]", [":9: factors.0.values", "got -2", "valid:"]),
+        ("values: [2, 4]", "valuse: [2, 4]", [":11: factors.1.valuse", "did you mean 'values'"]),
+        ("design: grid", "design: gird", [":2: design", "got 'gird'", "'grid'"]),
+        ("horizon_days: 2", "horizon_dayz: 2", [":5: overrides.horizon_dayz", "'horizon_days'"]),
+    ],
+)
+def test_sweep_errors_name_file_line_field_and_valid(
+    tmp_path, tiny_path, old, new, needles, capsys
+):
+    text = SWEEP.format(base=tiny_path.resolve())
+    assert old in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new), encoding="utf-8")
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "out"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ruralsim: error: {bad}:") and err.count("\n") == 1, err
+    for needle in needles:
+        assert needle in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_says_its_runs_before_starting_and_resumes_only_its_file(
+    sweep_file, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    argv = ["sweep", str(sweep_file), "--out", str(out), "--backend", "serial", "--quiet"]
+    assert main(argv) == 0
+    assert "4 variants x 2 replications = 8 runs (0 already done)" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "= 8 runs (8 already done)" in capsys.readouterr().err
+    other = tmp_path / "other.yaml"
+    other.write_text(sweep_file.read_text().replace("[2, 4]", "[3]"), encoding="utf-8")
+    before = sorted(p.name for p in (out / "runs").iterdir())
+    argv[1] = str(other)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "--overwrite" in err and str(sweep_file) in err
+    assert sorted(p.name for p in (out / "runs").iterdir()) == before
+    (out / "notes.txt").write_text("mine")
+    assert main([*argv, "--overwrite"]) == 2
+    assert "notes.txt" in capsys.readouterr().err and len(before) == 8
+    (out / "notes.txt").unlink()
+    assert main([*argv, "--overwrite"]) == 0
+    assert "2 variants x 2 replications = 4 runs (0 already done)" in capsys.readouterr().err
+    assert len(list((out / "runs").glob("*.parquet"))) == 4
+    assert str(other.resolve()) in (out / ".ruralsim-sweep.json").read_text()
+
+
+def test_labelled_factor_is_shown_by_its_label(tmp_path, tiny_path):
+    path = tmp_path / "labels.yaml"
+    text = SWEEP.format(base=tiny_path.resolve()).replace(
+        "values: [2, 4]", "values: [2, 4]\n    labels: [low, high]"
+    )
+    path.write_text(text.replace("replications: 2", "replications: 1"), encoding="utf-8")
+    run_sweep(path, tmp_path / "out", backend="serial")
+    design = pd.read_csv(tmp_path / "out" / "design.csv")
+    assert list(design["demand.inbound.parcels_per_village_per_day"]) == ["low", "high"] * 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("labels: [low, high]", "labels: [low]"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="one label per value"):
+        load_sweep(bad)

@@ -21,6 +21,17 @@ def count_runs(problem: Problem) -> tuple[int, int, int]:
     return n, reps, n * reps
 
 
+def resume_key(problem: Problem) -> str:
+    """What a search must share with an earlier one to resume its folder: everything but the
+    budget (``evaluations``), since a larger budget replays the earlier candidates first."""
+    import hashlib
+    import json
+
+    spec = problem.spec.model_dump(mode="json", exclude={"evaluations"})
+    text = json.dumps([spec, problem.base], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
 def _manifest(problem: Problem, sampler: str, started: float, counts: dict[str, int]) -> dict:
     from sim import __version__
     from sim.runfolder import git_describe
@@ -63,6 +74,7 @@ def run_optimise(
     progress: Callable[[int], None] | None = None,
     on_round: Callable[[list[Evaluation]], None] | None = None,
     note: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run (or resume) a search; write the folder and say what was found.
 
@@ -71,7 +83,9 @@ def run_optimise(
     path
         The optimise file.
     out
-        The folder: new, empty, or an earlier search of the same file to resume.
+        The folder: new, empty, or an earlier search of the same problem to resume (the same
+        file, or one that differs only in its budget); that of another problem is replaced
+        only with ``overwrite``.
     backend, workers, scheduler
         Where the runs go, as for :func:`sim.sweep.run_sweep`; results do not depend on them.
     progress
@@ -87,14 +101,17 @@ def run_optimise(
         ``evaluations`` (list of :class:`Evaluation`), ``best`` (one of them, or None),
         ``counts`` (runs done now, reused, failed) and ``sampler``.
     """
-    from sim.outdir import prepare_sweep_out, start_sweep_folder
+    from sim._sweepdir import prepare_sweep_out, start_sweep_folder
 
     started = time.perf_counter()
     source = Path(path)
     shown = str(out)
-    folder = prepare_sweep_out(out, kind="optimise")
     problem = load_optimise(source)
-    start_sweep_folder(folder, shown=shown, sweep_file=source, kind="optimise")
+    key = resume_key(problem)
+    folder = prepare_sweep_out(out, kind="optimise", source=source, overwrite=overwrite, key=key)
+    start_sweep_folder(
+        folder, shown=shown, sweep_file=source, kind="optimise", replace=overwrite, key=key
+    )
     evaluator = Evaluator(
         problem, folder, backend, workers, scheduler, note=note, progress=progress
     )
