@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 POINT_KINDS = ("service_point", "partner_outlet", "locker", "door")
 
 
+def count_of(n: int, noun: str) -> str:
+    """``n`` with thousands separators and ``noun``, plural unless ``n`` is 1 (``"1 county"``)."""
+    if n == 1:
+        return f"1 {noun}"
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n:,} {plural}"
+
+
 @dataclass(frozen=True)
 class Vehicle:
     """One vehicle and the routes it drives on each departure.
@@ -166,6 +174,15 @@ class County:
         default_factory=dict, init=False, compare=False, repr=False
     )
 
+    def __repr__(self) -> str:
+        """A one-line summary, e.g. ``County(临县 141124, mountain: 23 townships, ...)``."""
+        return (
+            f"County({self.county_name} {self.county_code}, {self.terrain}: "
+            f"{count_of(self.n_townships, 'township')}, {count_of(self.n_villages, 'village')}, "
+            f"{count_of(len(self.vehicles), 'vehicle')}, {count_of(len(self.buses), 'bus line')}, "
+            f"roads {self.sources.get('roads', 'unknown').split(':', 1)[0]})"
+        )
+
     @property
     def vehicles(self) -> tuple[Vehicle, ...]:
         """All vehicles, in the order of vehicle indices: shuttles, village vehicles, buses."""
@@ -208,6 +225,26 @@ class World:
     scenario: Scenario
     counties: tuple[County, ...]
     notes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        """A one-line summary, e.g. ``World(临县 141124: 23 townships, 504 villages, ...)``.
+
+        The full tables (graphs, matrices, points) stay out of it: a province's would run to
+        megabytes.
+        """
+        townships = sum(c.n_townships for c in self.counties)
+        villages = sum(c.n_villages for c in self.counties)
+        vehicles = sum(len(c.vehicles) for c in self.counties)
+        roads = self.source_summary().get("roads", {})
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(roads.items()))
+        if len(self.counties) == 1:
+            kinds = next(iter(roads), "unknown")
+        return (
+            f"World({self.label}: {count_of(townships, 'township')}, "
+            f"{count_of(villages, 'village')}, {count_of(vehicles, 'vehicle')}, "
+            f"roads {kinds or 'unknown'}, "
+            f"scenario {self.scenario.name!r})"
+        )
 
     @property
     def warnings(self) -> tuple[str, ...]:

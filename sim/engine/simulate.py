@@ -30,7 +30,7 @@ from sim.engine.village import village_vehicle
 from sim.measure import simulated_days, window
 from sim.outbound import generate_outbound, spoil_times
 from sim.scenario import Scenario, clock_minutes
-from sim.world import POINT_KINDS, County, World
+from sim.world import POINT_KINDS, County, World, count_of
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,18 @@ class Results:
     replications: int = 1
     ends: dict[tuple[int, str], float] = field(default_factory=dict)
     skipped: pd.DataFrame | None = None
+
+    def __repr__(self) -> str:
+        """A one-line summary, e.g. ``Results(临县 141124: 5 replications, 694,197 parcels, ...)``.
+
+        The tables themselves stay out of it (``results.parcels``, ``results.trips``).
+        """
+        skipped = 0 if self.skipped is None else len(self.skipped)
+        return (
+            f"Results({self.world.label}: {count_of(self.replications, 'replication')}, "
+            f"{count_of(len(self.parcels), 'parcel')}, {count_of(len(self.trips), 'vehicle leg')}, "
+            f"{count_of(skipped, 'loop')} not driven, scenario {self.world.scenario.name!r})"
+        )
 
     def end_of(self, replication: int, county_code: str) -> float:
         """When the run of a county and replication stopped (minutes since day 0).
