@@ -30,8 +30,10 @@ Task = tuple[dict[str, Any], list[tuple[int, str]]]
 def init_worker(parent_pid: int) -> None:
     """Pool initializer: on Linux, ask the kernel to SIGKILL this worker when its parent dies.
 
-    Also ignores SIGINT (the parent handles Ctrl-C and stops the pool) and exits at once if
-    the parent is already gone.
+    Also ignores SIGINT (the parent handles Ctrl-C and stops the pool), exits at once if
+    the parent is already gone, and moves the objects it inherited (the imported modules,
+    some 130,000) out of the garbage collector's reach (``gc.freeze``): each county's two
+    full collections then skip them, about 30 ms each, and do not copy their pages.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
@@ -44,6 +46,7 @@ def init_worker(parent_pid: int) -> None:
             pass
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
+    gc.freeze()
 
 
 def pool(workers: int | None) -> ProcessPoolExecutor:

@@ -38,9 +38,9 @@ class LaneLoops:
     mats
         Minutes and km matrices between facilities.
     load_on
-        Shape (F, 7): parcels per visit of each facility on each weekday.
+        Shape (F, 7), or (F, 1) for one weekday: parcels per visit of each facility on each weekday.
     days_of
-        Shape (F, 7): whether a facility is visited on each weekday.
+        Shape (F, 7), or (F, 1): whether a facility is visited on each weekday.
     limits
         Capacity per visit, minutes per day, km per departure, minutes per stop.
 
@@ -60,7 +60,9 @@ class LaneLoops:
         self.load_np = np.asarray(load_on[ids], dtype=np.float64)
         self.load: list[list[float]] = self.load_np.tolist()
         due = np.asarray(days_of[ids], dtype=bool)
-        self.due = [sum(1 << p for p in np.flatnonzero(due[:, d]).tolist()) for d in range(7)]
+        self.due = [
+            sum(1 << p for p in np.flatnonzero(due[:, d]).tolist()) for d in range(due.shape[1])
+        ]
         self.due_np = due
         both = np.empty(self.due_np.shape[:1] * 2, dtype=np.complex128)
         both.real, both.imag = mats[0][sub], mats[1][sub]
@@ -252,15 +254,16 @@ def _nn_orders(tmat: np.ndarray, stops: np.ndarray, valid: np.ndarray) -> np.nda
 def _walks(mats, due: np.ndarray, order: np.ndarray, stop_min: float):
     """Km over all days, longest day's minutes and km of many loops driven in ``order``.
 
-    ``due`` (loops, stops, 7): whether the stop at each position is visited that day. As
+    ``due`` (loops, stops, days): whether the stop at each position is visited that day. As
     :meth:`LaneLoops._stats`: days with the same villages due are priced once, times their
     number of days, in the order of their first day.
     """
     tmat, kmat, both = mats
     m, width = order.shape
-    walk = np.zeros((m, 7), dtype=np.complex128)  # minutes + 1j * km: added part by part
-    prev = np.zeros((m, 7), dtype=np.int64)
-    n = np.zeros((m, 7), dtype=np.int64)
+    days = due.shape[2]  # 7, or 1 for one weekday's loops (planning.routes: daily)
+    walk = np.zeros((m, days), dtype=np.complex128)  # minutes + 1j * km: added part by part
+    prev = np.zeros((m, days), dtype=np.int64)
+    n = np.zeros((m, days), dtype=np.int64)
     for i in range(width):
         on, dst = due[:, i, :], order[:, i : i + 1]
         walk = np.where(on, walk + both[prev, dst], walk)
@@ -274,7 +277,7 @@ def _walks(mats, due: np.ndarray, order: np.ndarray, stop_min: float):
     times = same.sum(axis=2)
     part = np.where(first, k * times, 0.0)
     total = part[:, 0]
-    for d in range(1, 7):  # summed in day order, as one by one
+    for d in range(1, days):  # summed in day order, as one by one
         total = total + part[:, d]
     on_day = n > 0
     long_min = np.where(on_day, t, 0.0).max(axis=1)
