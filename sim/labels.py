@@ -46,6 +46,7 @@ _EN: Mapping[str, str] = MappingProxyType(
         "visits": "visits per week",
         "p95_lead": "p95 lead time (h)",
         "reason": "reason",
+        "why": "Why it falls short",
         "ranking": "Ranking: worst first",
         "ranking_note": "Sorted by village coverage (lowest first), then by p95 lead time "
         "(longest first).",
@@ -184,6 +185,7 @@ _ZH: Mapping[str, str] = MappingProxyType(
         "visits": "每周频次",
         "p95_lead": "p95 时效（小时）",
         "reason": "原因",
+        "why": "未达标的原因（英文）",
         "ranking": "排名：最差在前",
         "ranking_note": "按村覆盖率（低者在前）排序，其次按 p95 时效（长者在前）。",
         "counties": "县",

@@ -101,6 +101,9 @@ def test_run_report_is_one_self_contained_page(folders, tmp_path):
     text = " ".join(parsed.text)
     for heading in ("Headline KPIs", "Coverage map", "Ranking: worst first", "Where parcels wait"):
         assert heading in text
+    # The tiny run leaves villages uncovered: the page says why, as `run` prints it.
+    assert "Why it falls short" in text
+    assert re.search(r"\d+ of \d+ villages are not covered: ", text)
     assert "Bokeh" in page and page.count('data-root-id="') >= 3  # map, stages, lead times
     doc = page[page.rindex("const docs_json") :]  # the charts' JSON
     assert "SYNTHETIC roads, township points, village points" in doc  # a label on the map

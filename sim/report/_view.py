@@ -22,6 +22,7 @@ from sim.report._run import (
 
 def run_context(folder: Path, words: Labels) -> tuple[dict[str, Any], dict[str, Any]]:
     """The template's values and the figures (by name) of a run folder's report."""
+    from sim.diagnose import explain
     from sim.report._charts import lead_histogram, stage_bars
     from sim.report._map import coverage_map
 
@@ -46,6 +47,12 @@ def run_context(folder: Path, words: Labels) -> tuple[dict[str, Any], dict[str, 
         ),
         "synthetic": words("synthetic_mark", layers=layers_text) if layers_text else "",
         "headline": headline_rows(data, words),
+        "why": explain(
+            data.summary,
+            data.coverage,
+            days=max(1, round((data.window_min[1] - data.window_min[0]) / 1440.0)),
+            max_lead_h=data.limits.max_lead_time_h,
+        ),
         "counties": county_ranking(data, words),
         "townships": towns,
         "townships_shown": _shown(len(towns), n_towns, words),
