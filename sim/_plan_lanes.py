@@ -130,12 +130,46 @@ def lane_loops(
     loops = None if loops is None else _within_limits(loops, problem)
     if loops is None:
         return plan_lane(*problem), True
-    return [
+    ordered = [
         improve_order(
             lp, base, tmat, kmat, days_of, stop_min=stop_min, max_min=max_min, max_km=max_km
         )
         for lp in loops
-    ], False
+    ]
+    return [_facing(lp, problem) for lp in ordered], False
+
+
+def _facing(loop: np.ndarray, problem: LaneProblem) -> np.ndarray:
+    """The loop or its reverse: the reverse where it is no longer in minutes or km on any day
+    and its parcels reach their villages sooner (parcels x minutes from the township point,
+    summed over the weekdays), so that the solver's order, chosen for km alone, does not
+    make lead times longer than they need be."""
+    _, base, tmat, kmat, load_on, days_of, (_, _, _, stop_min) = problem
+    back = loop[::-1].copy()
+    eps = 1e-9
+    for mat, stop in ((tmat, stop_min), (kmat, 0.0)):
+        there = day_minutes(loop, base, mat, stop, days_of)
+        if (day_minutes(back, base, mat, stop, days_of) > there + eps).any():
+            return loop
+    if (
+        _parcel_minutes(back, base, tmat, stop_min, load_on, days_of)
+        < _parcel_minutes(loop, base, tmat, stop_min, load_on, days_of) - eps
+    ):
+        return back
+    return loop
+
+
+def _parcel_minutes(loop, base, tmat, stop_min, load_on, days_of) -> float:
+    """Parcels x minutes from the township point to their village, summed over the weekdays."""
+    total = 0.0
+    for d in range(days_of.shape[1]):
+        stops = loop[days_of[loop, d]]
+        if len(stops) == 0:
+            continue
+        path = np.concatenate([[base], stops])
+        arrive = np.cumsum(tmat[path[:-1], path[1:]]) + stop_min * np.arange(len(stops))
+        total += float((load_on[stops, d] * arrive).sum())
+    return total
 
 
 def _within_limits(loops: list[np.ndarray], problem: LaneProblem) -> list[np.ndarray] | None:

@@ -410,3 +410,30 @@ def _planned_week_km(c: sim.County) -> float:
             for lp in loops:
                 total += float(day_costs(lp[None], v.base, c.km[v.vtype], 0.0, _all(c))[0, 0])
     return total
+
+
+def test_optimised_loops_face_their_parcels_and_vans_drive_busy_loops_first():
+    """With the solver's plans, a loop is reversed where that is no longer and its parcels
+    arrive sooner, and a van drives its loops fewest minutes per parcel first."""
+    from sim._plan_lanes import _facing
+    from sim.plan import _parcels_first
+
+    # Township point 0, villages 1 and 2 on a triangle (10 min apart); 2 has the parcels.
+    tmat = np.array([[0.0, 10.0, 10.0], [10.0, 0.0, 10.0], [10.0, 10.0, 0.0]])
+    load_on = np.zeros((3, 7))
+    load_on[1], load_on[2] = 1.0, 9.0
+    days_of = np.ones((3, 7), dtype=bool)
+    problem = (np.array([1, 2]), 0, tmat, tmat, load_on, days_of, (100.0, 480.0, 100.0, 5.0))
+    assert _facing(np.array([1, 2]), problem).tolist() == [2, 1]
+    assert _facing(np.array([2, 1]), problem).tolist() == [2, 1]
+    # A reverse that is longer on some day is never taken, however its parcels fare.
+    skew = tmat.copy()
+    skew[2, 1] = 30.0
+    longer = (np.array([1, 2]), 0, skew, skew, load_on, days_of, (100.0, 480.0, 100.0, 5.0))
+    assert _facing(np.array([1, 2]), longer).tolist() == [1, 2]
+    # Loops of 60, 30 and 90 minutes carrying 10, 10 and 90 parcels: 6, 3 and 1 min/parcel.
+    loops = [np.array([1]), np.array([2]), np.array([3])]
+    minutes = np.array([[60.0] * 7, [30.0] * 7, [90.0] * 7])
+    loads = np.zeros((4, 7))
+    loads[1], loads[2], loads[3] = 10 / 7, 10 / 7, 90 / 7
+    assert _parcels_first([0, 1, 2], loops, minutes, loads) == [2, 1, 0]
