@@ -400,8 +400,10 @@ def manifest(
 def route_planner(scenario: Scenario) -> dict[str, Any]:
     """Which planner made the village loops (``planning``), for the manifest."""
     p = scenario.planning
+    days = {"routes": p.routes, "visit_days": p.visit_days}
     if p.method == "heuristic":
-        return {"method": "heuristic", "loops": "multi-start sweep, loops exchanged and reordered"}
+        loops = "multi-start sweep, loops exchanged and reordered"
+        return {"method": "heuristic", "loops": loops, **days}
     from importlib.metadata import version
 
     return {
@@ -409,6 +411,7 @@ def route_planner(scenario: Scenario) -> dict[str, Any]:
         "solver": f"PyVRP {version('pyvrp')}",
         "iterations": p.iterations,
         "seed": p.seed,
+        **days,
         "fallback": "the heuristic's loops where the solver found none (see build_warnings)",
     }
 

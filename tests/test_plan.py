@@ -224,6 +224,10 @@ def test_manifest_names_the_route_planner(tiny_scenario):
     opt = route_planner(_optimised(tiny_scenario, seed=4))
     assert opt["method"] == "optimise" and opt["solver"].startswith("PyVRP ")
     assert (opt["iterations"], opt["seed"]) == (60, 4)
+    assert (opt["routes"], opt["visit_days"]) == ("weekly", "staggered")
+    daily = _scenario(tiny_scenario, planning={"routes": "daily", "visit_days": "clustered"})
+    assert route_planner(daily)["routes"] == "daily"
+    assert route_planner(daily)["visit_days"] == "clustered"
 
 
 def test_departure_shares_follow_waves_and_sorter(tiny_scenario):
