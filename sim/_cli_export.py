@@ -22,6 +22,12 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     e.add_argument(
         "--overwrite", action="store_true", help="replace an existing workbook (else refused)"
     )
+    e.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        default="en",
+        help="language of the KPI and reason labels beside their codes (default en)",
+    )
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -32,6 +38,6 @@ def export_command(args: argparse.Namespace) -> int:
     target = args.out if args.out is not None else args.run / "results.xlsx"
     if os.path.lexists(target) and not args.overwrite:
         raise overwrite_refused(str(target), "the workbook exists")
-    path = export_xlsx(args.run, args.out)
+    path = export_xlsx(args.run, args.out, lang=args.lang)
     print(f"wrote {path}")
     return 0

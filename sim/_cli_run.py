@@ -43,6 +43,12 @@ def add_run_parser(
     r.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
     r.add_argument("--quiet", action="store_true", help="no progress bar and no KPI table")
     r.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        default="en",
+        help="zh: each KPI of the printed table also by its Chinese name (default en)",
+    )
+    r.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -195,7 +201,7 @@ def run_command(args: argparse.Namespace) -> int:
         )
     print_warnings(run.world.warnings)
     if not args.quiet:
-        print(_headline(tables, run.world))
+        print(_headline(tables, run.world, lang=args.lang))
         _print_why(tables, run.world.scenario)
     print(f"run folder: {args.out}  ({time.perf_counter() - start:.1f} s)")
     if replacing:
@@ -234,10 +240,12 @@ def _print_why(tables, scenario) -> None:
         print(f"why: {line}")
 
 
-def _headline(tables, world) -> str:
+def _headline(tables, world, *, lang: str = "en") -> str:
     from sim.kpi import SUMMARY_KPIS, format_value
+    from sim.labels import labels
     from sim.measure import drain_days, window_days
 
+    words = labels(lang)
     s = tables.summary
     scope = "county" if len(world.counties) == 1 else "province"
     s = s[(s["scope"] == scope) & s["kpi"].isin(SUMMARY_KPIS)].set_index("kpi")
@@ -261,5 +269,6 @@ def _headline(tables, world) -> str:
             else f"[{format_value(row['ci95_low'])}, {format_value(row['ci95_high'])}]"
         )
         mean = "unknown" if math.isnan(row["mean"]) else format_value(row["mean"])
-        lines.append(f"{k:<26}{mean:>12}   {ci}")
+        name = "" if lang == "en" else f"   {words(k)}"
+        lines.append(f"{k:<26}{mean:>12}   {ci}{name}")
     return "\n".join(lines)

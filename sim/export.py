@@ -20,8 +20,12 @@ from sim.errors import UsageError
 MAX_ROWS = 1_048_575
 
 
-def run_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    """The sheets of a run folder's workbook, by name, in order."""
+def run_tables(folder: Path, lang: str = "en") -> dict[str, pd.DataFrame]:
+    """The sheets of a run folder's workbook, by name, in order; KPIs and reasons are also
+    given in words of ``lang`` (``label`` and ``reason_label`` columns)."""
+    from sim.labels import labels
+
+    words = labels(lang)
     if not (folder / "manifest.json").is_file() or not (folder / "kpis.csv").is_file():
         raise UsageError(
             f"{folder}: not a ruralsim run folder (it needs manifest.json and kpis.csv, as "
@@ -30,16 +34,26 @@ def run_tables(folder: Path) -> dict[str, pd.DataFrame]:
     read_json_object(folder / "manifest.json")
     summary = read_table(folder / "kpis_summary.csv", columns=("scope", "kpi"), dtype={"code": str})
     kpis = read_table(folder / "kpis.csv", columns=("scope", "kpi", "value"), dtype={"code": str})
+    coverage = read_table(folder / "coverage.csv", columns=("level", "reason"), dtype={"code": str})
     sheets = {
-        "summary": summary[summary["scope"].isin(["province", "county"])],
-        "kpis": kpis[kpis["scope"] != "village"],
-        "coverage": read_table(folder / "coverage.csv", columns=("level",), dtype={"code": str}),
+        "summary": _labelled(summary[summary["scope"].isin(["province", "county"])], words),
+        "kpis": _labelled(kpis[kpis["scope"] != "village"], words),
+        "coverage": coverage.assign(
+            reason_label=[words.reason(str(r)) for r in coverage["reason"]]
+        ),
     }
     if (folder / "facilities.csv").is_file():
         sheets["facilities"] = read_table(folder / "facilities.csv", dtype={"code": str})
     if (folder / "trips.parquet").is_file():
         sheets["vehicles"] = vehicle_days(read_table(folder / "trips.parquet"))
     return sheets
+
+
+def _labelled(table: pd.DataFrame, words) -> pd.DataFrame:
+    """The table with a ``label`` column (the KPI in words) right after ``kpi``."""
+    out = table.copy()
+    out.insert(out.columns.get_loc("kpi") + 1, "label", [words(str(k)) for k in out["kpi"]])
+    return out
 
 
 def vehicle_days(trips: pd.DataFrame) -> pd.DataFrame:
@@ -55,7 +69,7 @@ def vehicle_days(trips: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def export_xlsx(folder: str | Path, out: str | Path | None = None) -> Path:
+def export_xlsx(folder: str | Path, out: str | Path | None = None, *, lang: str = "en") -> Path:
     """Write a run folder's tables as one Excel workbook; return its path.
 
     Parameters
@@ -65,6 +79,8 @@ def export_xlsx(folder: str | Path, out: str | Path | None = None) -> Path:
     out
         The workbook to write (default ``DIR/results.xlsx``); written under a temporary name
         and renamed, so an earlier workbook is replaced only by a complete one.
+    lang
+        Language of the ``label`` (KPI) and ``reason_label`` columns: ``en`` or ``zh``.
 
     Raises
     ------
@@ -75,7 +91,7 @@ def export_xlsx(folder: str | Path, out: str | Path | None = None) -> Path:
     path = Path(out) if out is not None else folder / "results.xlsx"
     if path.suffix.lower() != ".xlsx":
         raise UsageError(f"--out {path}: give a file name ending in .xlsx")
-    sheets = run_tables(folder)
+    sheets = run_tables(folder, lang)
 
     def write(tmp: Path) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xl:

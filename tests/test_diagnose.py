@@ -135,3 +135,16 @@ def test_run_prints_why_under_the_headline(tmp_path, capsys):
     assert any("village loop runs were not driven" in line for line in why)
     assert any("villages are not covered" in line for line in why)
     assert printed.index("cost_per_parcel_yuan") < printed.index("why: ")
+
+
+def test_run_lang_zh_names_each_kpi_in_chinese(tmp_path, capsys):
+    from pathlib import Path
+
+    from sim.cli import main
+
+    tiny = Path(__file__).parent / "data" / "tiny.yaml"
+    argv = ["run", str(tiny), "--out", str(tmp_path / "r"), "--no-figures", "--lang", "zh"]
+    assert main(argv) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
+    assert rows["village_express_coverage"].endswith("村村通快递")
+    assert rows["cost_per_parcel_yuan"].endswith("单件成本")

@@ -25,8 +25,17 @@ def test_export_writes_one_workbook_with_names(tmp_path, tiny_path, capsys):
         or abs(book["vehicles"]["km"].sum() - trips["km"].sum()) < 1e-6 * trips["km"].sum()
     )
     assert book["vehicles"]["legs"].sum() == len(trips)
+    labels = dict(zip(book["summary"]["kpi"], book["summary"]["label"], strict=False))
+    assert labels["village_express_coverage"] == "Villages covered"
     other = tmp_path / "book.xlsx"
-    assert main(["export", str(run), "--xlsx", "--out", str(other)]) == 0 and other.is_file()
+    argv = ["export", str(run), "--xlsx", "--out", str(other), "--lang", "zh"]
+    assert main(argv) == 0 and other.is_file()
+    zh = pd.read_excel(other, sheet_name=None, dtype={"code": str})
+    labels = dict(zip(zh["summary"]["kpi"], zh["summary"]["label"], strict=False))
+    assert labels["village_express_coverage"] == "村村通快递"
+    assert list(zh["summary"].columns[:5]) == ["scope", "code", "name", "kpi", "label"]
+    reasons = dict(zip(zh["coverage"]["reason"], zh["coverage"]["reason_label"], strict=False))
+    assert reasons.get("lead_time_too_long", "时效过长") == "时效过长"
 
 
 def test_export_refuses_what_is_not_a_run_folder(tmp_path, capsys):
