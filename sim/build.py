@@ -10,6 +10,7 @@ is decided here, so the engine only executes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -231,8 +232,26 @@ def build_county(
         buses=tuple(buses),
         village_bus=on_bus,
         township_shared=shared,
-        warnings=tuple(warnings),
+        warnings=tuple(
+            _named(w, t_codes, lay.township_names, v_codes, lay.village_names) for w in warnings
+        ),
     )
+
+
+#: A township (9-digit) or village (12-digit) code standing alone in a message (not part of a
+#: vehicle id such as ``140821100-van-1``).
+_CODE = re.compile(r"(?<![\w-])(\d{12}|\d{9})(?![\w-])")
+
+
+def _named(message: str, t_codes, t_names, v_codes, v_names) -> str:
+    """The message with the county's township and village codes named: ``猗氏镇 140821100``."""
+    names = dict(zip(t_codes, t_names, strict=True)) | dict(zip(v_codes, v_names, strict=True))
+
+    def name(m: re.Match[str]) -> str:
+        code = m.group(1)
+        return f"{names[code]} {code}" if code in names else code
+
+    return _CODE.sub(name, message)
 
 
 def lane_visits(

@@ -249,7 +249,9 @@ class World:
     @property
     def warnings(self) -> tuple[str, ...]:
         """Notes on the scenario, then build warnings of every county prefixed with its code."""
-        counties = tuple(f"{c.county_code}: {m}" for c in self.counties for m in c.warnings)
+        counties = tuple(
+            f"{c.county_code} {c.county_name}: {m}" for c in self.counties for m in c.warnings
+        )
         return self.notes + counties
 
     @property

@@ -63,6 +63,11 @@ def test_no_vehicle_means_parcels_wait_at_township(tiny_scenario):
     assert not w.village_served[mine].any()
     assert w.village_served[~mine].all()
     assert any(code in msg for msg in w.warnings)
+    # Codes are named in the warnings, the township's and the county's.
+    name = w.township_names[list(w.township_codes).index(code)]
+    assert any(f"township {name} {code}: no village vehicle" in msg for msg in w.warnings)
+    world = sim.build(sc)
+    assert all(m.startswith("140821 临猗县: ") for m in world.warnings if m.startswith("1408"))
 
 
 @pytest.mark.parametrize(
@@ -85,3 +90,16 @@ def test_visits_per_week_are_spread(tiny_scenario):
     assert not w.village_visit_days[:-1].any()
     # Staggered: every weekday has some visits.
     assert (shared.sum(axis=0) > 0).all()
+
+
+def test_codes_in_messages_are_named_but_vehicle_ids_are_not():
+    from sim.build import _named
+
+    text = _named(
+        "township 140821100: 140821100-van-1 serves 140821100001 (2.1 h)",
+        np.array(["140821100"]),
+        np.array(["猗氏镇"]),
+        np.array(["140821100001"]),
+        np.array(["甲村"]),
+    )
+    assert text == "township 猗氏镇 140821100: 140821100-van-1 serves 甲村 140821100001 (2.1 h)"
