@@ -156,6 +156,10 @@ def new_scenario(code: str, out: Path, *, rate: float = 30.0, terrain: str = "hi
         vans += int(short_vans)
     from sim._files import write_atomic
 
+    try:  # a new file in a new folder, as `run --out` makes its folder
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot make its folder ({exc.strerror or exc})") from None
     write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return warnings
 

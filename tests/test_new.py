@@ -7,7 +7,7 @@ from sim.cli import main
 
 
 def test_new_writes_a_commented_scenario_that_builds_without_shortfalls(tmp_path, capsys):
-    out = tmp_path / "linyi.yaml"
+    out = tmp_path / "new folder" / "linyi.yaml"  # its folder is made
     assert main(["new", "140821", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out}: 临猗县 140821" in printed and "warning" not in printed
