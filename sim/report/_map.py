@@ -156,6 +156,11 @@ def _village_source(data: RunFolderData, fac: pd.DataFrame, project, words: Labe
         )
         for r in cov.to_dict("records")
     ]
+    return _points(x, y, cov, reasons).assign(status=status.to_numpy())
+
+
+def _points(x, y, cov: pd.DataFrame, reasons: list[str]) -> pd.DataFrame:
+    """The hover data of drawn units: position, name, code, visits, p95 and reason."""
     return pd.DataFrame(
         {
             "x": x,
@@ -165,7 +170,6 @@ def _village_source(data: RunFolderData, fac: pd.DataFrame, project, words: Labe
             "visits": [number(float(v), "number") for v in _col(cov, "visits_per_week")],
             "p95": [number(float(v), "hours") for v in _col(cov, "p95_lead_h")],
             "reason": reasons,
-            "status": status.to_numpy(),
         }
     )
 
@@ -190,20 +194,11 @@ def _township_source(
     pos = fac[fac["level"] == "township"].drop_duplicates("code").set_index("code")
     cov = cov[cov["code"].isin(pos.index)]
     x, y = project(pos.loc[cov["code"], "lon"], pos.loc[cov["code"], "lat"])
-    return pd.DataFrame(
-        {
-            "x": x,
-            "y": y,
-            "name": cov["name"].astype(str).to_numpy(),
-            "code": cov["code"].astype(str).to_numpy(),
-            "visits": [number(float(v), "number") for v in _col(cov, "visits_per_week")],
-            "p95": [number(float(v), "hours") for v in _col(cov, "p95_lead_h")],
-            "reason": [
-                words("covered") if bool(c) else words.reason(str(r))
-                for c, r in zip(cov["covered"], cov["reason"], strict=True)
-            ],
-        }
-    )
+    reasons = [
+        words("covered") if bool(c) else words.reason(str(r))
+        for c, r in zip(cov["covered"], cov["reason"], strict=True)
+    ]
+    return _points(x, y, cov, reasons)
 
 
 def _routes(p, data: RunFolderData, fac: pd.DataFrame, project, words: Labels) -> None:
