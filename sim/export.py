@@ -52,7 +52,8 @@ def run_tables(folder: Path, lang: str = "en") -> dict[str, pd.DataFrame]:
 def _labelled(table: pd.DataFrame, words) -> pd.DataFrame:
     """The table with a ``label`` column (the KPI in words) right after ``kpi``."""
     out = table.copy()
-    out.insert(out.columns.get_loc("kpi") + 1, "label", [words(str(k)) for k in out["kpi"]])
+    at = list(out.columns).index("kpi") + 1
+    out.insert(at, "label", [words(str(k)) for k in out["kpi"]])
     return out
 
 
