@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,12 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return data
 
 
-def read_table(path: Path, *, columns: tuple[str, ...] = (), **kwargs: Any) -> pd.DataFrame:
+def read_table(
+    path: Path, *, columns: tuple[str, ...] = (), only: Sequence[str] | None = None, **kwargs: Any
+) -> pd.DataFrame:
     """Read a CSV or Parquet table of a run or sweep folder, with the columns it must have.
+
+    ``only`` reads just those of a Parquet file's columns that it holds (others are skipped).
 
     Raises
     ------
@@ -70,6 +74,11 @@ def read_table(path: Path, *, columns: tuple[str, ...] = (), **kwargs: Any) -> p
 
     try:
         if path.suffix == ".parquet":
+            if only is not None:
+                import pyarrow.parquet as pq
+
+                names = set(pq.read_schema(path).names)
+                kwargs["columns"] = [c for c in only if c in names]
             table = pd.read_parquet(path, **kwargs)
         else:
             table = pd.read_csv(path, **kwargs)

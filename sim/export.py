@@ -39,7 +39,9 @@ def run_tables(folder: Path, lang: str = "en") -> dict[str, pd.DataFrame]:
         "summary": _labelled(summary[summary["scope"].isin(["province", "county"])], words),
         "kpis": _labelled(kpis[kpis["scope"] != "village"], words),
         "coverage": coverage.assign(
-            reason_label=[words.reason(str(r)) for r in coverage["reason"]]
+            reason_label=coverage["reason"].map(
+                {r: words.reason(str(r)) for r in coverage["reason"].unique()}
+            )
         ),
     }
     if (folder / "facilities.csv").is_file():
@@ -53,7 +55,7 @@ def _labelled(table: pd.DataFrame, words) -> pd.DataFrame:
     """The table with a ``label`` column (the KPI in words) right after ``kpi``."""
     out = table.copy()
     at = list(out.columns).index("kpi") + 1
-    out.insert(at, "label", [words(str(k)) for k in out["kpi"]])
+    out.insert(at, "label", out["kpi"].map({k: words(str(k)) for k in out["kpi"].unique()}))
     return out
 
 

@@ -330,21 +330,5 @@ def read_parcels(folder: Path, meta: dict[str, Any]) -> pd.DataFrame | None:
     written = str(meta.get("parcels_written", "all"))
     if written == "none":
         return None
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = folder / "parcels.parquet"
     wanted = ["direction", *sorted({m for _, a, b in STAGE_MARKS for m in (a, b)})]
-    try:
-        names = set(pq.read_schema(path).names)
-        table = pd.read_parquet(path, columns=[c for c in wanted if c in names])
-    except FileNotFoundError:
-        raise UsageError(f"{path}: missing; rewrite the folder") from None
-    except (OSError, ValueError, pa.ArrowException):
-        raise UsageError(
-            f"{path}: unreadable (truncated or not a parquet file); rewrite the folder"
-        ) from None
-    for column in ("t_created", "t_point"):
-        if column not in table:
-            raise UsageError(f"{path}: no column {column!r}; rewrite the folder")
-    return table
+    return read_table(folder / "parcels.parquet", columns=("t_created", "t_point"), only=wanted)
