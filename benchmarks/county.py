@@ -10,6 +10,10 @@ replication, no warm-up or drain) is timed ``repeat`` times in one process, alte
   oracle; it covers the inbound flow, so ``--all-options`` runs the pipeline alone). It runs
   on the same world and the same parcels; its world is built outside the clock.
 
+- the vectorised floor, :func:`benchmarks.floor.floor_run` (one-county worlds): the same
+  parcels moved through the same plan by whole-array operations, without capacities; the
+  ratio of ``sim.run`` to it says how far the engine is from a fully vectorised pass.
+
 Each figure is reported as min and median over the repetitions. Interpreter start-up and
 imports are excluded: a one-day run of the scenario, not timed, loads what the package
 imports on first use.
@@ -20,9 +24,10 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.floor import floor_run, prepare
 from benchmarks.memory import rss_peak_mib
 from sim.build import build
 from sim.engine import run
@@ -30,6 +35,7 @@ from sim.kpi import compute_kpis, coverage_table
 from sim.load import load_scenario
 from sim.reference import run_reference
 from sim.scenario import Scenario, scenario_from_dict
+from sim.world import World
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class Timings:
     reference: list[float]
     reference_parcels: int
     peak_rss_mib: float
+    floor: list[float] = field(default_factory=list)
 
     @property
     def total(self) -> list[float]:
@@ -91,7 +98,7 @@ def time_county(
     ref_world = None
     if ref_days > 0 and not options:
         ref_world = build(county_scenario(scenario, days=ref_days, rate=rate, sets=sets))
-    build_s, run_s, kpis_s, ref_s = [], [], [], []
+    build_s, run_s, kpis_s, ref_s, floor_s = [], [], [], [], []
     parcels = ref_parcels = 0
     # Not timed: the imports the package makes on first use, and the geodata caches.
     warm = run(build(county_scenario(scenario, days=1, rate=1, sets=sets)))
@@ -110,13 +117,29 @@ def time_county(
         run_s.append(t2 - t1)
         kpis_s.append(t3 - t2)
         parcels = len(results.parcels)
-        del results, world
+        del results
+        if len(world.counties) == 1:
+            floor_s.append(_time_floor(world))
+        del world
         if ref_world is not None:
             r0 = time.perf_counter()
             ref_parcels = len(run_reference(ref_world))
             ref_s.append(time.perf_counter() - r0)
     label = f"{sc.name}, {days} days at {rate:g} parcels/village/day"
-    return Timings(label, parcels, build_s, run_s, kpis_s, ref_s, ref_parcels, rss_peak_mib())
+    return Timings(
+        label, parcels, build_s, run_s, kpis_s, ref_s, ref_parcels, rss_peak_mib(), floor_s
+    )
+
+
+def _time_floor(world: World) -> float:
+    """Seconds of the vectorised floor (:mod:`benchmarks.floor`) on a world just built,
+    its preparation of the plan's runs included (``sim.run`` on a world just built also
+    lays out its routes)."""
+    t0 = time.perf_counter()
+    tables = floor_run(prepare(world))
+    elapsed = time.perf_counter() - t0
+    del tables
+    return elapsed
 
 
 def _row(name: str, xs: list[float], parcels: int) -> str:
@@ -132,9 +155,17 @@ def format_county(t: Timings) -> str:
         f"  {'':<14}{'min':>10} {'median':>10}   {'parcels/s (min)':>16}",
         _row("build", t.build, n),
         _row("run", t.run, n),
+        *([_row("floor", t.floor, n)] if t.floor else []),
         _row("kpis+coverage", t.kpis, n),
         _row("pipeline", t.total, n),
     ]
+    if t.floor:
+        lines.append(
+            f"  run / floor   {min(t.run) / min(t.floor):8.2f} x (min) "
+            f"{statistics.median(t.run) / statistics.median(t.floor):6.2f} x (median): sim.run "
+            "over a fully vectorised pass of the same parcels without capacities "
+            "(benchmarks/floor.py)"
+        )
     if t.reference:
         m = t.reference_parcels
         # Per parcel, so that a shorter reference run compares fairly in throughput.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.county import format_county, time_county
 from sim.cli import main
 
@@ -57,3 +59,35 @@ def test_benchmark_runs_from_another_folder_on_the_shipped_scenario(tmp_path, mo
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "benchmark: linxian_mountain, 1 days" in out and "pipeline" in out, out
+
+
+def test_vectorised_floor_moves_the_same_parcels_no_later_than_the_engine(tiny_path):
+    """The floor (benchmarks/floor.py) is a fair lower bound: the engine's parcels and table
+    layout, the engine's sorter times, the same vehicle legs, and without capacities no
+    parcel reaches a stage later than in the engine."""
+    import numpy as np
+
+    from benchmarks.county import county_scenario
+    from benchmarks.floor import floor_run, prepare
+    from sim.build import build
+    from sim.engine import run
+
+    world = build(county_scenario(tiny_path, days=14, rate=20))
+    parcels, trips = floor_run(prepare(world))
+    engine = run(world)
+    ep = engine.parcels
+    assert list(parcels.columns) == list(ep.columns)
+    assert parcels.dtypes.equals(ep.dtypes)
+    assert len(parcels) == len(ep) > 50_000
+    np.testing.assert_array_equal(parcels["t_created"], ep["t_created"])
+    np.testing.assert_allclose(parcels["t_sorted"], ep["t_sorted"], rtol=0, atol=1e-6)
+    for col in ("t_shuttle_depart", "t_township", "t_loop_depart", "t_point"):
+        assert not (parcels[col].isna() & ep[col].notna()).any(), col
+        both = parcels[col].notna() & ep[col].notna()
+        assert (parcels[col][both] <= ep[col][both] + 1e-6).all(), col
+    assert (ep["t_point"] > parcels["t_point"] + 60).any()  # capacity binds in the engine
+    assert list(trips.columns) == list(engine.trips.columns)
+    assert len(trips) == len(engine.trips)
+    assert trips["km"].sum() == pytest.approx(engine.trips["km"].sum())
+    assert (trips["load"] >= 0).all()
+    assert "run / floor" in format_county(time_county(tiny_path, days=2, rate=3, repeat=1))
