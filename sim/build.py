@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from sim.plan import (
     plan_shuttles,
 )
 from sim.region import check_references, reference_error, region_villages
-from sim.scenario import Scenario
+from sim.scenario import BusLine, Scenario
 from sim.world import POINT_KINDS, County, Vehicle, World
 
 
@@ -116,44 +117,14 @@ def build_county(
         raise reference_error(("region", "road_network"), str(exc)) from None
     points = lay.points
     t_codes, v_codes, v_town = lay.township_codes, lay.village_codes, lay.village_township
-    time_min: dict[str, np.ndarray] = {}
-    km: dict[str, np.ndarray] = {}
-    by_speed: dict[float, tuple[np.ndarray, np.ndarray]] = {}
-    roads = graph_to_csr(lay.graph)  # once for every speed
-    for vname, vt in scenario.fleet.vehicle_types.items():
-        if vt.max_speed_kmh not in by_speed:
-            by_speed[vt.max_speed_kmh] = facility_matrices(
-                roads, points["node"].to_numpy(), max_speed_kmh=vt.max_speed_kmh
-            )
-        time_min[vname], km[vname] = by_speed[vt.max_speed_kmh]
     lines = [ln for ln in scenario.buses if ln.stops[0] in set(v_codes)]
-    for line in lines:
-        if line.max_speed_kmh not in by_speed:
-            by_speed[line.max_speed_kmh] = facility_matrices(
-                roads, points["node"].to_numpy(), max_speed_kmh=line.max_speed_kmh
-            )
-        time_min[f"bus:{line.name}"], km[f"bus:{line.name}"] = by_speed[line.max_speed_kmh]
-
+    time_min, km = _matrices(scenario, lay.graph, points["node"].to_numpy(), lines)
     xy = local_xy(points[["lon", "lat"]].to_numpy())
     population, rate = _demand_rates(scenario, v_codes)
     has_point = _has_point(scenario, v_codes)
-    on_bus = np.full(len(v_codes), -1, dtype=np.int64)
-    index_of = {c: i for i, c in enumerate(v_codes)}
-    buses = []
-    for i, line in enumerate(lines):
-        stops = np.array([index_of[c] for c in line.stops], dtype=np.int64)
-        stops = stops[(on_bus[stops] < 0) & has_point[stops]]
-        on_bus[stops] = i
-        facilities = stops + 1 + len(t_codes)
-        if line.reorder and len(facilities):
-            facilities = nn_order(list(facilities), 0, time_min[f"bus:{line.name}"])
-        buses.append(Vehicle(f"{code}-bus-{line.name}", f"bus:{line.name}", 0, (facilities,)))
+    buses, on_bus, replaced = _bus_lines(code, lines, v_codes, len(t_codes), has_point, time_min)
     vp = scenario.facilities.village_points
     kinds = np.array([POINT_KINDS.index(vp.kinds.get(c, vp.kind)) for c in v_codes], dtype=np.int8)
-    # Villages whose line carries all their parcels lose their van loops.
-    replaced = (on_bus >= 0) & np.array(
-        [lines[i].share_of_parcels >= 1.0 if i >= 0 else False for i in on_bus], dtype=bool
-    )
     km_any = np.minimum.reduce(list(km.values()))
     vf = np.arange(len(v_codes)) + 1 + len(t_codes)
     township_km = np.minimum(km_any[vf, v_town + 1], km_any[v_town + 1, vf])
@@ -163,21 +134,7 @@ def build_county(
     shuttles = plan_shuttles(scenario, code, xy, rate, v_town, len(t_codes), time_min, km, warnings)
     co = scenario.co_delivery.townships
     shared = np.array([co == "all" or (co != "none" and t in co) for t in t_codes], dtype=bool)
-    n_c = len(scenario.carriers)
-    lanes = [
-        [(n_c, 1.0, "")]
-        if shared[t]
-        else [(k, c.share, f"{c.name}-") for k, c in enumerate(scenario.carriers)]
-        for t in range(len(t_codes))
-    ]
-    for k, carrier in enumerate(scenario.carriers):
-        skipped = has_point & ~shared[v_town] & (visits[k] > 0) & ~wanted[k]
-        if skipped.any():
-            warnings.append(
-                f"carrier {carrier.name}: its vans skip {skipped.sum()} villages where it expects "
-                f"fewer than {carrier.min_parcels_per_visit:g} parcels a visit "
-                "(carriers[].min_parcels_per_visit); its parcels for them wait at the township"
-            )
+    warnings += _skip_warnings(scenario, has_point & ~shared[v_town], visits, wanted)
     village_vehicles, served = plan_loops(
         scenario,
         xy,
@@ -191,7 +148,7 @@ def build_county(
         time_min,
         km,
         warnings,
-        lanes,
+        _lanes(scenario, shared),
         plan_cache=plan_cache_dir(cache_dir),
     )
     return County(
@@ -236,6 +193,81 @@ def build_county(
             _named(w, t_codes, lay.township_names, v_codes, lay.village_names) for w in warnings
         ),
     )
+
+
+def _matrices(
+    scenario: Scenario, graph: Any, nodes: np.ndarray, lines: list[BusLine]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Minutes and km between the facilities for each vehicle type and bus line (keyed
+    ``bus:<name>``), computed once per distinct speed."""
+    time_min: dict[str, np.ndarray] = {}
+    km: dict[str, np.ndarray] = {}
+    by_speed: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    roads = graph_to_csr(graph)  # once for every speed
+    speeds = [(name, vt.max_speed_kmh) for name, vt in scenario.fleet.vehicle_types.items()]
+    speeds += [(f"bus:{ln.name}", ln.max_speed_kmh) for ln in lines]
+    for name, speed in speeds:
+        if speed not in by_speed:
+            by_speed[speed] = facility_matrices(roads, nodes, max_speed_kmh=speed)
+        time_min[name], km[name] = by_speed[speed]
+    return time_min, km
+
+
+def _bus_lines(
+    code: str,
+    lines: list[BusLine],
+    v_codes: np.ndarray,
+    n_t: int,
+    has_point: np.ndarray,
+    time_min: dict[str, np.ndarray],
+) -> tuple[list[Vehicle], np.ndarray, np.ndarray]:
+    """The county's bus lines as vehicles; each village's line (-1: none; a village on
+    several lines rides the first that lists it); villages whose line carries all their
+    parcels (they lose their van loops)."""
+    on_bus = np.full(len(v_codes), -1, dtype=np.int64)
+    index_of = {c: i for i, c in enumerate(v_codes)}
+    buses = []
+    for i, line in enumerate(lines):
+        stops = np.array([index_of[c] for c in line.stops], dtype=np.int64)
+        stops = stops[(on_bus[stops] < 0) & has_point[stops]]
+        on_bus[stops] = i
+        facilities = stops + 1 + n_t
+        if line.reorder and len(facilities):
+            facilities = nn_order(list(facilities), 0, time_min[f"bus:{line.name}"])
+        buses.append(Vehicle(f"{code}-bus-{line.name}", f"bus:{line.name}", 0, (facilities,)))
+    replaced = (on_bus >= 0) & np.array(
+        [lines[i].share_of_parcels >= 1.0 if i >= 0 else False for i in on_bus], dtype=bool
+    )
+    return buses, on_bus, replaced
+
+
+def _lanes(scenario: Scenario, shared: np.ndarray) -> list[list[tuple[int, float, str]]]:
+    """Per township, its lanes of village vehicles: (lane, share of parcels, id prefix); one
+    shared lane in a co-delivery township, else one per carrier."""
+    n_c = len(scenario.carriers)
+    return [
+        [(n_c, 1.0, "")]
+        if shared[t]
+        else [(k, c.share, f"{c.name}-") for k, c in enumerate(scenario.carriers)]
+        for t in range(len(shared))
+    ]
+
+
+def _skip_warnings(
+    scenario: Scenario, own_lane: np.ndarray, visits: np.ndarray, wanted: np.ndarray
+) -> list[str]:
+    """A warning per carrier whose vans skip villages (with a point, in a township without
+    co-delivery) where it expects too few parcels a visit."""
+    warnings = []
+    for k, carrier in enumerate(scenario.carriers):
+        skipped = own_lane & (visits[k] > 0) & ~wanted[k]
+        if skipped.any():
+            warnings.append(
+                f"carrier {carrier.name}: its vans skip {skipped.sum()} villages where it expects "
+                f"fewer than {carrier.min_parcels_per_visit:g} parcels a visit "
+                "(carriers[].min_parcels_per_visit); its parcels for them wait at the township"
+            )
+    return warnings
 
 
 #: A township (9-digit) or village (12-digit) code standing alone in a message (not part of a
