@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim._schema_types import Terrain
 from sim.budget import check_run_size
 from sim.errors import GeodataError
 from sim.geodata._cachedir import plan_cache_dir
 from sim.geodata.divisions import load_divisions
-from sim.geodata.layout import lay_out_county
+from sim.geodata.layout import CountyLayout, lay_out_county
 from sim.network import facility_matrices, graph_to_csr
 from sim.notes import region_notes
 from sim.plan import (
@@ -90,6 +91,11 @@ def check_region(scenario: Scenario) -> list[str]:
     return codes
 
 
+_POPULATION_SOURCE = (
+    "assumed: scenario village_population unless listed in demand.inbound.populations"
+)
+
+
 def build_county(
     scenario: Scenario,
     code: str,
@@ -98,23 +104,8 @@ def build_county(
     cache_dir: Path | None = None,
 ) -> County:
     """Build one county of a scenario (see :func:`build`)."""
-    r = scenario.region
-    terrain = r.terrain_by_county.get(code, r.terrain)
-    try:
-        lay = lay_out_county(
-            code,
-            seed=scenario.seed,
-            terrain=terrain,
-            speeds_kmh=r.speeds_kmh,
-            road_network=r.road_network,
-            cache_dir=cache_dir,
-            snap_max_m=r.snap_max_m,
-            connector_speed_kmh=r.connector_speed_kmh,
-            connector_circuity=r.connector_circuity,
-            divisions=divisions,
-        )
-    except GeodataError as exc:
-        raise reference_error(("region", "road_network"), str(exc)) from None
+    terrain = scenario.region.terrain_by_county.get(code, scenario.region.terrain)
+    lay = _lay_out(scenario, code, terrain, divisions, cache_dir)
     points = lay.points
     t_codes, v_codes, v_town = lay.township_codes, lay.village_codes, lay.village_township
     lines = [ln for ln in scenario.buses if ln.stops[0] in set(v_codes)]
@@ -123,11 +114,6 @@ def build_county(
     population, rate = _demand_rates(scenario, v_codes)
     has_point = _has_point(scenario, v_codes)
     buses, on_bus, replaced = _bus_lines(code, lines, v_codes, len(t_codes), has_point, time_min)
-    vp = scenario.facilities.village_points
-    kinds = np.array([POINT_KINDS.index(vp.kinds.get(c, vp.kind)) for c in v_codes], dtype=np.int8)
-    km_any = np.minimum.reduce(list(km.values()))
-    vf = np.arange(len(v_codes)) + 1 + len(t_codes)
-    township_km = np.minimum(km_any[vf, v_town + 1], km_any[v_town + 1, vf])
     visits, wanted = lane_visits(scenario, v_codes, rate)
     days = lane_visit_days(scenario, visits, xy, v_town, len(t_codes), rate)
     warnings: list[str] = []
@@ -156,12 +142,7 @@ def build_county(
         terrain=terrain,
         county_code=code,
         county_name=lay.name,
-        sources={
-            **lay.sources,
-            "population": (
-                "assumed: scenario village_population unless listed in demand.inbound.populations"
-            ),
-        },
+        sources={**lay.sources, "population": _POPULATION_SOURCE},
         quality=lay.quality,
         graph=lay.graph,
         points=points,
@@ -176,8 +157,8 @@ def build_county(
         village_names=lay.village_names,
         village_township=v_town,
         village_has_point=has_point,
-        village_kind=kinds,
-        village_township_km=township_km,
+        village_kind=_point_kinds(scenario, v_codes),
+        village_township_km=_township_km(km, v_town, len(t_codes)),
         village_visit_days=days & served[:, :, None],
         village_served=served.any(axis=0) | (on_bus >= 0),
         village_rate=rate,
@@ -193,6 +174,47 @@ def build_county(
             _named(w, t_codes, lay.township_names, v_codes, lay.village_names) for w in warnings
         ),
     )
+
+
+def _lay_out(
+    scenario: Scenario,
+    code: str,
+    terrain: Terrain,
+    divisions: pd.DataFrame | None,
+    cache_dir: Path | None,
+) -> CountyLayout:
+    """The county's places and roads (:func:`lay_out_county`), a geodata error reported
+    against ``region.road_network``."""
+    r = scenario.region
+    try:
+        return lay_out_county(
+            code,
+            seed=scenario.seed,
+            terrain=terrain,
+            speeds_kmh=r.speeds_kmh,
+            road_network=r.road_network,
+            cache_dir=cache_dir,
+            snap_max_m=r.snap_max_m,
+            connector_speed_kmh=r.connector_speed_kmh,
+            connector_circuity=r.connector_circuity,
+            divisions=divisions,
+        )
+    except GeodataError as exc:
+        raise reference_error(("region", "road_network"), str(exc)) from None
+
+
+def _point_kinds(scenario: Scenario, v_codes: np.ndarray) -> np.ndarray:
+    """Each village point's kind (index in ``POINT_KINDS``)."""
+    vp = scenario.facilities.village_points
+    return np.array([POINT_KINDS.index(vp.kinds.get(c, vp.kind)) for c in v_codes], dtype=np.int8)
+
+
+def _township_km(km: dict[str, np.ndarray], v_town: np.ndarray, n_t: int) -> np.ndarray:
+    """Road km between each village and its township point, the shorter way, by any
+    vehicle's matrix."""
+    km_any = np.minimum.reduce(list(km.values()))
+    vf = np.arange(len(v_town)) + 1 + n_t
+    return np.minimum(km_any[vf, v_town + 1], km_any[v_town + 1, vf])
 
 
 def _matrices(

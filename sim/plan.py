@@ -19,7 +19,7 @@ from sim._plan_loads import departure_shares, report_departure_loads
 from sim._plan_search import improve_order, nn_order, tour_minutes
 from sim._plan_shuttles import shuttle_groups
 from sim.errors import BuildError
-from sim.scenario import clock_minutes
+from sim.scenario import Scenario, clock_minutes
 from sim.world import Vehicle
 
 #: Fill factor: a loop is planned for at most this share of a vehicle's capacity.
@@ -271,8 +271,6 @@ def plan_loops(
         the loops of a day.
     """
     n_town = len(t_codes)
-    stop_min = scenario.facilities.village_points.service_time_min
-    max_min = scenario.schedules.max_loop_h * 60
     # Every daily run of the loops uses range: deliveries and outbound collection runs.
     n_dep = len(scenario.schedules.village_departures) + len(
         scenario.demand.outbound.collection_departures
@@ -281,11 +279,7 @@ def plan_loops(
     shortfalls: list[tuple[str, int, float]] = []
     eligible = eligible & (visits > 0)
     served = np.zeros(eligible.shape, dtype=bool)
-    per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
-    # Facility-indexed views per lane, so that loops (facility indices) index them directly.
-    pad = np.zeros((len(visits), n_town + 1, 7))
-    lane_load = np.concatenate([pad, per_visit[:, :, None] * visit_days], axis=1)
-    lane_days = np.concatenate([pad.astype(bool), visit_days], axis=1)
+    lane_load, lane_days = _by_facility(rate, visits, visit_days, n_town)
     vehicles: list[Vehicle] = []
     for t in range(n_town):
         code = t_codes[t]
@@ -301,43 +295,81 @@ def plan_loops(
             )
             continue
         base = t + 1
-        types = scenario.fleet.vehicle_types
         facs = _sweep(xy, base, members + 1 + n_town)
-        cap = min(types[v].capacity_parcels for v in vtypes) * _LOOP_FILL
-        ranges = np.array([types[v].range_km or np.inf for v in vtypes])
-        per_dep_range = ranges.min() / n_dep
+        limits, ranges = _limits(scenario, vtypes, n_dep)
         tmat, kmat = time_min[vtypes[0]], km[vtypes[0]]
         _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_codes, n_town)
-        limits = (cap, max_min, per_dep_range, stop_min)
         for lane, share, tag in lanes[t]:
             mine = facs[eligible[lane, facs - 1 - n_town]]
             if len(mine) == 0:
                 continue
-            load_on, days_of = lane_load[lane], lane_days[lane]
-            problem = (mine, base, tmat, kmat, load_on * share, days_of, limits)
-            loops, runs = lane_routes(scenario, code, problem, warnings, plan_cache)
+            problem = (mine, base, tmat, kmat, lane_load[lane] * share, lane_days[lane], limits)
             served[lane, mine - 1 - n_town] = True
-            minutes = np.array([day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
-            dist = np.array([day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
-            if runs is not None:  # loops planned per weekday run on their weekdays only
-                minutes, dist = minutes * runs, dist * runs
-            assigned, _, missing = _assign_loops(
-                scenario, code, vtypes, minutes, dist, ranges, departures
+            fleet = (vtypes, ranges, n_dep, departures)
+            vehicles += _lane_vehicles(
+                scenario, code, problem, fleet, (lane, tag), warnings, shortfalls, plan_cache
             )
-            if missing.max() > 0:
-                shortfalls.append((code, len(vtypes), float(missing.max())))
-            counter: dict[str, int] = {}
-            for vtype, mine_idx in zip(vtypes, assigned):
-                # A vehicle without a loop stays in the fleet: it and its driver are paid.
-                counter[vtype] = counter.get(vtype, 0) + 1
-                vid = f"{code}-{tag}{vtype}-{counter[vtype]}"
-                if scenario.planning.method == "optimise":
-                    mine_idx = _parcels_first(mine_idx, loops, minutes, problem[4])
-                routes = tuple(loops[i] for i in mine_idx)
-                days = None if runs is None else tuple(runs[i].copy() for i in mine_idx)
-                vehicles.append(Vehicle(vid, vtype, base, routes, lane, days))
     _report_shortfalls(scenario, shortfalls, warnings)
     return vehicles, served
+
+
+def _by_facility(
+    rate: np.ndarray, visits: np.ndarray, visit_days: np.ndarray, n_town: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per lane, facility and weekday: the parcels a visit brings and whether it is a visit
+    day (zero and False for the centre and townships), so that loops (facility indices)
+    index them directly."""
+    per_visit = np.where(visits > 0, rate * 7 / np.maximum(visits, 1), 0.0)
+    pad = np.zeros((len(visits), n_town + 1, 7))
+    lane_load = np.concatenate([pad, per_visit[:, :, None] * visit_days], axis=1)
+    lane_days = np.concatenate([pad.astype(bool), visit_days], axis=1)
+    return lane_load, lane_days
+
+
+def _limits(
+    scenario: Scenario, vtypes: list[str], n_dep: int
+) -> tuple[tuple[float, float, float, float], np.ndarray]:
+    """A township's loop limits (load at the planner's fill of its smallest vehicle, loop
+    minutes, km per run on one charge, minutes per stop) and its vehicles' ranges."""
+    types = scenario.fleet.vehicle_types
+    cap = min(types[v].capacity_parcels for v in vtypes) * _LOOP_FILL
+    ranges = np.array([types[v].range_km or np.inf for v in vtypes])
+    stop_min = scenario.facilities.village_points.service_time_min
+    return (cap, scenario.schedules.max_loop_h * 60, ranges.min() / n_dep, stop_min), ranges
+
+
+def _lane_vehicles(scenario, code, problem, fleet, who, warnings, shortfalls, plan_cache):
+    """The vehicles of one lane of a township: its loops planned (:func:`lane_routes`),
+    then given to the township's vehicles (:func:`_assign_loops`).
+
+    ``fleet`` is (vehicle types, their ranges, runs a day, departures); ``who`` is (lane,
+    id tag). A township whose vehicles cannot work the loops within their shifts adds
+    (code, vehicles, missing minutes) to ``shortfalls``.
+    """
+    vtypes, ranges, n_dep, departures = fleet
+    lane, tag = who
+    _, base, tmat, kmat, load_on, days_of, limits = problem
+    stop_min = limits[3]
+    loops, runs = lane_routes(scenario, code, problem, warnings, plan_cache)
+    minutes = np.array([day_minutes(lp, base, tmat, stop_min, days_of) for lp in loops])
+    dist = np.array([day_minutes(lp, base, kmat, 0.0, days_of) for lp in loops]) * n_dep
+    if runs is not None:  # loops planned per weekday run on their weekdays only
+        minutes, dist = minutes * runs, dist * runs
+    assigned, _, missing = _assign_loops(scenario, code, vtypes, minutes, dist, ranges, departures)
+    if missing.max() > 0:
+        shortfalls.append((code, len(vtypes), float(missing.max())))
+    vehicles = []
+    counter: dict[str, int] = {}
+    for vtype, mine_idx in zip(vtypes, assigned):
+        # A vehicle without a loop stays in the fleet: it and its driver are paid.
+        counter[vtype] = counter.get(vtype, 0) + 1
+        vid = f"{code}-{tag}{vtype}-{counter[vtype]}"
+        if scenario.planning.method == "optimise":
+            mine_idx = _parcels_first(mine_idx, loops, minutes, load_on)
+        routes = tuple(loops[i] for i in mine_idx)
+        days = None if runs is None else tuple(runs[i].copy() for i in mine_idx)
+        vehicles.append(Vehicle(vid, vtype, base, routes, lane, days))
+    return vehicles
 
 
 def _check_reach(scenario, code, facs, base, kmat, vtypes, ranges, n_dep, v_codes, n_town):
