@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sim._cli_args import Parser as _Parser
 from sim._cli_bench import add_benchmark_parser, benchmark_command
@@ -42,6 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_run_parser(sub, _add_overlay, _add_cache_dir)
 
+    _add_validate(sub)
+    _add_sweep(sub)
+    add_optimise_parser(sub)
+    _add_report_and_compare(sub)
+    _add_geodata(sub)
+    add_benchmark_parser(sub, _add_cache_dir)
+    add_site_parser(sub, _add_cache_dir)
+    add_export_parser(sub)
+    add_new_parser(sub)
+    return p
+
+
+def _add_validate(sub: Any) -> None:
+    """The validate, schema and scenarios commands."""
     v = sub.add_parser(
         "validate",
         help="check a scenario file: schema, codes and run size (fast); --build also plans it",
@@ -57,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         "scenarios", help="list the shipped scenarios, sweeps and optimise files, by name"
     )
 
+
+def _add_sweep(sub: Any) -> None:
+    """The sweep command."""
     sw = sub.add_parser(
         "sweep",
         help="run a parameter sweep (grid, Latin hypercube, Sobol or Morris) with replications",
@@ -99,8 +117,9 @@ def _parser() -> argparse.ArgumentParser:
         "and says how many runs it has)",
     )
 
-    add_optimise_parser(sub)
 
+def _add_report_and_compare(sub: Any) -> None:
+    """The report and compare commands."""
     rep = sub.add_parser(
         "report", help="one self-contained, interactive report.html of a run or sweep folder"
     )
@@ -124,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument("--code", help="unit or carrier within the scope, when it has several")
 
+
+def _add_geodata(sub: Any) -> None:
+    """The geodata command and its show, check, fetch and import."""
     g = sub.add_parser(
         "geodata", help="inspect Shanxi geodata; fetch or import OpenStreetMap roads"
     )
@@ -165,12 +187,6 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--buffer-m", type=float, default=2000.0, help="buffer around a county")
     for p_ in (show, check, fetch, imp):
         _add_cache_dir(p_)
-
-    add_benchmark_parser(sub, _add_cache_dir)
-    add_site_parser(sub, _add_cache_dir)
-    add_export_parser(sub)
-    add_new_parser(sub)
-    return p
 
 
 def _add_overlay(parser: argparse.ArgumentParser) -> None:
