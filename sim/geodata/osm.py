@@ -156,6 +156,44 @@ def fetch_county(
     if force:
         shutil.rmtree(http_dir, ignore_errors=True)
 
+    graph, places = _download(
+        code,
+        name,
+        area,
+        url,
+        http_dir,
+        retries=retries,
+        pause_s=pause_s,
+        sleep=sleep,
+        timeout_s=timeout_s,
+        buffer_m=buffer_m,
+    )
+    add_speeds(graph, highway_speeds("plains"))
+    meta = _fetch_meta(name, url, buffer_m, graph, places)
+    save_county(CountyOSM(code=code, graph=graph, places=places, meta=meta), root)
+    shutil.rmtree(http_dir, ignore_errors=True)
+    saved = load_county(code, root)
+    if saved is None:  # pragma: no cover - save_county just wrote it
+        raise GeodataError(f"county {code} {name} vanished from the cache {root} after saving")
+    return saved
+
+
+def _download(
+    code: str,
+    name: str,
+    area: BaseGeometry,
+    url: str,
+    http_dir: Path,
+    *,
+    retries: int,
+    pause_s: float,
+    sleep: Callable[[float], None],
+    timeout_s: int,
+    buffer_m: float,
+) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
+    """The roads and place nodes within ``area`` from the Overpass server at ``url``, each
+    query retried (:func:`fetch_county`), raw answers kept under ``http_dir``."""
+
     def attempt(step: Callable[[], _T], what: str) -> _T:
         def guarded() -> _T:
             try:
@@ -198,9 +236,14 @@ def fetch_county(
                 f"server with --overpass-url, or import an extract with {_IMPORT_HINT}"
             )
         places = attempt(lambda: _download_places(area), "place nodes")
+    return graph, places
 
-    add_speeds(graph, highway_speeds("plains"))
-    meta = {
+
+def _fetch_meta(
+    name: str, url: str, buffer_m: float, graph: nx.MultiDiGraph, places: pd.DataFrame
+) -> dict[str, Any]:
+    """What the cache records about a download."""
+    return {
         "source": "overpass",
         "fetched": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "county_name": name,
@@ -214,12 +257,6 @@ def fetch_county(
         "n_edges": graph.number_of_edges(),
         "n_places": len(places),
     }
-    save_county(CountyOSM(code=code, graph=graph, places=places, meta=meta), root)
-    shutil.rmtree(http_dir, ignore_errors=True)
-    saved = load_county(code, root)
-    if saved is None:  # pragma: no cover - save_county just wrote it
-        raise GeodataError(f"county {code} {name} vanished from the cache {root} after saving")
-    return saved
 
 
 def normalize_overpass_url(url: str) -> str:
