@@ -115,6 +115,39 @@ def is_road(tags: Mapping[str, str], *, network_type: str = "drive") -> bool:
     return _passes(tags, _compiled(network_type))
 
 
+def _location_index(location_index: str) -> Any:
+    """The pyosmium node location index named ``location_index``."""
+    try:
+        return osmium.index.create_map(location_index)
+    except RuntimeError:
+        raise GeodataError(
+            f"location_index {location_index!r} is unknown; valid: "
+            f"{', '.join(osmium.index.map_types())} (file-based ones take ',FILE')"
+        ) from None
+
+
+def _extract_meta(
+    file: Path, timestamp: str, region: str, buffer_m: float, network_type: str
+) -> dict[str, Any]:
+    """What the cache records about counties cut from ``file``."""
+    stat = file.stat()
+    return {
+        "source": "extract",
+        "fetched": date.today().isoformat(),
+        "file": str(file),
+        "file_size": stat.st_size,
+        "file_mtime": datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(),
+        "osm_timestamp": timestamp or None,
+        "region": region,
+        "buffer_m": float(buffer_m),
+        "network_type": network_type,
+        "terrain": "plains",
+        "pyosmium": pyosmium_release,
+        "libosmium": libosmium_version,
+        "osmnx": version("osmnx"),
+    }
+
+
 def import_extract(
     path: str | Path,
     *,
@@ -172,13 +205,7 @@ def import_extract(
         raise GeodataError(f"buffer_m must be a distance in metres >= 0, got {buffer_m!r}")
     region_unit = unit(region)
     areas = [_area(code, buffer_m) for code in resolve_region(region)]
-    try:
-        index = osmium.index.create_map(location_index)
-    except RuntimeError:
-        raise GeodataError(
-            f"location_index {location_index!r} is unknown; valid: "
-            f"{', '.join(osmium.index.map_types())} (file-based ones take ',FILE')"
-        ) from None
+    index = _location_index(location_index)
     bounds = shapely.total_bounds([a.buffered for a in areas])
     roads, places, timestamp = _read(file, bounds, rules, index)
     no_roads = GeodataError(
@@ -187,22 +214,7 @@ def import_extract(
     )
     if roads.n_ways == 0:
         raise no_roads
-    stat = file.stat()
-    base_meta = {
-        "source": "extract",
-        "fetched": date.today().isoformat(),
-        "file": str(file),
-        "file_size": stat.st_size,
-        "file_mtime": datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(),
-        "osm_timestamp": timestamp or None,
-        "region": region_unit.code,
-        "buffer_m": float(buffer_m),
-        "network_type": network_type,
-        "terrain": "plains",
-        "pyosmium": pyosmium_release,
-        "libosmium": libosmium_version,
-        "osmnx": version("osmnx"),
-    }
+    base_meta = _extract_meta(file, timestamp, region_unit.code, buffer_m, network_type)
     done: list[CountyOSM] = []
     skipped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ruralsim-extract-") as tmp:
