@@ -25,7 +25,7 @@ from sim.geodata.cache import CountyOSM, load_county
 from sim.geodata.divisions import load_divisions, unit
 from sim.geodata.snap import Snapped, snap_facilities
 from sim.geodata.speeds import add_speeds, highway_speeds
-from sim.geodata.synthetic import Terrain, synthetic_county
+from sim.geodata.synthetic import SyntheticCounty, Terrain, synthetic_county
 from sim.rng import stream
 
 
@@ -103,15 +103,10 @@ def lay_out_county(
     GeodataError
         If ``road_network`` is "osm" and no OSM data is cached for the county.
     """
-    div = load_divisions() if divisions is None else divisions
     name = unit(code).name
-    towns = div[(div["level"] == "township") & (div["parent"] == code)]
+    towns, vills, v_town = _units(code, divisions)
     t_codes = towns["code"].to_numpy(dtype=object)
-    vills = div[(div["level"] == "village") & div["parent"].isin(t_codes)]
-    town_of = pd.Categorical(vills["parent"], categories=t_codes).codes
-    vills = vills.iloc[np.argsort(town_of, kind="stable")]
     v_codes = vills["code"].to_numpy(dtype=object)
-    v_town = pd.Categorical(vills["parent"], categories=t_codes).codes.astype(np.int64)
     speeds = highway_speeds(terrain, speeds_kmh)
 
     seat = county_seat(code)
@@ -128,13 +123,7 @@ def lay_out_county(
     if osm is None and road_network == "osm":
         raise GeodataError(not_cached_message(code, name))
     if osm is None:
-        points = layout.points.set_index("code").loc[fac_codes].reset_index()
-        graph = add_speeds(layout.graph, speeds)  # the layout is ours: no copy needed
-        snapped = Snapped(
-            graph=graph,
-            nodes=points["node"].to_numpy(dtype=np.int64),
-            table=pd.DataFrame({"snap_m": np.zeros(len(points)), "connector": False, "reason": ""}),
-        )
+        points, snapped = _synthetic_points(layout, fac_codes, speeds)
         point_source = np.full(len(points), "synthetic", dtype=object)
         match_rates: dict[str, float] | None = None
         source_graph = layout.graph
@@ -169,6 +158,35 @@ def lay_out_county(
         sources=_sources(seed, seat.source, osm, point_source, len(t_codes)),
         quality=_quality(source_graph, points, match_rates),
     )
+
+
+def _units(
+    code: str, divisions: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The county's townships and villages (villages grouped by township, in division
+    order) and each village's township index."""
+    div = load_divisions() if divisions is None else divisions
+    towns = div[(div["level"] == "township") & (div["parent"] == code)]
+    t_codes = towns["code"].to_numpy(dtype=object)
+    vills = div[(div["level"] == "village") & div["parent"].isin(t_codes)]
+    town_of = pd.Categorical(vills["parent"], categories=t_codes).codes
+    vills = vills.iloc[np.argsort(town_of, kind="stable")]
+    v_town = pd.Categorical(vills["parent"], categories=t_codes).codes.astype(np.int64)
+    return towns, vills, v_town
+
+
+def _synthetic_points(
+    layout: SyntheticCounty, fac_codes: np.ndarray, speeds: Mapping[str, float]
+) -> tuple[pd.DataFrame, Snapped]:
+    """The synthetic layout's points in facility order, on its own road nodes."""
+    points = layout.points.set_index("code").loc[fac_codes].reset_index()
+    graph = add_speeds(layout.graph, speeds)  # the layout is ours: no copy needed
+    snapped = Snapped(
+        graph=graph,
+        nodes=points["node"].to_numpy(dtype=np.int64),
+        table=pd.DataFrame({"snap_m": np.zeros(len(points)), "connector": False, "reason": ""}),
+    )
+    return points, snapped
 
 
 def _real_points(
