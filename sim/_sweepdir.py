@@ -17,18 +17,18 @@ from pathlib import Path
 
 from sim.errors import UsageError
 from sim.outdir import (
-    _RESUMED,
+    RESUMED,
     RUN_MARKER,
-    _a,
-    _alive,
-    _listing,
-    _remove_tree,
-    _sample,
-    _tell,
     absolute,
+    article,
     check_out_path,
+    listing,
     overwrite_refused,
+    pid_alive,
     recover_leftovers,
+    remove_tree,
+    sample_names,
+    tell,
 )
 
 
@@ -56,7 +56,7 @@ def prepare_sweep_out(
     """
     shown = os.fspath(out)
     path = check_out_path(out)
-    _tell(recover_leftovers(path, shown=shown))
+    tell(recover_leftovers(path, shown=shown))
     if not path.exists() or not any(path.iterdir()):
         return path
     if _is_sweep_folder(path, kind):
@@ -64,18 +64,19 @@ def prepare_sweep_out(
         if other is not None and not overwrite:
             own = f"only its own file{_OR_BUDGET.get(kind, '')}"
             raise overwrite_refused(
-                shown, f"holds the {kind} of {other} ({_a(kind)} folder resumes {own})"
+                shown, f"holds the {kind} of {other} ({article(kind)} folder resumes {own})"
             )
         if other is not None:
             _check_only_outputs(path, shown, kind)
-        _tell(_tidy_sweep_files(path, shown))
+        tell(_tidy_sweep_files(path, shown))
         return path
-    marker = _RESUMED[kind]
-    resumable = any((path / m).exists() for m in _RESUMED.values())
+    marker = RESUMED[kind]
+    resumable = any((path / m).exists() for m in RESUMED.values())
     if (path / RUN_MARKER).exists() or ((path / "manifest.json").exists() and not resumable):
-        why = f"is a run folder; {_a(kind)} never writes into it"
+        why = f"is a run folder; {article(kind)} never writes into it"
     else:
-        why = f"holds {_sample(_listing(path))} and no {marker}, so it is not {_a(kind)} folder"
+        held = sample_names(listing(path))
+        why = f"holds {held} and no {marker}, so it is not {article(kind)} folder"
     raise UsageError(
         f"--out {shown}: {why}; give a new or empty folder, or the folder of an earlier {kind} "
         "to resume it; nothing was changed"
@@ -85,7 +86,7 @@ def prepare_sweep_out(
 def _marker(path: Path, kind: str, field: str) -> str | None:
     """A text field (``FILE``, ``key``) of the marker of a sweep (optimise) folder, or None."""
     try:
-        data = json.loads((path / _RESUMED[kind]).read_text(encoding="utf-8"))
+        data = json.loads((path / RESUMED[kind]).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     value = data.get(field) if isinstance(data, dict) else None
@@ -109,7 +110,7 @@ _OR_BUDGET = {"optimise": ", or one that differs only in its evaluations budget"
 #: commands and ``ruralsim report`` write (runs/ and figures/ are checked entry by entry).
 _SWEEP_OUTPUTS = frozenset(
     {
-        *_RESUMED.values(),
+        *RESUMED.values(),
         "results.parquet",
         "summary.csv",
         "design.csv",
@@ -136,11 +137,12 @@ def _sweep_output(rel: str) -> bool:
 
 def _check_only_outputs(path: Path, shown: str, kind: str) -> None:
     """Refuse to replace a sweep (optimise) folder holding anything its commands did not write."""
-    found = _listing(path)
+    found = listing(path)
     foreign = [r for r, size in found.items() if not _sweep_output(r.rstrip("/")) or size < 0]
     if foreign:
         raise UsageError(
-            f"--out {shown}: holds {_sample(foreign)}, which {_a(kind)} did not write, so "
+            f"--out {shown}: holds {sample_names(foreign)}, which {article(kind)} did not write, "
+            "so "
             "--overwrite does not replace it; move those files away or give another --out "
             "(nothing was written)"
         )
@@ -156,7 +158,7 @@ def _tidy_sweep_files(path: Path, shown: str) -> str | None:
             continue
         for e in entries:
             m = re.fullmatch(r".+\.tmp-([0-9]{1,10})", e.name)
-            if m and e.is_file(follow_symlinks=False) and not _alive(int(m[1])):
+            if m and e.is_file(follow_symlinks=False) and not pid_alive(int(m[1])):
                 try:
                     os.unlink(e.path)
                 except OSError:
@@ -164,11 +166,11 @@ def _tidy_sweep_files(path: Path, shown: str) -> str | None:
                 removed.append(Path(e.path).relative_to(path).as_posix())
     if not removed:
         return None
-    return f"{shown}: an interrupted ruralsim left files behind: removed {_sample(removed)}"
+    return f"{shown}: an interrupted ruralsim left files behind: removed {sample_names(removed)}"
 
 
 def _is_sweep_folder(path: Path, kind: str = "sweep") -> bool:
-    marker = path / _RESUMED[kind]
+    marker = path / RESUMED[kind]
     if os.path.islink(marker) or not marker.is_file():
         return False
     try:
@@ -194,7 +196,7 @@ def start_sweep_folder(
     try:
         if replace and _is_sweep_folder(path, kind) and _other_file(path, kind, sweep_file, key):
             _check_only_outputs(path, shown, kind)
-            _remove_tree(path)
+            remove_tree(path)
         path.mkdir(parents=True, exist_ok=True)
         if not _is_sweep_folder(path, kind):
             text = json.dumps(
@@ -205,7 +207,7 @@ def start_sweep_folder(
                     **({"key": key} if key is not None else {}),
                 }
             )
-            (path / _RESUMED[kind]).write_text(text + "\n", encoding="utf-8")
+            (path / RESUMED[kind]).write_text(text + "\n", encoding="utf-8")
         (path / "runs").mkdir(exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {shown}: cannot create it ({exc.strerror or exc})") from None

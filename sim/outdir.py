@@ -35,7 +35,7 @@ SWEEP_MARKER = ".ruralsim-sweep.json"
 #: Marker of an optimise folder, written first.
 OPTIMISE_MARKER = ".ruralsim-optimise.json"
 #: Kinds of folders that a command resumes, and their markers.
-_RESUMED = {"sweep": SWEEP_MARKER, "optimise": OPTIMISE_MARKER}
+RESUMED = {"sweep": SWEEP_MARKER, "optimise": OPTIMISE_MARKER}
 #: Bytes a temporary sibling's name adds to the folder's name: ".", ".tmp-" and a 7-digit PID.
 _SIBLING_EXTRA = 1 + len(".tmp-") + 7
 _LEFTOVER = re.compile(r"(?P<kind>tmp|old)-(?P<pid>[0-9]{1,10})")
@@ -110,11 +110,11 @@ def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
-def _remove_tree(path: Path) -> None:
+def remove_tree(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def _tell(note: str | None) -> None:
+def tell(note: str | None) -> None:
     if note:
         print(f"ruralsim: {note}", file=sys.stderr)
 
@@ -122,7 +122,7 @@ def _tell(note: str | None) -> None:
 def tidy_leftovers(folder: str | os.PathLike[str]) -> None:
     """Tidy what an interrupted ruralsim left beside ``folder``, saying so on stderr."""
     if os.fspath(folder).strip():
-        _tell(recover_leftovers(folder))
+        tell(recover_leftovers(folder))
 
 
 def prepare_run_out(out: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
@@ -138,7 +138,7 @@ def prepare_run_out(out: str | os.PathLike[str], *, overwrite: bool = True) -> P
         is an earlier run and ``overwrite`` is False.
     """
     path = check_out_path(out)
-    _tell(recover_leftovers(path, shown=os.fspath(out)))
+    tell(recover_leftovers(path, shown=os.fspath(out)))
     problem = run_target_problem(path)
     if problem:
         raise UsageError(f"--out {os.fspath(out)}: {problem}")
@@ -172,10 +172,10 @@ def _target_problem(path: Path) -> str | None:
         return "exists and is not a folder; give a folder; nothing was changed"
     if not any(path.iterdir()):
         return None
-    for kind, marker in _RESUMED.items():
+    for kind, marker in RESUMED.items():
         if (path / marker).exists():
             return (
-                f"is {_a(kind)} folder; a run never replaces it; give another folder; nothing "
+                f"is {article(kind)} folder; a run never replaces it; give another folder; nothing "
                 "was changed"
             )
     why = run_folder_problem(path)
@@ -189,10 +189,10 @@ def _target_problem(path: Path) -> str | None:
 
 def run_folder_problem(folder: Path) -> str | None:
     """Why ``folder`` is not a complete run folder as its marker lists it, or None if it is."""
-    found = _listing(folder)
+    found = listing(folder)
     marker = folder / RUN_MARKER
     if found.get(RUN_MARKER, -1) < 0:
-        return f"it holds {_sample(found)} but no {RUN_MARKER}"
+        return f"it holds {sample_names(found)} but no {RUN_MARKER}"
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
         files = data["files"] if data.get("kind") == "run" else None
@@ -212,7 +212,7 @@ def run_folder_problem(folder: Path) -> str | None:
     extra = [r for r in found if r not in files and r != RUN_MARKER and not _report_file(r)]
     bad = [r for r in found if _report_file(r) and found[r] < 0]
     if extra or bad:
-        return f"it holds {_sample(extra + bad)}, which the run did not write"
+        return f"it holds {sample_names(extra + bad)}, which the run did not write"
     return None
 
 
@@ -225,7 +225,7 @@ def _report_file(rel: str) -> bool:
     return head == "figures" and "/" not in name and name.endswith(".png")
 
 
-def _listing(folder: Path) -> dict[str, int]:
+def listing(folder: Path) -> dict[str, int]:
     """Every entry below ``folder``: relative path and size; folders end in ``/`` with size 0;
     symbolic links and other non-regular files have size -1."""
     out: dict[str, int] = {}
@@ -244,7 +244,7 @@ def _listing(folder: Path) -> dict[str, int]:
     return out
 
 
-def _sample(names: list[str] | dict[str, int], k: int = 3) -> str:
+def sample_names(names: list[str] | dict[str, int], k: int = 3) -> str:
     names = sorted(names)
     more = f" and {len(names) - k} more" if len(names) > k else ""
     return ", ".join(names[:k]) + more
@@ -254,7 +254,7 @@ def write_run_marker(folder: Path) -> None:
     """Write the marker listing every file of ``folder``; call it after the last file."""
     from sim import __version__
 
-    files = {r: s for r, s in _listing(folder).items() if not r.endswith("/") and r != RUN_MARKER}
+    files = {r: s for r, s in listing(folder).items() if not r.endswith("/") and r != RUN_MARKER}
     text = json.dumps(
         {"kind": "run", "ruralsim_version": __version__, "files": files}, indent=1, sort_keys=True
     )
@@ -276,7 +276,7 @@ def replace_folder(tmp: Path, path: Path, *, shown: str) -> None:
     """
     problem = run_target_problem(path)
     if problem:
-        _remove_tree(tmp)
+        remove_tree(tmp)
         raise UsageError(f"--out {shown}: {problem} (it changed while the run was simulated)")
     old = temp_sibling(path, "old")
     moved = path.exists()
@@ -296,7 +296,7 @@ def replace_folder(tmp: Path, path: Path, *, shown: str) -> None:
         raise
     if moved:
         try:
-            _remove_tree(old)
+            remove_tree(old)
         except OSError as exc:
             raise UsageError(
                 f"--out {shown}: the new run is at {shown}, but the earlier run could not be "
@@ -325,7 +325,7 @@ def _put_back(old: Path | None, path: Path, tmp: Path, shown: str, exc: BaseExce
         ) from None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return True
     try:
@@ -366,17 +366,17 @@ def recover_leftovers(out: str | os.PathLike[str], *, shown: str | None = None) 
     shown = shown if shown is not None else os.fspath(out)
     notes = []
     for kind, pid, p in _leftovers(path):
-        if _alive(pid):
+        if pid_alive(pid):
             continue
         try:
             if kind == "tmp":
-                _remove_tree(p)
+                remove_tree(p)
                 notes.append(f"removed {p.name}, an unfinished run of process {pid}")
             elif not os.path.lexists(path):
                 p.rename(path)
                 notes.append(f"restored the earlier run from {p.name} (process {pid} was stopped)")
             elif run_folder_problem(path) is None and run_folder_problem(p) is None:
-                _remove_tree(p)
+                remove_tree(p)
                 notes.append(f"removed {p.name}, an earlier run that process {pid} had replaced")
             else:
                 notes.append(f"left {p} of process {pid}; look at it and remove it by hand")
@@ -387,5 +387,5 @@ def recover_leftovers(out: str | os.PathLike[str], *, shown: str | None = None) 
     return f"{shown}: an interrupted ruralsim left folders behind: " + "; ".join(notes)
 
 
-def _a(kind: str) -> str:
+def article(kind: str) -> str:
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"

@@ -244,7 +244,7 @@ elif point == "between":
         return result
     pathlib.Path.rename = paused_rename
 elif point == "removing":
-    sim.outdir._remove_tree = lambda path: pause()
+    sim.outdir.remove_tree = lambda path: pause()
 from sim.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -309,7 +309,7 @@ def test_old_run_that_cannot_be_removed_is_reported_where_it_is(
     def read_only(path: Path) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("sim.outdir._remove_tree", read_only)
+    monkeypatch.setattr("sim.outdir.remove_tree", read_only)
     assert main(_run(tiny_path, out, "--seed", "4")) == 2
     err = capsys.readouterr().err
     old = area / f".run.old-{os.getpid()}"
