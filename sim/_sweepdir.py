@@ -142,8 +142,7 @@ def _check_only_outputs(path: Path, shown: str, kind: str) -> None:
     if foreign:
         raise UsageError(
             f"--out {shown}: holds {sample_names(foreign)}, which {article(kind)} did not write, "
-            "so "
-            "--overwrite does not replace it; move those files away or give another --out "
+            "so --overwrite does not replace it; move those files away or give another --out "
             "(nothing was written)"
         )
 
