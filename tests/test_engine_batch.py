@@ -104,7 +104,7 @@ def test_lane_queue_takes_like_per_village_fifos(pushes, loads) -> None:
             q.push(ids, np.array([v]), np.array([t]))
             fifos[v].append((int(ids[0]), t))
         vills = [int(x) for x in rng.permutation(6)[: rng.integers(1, 7)]]
-        pos = np.full(6, -1, dtype=np.int64)
+        pos = np.full(7, -1, dtype=np.int64)  # a last -1: the place of taken entries
         pos[vills] = np.arange(len(vills))
         now = clock + dt
         got, owner = load_loop([q], pos, cap, now, ordered=True)

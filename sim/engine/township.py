@@ -27,8 +27,9 @@ def load_loop(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Take up to ``cap`` ready parcels for a loop's villages, earliest-ready first.
 
-    ``pos`` gives each village's place in the loop (-1 for villages not visited; ``visit``,
-    if given, is ``pos >= 0``). When more than ``cap`` parcels are ready, the earliest are
+    ``pos`` gives each village's place in the loop (-1 for villages not visited, and a last
+    entry -1, see :class:`~sim.engine.state._LaneQueue`; ``visit``, if given, is
+    ``pos >= 0``). When more than ``cap`` parcels are ready, the earliest are
     taken (ties by place, then queue order). Returns the parcels and their villages'
     places; with ``ordered`` the parcels come out by place, each village's in queue order
     (else in any order).
@@ -36,12 +37,10 @@ def load_loop(
     if visit is None:
         visit = pos >= 0
     if len(queues) == 1 and not ordered:
-        sel, owner = queues[0].ready(pos, now, visit)
-        if len(sel) <= cap:  # all of them, in queue order
-            return queues[0].remove(sel), owner
-        found = [(sel, owner)]
-    else:
-        found = [q.ready(pos, now, visit) for q in queues]
+        taken = queues[0].take_ready(pos, now, visit, cap)
+        if taken is not None:  # all of them, in queue order
+            return taken
+    found = [q.ready(pos, now, visit) for q in queues]
     if len(found) == 1:
         sel, owner = found[0]
     else:
@@ -105,8 +104,9 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
         order = np.argsort(key.astype(np.int16) if small else key, kind="stable")
         ids, at = ids[order], at[order]
     vill = p.village[ids]
+    latest = float(at.max())  # no parcel of the drop is ready later
     start = 0
     for k, m in zip(groups.tolist(), sizes[groups].tolist(), strict=True):
         q = st.town_queues[k if lane is None else k * (st.n_c + 1) + lane]
-        q.push(ids[start : start + m], vill[start : start + m], at[start : start + m])
+        q.push(ids[start : start + m], vill[start : start + m], at[start : start + m], latest)
         start += m

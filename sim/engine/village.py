@@ -17,8 +17,8 @@ from sim.scenario import clock_minutes
 from sim.world import Vehicle
 
 #: A loop as driven on one weekday: route, villages, planned minutes, township queues,
-#: each village's place in the loop (-1 for the county's villages not on it), and whether
-#: the loop visits each village (``pos >= 0``).
+#: each village's place in the loop (-1 for the county's villages not on it, and a last -1
+#: for taken queue entries), and whether the loop visits each village (``pos >= 0``).
 _Loop = tuple[Route, np.ndarray, float, list[_LaneQueue], np.ndarray, np.ndarray]
 
 
@@ -53,7 +53,8 @@ def _plan_week(
     week: list[list[tuple[Route, np.ndarray, float, list[int], np.ndarray]]] = [
         [] for _ in range(7)
     ]
-    nowhere = np.full(county.n_villages, -1, dtype=np.int64)
+    # One more place than villages: -1 at index -1, for the taken entries of a queue.
+    nowhere = np.full(county.n_villages + 1, -1, dtype=np.int64)
     for i, loop in enumerate(veh.routes):
         all_vills = loop - 1 - county.n_townships
         days = visits[all_vills]  # (stop, weekday)
