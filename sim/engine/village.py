@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import _NONE, DAY_MIN
-from sim.engine.drive import Route, drive, route
+from sim.engine.drive import Route, go_on, leave, route, wait_until
 from sim.engine.outbound import out_at_township
 from sim.engine.state import State, _LaneQueue, county_cached
 from sim.engine.township import load_loop, queue_of
@@ -87,6 +87,7 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
     max_duty = vt.max_duty_h * 60.0
     start_wd = sc.start_date.weekday()
     week = _loops_by_weekday(st, vi, veh)
+    out = st.out_village if st.has_out else None
     for day in range(st.n_days):
         loops = week[(start_wd + day) % 7]
         duty = 0.0  # planned minutes of the loops driven today
@@ -103,20 +104,20 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                     st.skipped.append((st.n_sh + vi, day, len(vills), planned))
                     continue
                 duty += planned
+                now = env.now
                 ids, stop_of = _NONE, _NONE
                 if not collect_only:
                     ids, stop_of = load_loop(
-                        queues, pos, cap, env.now, ordered=st.has_locker, visit=visit
+                        queues, pos, cap, now, ordered=st.has_locker, visit=visit
                     )
-                    p.t_loop[ids] = env.now
-                yield from drive(
-                    st,
-                    veh,
-                    st.n_sh + vi,
-                    "collection" if collect_only else "village_loop",
-                    rt,
-                    ids,
-                    stop_of,
-                    st.out_village if st.has_out else None,
-                    out_at_township,
-                )
+                    p.t_loop[ids] = now
+                kind = "collection" if collect_only else "village_loop"
+                legs, back = leave(st, st.n_sh + vi, kind, rt, ids, stop_of, batch=out is None)
+                if back is None:
+                    yield from go_on(
+                        st, veh, st.n_sh + vi, kind, rt, ids, stop_of, legs, out, out_at_township
+                    )
+                elif now + (back - now) == back:  # one delay lands on it (see back_at)
+                    yield env.timeout(back - now)
+                else:
+                    yield from wait_until(env, back)
