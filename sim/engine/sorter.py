@@ -31,19 +31,19 @@ def shift_at(shifts: list[tuple[int, int]], t: float) -> tuple[float, float]:
 
 def trunk(st: State) -> Generator[simpy.Event, Any, None]:
     """Bring each wave's parcels to the sorter queue when they arrive; wake the sorter."""
-    env, p = st.env, st.p
-    if len(p.t_created) == 0:
-        return
-    bounds = np.flatnonzero(np.diff(p.t_created)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [len(p.t_created)]])
-    for s, e in zip(starts, ends):
-        t = p.t_created[s]
+    env, created = st.env, st.p.t_created
+    n, s = len(created), 0
+    # The waves: runs of one creation time (the parcels are ordered by it), each found by a
+    # binary search rather than by a pass over all parcels.
+    while s < n:
+        t = created[s]
+        e = s + int(created[s:].searchsorted(t, side="right"))
         if t > env.now:
             yield env.timeout(t - env.now)
-        st.sorter_queue.push(np.arange(s, e), p.t_created[s:e])
+        st.sorter_queue.push(np.arange(s, e), created[s:e])
         if not st.wake.triggered:
             st.wake.succeed()
+        s = e
 
 
 def sorter(st: State) -> Generator[simpy.Event, Any, None]:
