@@ -213,13 +213,16 @@ class _LaneQueue:
 
     def take_ready(
         self, pos: np.ndarray, now: float, visit: np.ndarray, cap: int
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """:meth:`ready` and :meth:`remove` in one: the parcels and their owners, in queue
-        order; None (and nothing taken) when more than ``cap`` are ready."""
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """:meth:`ready`, then :meth:`remove` unless more than ``cap`` are ready.
+
+        Returns the parcels taken and their owners, in queue order, and True; or, when
+        nothing was taken, the entries and owners :meth:`ready` found, and False.
+        """
         sel, owner = self.ready(pos, now, visit)
         if len(sel) > cap:
-            return None
-        return self.remove(sel), owner
+            return sel, owner, False
+        return self.remove(sel), owner, True
 
     def ready_keys(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ready times and keys of the entries ``sel`` (keys order them as pushed)."""

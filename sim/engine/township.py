@@ -21,7 +21,6 @@ def load_loop(
     pos: np.ndarray,
     cap: int,
     now: float,
-    *,
     ordered: bool = True,
     visit: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -37,10 +36,12 @@ def load_loop(
     if visit is None:
         visit = pos >= 0
     if len(queues) == 1 and not ordered:
-        taken = queues[0].take_ready(pos, now, visit, cap)
-        if taken is not None:  # all of them, in queue order
-            return taken
-    found = [q.ready(pos, now, visit) for q in queues]
+        got, owner, taken = queues[0].take_ready(pos, now, visit, cap)
+        if taken:  # all of them, in queue order
+            return got, owner
+        found = [(got, owner)]
+    else:
+        found = [q.ready(pos, now, visit) for q in queues]
     if len(found) == 1:
         sel, owner = found[0]
     else:

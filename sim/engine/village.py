@@ -84,38 +84,37 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
     vt = sc.fleet.vehicle_types[veh.vtype]
     cap = vt.capacity_parcels
     shift_start, shift_end = clock_minutes(vt.shift.start), clock_minutes(vt.shift.end)
-    max_duty = vt.max_duty_h * 60.0
+    max_duty = vt.max_duty_h * 60.0 + 1e-9
     start_wd = sc.start_date.weekday()
     week = _loops_by_weekday(st, vi, veh)
     out = st.out_village if st.has_out else None
+    ordered, vid = st.has_locker, st.n_sh + vi  # its index among the county's vehicles
     for day in range(st.n_days):
         loops = week[(start_wd + day) % 7]
         duty = 0.0  # planned minutes of the loops driven today
+        end = day * DAY_MIN + shift_end + 1e-9
         for dep, collect_only in st.loop_deps:
             t = day * DAY_MIN + max(dep, shift_start)
             if env.now < t:
                 yield env.timeout(t - env.now)
             if collect_only and not st.has_out:
                 continue
+            kind = "collection" if collect_only else "village_loop"
             for rt, vills, planned, queues, pos, visit in loops:
-                late = env.now + planned > day * DAY_MIN + shift_end + 1e-9
-                if late or duty + planned > max_duty + 1e-9:
+                now = env.now
+                if now + planned > end or duty + planned > max_duty:
                     # Not driven past the driver's day: its parcels wait for the next one.
-                    st.skipped.append((st.n_sh + vi, day, len(vills), planned))
+                    st.skipped.append((vid, day, len(vills), planned))
                     continue
                 duty += planned
-                now = env.now
                 ids, stop_of = _NONE, _NONE
                 if not collect_only:
-                    ids, stop_of = load_loop(
-                        queues, pos, cap, now, ordered=st.has_locker, visit=visit
-                    )
+                    ids, stop_of = load_loop(queues, pos, cap, now, ordered, visit)
                     p.t_loop[ids] = now
-                kind = "collection" if collect_only else "village_loop"
-                legs, back = leave(st, st.n_sh + vi, kind, rt, ids, stop_of, batch=out is None)
+                legs, back = leave(st, vid, kind, rt, ids, stop_of, batch=out is None)
                 if back is None:
                     yield from go_on(
-                        st, veh, st.n_sh + vi, kind, rt, ids, stop_of, legs, out, out_at_township
+                        st, veh, vid, kind, rt, ids, stop_of, legs, out, out_at_township
                     )
                 elif now + (back - now) == back:  # one delay lands on it (see back_at)
                     yield env.timeout(back - now)
