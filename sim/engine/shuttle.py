@@ -23,6 +23,7 @@ def shuttle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, Non
     cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
     pos = np.zeros(st.county.n_townships, dtype=np.int64)
     pos[stops - 1] = np.arange(len(stops))
+    pos = pos[st.county.village_township]  # the stop of each village's township
     q = st.shuttle_queues[vi]
     stop_min = sc.facilities.townships.service_time_min
     rt = route(st, veh, stops, stop_min, town=True)
@@ -37,7 +38,7 @@ def shuttle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, Non
             now = env.now
             ids = q.take(min(cap, q.n_ready(now)))
             p.t_shuttle[ids] = now
-            stop_of = pos[p.township[ids]]
+            stop_of = pos[p.village[ids]]  # read again (in cache) at the townships
             legs, back = leave(st, vi, "shuttle", rt, ids, stop_of, batch=out is None)
             if back is None:
                 yield from go_on(st, veh, vi, "shuttle", rt, ids, stop_of, legs, out, out_at_centre)

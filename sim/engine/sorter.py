@@ -62,14 +62,18 @@ def sorter(st: State) -> Generator[simpy.Event, Any, None]:
             yield env.timeout(end - env.now)
             continue
         ids = st.sorter_queue.take(k)
+        # The trunk queues ranges of ids in order: the parcels taken are one range, read as
+        # a slice (the test holds for increasing ids only, as these are).
+        first = int(ids[0])
+        part = slice(first, first + k) if int(ids[-1]) - first == k - 1 else ids
         done = env.now + np.arange(1, k + 1) / rate_per_min
-        p.t_sorted[ids] = done
+        p.t_sorted[part] = done
         # Hand each parcel to its shuttle's queue; it is loadable once sorted.
-        route = st.route_of_township[p.township[ids]]
+        route = st.route_of_township[p.township[part]]
         if county.buses:
             assert st.bus_of is not None  # build_county always sets village_bus
-            line = st.bus_of[p.village[ids]]
-            by_bus = (line >= 0) & (p.route_u[ids] < st.bus_share[np.maximum(line, 0)])
+            line = st.bus_of[p.village[part]]
+            by_bus = (line >= 0) & (p.route_u[part] < st.bus_share[np.maximum(line, 0)])
             route = np.where(by_bus, st.n_sh + line, route)
         order = stable_order(route)
         ids, done, route = ids[order], done[order], route[order]

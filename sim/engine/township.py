@@ -82,15 +82,18 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     """
     p, county = st.p, st.county
     p.t_township[ids] = at
+    # Their villages, and from them (in a small table) their townships.
+    vill = p.village[ids]
     held = p.held[ids]
     if held.any():
         h = ids[held]
-        mean = st.town_delay_h + st.per_km_h * county.village_township_km[p.village[h]]
+        mean = st.town_delay_h + st.per_km_h * county.village_township_km[vill[held]]
         pickup(st, h, at[held], mean)
-        ids, at = ids[~held], at[~held]
+        keep = ~held
+        ids, at, vill = ids[keep], at[keep], vill[keep]
     if not len(ids):
         return
-    town = p.township[ids]
+    town = county.village_township[vill]
     lane: int | None = None  # the lane of every parcel, when the township tells the queue
     if st.all_shared:  # every parcel in its township's shared lane
         key, lane = town, st.n_c
@@ -103,8 +106,7 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     if len(groups) > 1:
         small = len(sizes) <= 2**15  # keys below 2**15: sorted as int16, in linear time
         order = np.argsort(key.astype(np.int16) if small else key, kind="stable")
-        ids, at = ids[order], at[order]
-    vill = p.village[ids]
+        ids, at, vill = ids[order], at[order], vill[order]
     latest = float(at.max())  # no parcel of the drop is ready later
     start = 0
     for k, m in zip(groups.tolist(), sizes[groups].tolist(), strict=True):
