@@ -141,14 +141,15 @@ def leave(
     rt: Route,
     ids: np.ndarray,
     stop_of: np.ndarray,
+    vill: np.ndarray | None = None,
     *,
     batch: bool = True,
 ) -> tuple[_RunLegs, float | None]:
     """A run leaves now: record its legs, and do its stops at once if nothing on it can be
     observed by another process before it is back (with ``batch``: no outbound collection).
 
-    Returns the legs, and the time it is back when its stops are done (else None: the
-    run goes on with :func:`go_on`).
+    ``vill``, if given, holds the parcels' villages. Returns the legs, and the time it is
+    back when its stops are done (else None: the run goes on with :func:`go_on`).
     """
     now = st.env.now
     n_drop = np.bincount(stop_of, minlength=len(rt.stops))
@@ -176,7 +177,7 @@ def leave(
         if rt.town:
             at_townships(st, ids, clock[1:-1:2][stop_of])
         else:
-            st.drops.append((ids, clock[1:-1:2][stop_of]))
+            st.drops.append((ids, clock[1:-1:2][stop_of], vill))
     return legs, clock.item(-1)
 
 
@@ -413,7 +414,7 @@ def _drop(st: State, town: bool, ids: np.ndarray, at: np.ndarray) -> None:
     if town:
         at_townships(st, ids, at)
     else:
-        st.drops.append((ids, at))
+        st.drops.append((ids, at, None))
 
 
 def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) -> None:

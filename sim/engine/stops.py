@@ -39,10 +39,14 @@ def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | n
     p.t_returned[ids[late]] = at_late + st.hold_min
 
 
-def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
-    """Drop parcels at village points without a locker, at times ``at`` (one per parcel)."""
+def at_villages(st: State, ids: np.ndarray, at: np.ndarray, vill: np.ndarray | None = None) -> None:
+    """Drop parcels at village points without a locker, at times ``at`` (one per parcel).
+
+    ``vill``, if given, holds their villages.
+    """
     p = st.p
-    vill = p.village[ids]
+    if vill is None:
+        vill = p.village[ids]
     p.t_point[ids] = at
     if st.has_door:
         door = st.county.village_kind[vill] == _DOOR
@@ -55,9 +59,11 @@ def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
 def flush_drops(st: State) -> None:
     """Stamp the parcels dropped at village points without a locker since the last call."""
     if st.drops:
-        ids, at = (np.concatenate(c) for c in zip(*st.drops))
+        ids, at, vill = zip(*st.drops)
         st.drops.clear()
-        at_villages(st, ids, at)
+        # Their villages as the loads found them, unless some drop came without.
+        known = None if any(v is None for v in vill) else np.concatenate(vill)
+        at_villages(st, np.concatenate(ids), np.concatenate(at), known)
 
 
 def at_locker(st: State, ids: np.ndarray, now: float, v: int) -> np.ndarray:

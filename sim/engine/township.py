@@ -36,7 +36,7 @@ def load_loop(
     if visit is None:
         visit = pos >= 0
     if len(queues) == 1 and not ordered:
-        got, owner, taken = queues[0].take_ready(pos, now, visit, cap)
+        got, owner, _, taken = queues[0].take_ready(pos, now, visit, cap)
         if taken:  # all of them, in queue order
             return got, owner
         found = [(got, owner)]

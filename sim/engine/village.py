@@ -107,11 +107,16 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                     st.skipped.append((vid, day, len(vills), planned))
                     continue
                 duty += planned
-                ids, stop_of = _NONE, _NONE
+                ids, stop_of, vill = _NONE, _NONE, None
                 if not collect_only:
-                    ids, stop_of = load_loop(queues, pos, cap, now, ordered, visit)
+                    taken = False
+                    if len(queues) == 1 and not ordered:  # the most frequent load, at once
+                        ids, stop_of, vill, taken = queues[0].take_ready(pos, now, visit, cap)
+                    if not taken:
+                        ids, stop_of = load_loop(queues, pos, cap, now, ordered, visit)
+                        vill = None
                     p.t_loop[ids] = now
-                legs, back = leave(st, vid, kind, rt, ids, stop_of, batch=out is None)
+                legs, back = leave(st, vid, kind, rt, ids, stop_of, vill, batch=out is None)
                 if back is None:
                     yield from go_on(
                         st, veh, vid, kind, rt, ids, stop_of, legs, out, out_at_township
