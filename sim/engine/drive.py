@@ -144,12 +144,15 @@ def leave(
     vill: np.ndarray | None = None,
     *,
     batch: bool = True,
+    loop: bool = False,
 ) -> tuple[_RunLegs, float | None]:
     """A run leaves now: record its legs, and do its stops at once if nothing on it can be
     observed by another process before it is back (with ``batch``: no outbound collection).
 
-    ``vill``, if given, holds the parcels' villages. Returns the legs, and the time it is
-    back when its stops are done (else None: the run goes on with :func:`go_on`).
+    ``vill``, if given, holds the parcels' villages. With ``loop`` (a village loop leaving
+    with parcels from township points) it stamps their loop departure, kept with the drops
+    when its stops are done at once. Returns the legs, and the time it is back when its
+    stops are done (else None: the run goes on with :func:`go_on`).
     """
     now = st.env.now
     n_drop = np.bincount(stop_of, minlength=len(rt.stops))
@@ -168,16 +171,22 @@ def leave(
     legs = _RunLegs(st.runs, vi, kind, rt.frm, rt.to, clock, rt.km, dwell, n_drop, ids)
     st.runs += 1
     st.trips.append(legs)
-    if not batch or rt.any_locker or st.chained[vi]:
-        return legs, None
     # The last stop's arrival is clock[-3] (read as a Python float, as is the return).
-    if len(rt.stops) and clock.item(-3) >= (math.floor(now / DAY_MIN) + 1) * DAY_MIN:
+    if (
+        not batch
+        or rt.any_locker
+        or st.chained[vi]
+        or (len(rt.stops) and clock.item(-3) >= (math.floor(now / DAY_MIN) + 1) * DAY_MIN)
+    ):
+        if loop:
+            st.p.t_loop[ids] = now
         return legs, None
     if len(ids):
         if rt.town:
             at_townships(st, ids, clock[1:-1:2][stop_of])
         else:
-            st.drops.append((ids, clock[1:-1:2][stop_of], vill))
+            # Nothing reads the loop departures before the drops are stamped.
+            st.drops.append((ids, clock[1:-1:2][stop_of], vill, now if loop else None))
     return legs, clock.item(-1)
 
 
@@ -414,7 +423,7 @@ def _drop(st: State, town: bool, ids: np.ndarray, at: np.ndarray) -> None:
     if town:
         at_townships(st, ids, at)
     else:
-        st.drops.append((ids, at, None))
+        st.drops.append((ids, at, None, None))
 
 
 def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) -> None:

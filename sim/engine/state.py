@@ -398,8 +398,9 @@ class State:
         Vehicle legs, one :class:`_RunLegs` per run, and village loops not driven (vehicle
         index, day, villages, planned).
     drops
-        Parcels dropped at village points without a locker, when, and their villages (or
-        None), not yet stamped (see :func:`~sim.engine.stops.flush_drops`).
+        Parcels dropped at village points without a locker, when, their villages (or
+        None) and their loop's departure if not yet stamped (or None), not yet stamped
+        (see :func:`~sim.engine.stops.flush_drops`).
     out_on_vehicle
         Vehicle index holding each outbound parcel (-1 when none); for inbound parcels
         ``_simulate`` finds them from the runs still under way at the end.
@@ -440,7 +441,7 @@ class State:
     p: _Parcels
     n_days: int
     trips: list[_RunLegs]
-    drops: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+    drops: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, float | None]]
     skipped: list[tuple]
     sorter_queue: _Fifo
     route_of_township: np.ndarray

@@ -80,7 +80,7 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
     A loop that would end after the driver's shift, or push the day's planned minutes past
     the maximum duty, is not driven (recorded in ``st.skipped``); its parcels wait.
     """
-    env, p, sc = st.env, st.p, st.sc
+    env, sc = st.env, st.sc
     vt = sc.fleet.vehicle_types[veh.vtype]
     cap = vt.capacity_parcels
     shift_start, shift_end = clock_minutes(vt.shift.start), clock_minutes(vt.shift.end)
@@ -115,8 +115,10 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                     if not taken:
                         ids, stop_of = load_loop(queues, pos, cap, now, ordered, visit)
                         vill = None
-                    p.t_loop[ids] = now
-                legs, back = leave(st, vid, kind, rt, ids, stop_of, vill, batch=out is None)
+                loop = not collect_only  # leave() stamps their loop departure
+                legs, back = leave(
+                    st, vid, kind, rt, ids, stop_of, vill, batch=out is None, loop=loop
+                )
                 if back is None:
                     yield from go_on(
                         st, veh, vid, kind, rt, ids, stop_of, legs, out, out_at_township
