@@ -104,7 +104,7 @@ def test_lane_queue_takes_like_per_village_fifos(pushes, loads) -> None:
             q.push(ids, np.array([v]), np.array([t]))
             fifos[v].append((int(ids[0]), t))
         vills = [int(x) for x in rng.permutation(6)[: rng.integers(1, 7)]]
-        pos = np.full(6, -1, dtype=np.int64)
+        pos = np.full(7, -1, dtype=np.int64)  # a last -1: the place of taken entries
         pos[vills] = np.arange(len(vills))
         now = clock + dt
         got, owner = load_loop([q], pos, cap, now, ordered=True)
@@ -129,3 +129,34 @@ def test_a_run_that_stops_mid_day_keeps_parcels_on_their_vehicles(tiny_scenario)
     assert on_shuttle.any()
     assert np.all(run.on_vehicle[on_shuttle] >= 0)
     assert np.all(run.on_vehicle[~on_shuttle & ~(p.t_loop <= run.end)] == -1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 3), st.booleans()), min_size=1, max_size=40
+    ),
+    st.lists(st.tuples(st.integers(1, 8), st.floats(0, 10)), min_size=1, max_size=6),
+)
+def test_take_ready_is_ready_then_remove(pushes, loads) -> None:
+    """The one-queue load in one method takes what ready() finds, unless over capacity."""
+    q, twin = _LaneQueue(), _LaneQueue()
+    clock = 0.0
+    rng = np.random.default_rng(1)
+    for i, ((v, step, front), (cap, dt)) in enumerate(zip(pushes, loads * len(pushes))):
+        clock += step
+        args = (np.array([i], dtype=np.int64), np.array([v]), np.array([clock]))
+        for queue in (q, twin):
+            (queue.push_front if front else queue.push)(*args)
+        pos = np.full(7, -1, dtype=np.int64)
+        vills = rng.permutation(6)[: rng.integers(1, 7)]
+        pos[vills] = np.arange(len(vills))
+        now = clock + dt
+        got, owner, vill, taken = q.take_ready(pos, now, pos >= 0, cap)
+        sel, found = twin.ready(pos, now, pos >= 0)
+        assert taken == (len(sel) <= cap)
+        assert owner.tolist() == found.tolist()
+        if taken:
+            assert got.tolist() == twin.remove(sel).tolist()
+            assert vill.tolist() == [int(vills[o]) for o in owner.tolist()]
+        assert len(q) == len(twin)

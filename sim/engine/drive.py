@@ -134,10 +134,29 @@ def route(st: State, veh: Vehicle, stops: np.ndarray, stop_min: float, *, town: 
     )
 
 
-def _legs(
-    st: State, vi: int, kind: str, rt: Route, n_drop: np.ndarray, ids: np.ndarray
-) -> _RunLegs:
-    """The legs of a run leaving now: times as one running sum, in the clock's order."""
+def leave(
+    st: State,
+    vi: int,
+    kind: str,
+    rt: Route,
+    ids: np.ndarray,
+    stop_of: np.ndarray,
+    vill: np.ndarray | None = None,
+    *,
+    batch: bool = True,
+    loop: bool = False,
+) -> tuple[_RunLegs, float | None]:
+    """A run leaves now: record its legs, and do its stops at once if nothing on it can be
+    observed by another process before it is back (with ``batch``: no outbound collection).
+
+    ``vill``, if given, holds the parcels' villages. With ``loop`` (a village loop leaving
+    with parcels from township points) it stamps their loop departure, kept with the drops
+    when its stops are done at once. Returns the legs, and the time it is back when its
+    stops are done (else None: the run goes on with :func:`go_on`).
+    """
+    now = st.env.now
+    n_drop = np.bincount(stop_of, minlength=len(rt.stops))
+    # Its times as one running sum, in the clock's order.
     dwell = rt.dwell
     if rt.any_door:
         dwell = dwell.copy()
@@ -147,11 +166,28 @@ def _legs(
         clock[2:-1:2] = dwell
     else:
         clock = rt.clock.copy()
-    clock[0] = st.env.now
+    clock[0] = now
     np.add.accumulate(clock, out=clock)  # np.cumsum, without its dispatch
-    run = st.runs
+    legs = _RunLegs(st.runs, vi, kind, rt.frm, rt.to, clock, rt.km, dwell, n_drop, ids)
     st.runs += 1
-    return _RunLegs(run, vi, kind, rt.frm, rt.to, clock, rt.km, dwell, n_drop, ids)
+    st.trips.append(legs)
+    # The last stop's arrival is clock[-3] (read as a Python float, as is the return).
+    if (
+        not batch
+        or rt.any_locker
+        or st.chained[vi]
+        or (len(rt.stops) and clock.item(-3) >= (math.floor(now / DAY_MIN) + 1) * DAY_MIN)
+    ):
+        if loop:
+            st.p.t_loop[ids] = now
+        return legs, None
+    if len(ids):
+        if rt.town:
+            at_townships(st, ids, clock[1:-1:2][stop_of])
+        else:
+            # Nothing reads the loop departures before the drops are stamped.
+            st.drops.append((ids, clock[1:-1:2][stop_of], vill, now if loop else None))
+    return legs, clock.item(-1)
 
 
 def drive(
@@ -172,28 +208,42 @@ def drive(
     back to the base and wait there for the next visit. With ``out_queues`` (indexed by the
     stop's queue index, see ``out_index``), the vehicle also collects the outbound parcels
     ready at each stop, in the room left on board, and ``out_home(st, ids, now)`` receives
-    them at the base (backhaul).
+    them at the base (backhaul). The same as :func:`leave`, then :func:`back_at` or
+    :func:`go_on`.
     """
-    env = st.env
-    n_drop = np.bincount(stop_of, minlength=len(rt.stops))
-    legs = _legs(st, vi, kind, rt, n_drop, ids)
-    st.trips.append(legs)
-    clock = legs.clock
-    at = clock[1:-1:2]
+    legs, back = leave(st, vi, kind, rt, ids, stop_of, batch=out_queues is None)
+    if back is not None:
+        yield from back_at(st.env, back)
+    else:
+        yield from go_on(st, veh, vi, kind, rt, ids, stop_of, legs, out_queues, out_home)
+
+
+def back_at(env: simpy.Environment, back: float) -> Generator[simpy.Event, Any, None]:
+    """Wait until ``back`` (as :func:`wait_until`)."""
     now = env.now
+    d = back - now
+    if now + d == back:  # one delay lands on it (see delays_to)
+        yield env.timeout(d)
+    else:
+        yield from wait_until(env, back)
+
+
+def go_on(
+    st: State,
+    veh: Vehicle,
+    vi: int,
+    kind: str,
+    rt: Route,
+    ids: np.ndarray,
+    stop_of: np.ndarray,
+    legs: _RunLegs,
+    out_queues: list[_Fifo] | None,
+    out_home: OutHome | None,
+) -> Generator[simpy.Event, Any, None]:
+    """A run that :func:`leave` did not finish: its stops, some of them as events."""
+    now = st.env.now
     midnight = (math.floor(now / DAY_MIN) + 1) * DAY_MIN
-    # The last stop's arrival is clock[-3] (read as a Python float, as is the return).
-    unseen = not st.chained[vi] and (len(at) == 0 or clock.item(-3) < midnight)
-    if unseen and out_queues is None and not rt.any_locker:
-        # Nothing on this run can be observed by another process before it is back.
-        _drop(st, rt.town, ids, at[stop_of])
-        back = clock.item(-1)
-        d = back - now
-        if now + d == back:  # one delay lands on it (see delays_to)
-            yield env.timeout(d)
-        else:
-            yield from wait_until(env, back)
-        return
+    unseen = not st.chained[vi] and (len(rt.stops) == 0 or legs.clock.item(-3) < midnight)
     shared = rt.any_multi if out_queues is not None else rt.shared_locker
     if unseen and not rt.town and rt.distinct and not shared:
         yield from _at_once(st, veh, vi, kind, rt, ids, stop_of, legs, out_queues, out_home)
@@ -373,7 +423,7 @@ def _drop(st: State, town: bool, ids: np.ndarray, at: np.ndarray) -> None:
     if town:
         at_townships(st, ids, at)
     else:
-        st.drops.append((ids, at))
+        st.drops.append((ids, at, None, None))
 
 
 def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import DAY_MIN
-from sim.engine.drive import drive, route
+from sim.engine.drive import go_on, leave, route, wait_until
 from sim.engine.outbound import out_at_centre
 from sim.engine.state import State
 from sim.scenario import clock_minutes
@@ -23,26 +23,26 @@ def shuttle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, Non
     cap = sc.fleet.vehicle_types[veh.vtype].capacity_parcels
     pos = np.zeros(st.county.n_townships, dtype=np.int64)
     pos[stops - 1] = np.arange(len(stops))
+    pos = pos[st.county.village_township]  # the stop of each village's township
     q = st.shuttle_queues[vi]
     stop_min = sc.facilities.townships.service_time_min
     rt = route(st, veh, stops, stop_min, town=True)
     # Shuttles leave no earlier than their driver's shift; a late return is overtime.
+    out = st.out_town if st.has_out else None
     shift_start = clock_minutes(sc.fleet.vehicle_types[veh.vtype].shift.start)
     for day in range(st.n_days):
         for dep in st.shuttle_deps:
             t = day * DAY_MIN + max(dep, shift_start)
             if env.now < t:
                 yield env.timeout(t - env.now)
-            ids = q.take(min(cap, q.n_ready(env.now)))
-            p.t_shuttle[ids] = env.now
-            yield from drive(
-                st,
-                veh,
-                vi,
-                "shuttle",
-                rt,
-                ids,
-                pos[p.township[ids]],
-                st.out_town if st.has_out else None,
-                out_at_centre,
-            )
+            now = env.now
+            ids = q.take(min(cap, q.n_ready(now)))
+            p.t_shuttle[ids] = now
+            stop_of = pos[p.village[ids]]  # read again (in cache) at the townships
+            legs, back = leave(st, vi, "shuttle", rt, ids, stop_of, batch=out is None)
+            if back is None:
+                yield from go_on(st, veh, vi, "shuttle", rt, ids, stop_of, legs, out, out_at_centre)
+            elif now + (back - now) == back:  # one delay lands on it (see back_at)
+                yield env.timeout(back - now)
+            else:
+                yield from wait_until(env, back)

@@ -320,12 +320,16 @@ def _simulate(county: County, replication: int, progress: Callable[[int], None] 
     end = float(env.now)
     # Inbound parcels still on a shuttle, bus or loop at the end: on the runs under way.
     on_vehicle = np.full(len(st.p.village), -1, dtype=np.int32)
+    under_way = []
     for legs in st.trips:
         if legs.clock.item(-1) >= end:
             on_vehicle[legs.ids] = legs.vehicle
+            under_way.append(legs.ids)
     stage = _stage(st.p, end)
-    moving = (stage == _STAGE["on_shuttle"]) | (stage == _STAGE["on_loop"])
-    on_vehicle[~moving] = -1
+    if under_way:  # only their parcels can be on a vehicle (the others stay -1)
+        ids = np.concatenate(under_way)
+        here = stage[ids]
+        on_vehicle[ids[(here != _STAGE["on_shuttle"]) & (here != _STAGE["on_loop"])]] = -1
     trips = _Trips.join(st.trips, end)
     return _Run(st.p, trips, on_vehicle, st.o, st.out_on_vehicle, st.skipped, end, stage)
 
@@ -381,11 +385,14 @@ def _resolved(st: State) -> Callable[[], bool]:
     """A test whether every parcel of the window has reached its point (or trunk, or end)."""
     p, o = st.p, st.o
     start, w_end = window(st.sc)
-    cohort = (p.t_created >= start) & (p.t_created < w_end)
-    out_cohort = (o.t_created >= start) & (o.t_created < w_end)
     shelf = st.sc.demand.outbound.cold_chain_shelf_factor
+    cohorts: list[np.ndarray] = []  # found at the first test (none in a run without drain)
 
     def resolved() -> bool:
+        if not cohorts:
+            cohorts.append((p.t_created >= start) & (p.t_created < w_end))
+            cohorts.append((o.t_created >= start) & (o.t_created < w_end))
+        cohort, out_cohort = cohorts
         arrived = np.where(p.held, p.t_township, p.t_point)
         if np.isnan(arrived[cohort]).any():
             return False

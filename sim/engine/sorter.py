@@ -31,19 +31,19 @@ def shift_at(shifts: list[tuple[int, int]], t: float) -> tuple[float, float]:
 
 def trunk(st: State) -> Generator[simpy.Event, Any, None]:
     """Bring each wave's parcels to the sorter queue when they arrive; wake the sorter."""
-    env, p = st.env, st.p
-    if len(p.t_created) == 0:
-        return
-    bounds = np.flatnonzero(np.diff(p.t_created)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [len(p.t_created)]])
-    for s, e in zip(starts, ends):
-        t = p.t_created[s]
+    env, created = st.env, st.p.t_created
+    n, s = len(created), 0
+    # The waves: runs of one creation time (the parcels are ordered by it), each found by a
+    # binary search rather than by a pass over all parcels.
+    while s < n:
+        t = created[s]
+        e = s + int(created[s:].searchsorted(t, side="right"))
         if t > env.now:
             yield env.timeout(t - env.now)
-        st.sorter_queue.push(np.arange(s, e), p.t_created[s:e])
+        st.sorter_queue.push(np.arange(s, e), created[s:e])
         if not st.wake.triggered:
             st.wake.succeed()
+        s = e
 
 
 def sorter(st: State) -> Generator[simpy.Event, Any, None]:
@@ -62,14 +62,18 @@ def sorter(st: State) -> Generator[simpy.Event, Any, None]:
             yield env.timeout(end - env.now)
             continue
         ids = st.sorter_queue.take(k)
+        # The trunk queues ranges of ids in order: the parcels taken are one range, read as
+        # a slice (the test holds for increasing ids only, as these are).
+        first = int(ids[0])
+        part = slice(first, first + k) if int(ids[-1]) - first == k - 1 else ids
         done = env.now + np.arange(1, k + 1) / rate_per_min
-        p.t_sorted[ids] = done
+        p.t_sorted[part] = done
         # Hand each parcel to its shuttle's queue; it is loadable once sorted.
-        route = st.route_of_township[p.township[ids]]
+        route = st.route_of_township[p.township[part]]
         if county.buses:
             assert st.bus_of is not None  # build_county always sets village_bus
-            line = st.bus_of[p.village[ids]]
-            by_bus = (line >= 0) & (p.route_u[ids] < st.bus_share[np.maximum(line, 0)])
+            line = st.bus_of[p.village[part]]
+            by_bus = (line >= 0) & (p.route_u[part] < st.bus_share[np.maximum(line, 0)])
             route = np.where(by_bus, st.n_sh + line, route)
         order = stable_order(route)
         ids, done, route = ids[order], done[order], route[order]

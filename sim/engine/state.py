@@ -101,61 +101,95 @@ class _LaneQueue:
     Entries are kept unordered in arrays (id, village, ready time, key), in the order they
     were pushed; ``key`` orders the entries of one village first in, first out: pushes get
     increasing keys, parcels put back at the head get keys below every key handed out so
-    far. The arrays grow in place (with room to spare), so a push copies only its parcels.
+    far. Until the first parcel is put back, keys follow the entries' order, and the place
+    of an entry in the arrays stands for its key (no key is stored). The arrays grow in place
+    (with room to spare), so a push copies only its parcels. A taken entry stays in the
+    arrays, its village set to -1, until the arrays are compacted: the ``pos`` and ``visit``
+    arrays of a loop have one more entry than the county has villages, the last one (index
+    -1) -1 and False, so that no loop sees a taken entry.
     """
 
-    __slots__ = ("_dead", "_front", "_ids", "_key", "_n", "_next", "_ready", "_vill")
+    __slots__ = (
+        "_dead",
+        "_front",
+        "_ids",
+        "_key",
+        "_latest",
+        "_n",
+        "_next",
+        "_ready",
+        "_vill",
+    )
 
     def __init__(self) -> None:
         self._ids: np.ndarray = _NONE
         self._vill: np.ndarray = _NONE
         self._ready: np.ndarray = _EMPTY_F
-        self._key: np.ndarray = _NONE
+        self._key: np.ndarray | None = None  # stored once a parcel is put back at the head
         self._n = 0  # entries in use, at the start of the arrays
         self._next = 0
         self._front = 0
-        self._dead = 0  # entries taken but not yet dropped from the arrays (ready = inf)
+        self._dead = 0  # entries taken but not yet dropped from the arrays (village -1)
+        self._latest = -np.inf  # no entry is ready later than this
 
     def __len__(self) -> int:
         return self._n - self._dead
 
-    def push(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
-        """Append parcels (of villages ``vill``) available from ``ready``, in order."""
+    def push(
+        self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray, latest: float | None = None
+    ) -> None:
+        """Append parcels (of villages ``vill``) available from ``ready``, in order.
+
+        ``latest``, if given, is a time no parcel is ready after (else ``ready.max()``).
+        """
         m = len(ids)
         if m:
-            self._append(ids, vill, ready, self._next)
+            self._append(ids, vill, ready, latest)
+            if self._key is not None:
+                self._key[self._n - m : self._n] = np.arange(self._next, self._next + m)
             self._next += m
 
     def push_front(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray) -> None:
         """Put parcels back at the head of their villages' queues, in order."""
         m = len(ids)
         if m:
-            self._append(ids, vill, ready, self._front - m)
+            if self._key is None:  # keys from here on: the entries' places so far
+                self._key = np.arange(len(self._ids), dtype=np.int64)
+                self._next, self._front = self._n, 0
+            self._append(ids, vill, ready, None)
+            self._key[self._n - m : self._n] = np.arange(self._front - m, self._front)
             self._front -= m
 
-    def _append(self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray, key0: int) -> None:
+    def _append(
+        self, ids: np.ndarray, vill: np.ndarray, ready: np.ndarray, latest: float | None
+    ) -> None:
         n, m = self._n, len(ids)
         if n + m > len(self._ids):
             size = max(2 * (n + m), 256)
-            grown = [np.empty(size, dtype=a.dtype) for a in (self._ids, self._vill, self._ready)]
-            for new, old in zip(grown, (self._ids, self._vill, self._ready), strict=True):
-                new[:n] = old[:n]
-            key = np.empty(size, dtype=np.int64)
-            key[:n] = self._key[:n]
-            self._ids, self._vill, self._ready = grown
-            self._key = key
+            old = [self._ids, self._vill, self._ready]
+            if self._key is not None:
+                old.append(self._key)
+            grown = [np.empty(size, dtype=a.dtype) for a in old]
+            for new, a in zip(grown, old, strict=True):
+                new[:n] = a[:n]
+            self._ids, self._vill, self._ready = grown[:3]
+            if self._key is not None:
+                self._key = grown[3]
         self._ids[n : n + m] = ids
         self._vill[n : n + m] = vill
         self._ready[n : n + m] = ready
-        self._key[n : n + m] = np.arange(key0, key0 + m)
         self._n = n + m
+        top = float(ready.max()) if latest is None else latest
+        if not top <= self._latest:
+            self._latest = top if top == top else np.inf  # (a NaN: never ready)
 
     def _compact(self) -> None:
         """Drop the entries taken, keeping the order of the others."""
-        live = (self._ready[: self._n] != np.inf).nonzero()[0]  # found once, for 4 arrays
+        live = (self._vill[: self._n] >= 0).nonzero()[0]  # found once, for 3 or 4 arrays
         k = len(live)
         for a in (self._ids, self._vill, self._ready, self._key):
-            a[:k] = a[live]
+            if a is not None:
+                a[:k] = a[live]
         self._n, self._dead = k, 0
 
     def ready(
@@ -164,24 +198,51 @@ class _LaneQueue:
         """Entries of the villages with ``pos >= 0`` available at ``now``, and their owners.
 
         The owner of an entry is ``pos`` of its village (the village's place in a loop);
-        ``visit``, if given, is ``pos >= 0``.
+        ``visit``, if given, is ``pos >= 0``. ``pos`` has an entry -1 at its end (see the
+        class).
         """
         if self._dead > self._n // 2:
             self._compact()
         n = self._n
-        mine = self._ready[:n] <= now
-        mine &= (pos >= 0 if visit is None else visit)[self._vill[:n]]  # booleans, not places
+        vill = self._vill[:n]
+        mine = (pos >= 0 if visit is None else visit)[vill]  # booleans, not places
+        if now < self._latest:  # some entries are not ready yet
+            mine &= self._ready[:n] <= now
         sel = mine.nonzero()[0]
-        return sel, pos[self._vill[sel]]
+        return sel, pos[vill[sel]]
+
+    def take_ready(
+        self, pos: np.ndarray, now: float, visit: np.ndarray, cap: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """:meth:`ready`, then :meth:`remove` unless more than ``cap`` are ready.
+
+        Returns the parcels taken, their owners and villages, in queue order, and True; or,
+        when nothing was taken, the entries, owners and villages :meth:`ready` found, and
+        False. (The two methods written out as one, for the most frequent load.)
+        """
+        if self._dead > self._n // 2:
+            self._compact()
+        n = self._n
+        vill = self._vill[:n]
+        mine = visit[vill]
+        if now < self._latest:  # some entries are not ready yet
+            mine &= self._ready[:n] <= now
+        sel = mine.nonzero()[0]
+        vs = vill[sel]
+        if len(sel) > cap:
+            return sel, pos[vs], vs, False
+        vill[sel] = -1
+        self._dead += len(sel)
+        return self._ids[sel], pos[vs], vs, True
 
     def ready_keys(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ready times and keys of the entries ``sel``."""
-        return self._ready[sel], self._key[sel]
+        """Ready times and keys of the entries ``sel`` (keys order them as pushed)."""
+        return self._ready[sel], sel if self._key is None else self._key[sel]
 
     def remove(self, sel: np.ndarray) -> np.ndarray:
         """Remove the entries ``sel`` (from :meth:`ready`); return their parcel ids."""
         out = self._ids[sel]
-        self._ready[sel] = np.inf
+        self._vill[sel] = -1
         self._dead += len(sel)
         return out
 
@@ -337,7 +398,8 @@ class State:
         Vehicle legs, one :class:`_RunLegs` per run, and village loops not driven (vehicle
         index, day, villages, planned).
     drops
-        Parcels dropped at village points without a locker, and when, not yet stamped
+        Parcels dropped at village points without a locker, when, their villages (or
+        None) and their loop's departure if not yet stamped (or None), not yet stamped
         (see :func:`~sim.engine.stops.flush_drops`).
     out_on_vehicle
         Vehicle index holding each outbound parcel (-1 when none); for inbound parcels
@@ -379,7 +441,7 @@ class State:
     p: _Parcels
     n_days: int
     trips: list[_RunLegs]
-    drops: list[tuple[np.ndarray, np.ndarray]]
+    drops: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, float | None]]
     skipped: list[tuple]
     sorter_queue: _Fifo
     route_of_township: np.ndarray

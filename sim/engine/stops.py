@@ -39,10 +39,14 @@ def pickup(st: State, ids: np.ndarray, at: float | np.ndarray, mean_h: float | n
     p.t_returned[ids[late]] = at_late + st.hold_min
 
 
-def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
-    """Drop parcels at village points without a locker, at times ``at`` (one per parcel)."""
+def at_villages(st: State, ids: np.ndarray, at: np.ndarray, vill: np.ndarray | None = None) -> None:
+    """Drop parcels at village points without a locker, at times ``at`` (one per parcel).
+
+    ``vill``, if given, holds their villages.
+    """
     p = st.p
-    vill = p.village[ids]
+    if vill is None:
+        vill = p.village[ids]
     p.t_point[ids] = at
     if st.has_door:
         door = st.county.village_kind[vill] == _DOOR
@@ -55,9 +59,20 @@ def at_villages(st: State, ids: np.ndarray, at: np.ndarray) -> None:
 def flush_drops(st: State) -> None:
     """Stamp the parcels dropped at village points without a locker since the last call."""
     if st.drops:
-        ids, at = (np.concatenate(c) for c in zip(*st.drops))
+        ids, at, vill, left = zip(*st.drops)
         st.drops.clear()
-        at_villages(st, ids, at)
+        every = np.concatenate(ids)
+        # Loop departures kept with the drops: stamped in one scatter.
+        if all(t is not None for t in left):
+            sizes = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+            st.p.t_loop[every] = np.repeat(np.array(left), sizes)
+        else:
+            for some, t in zip(ids, left, strict=True):
+                if t is not None:
+                    st.p.t_loop[some] = t
+        # Their villages as the loads found them, unless some drop came without.
+        known = None if any(v is None for v in vill) else np.concatenate(vill)
+        at_villages(st, every, np.concatenate(at), known)
 
 
 def at_locker(st: State, ids: np.ndarray, now: float, v: int) -> np.ndarray:

@@ -21,14 +21,14 @@ def load_loop(
     pos: np.ndarray,
     cap: int,
     now: float,
-    *,
     ordered: bool = True,
     visit: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Take up to ``cap`` ready parcels for a loop's villages, earliest-ready first.
 
-    ``pos`` gives each village's place in the loop (-1 for villages not visited; ``visit``,
-    if given, is ``pos >= 0``). When more than ``cap`` parcels are ready, the earliest are
+    ``pos`` gives each village's place in the loop (-1 for villages not visited, and a last
+    entry -1, see :class:`~sim.engine.state._LaneQueue`; ``visit``, if given, is
+    ``pos >= 0``). When more than ``cap`` parcels are ready, the earliest are
     taken (ties by place, then queue order). Returns the parcels and their villages'
     places; with ``ordered`` the parcels come out by place, each village's in queue order
     (else in any order).
@@ -36,10 +36,10 @@ def load_loop(
     if visit is None:
         visit = pos >= 0
     if len(queues) == 1 and not ordered:
-        sel, owner = queues[0].ready(pos, now, visit)
-        if len(sel) <= cap:  # all of them, in queue order
-            return queues[0].remove(sel), owner
-        found = [(sel, owner)]
+        got, owner, _, taken = queues[0].take_ready(pos, now, visit, cap)
+        if taken:  # all of them, in queue order
+            return got, owner
+        found = [(got, owner)]
     else:
         found = [q.ready(pos, now, visit) for q in queues]
     if len(found) == 1:
@@ -82,15 +82,18 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     """
     p, county = st.p, st.county
     p.t_township[ids] = at
+    # Their villages, and from them (in a small table) their townships.
+    vill = p.village[ids]
     held = p.held[ids]
     if held.any():
         h = ids[held]
-        mean = st.town_delay_h + st.per_km_h * county.village_township_km[p.village[h]]
+        mean = st.town_delay_h + st.per_km_h * county.village_township_km[vill[held]]
         pickup(st, h, at[held], mean)
-        ids, at = ids[~held], at[~held]
+        keep = ~held
+        ids, at, vill = ids[keep], at[keep], vill[keep]
     if not len(ids):
         return
-    town = p.township[ids]
+    town = county.village_township[vill]
     lane: int | None = None  # the lane of every parcel, when the township tells the queue
     if st.all_shared:  # every parcel in its township's shared lane
         key, lane = town, st.n_c
@@ -103,10 +106,10 @@ def at_townships(st: State, ids: np.ndarray, at: np.ndarray) -> None:
     if len(groups) > 1:
         small = len(sizes) <= 2**15  # keys below 2**15: sorted as int16, in linear time
         order = np.argsort(key.astype(np.int16) if small else key, kind="stable")
-        ids, at = ids[order], at[order]
-    vill = p.village[ids]
+        ids, at, vill = ids[order], at[order], vill[order]
+    latest = float(at.max())  # no parcel of the drop is ready later
     start = 0
     for k, m in zip(groups.tolist(), sizes[groups].tolist(), strict=True):
         q = st.town_queues[k if lane is None else k * (st.n_c + 1) + lane]
-        q.push(ids[start : start + m], vill[start : start + m], at[start : start + m])
+        q.push(ids[start : start + m], vill[start : start + m], at[start : start + m], latest)
         start += m

@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import _NONE, DAY_MIN
-from sim.engine.drive import Route, drive, route
+from sim.engine.drive import Route, go_on, leave, route, wait_until
 from sim.engine.outbound import out_at_township
 from sim.engine.state import State, _LaneQueue, county_cached
 from sim.engine.township import load_loop, queue_of
@@ -17,8 +17,8 @@ from sim.scenario import clock_minutes
 from sim.world import Vehicle
 
 #: A loop as driven on one weekday: route, villages, planned minutes, township queues,
-#: each village's place in the loop (-1 for the county's villages not on it), and whether
-#: the loop visits each village (``pos >= 0``).
+#: each village's place in the loop (-1 for the county's villages not on it, and a last -1
+#: for taken queue entries), and whether the loop visits each village (``pos >= 0``).
 _Loop = tuple[Route, np.ndarray, float, list[_LaneQueue], np.ndarray, np.ndarray]
 
 
@@ -53,7 +53,8 @@ def _plan_week(
     week: list[list[tuple[Route, np.ndarray, float, list[int], np.ndarray]]] = [
         [] for _ in range(7)
     ]
-    nowhere = np.full(county.n_villages, -1, dtype=np.int64)
+    # One more place than villages: -1 at index -1, for the taken entries of a queue.
+    nowhere = np.full(county.n_villages + 1, -1, dtype=np.int64)
     for i, loop in enumerate(veh.routes):
         all_vills = loop - 1 - county.n_townships
         days = visits[all_vills]  # (stop, weekday)
@@ -79,43 +80,50 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
     A loop that would end after the driver's shift, or push the day's planned minutes past
     the maximum duty, is not driven (recorded in ``st.skipped``); its parcels wait.
     """
-    env, p, sc = st.env, st.p, st.sc
+    env, sc = st.env, st.sc
     vt = sc.fleet.vehicle_types[veh.vtype]
     cap = vt.capacity_parcels
     shift_start, shift_end = clock_minutes(vt.shift.start), clock_minutes(vt.shift.end)
-    max_duty = vt.max_duty_h * 60.0
+    max_duty = vt.max_duty_h * 60.0 + 1e-9
     start_wd = sc.start_date.weekday()
     week = _loops_by_weekday(st, vi, veh)
+    out = st.out_village if st.has_out else None
+    ordered, vid = st.has_locker, st.n_sh + vi  # its index among the county's vehicles
     for day in range(st.n_days):
         loops = week[(start_wd + day) % 7]
         duty = 0.0  # planned minutes of the loops driven today
+        end = day * DAY_MIN + shift_end + 1e-9
         for dep, collect_only in st.loop_deps:
             t = day * DAY_MIN + max(dep, shift_start)
             if env.now < t:
                 yield env.timeout(t - env.now)
             if collect_only and not st.has_out:
                 continue
+            kind = "collection" if collect_only else "village_loop"
             for rt, vills, planned, queues, pos, visit in loops:
-                late = env.now + planned > day * DAY_MIN + shift_end + 1e-9
-                if late or duty + planned > max_duty + 1e-9:
+                now = env.now
+                if now + planned > end or duty + planned > max_duty:
                     # Not driven past the driver's day: its parcels wait for the next one.
-                    st.skipped.append((st.n_sh + vi, day, len(vills), planned))
+                    st.skipped.append((vid, day, len(vills), planned))
                     continue
                 duty += planned
-                ids, stop_of = _NONE, _NONE
+                ids, stop_of, vill = _NONE, _NONE, None
                 if not collect_only:
-                    ids, stop_of = load_loop(
-                        queues, pos, cap, env.now, ordered=st.has_locker, visit=visit
-                    )
-                    p.t_loop[ids] = env.now
-                yield from drive(
-                    st,
-                    veh,
-                    st.n_sh + vi,
-                    "collection" if collect_only else "village_loop",
-                    rt,
-                    ids,
-                    stop_of,
-                    st.out_village if st.has_out else None,
-                    out_at_township,
+                    taken = False
+                    if len(queues) == 1 and not ordered:  # the most frequent load, at once
+                        ids, stop_of, vill, taken = queues[0].take_ready(pos, now, visit, cap)
+                    if not taken:
+                        ids, stop_of = load_loop(queues, pos, cap, now, ordered, visit)
+                        vill = None
+                loop = not collect_only  # leave() stamps their loop departure
+                legs, back = leave(
+                    st, vid, kind, rt, ids, stop_of, vill, batch=out is None, loop=loop
                 )
+                if back is None:
+                    yield from go_on(
+                        st, veh, vid, kind, rt, ids, stop_of, legs, out, out_at_township
+                    )
+                elif now + (back - now) == back:  # one delay lands on it (see back_at)
+                    yield env.timeout(back - now)
+                else:
+                    yield from wait_until(env, back)
