@@ -55,6 +55,7 @@ def _plan_week(
     ]
     # One more place than villages: -1 at index -1, for the taken entries of a queue.
     nowhere = np.full(county.n_villages + 1, -1, dtype=np.int64)
+    made: dict[tuple[int, bytes], tuple[Route, np.ndarray, float, list[int], np.ndarray]] = {}
     for i, loop in enumerate(veh.routes):
         all_vills = loop - 1 - county.n_townships
         days = visits[all_vills]  # (stop, weekday)
@@ -62,15 +63,19 @@ def _plan_week(
             days = days & veh.route_days[i]
         for weekday in np.flatnonzero(days.any(axis=0)).tolist():
             today = days[:, weekday]
-            stops, vills = loop[today], all_vills[today]
-            towns = sorted(set(county.village_township[vills].tolist()))
-            queues = [int(queue_of(st, t, veh.lane)) for t in towns]
-            rt = route(st, veh, stops, stop_min, town=False)
-            # As sim.plan.tour_minutes: the legs' minutes summed, plus the stops'.
-            planned = float(county.time_min[veh.vtype][rt.frm, rt.to].sum() + stop_min * len(stops))
-            pos = nowhere.copy()
-            pos[vills] = np.arange(len(vills))
-            week[weekday].append((rt, vills, planned, queues, pos))
+            # A loop with the same stops on another weekday is the same loop.
+            key = (i, today.tobytes())
+            if key not in made:
+                stops, vills = loop[today], all_vills[today]
+                towns = sorted(set(county.village_township[vills].tolist()))
+                queues = [int(queue_of(st, t, veh.lane)) for t in towns]
+                rt = route(st, veh, stops, stop_min, town=False)
+                # As sim.plan.tour_minutes: the legs' minutes summed, plus the stops'.
+                minutes = county.time_min[veh.vtype][rt.frm, rt.to].sum()
+                pos = nowhere.copy()
+                pos[vills] = np.arange(len(vills))
+                made[key] = (rt, vills, float(minutes + stop_min * len(stops)), queues, pos)
+            week[weekday].append(made[key])
     return week
 
 
