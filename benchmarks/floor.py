@@ -8,7 +8,7 @@ computed by whole-array operations, with no Python work per vehicle run, stop or
   maximum over the parcels (a queue with a constant service time);
 - shuttles and village loops: every run over the horizon is laid out at once from the
   plan (a vehicle's loops of one departure one after the other), and each parcel leaves on
-  the first run that serves it after it is ready, by one ``searchsorted`` on (shuttle, time)
+  the first run that serves it after it is ready, by one ``searchsorted`` on (township, time)
   and one on (lane, village, time) keys;
 - pickup: the engine's delay from the parcel's own draw (held parcels: at the township);
 - the tables: the engine's own parcel and trip tables, each leg's load by one ``bincount``.
@@ -72,7 +72,7 @@ class _Tours:
 
 
 #: A tour to lay out: vehicle index, vehicle, stops, weekdays it runs (7 bools), the key of
-#: each stop (whom the stop serves: the shuttle, or the lane and village).
+#: each stop (whom the stop serves: the township point, or the lane and village).
 _Tour = tuple[int, Vehicle, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -98,8 +98,7 @@ def prepare(world: World) -> Prepared:
     loop_deps = [clock_minutes(t) for t in sc.schedules.village_departures]
     every = np.ones(7, dtype=bool)
     sh: list[_Tour] = [
-        (i, v, v.routes[0], every, np.full(len(v.routes[0]), i))
-        for i, v in enumerate(county.shuttles)
+        (i, v, v.routes[0], every, v.routes[0] - 1) for i, v in enumerate(county.shuttles)
     ]
     n_t, n_v, n_sh = county.n_townships, county.n_villages, len(county.shuttles)
     lp: list[_Tour] = []
@@ -182,8 +181,7 @@ def floor_run(prep: Prepared, replication: int = 0) -> tuple[pd.DataFrame, pd.Da
     p = generate_demand(county, replication)
     p.t_sorted[:] = sorted_times(county, p.t_created, end)
     sh = _Laid(prep.shuttles, n_days, sc.start_date.weekday())
-    route = _route_of_township(county)[p.township]
-    sh_row = sh.take(route, p.t_sorted, p.t_shuttle, p.t_township)
+    sh_row = sh.take(p.township, p.t_sorted, p.t_shuttle, p.t_township)
     lp = _Laid(prep.loops, n_days, sc.start_date.weekday())
     key = _lane(county, p) * county.n_villages + p.village
     ready = np.where(p.held, np.nan, p.t_township)
@@ -317,14 +315,6 @@ def sorted_times(county: County, arrive: np.ndarray, end: float) -> np.ndarray:
     t = start[j] + (done - before[j])
     t[t > end] = np.nan
     return t
-
-
-def _route_of_township(county: County) -> np.ndarray:
-    """The shuttle serving each township."""
-    route = np.zeros(county.n_townships, dtype=np.int64)
-    for i, veh in enumerate(county.shuttles):
-        route[veh.routes[0] - 1] = i
-    return route
 
 
 def _lane(county: County, p: _Parcels) -> np.ndarray:

@@ -86,6 +86,11 @@ def test_vectorised_floor_moves_the_same_parcels_no_later_than_the_engine(tiny_p
         both = parcels[col].notna() & ep[col].notna()
         assert (parcels[col][both] <= ep[col][both] + 1e-6).all(), col
     assert (ep["t_point"] > parcels["t_point"] + 60).any()  # capacity binds in the engine
+    # A parcel on the same run as in the engine reaches its stop at the same minute.
+    for left, reached in (("t_shuttle_depart", "t_township"), ("t_loop_depart", "t_point")):
+        same = (parcels[left] == ep[left]).to_numpy()
+        assert same.sum() > 100, left
+        np.testing.assert_allclose(parcels[reached][same], ep[reached][same], rtol=0, atol=1e-6)
     assert list(trips.columns) == list(engine.trips.columns)
     assert len(trips) == len(engine.trips)
     assert trips["km"].sum() == pytest.approx(engine.trips["km"].sum())
