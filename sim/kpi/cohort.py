@@ -84,57 +84,94 @@ def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
     return (t >= start) & (t < end)
 
 
+#: Rows per block of the cohort's per-parcel arithmetic: its temporaries stay in cache.
+CHUNK = 1 << 16
+
+_MARKS = ("t_created", "t_sorted", "t_township", "t_loop_depart", "t_point")
+
+
 def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> Cohort:
     """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end.
 
-    Outbound rows of ``parcels`` are left out. Only the columns it needs are read, only the
-    cohort's rows of them are copied, and the stage times are worked on in place (a
-    county-year is millions of rows).
+    Outbound rows of ``parcels`` are left out. Only the columns it needs are read, and each
+    output is filled a block of rows at a time (a county-year is millions of rows), so that
+    no parcel-sized temporary is made.
     """
     mine = in_window(c, parcels) & (parcels["direction"].cat.codes.to_numpy() == 0)
-    n = int(mine.sum())
-    rep = np.compress(mine, parcels["replication"].to_numpy())
+    rows = np.flatnonzero(mine)
+    n = len(rows)
+    whole = n > 0 and rows[-1] - rows[0] + 1 == n  # one run of rows: read by slices
+    first = int(rows[0]) if whole else 0
+
+    def take(col: str) -> np.ndarray:
+        x = parcels[col].to_numpy()
+        return x[first : first + n] if whole else np.take(x, rows)
+
+    rep = take("replication").copy() if whole else take("replication")
     reps = np.array(sorted(ends), dtype=np.int64)
     end_of = np.array([ends[int(r)] for r in reps], dtype=float)
-    end = end_of[np.searchsorted(reps, rep)] if n else np.empty(0)
-    # Times each stage ends, one row per mark so that each step reads contiguous memory.
-    marks = np.empty((5, n))
-    for row, name in enumerate(("t_created", "t_sorted", "t_township", "t_loop_depart", "t_point")):
-        np.compress(mine, parcels[name].to_numpy(), out=marks[row])
-    created, sorted_at, town, loop, point = marks
-    bus = np.isnan(town) & np.isnan(loop)
-    bus &= ~np.isnan(np.compress(mine, parcels["t_shuttle_depart"].to_numpy()))
-    np.copyto(town, point, where=bus)  # bus parcels go straight to their village
-    del bus
-    reached = ~np.isnan(point)
-    at_town, is_sorted = ~np.isnan(town), ~np.isnan(sorted_at)
-    day_reached = np.where(reached, point // DAY_MIN, -1).astype(np.int32)
-    # A missing time takes the next one (a stage that was skipped), and an unresolved
-    # parcel's last stage runs to the end of the run.
-    np.copyto(point, end, where=~reached)
-    lead_h, town_h, sort_h = (_hours_since(created, t, end) for t in (point, town, sorted_at))
-    for j in range(marks.shape[0] - 2, 0, -1):
-        np.copyto(marks[j], marks[j + 1], where=np.isnan(marks[j]))
-    for j in range(marks.shape[0] - 1, 0, -1):  # each stage's length, in place
-        marks[j] -= marks[j - 1]
-    stage_h = marks[1:]
-    stage_h /= 60.0
+    cols = {k: parcels[k].to_numpy() for k in (*_MARKS, "t_shuttle_depart")}
+    out = _Filled(n)
+    for a in range(0, n, CHUNK):
+        b = min(a + CHUNK, n)
+        part = slice(first + a, first + b) if whole else rows[a:b]
+        end = end_of[np.searchsorted(reps, rep[a:b])] if len(reps) > 1 else end_of[0]
+        out.fill(a, b, {k: x[part] for k, x in cols.items()}, end)
     village = local_index(parcels["village_code"], c.village_codes, mine)
     return Cohort(
         replication=rep,
         village=village,
         township=local_index(parcels["township_code"], c.township_codes, mine),
-        lead_h=lead_h,
-        reached=reached,
-        town_h=town_h,
-        at_town=at_town,
-        sort_h=sort_h,
-        sorted=is_sorted,
-        stage_h=stage_h.T,
-        day_created=(created // DAY_MIN).astype(np.int32),
-        day_reached=day_reached,
-        weight=_weights(c, rep, village, created),
+        lead_h=out.lead_h,
+        reached=out.reached,
+        town_h=out.town_h,
+        at_town=out.at_town,
+        sort_h=out.sort_h,
+        sorted=out.sorted,
+        stage_h=out.stage_h.T,
+        day_created=out.day_created,
+        day_reached=out.day_reached,
+        weight=_weights(c, rep, village, out.created),
     )
+
+
+class _Filled:
+    """The cohort's per-parcel arrays, filled a block of rows at a time (:meth:`fill`)."""
+
+    def __init__(self, n: int) -> None:
+        self.created = np.empty(n)
+        self.lead_h, self.town_h, self.sort_h = np.empty(n), np.empty(n), np.empty(n)
+        self.reached, self.at_town = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        self.sorted = np.empty(n, dtype=bool)
+        self.day_created, self.day_reached = np.empty(n, np.int32), np.empty(n, np.int32)
+        self.stage_h = np.empty((len(STAGES), n))
+
+    def fill(self, a: int, b: int, t: dict[str, np.ndarray], end: float | np.ndarray) -> None:
+        """Rows ``a:b`` from their times ``t`` (one block; ``end``: the run end of each)."""
+        marks = np.empty((len(_MARKS), b - a))
+        for row, name in enumerate(_MARKS):
+            marks[row] = t[name]
+        created, sorted_at, town, loop, point = marks
+        self.created[a:b] = created
+        bus = np.isnan(town) & np.isnan(loop)
+        bus &= ~np.isnan(t["t_shuttle_depart"])
+        np.copyto(town, point, where=bus)  # bus parcels go straight to their village
+        reached = ~np.isnan(point)
+        self.reached[a:b] = reached
+        np.logical_not(np.isnan(town), out=self.at_town[a:b])
+        np.logical_not(np.isnan(sorted_at), out=self.sorted[a:b])
+        self.day_reached[a:b] = np.where(reached, point // DAY_MIN, -1)
+        # A missing time takes the next one (a stage that was skipped), and an unresolved
+        # parcel's last stage runs to the end of the run.
+        np.copyto(point, end, where=~reached)
+        for out, x in ((self.lead_h, point), (self.town_h, town), (self.sort_h, sorted_at)):
+            out[a:b] = _hours_since(created, x, end)
+        for j in range(marks.shape[0] - 2, 0, -1):
+            np.copyto(marks[j], marks[j + 1], where=np.isnan(marks[j]))
+        stage = self.stage_h[:, a:b]
+        np.subtract(marks[1:], marks[:-1], out=stage)  # each stage's length
+        stage /= 60.0
+        self.day_created[a:b] = created // DAY_MIN
 
 
 def _hours_since(created: np.ndarray, t: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -153,9 +190,80 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     (village rate x day factor x wave share, divided by the parcels that came) estimates the
     village's lead-time distribution over its expected demand mix: the same answer as an
     unweighted estimate over a long window, without its noise over a short one.
+
+    A parcel's weight depends on its cell only: it is worked out once per cell and looked
+    up, when arrivals fall on whole minutes (else parcel by parcel, :func:`_parcel_weights`).
     """
     if len(created) == 0:
         return np.empty(0)
+    cells = _cells(c, rep, village, created)
+    if cells is None:
+        return _parcel_weights(c, rep, village, created)
+    cell, (n_r, n_v, n_d, minutes) = cells
+    counts = np.bincount(cell, minlength=n_r * n_v * n_d * len(minutes))
+    share = {float(clock_minutes(w.time)): w.share for w in _waves(c)}
+    wave_share = np.array([share.get(float(m), 1.0) for m in minutes])
+    v, d, w = np.unravel_index(np.arange(len(counts)), (n_r, n_v, n_d, len(minutes)))[1:]
+    expected = c.village_rate[v] * demand_factors(c.scenario)[d] * wave_share[w]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_cell = expected / counts
+    return per_cell[cell]
+
+
+def _waves(c: County) -> list:
+    return list(c.scenario.facilities.county_centre.trunk_arrivals)
+
+
+def _cells(
+    c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarray
+) -> tuple[np.ndarray, tuple[int, int, int, np.ndarray]] | None:
+    """Each parcel's (replication, village, day, minute of day) cell as one integer, and the
+    shape (replications, villages, days, the minutes of day that occur), when every arrival
+    falls on a whole minute of a day >= 0, every village is the county's and the cells are
+    few enough to count by :func:`numpy.bincount`; else None."""
+    if village.min() < 0 or created.min() < 0:
+        return None
+    reps = np.unique(rep)
+    n_d = int(created.max() // DAY_MIN) + 1
+    seen = np.zeros(int(DAY_MIN), dtype=bool)
+    for a in range(0, len(created), CHUNK):
+        _, minute = _day_minute(created[a : a + CHUNK])
+        if minute is None:
+            return None
+        seen[minute] = True
+    minutes = np.flatnonzero(seen)
+    n_w = len(minutes)
+    if len(reps) * c.n_villages * n_d * n_w >= 50_000_000:
+        return None
+    wave = np.cumsum(seen) - 1  # minute of day -> its index among those that occur
+    cell = np.empty(len(created), dtype=np.int64)
+    for a in range(0, len(created), CHUNK):
+        day, minute = _day_minute(created[a : a + CHUNK])
+        r = np.searchsorted(reps, rep[a : a + CHUNK]) if len(reps) > 1 else 0
+        out = cell[a : a + CHUNK]
+        np.multiply(r, c.n_villages, out=out)
+        out += village[a : a + CHUNK]
+        out *= n_d
+        out += day
+        out *= n_w
+        out += wave[minute]
+    return cell, (len(reps), c.n_villages, n_d, minutes.astype(float))
+
+
+def _day_minute(t: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Day and whole minute of day of each time (None for the minutes if one is not whole)."""
+    day = (t // DAY_MIN).astype(np.int64)
+    minute = t - day * DAY_MIN
+    whole = minute.astype(np.int64)
+    if not np.array_equal(whole, minute) or whole.min() < 0 or whole.max() >= DAY_MIN:
+        return day, None
+    return day, whole
+
+
+def _parcel_weights(
+    c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarray
+) -> np.ndarray:
+    """:func:`_weights` parcel by parcel (any arrival times)."""
     sc = c.scenario
     day = (created // DAY_MIN).astype(np.int64)
     minute = created - day * DAY_MIN

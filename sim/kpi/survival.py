@@ -11,7 +11,7 @@ Where too many parcels are censored for the estimate to reach q, the percentile 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,51 +19,90 @@ import numpy as np
 _TOL = 1e-9
 
 
-def _survival(
-    groups: np.ndarray,
-    t: np.ndarray,
+#: Rows per block of the Kaplan–Meier pass: its temporaries stay in cache and are reused,
+#: not parcel-sized arrays faulted in afresh.
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The survival just after each row of one block of the sorted sample (:func:`_curve`).
+
+    ``at`` is the block's first position in the sorted order; ``rows`` the block's rows of
+    the sample, ``g`` and ``e`` their groups and events, ``s`` their survival.
+    """
+
+    at: int
+    rows: np.ndarray
+    g: np.ndarray
+    e: np.ndarray
+    s: np.ndarray
+
+
+def _curve(
+    groups: np.ndarray | None,
     event: np.ndarray,
     n: int,
-    weights: np.ndarray | None = None,
-    order: np.ndarray | None = None,
-) -> tuple[np.ndarray, ...]:
-    """Sort by (group, time, events first) and give the survival just after each row.
+    weights: np.ndarray | None,
+    order: np.ndarray,
+) -> Iterator[_Block]:
+    """The Kaplan–Meier survival of each group, block by block of the sorted sample.
 
-    ``order``, if given, is that sort (e.g. from :func:`group_order`), so that several
-    statistics of one sample share it.
+    ``order`` sorts the sample by (group, time, events first). Each value is the one of the
+    whole-array formula (the running sums over the whole sorted sample, less their values at
+    the start of the row's group, in the same order of operations), computed a block at a
+    time: a running sum carries into the next block through its first element, and the
+    start values of each group are kept as the group's first block passes.
     """
-    if order is None:
-        order = _order(groups, t, event)
-    g, t, e = groups[order], t[order], event[order]
-    w = np.ones(len(g)) if weights is None else weights[order]
-    counts = np.bincount(g, minlength=n)
+    w_all = np.ones(len(order)) if weights is None else weights[order]
+    g_all = None
+    if groups is None:  # one group, unweighted
+        counts, total = np.array([len(order)]), np.array([float(len(order))])
+    else:
+        g_all = groups[order]
+        counts = np.bincount(g_all, minlength=n)
+        total = np.bincount(g_all, weights=w_all, minlength=n)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    first = starts[g]
-    # In place where it can be (a county-year is millions of rows): the same operations, in
-    # the same order, as at_risk = total[g] - (cum_w - w - (cum_w[first] - w[first])).
-    cum_w = np.cumsum(w)
-    before = cum_w - w
-    before -= cum_w[first] - w[first]
-    del cum_w
-    at_risk = np.bincount(g, weights=w, minlength=n)[g]
-    at_risk -= before
-    del before
-    np.maximum(at_risk, 1e-300, out=at_risk)
-    log_f = e * w
-    log_f /= at_risk
-    del at_risk
-    np.subtract(1.0, log_f, out=log_f)  # the factor 1 - d / n of each row
-    last = log_f <= 1e-12  # the last parcel at risk arrives: survival drops to zero
-    log_f[last] = 1.0
-    np.log(log_f, out=log_f)
-    s = np.cumsum(log_f)
-    s -= s[first] - log_f[first]
-    del log_f
-    zeros = np.cumsum(last)
-    zeros -= zeros[first] - last[first]
-    np.exp(s, out=s)
-    s[zeros > 0] = 0.0
-    return g, t, e, s, counts
+    base_w, base_s = np.zeros(n), np.zeros(n)
+    base_z = np.zeros(n, dtype=np.int64)
+    carry_w, carry_s, carry_z = 0.0, 0.0, 0
+    for a in range(0, len(order), CHUNK):
+        b = min(a + CHUNK, len(order))
+        rows, w = order[a:b], w_all[a:b]
+        g = np.zeros(b - a, dtype=np.intp) if g_all is None else g_all[a:b]
+        e = event[rows]
+        new = np.flatnonzero((starts >= a) & (starts < b) & (counts > 0))
+        at = starts[new] - a
+        cum_w = w.copy()
+        cum_w[0] += carry_w
+        np.cumsum(cum_w, out=cum_w)
+        carry_w = float(cum_w[-1])
+        base_w[new] = cum_w[at] - w[at]
+        before = cum_w - w
+        before -= base_w[g]
+        at_risk = total[g]
+        at_risk -= before
+        np.maximum(at_risk, 1e-300, out=at_risk)
+        log_f = e * w
+        log_f /= at_risk
+        np.subtract(1.0, log_f, out=log_f)  # the factor 1 - d / n of each row
+        last = log_f <= 1e-12  # the last parcel at risk arrives: survival drops to zero
+        log_f[last] = 1.0
+        np.log(log_f, out=log_f)
+        s = log_f.copy()
+        s[0] += carry_s
+        np.cumsum(s, out=s)
+        carry_s = float(s[-1])
+        base_s[new] = s[at] - log_f[at]
+        s -= base_s[g]
+        zeros = np.cumsum(last, dtype=np.int64)
+        zeros += carry_z
+        carry_z = int(zeros[-1])
+        base_z[new] = zeros[at] - last[at]
+        zeros -= base_z[g]
+        np.exp(s, out=s)
+        s[zeros > 0] = 0.0
+        yield _Block(a, rows, g, e, s)
 
 
 def time_order(t: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -141,13 +180,18 @@ def group_quantile(
     out = np.full(n, np.nan)
     if len(t) == 0:
         return out
-    g, ts, e, s, _ = _survival(
-        groups.astype(np.int64, copy=False), t, event.astype(bool, copy=False), n, weights, order
-    )
-    hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
-    if len(hit):
-        first_group, first = np.unique(g[hit], return_index=True)
-        out[first_group] = ts[hit[first]]
+    event = event.astype(bool, copy=False)
+    if order is None:
+        order = _order(groups, t, event)
+    found = np.zeros(n, dtype=bool)
+    for blk in _curve(groups.astype(np.int64, copy=False), event, n, weights, order):
+        hit = np.flatnonzero(blk.e & (blk.s <= 1.0 - q + _TOL))
+        if len(hit):
+            first_group, first = np.unique(blk.g[hit], return_index=True)
+            new = ~found[first_group]
+            rows = blk.rows[hit[first[new]]]
+            out[first_group[new]] = t[rows]
+            found[first_group[new]] = True
     return out
 
 
@@ -180,15 +224,25 @@ def summary(
         return [float("nan")] * len(qs), float("nan")
     if event.all():
         return [float(np.quantile(t, q, method="inverted_cdf")) for q in qs], float(np.mean(t))
-    zeros = np.zeros(len(t), dtype=np.int64)
-    _, ts, e, s, _ = _survival(zeros, t, event.astype(bool), 1, None, order)
-    out = []
-    for q in qs:
-        hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
-        out.append(float(ts[hit[0]]) if len(hit) else float("nan"))
-    before = np.concatenate([[1.0], s[:-1]])
-    steps = np.diff(np.concatenate([[0.0], ts]))
-    return out, float(np.sum(before * steps))
+    event = event.astype(bool)
+    if order is None:
+        order = time_order(t, event)
+    ts = t[order]
+    s = np.empty(len(t))
+    first = [-1] * len(qs)
+    for blk in _curve(None, event, 1, None, order):
+        s[blk.at : blk.at + len(blk.s)] = blk.s
+        for i, q in enumerate(qs):
+            if first[i] < 0:
+                hit = np.flatnonzero(blk.e & (blk.s <= 1.0 - q + _TOL))
+                first[i] = blk.at + int(hit[0]) if len(hit) else -1
+    out = [float(ts[i]) if i >= 0 else float("nan") for i in first]
+    # The area under the curve, as np.sum(before * steps) with before = [1, s[:-1]].
+    area = np.empty(len(ts))
+    area[0] = ts[0] - 0.0
+    np.subtract(ts[1:], ts[:-1], out=area[1:])
+    area[1:] *= s[:-1]
+    return out, float(np.sum(area))
 
 
 def encode(lead_h: np.ndarray, reached: np.ndarray) -> np.ndarray:
