@@ -42,8 +42,10 @@ class Cohort:
         Hours to the township point (bus parcels: to the village), and whether reached.
     sort_h, sorted
         Hours from arrival at the centre to sorted, and whether sorted.
-    stage_h
-        Hours spent in each of :data:`STAGES` (until the censoring time where unresolved).
+    village_stage_h, township_stage_h, county_stage_h
+        Parcel-hours spent in each of :data:`STAGES` (until the censoring time where
+        unresolved), summed per village (villages x 4), per township (townships x the first
+        2 stages) and over the county (the first 2 stages), each sum in row order.
     day_created, day_reached
         Simulated day of arrival at the centre and at the point (-1 if not reached).
     weight
@@ -61,7 +63,9 @@ class Cohort:
     at_town: np.ndarray
     sort_h: np.ndarray
     sorted: np.ndarray
-    stage_h: np.ndarray
+    village_stage_h: np.ndarray
+    township_stage_h: np.ndarray
+    county_stage_h: np.ndarray
     day_created: np.ndarray
     day_reached: np.ndarray
     weight: np.ndarray
@@ -107,28 +111,39 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
         x = parcels[col].to_numpy()
         return x[first : first + n] if whole else np.take(x, rows)
 
+    def take_codes(codes: pd.Series) -> np.ndarray:
+        x = codes.cat.codes.to_numpy()
+        return x[first : first + n] if whole else np.take(x, rows)
+
     rep = take("replication").copy() if whole else take("replication")
     reps = np.array(sorted(ends), dtype=np.int64)
     end_of = np.array([ends[int(r)] for r in reps], dtype=float)
+    unit = {
+        k: local_mapping(parcels[f"{k}_code"], codes)[take_codes(parcels[f"{k}_code"])]
+        for k, codes in (("village", c.village_codes), ("township", c.township_codes))
+    }
     cols = {k: parcels[k].to_numpy() for k in (*_MARKS, "t_shuttle_depart")}
-    out = _Filled(n)
+    out = _Filled(n, c.n_villages, c.n_townships)
     for a in range(0, n, CHUNK):
         b = min(a + CHUNK, n)
         part = slice(first + a, first + b) if whole else rows[a:b]
         end = end_of[np.searchsorted(reps, rep[a:b])] if len(reps) > 1 else end_of[0]
-        out.fill(a, b, {k: x[part] for k, x in cols.items()}, end)
-    village = local_index(parcels["village_code"], c.village_codes, mine)
+        t = {k: x[part] for k, x in cols.items()}
+        out.fill(a, b, t, end, unit["village"][a:b], unit["township"][a:b])
+    village = unit["village"]
     return Cohort(
         replication=rep,
         village=village,
-        township=local_index(parcels["township_code"], c.township_codes, mine),
+        township=unit["township"],
         lead_h=out.lead_h,
         reached=out.reached,
         town_h=out.town_h,
         at_town=out.at_town,
         sort_h=out.sort_h,
         sorted=out.sorted,
-        stage_h=out.stage_h.T,
+        village_stage_h=out.village_stage_h.T,
+        township_stage_h=out.township_stage_h.T,
+        county_stage_h=out.county_stage_h[:, 0],
         day_created=out.day_created,
         day_reached=out.day_reached,
         weight=_weights(c, rep, village, out.created),
@@ -138,16 +153,27 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
 class _Filled:
     """The cohort's per-parcel arrays, filled a block of rows at a time (:meth:`fill`)."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, n_villages: int, n_townships: int) -> None:
         self.created = np.empty(n)
         self.lead_h, self.town_h, self.sort_h = np.empty(n), np.empty(n), np.empty(n)
         self.reached, self.at_town = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         self.sorted = np.empty(n, dtype=bool)
         self.day_created, self.day_reached = np.empty(n, np.int32), np.empty(n, np.int32)
-        self.stage_h = np.empty((len(STAGES), n))
+        self.village_stage_h = np.zeros((len(STAGES), n_villages))
+        self.township_stage_h = np.zeros((2, n_townships))
+        self.county_stage_h = np.zeros((2, 1))
 
-    def fill(self, a: int, b: int, t: dict[str, np.ndarray], end: float | np.ndarray) -> None:
-        """Rows ``a:b`` from their times ``t`` (one block; ``end``: the run end of each)."""
+    def fill(
+        self,
+        a: int,
+        b: int,
+        t: dict[str, np.ndarray],
+        end: float | np.ndarray,
+        village: np.ndarray,
+        township: np.ndarray,
+    ) -> None:
+        """Rows ``a:b`` from their times ``t`` (one block; ``end``: the run end of each),
+        their stage hours added to their village's, township's and the county's sums."""
         marks = np.empty((len(_MARKS), b - a))
         for row, name in enumerate(_MARKS):
             marks[row] = t[name]
@@ -168,9 +194,15 @@ class _Filled:
             out[a:b] = _hours_since(created, x, end)
         for j in range(marks.shape[0] - 2, 0, -1):
             np.copyto(marks[j], marks[j + 1], where=np.isnan(marks[j]))
-        stage = self.stage_h[:, a:b]
-        np.subtract(marks[1:], marks[:-1], out=stage)  # each stage's length
+        stage = np.subtract(marks[1:], marks[:-1])  # each stage's length
         stage /= 60.0
+        # Added one row at a time, in row order: the sums np.bincount would give.
+        county = np.zeros(b - a, dtype=np.intp)
+        for j in range(len(STAGES)):
+            np.add.at(self.village_stage_h[j], village, stage[j])
+        for j in range(2):
+            np.add.at(self.township_stage_h[j], township, stage[j])
+            np.add.at(self.county_stage_h[j], county, stage[j])
         self.day_created[a:b] = created // DAY_MIN
 
 

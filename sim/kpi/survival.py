@@ -116,8 +116,12 @@ def time_order(t: np.ndarray, event: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.intp)
     by_t = np.argsort(t)
     ts = t[by_t]
+    ev = event.astype(bool)[by_t]
+    # Nothing to move unless a censored time comes right before an event of the same time.
+    if not (~ev[:-1] & ev[1:] & (ts[1:] == ts[:-1])).any():
+        return by_t
     rank = np.cumsum(np.concatenate([[False], ts[1:] != ts[:-1]]))
-    key = rank * 2 + ~event.astype(bool)[by_t]
+    key = rank * 2 + ~ev
     return by_t[np.argsort(key, kind="stable")]
 
 
