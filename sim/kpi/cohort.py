@@ -206,7 +206,7 @@ class _Filled:
         self.day_created[a:b] = created // DAY_MIN
 
 
-def _hours_since(created: np.ndarray, t: np.ndarray, end: np.ndarray) -> np.ndarray:
+def _hours_since(created: np.ndarray, t: np.ndarray, end: float | np.ndarray) -> np.ndarray:
     """Hours from ``created`` to ``t``, or to ``end`` where ``t`` is missing."""
     out = np.where(np.isnan(t), end, t)
     out -= created

@@ -87,9 +87,7 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
     v_reason[min_visits < k.min_visits_per_week] = "too_few_visits"
     v_reason[~c.village_served] = "no_visits"
     v_reason[~c.village_has_point] = "no_point"
-    v_stage = np.where(
-        v_reason == "lead_time_too_long", _worst_stage(cohort.village_stage_h), ""
-    )
+    v_stage = np.where(v_reason == "lead_time_too_long", _worst_stage(cohort.village_stage_h), "")
 
     served = shuttle_days(c, trips)
     t_p95 = survival.group_quantile(
@@ -99,9 +97,7 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
     t_reason = np.full(n_t, "covered", dtype=object)
     t_reason[(t_created > 0) & ~(t_p95 <= k.max_township_lead_h)] = "lead_time_too_long"
     t_reason[served < window_days(c.scenario)] = "shuttle_not_daily"
-    t_stage = np.where(
-        t_reason == "covered", "", _worst_stage(cohort.township_stage_h)
-    )
+    t_stage = np.where(t_reason == "covered", "", _worst_stage(cohort.township_stage_h))
 
     sort_p95 = survival.quantile(cohort.sort_h, cohort.sorted, 0.95) if len(cohort) else np.nan
     c_reason, c_stage = "covered", ""
