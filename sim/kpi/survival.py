@@ -55,13 +55,12 @@ def _curve(
     start values of each group are kept as the group's first block passes.
     """
     w_all = np.ones(len(order)) if weights is None else weights[order]
-    g_all = None
     if groups is None:  # one group, unweighted
         counts, total = np.array([len(order)]), np.array([float(len(order))])
     else:
-        g_all = groups[order]
-        counts = np.bincount(g_all, minlength=n)
-        total = np.bincount(g_all, weights=w_all, minlength=n)
+        counts = np.bincount(groups, minlength=n)
+        n = len(counts)
+        total = _group_sums(counts, w_all)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     base_w, base_s = np.zeros(n), np.zeros(n)
     base_z = np.zeros(n, dtype=np.int64)
@@ -69,7 +68,7 @@ def _curve(
     for a in range(0, len(order), CHUNK):
         b = min(a + CHUNK, len(order))
         rows, w = order[a:b], w_all[a:b]
-        g = np.zeros(b - a, dtype=np.intp) if g_all is None else g_all[a:b]
+        g = _groups_of(counts, a, b - a)
         e = event[rows]
         new = np.flatnonzero((starts >= a) & (starts < b) & (counts > 0))
         at = starts[new] - a
@@ -105,6 +104,31 @@ def _curve(
         yield _Block(a, rows, g, e, s)
 
 
+def _group_sums(counts: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Sum of ``w`` per group of a sample sorted by group, added in row order from 0 (as
+    ``np.bincount`` of the whole sample gives it), a block at a time: a group running on from
+    the block before starts from its sum so far, folded into its first row."""
+    total = np.zeros(len(counts))
+    for a in range(0, len(w), CHUNK):
+        g = _groups_of(counts, a, CHUNK)
+        block = w[a : a + CHUNK].copy()
+        block[0] += total[g[0]]
+        total[g[0] : g[-1] + 1] = np.bincount(g, weights=block, minlength=len(counts))[
+            g[0] : g[-1] + 1
+        ]
+    return total
+
+
+def _groups_of(counts: np.ndarray, a: int, size: int) -> np.ndarray:
+    """The group of each of the ``size`` rows from position ``a`` of a sample sorted by
+    group, of group sizes ``counts``."""
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    b = min(a + size, int(ends[-1]))
+    rows = np.clip(ends, a, b) - np.clip(starts, a, b)
+    return np.repeat(np.arange(len(counts)), rows)
+
+
 def time_order(t: np.ndarray, event: np.ndarray) -> np.ndarray:
     """Indices sorting a sample by (time, events before censored times).
 
@@ -128,13 +152,26 @@ def time_order(t: np.ndarray, event: np.ndarray) -> np.ndarray:
 def group_order(groups: np.ndarray, by_time: np.ndarray) -> np.ndarray:
     """Indices sorting by (group, time, events first), from a :func:`time_order` of the sample.
 
-    A stable sort of the group indices (a radix sort for fewer than 32,768 groups) keeps the
-    time order within each group.
+    A stable sort of the group indices keeps the time order within each group: one sort of
+    integers packing each group index with the row's position in the time order.
     """
-    g = groups[by_time]
-    if len(g) and 0 <= g.min() and g.max() < np.iinfo(np.int16).max:
-        g = g.astype(np.int16)
-    return by_time[np.argsort(g, kind="stable")]
+    n = len(groups)
+    if n == 0 or groups.min() < 0:
+        return by_time[np.argsort(groups[by_time], kind="stable")]
+    shift = max(n - 1, 1).bit_length()
+    if int(groups.max()).bit_length() + shift > 63:
+        return by_time[np.argsort(groups[by_time], kind="stable")]
+    # Each group, shifted left, with the position in the time order in the low bits: distinct
+    # integers whose (in-place) sort is the stable sort by group.
+    small = groups.astype(np.int16 if groups.max() < np.iinfo(np.int16).max else np.int64)
+    packed = np.arange(n, dtype=np.uint64)
+    for a in range(0, n, CHUNK):
+        g = small[by_time[a : a + CHUNK]].astype(np.uint64)
+        g <<= np.uint64(shift)
+        packed[a : a + CHUNK] |= g
+    packed.sort()
+    packed &= np.uint64((1 << shift) - 1)
+    return by_time[packed.view(np.int64)]
 
 
 def _order(groups: np.ndarray, t: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -231,21 +268,22 @@ def summary(
     event = event.astype(bool)
     if order is None:
         order = time_order(t, event)
-    ts = t[order]
-    s = np.empty(len(t))
+    # The area under the curve, as np.sum(before * steps) with before = [1, s[:-1]] and
+    # steps the differences of the sorted times from 0: its terms are made block by block.
+    area = np.empty(len(t))
     first = [-1] * len(qs)
+    t_prev, s_prev = 0.0, 1.0
     for blk in _curve(None, event, 1, None, order):
-        s[blk.at : blk.at + len(blk.s)] = blk.s
+        ts = t[blk.rows]
+        at = slice(blk.at, blk.at + len(ts))
+        np.subtract(ts, np.concatenate([[t_prev], ts[:-1]]), out=area[at])
+        area[at] *= np.concatenate([[s_prev], blk.s[:-1]])
+        t_prev, s_prev = ts[-1], blk.s[-1]
         for i, q in enumerate(qs):
             if first[i] < 0:
                 hit = np.flatnonzero(blk.e & (blk.s <= 1.0 - q + _TOL))
                 first[i] = blk.at + int(hit[0]) if len(hit) else -1
-    out = [float(ts[i]) if i >= 0 else float("nan") for i in first]
-    # The area under the curve, as np.sum(before * steps) with before = [1, s[:-1]].
-    area = np.empty(len(ts))
-    area[0] = ts[0] - 0.0
-    np.subtract(ts[1:], ts[:-1], out=area[1:])
-    area[1:] *= s[:-1]
+    out = [float(t[order[i]]) if i >= 0 else float("nan") for i in first]
     return out, float(np.sum(area))
 
 
