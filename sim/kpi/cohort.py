@@ -131,6 +131,9 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
         t = {k: x[part] for k, x in cols.items()}
         out.fill(a, b, t, end, unit["village"][a:b], unit["township"][a:b])
     village = unit["village"]
+    weight = _cell_weights(c, rep, village, out.day_created, out.minute) if out.whole else None
+    if weight is None:
+        weight = _parcel_weights(c, rep, village, take("t_created"))
     return Cohort(
         replication=rep,
         village=village,
@@ -146,7 +149,7 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
         county_stage_h=out.county_stage_h[:, 0],
         day_created=out.day_created,
         day_reached=out.day_reached,
-        weight=_weights(c, rep, village, out.created),
+        weight=weight,
     )
 
 
@@ -154,7 +157,7 @@ class _Filled:
     """The cohort's per-parcel arrays, filled a block of rows at a time (:meth:`fill`)."""
 
     def __init__(self, n: int, n_villages: int, n_townships: int) -> None:
-        self.created = np.empty(n)
+        self.minute, self.whole = np.empty(n, np.int16), True  # minute of day of arrival
         self.lead_h, self.town_h, self.sort_h = np.empty(n), np.empty(n), np.empty(n)
         self.reached, self.at_town = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         self.sorted = np.empty(n, dtype=bool)
@@ -178,7 +181,6 @@ class _Filled:
         for row, name in enumerate(_MARKS):
             marks[row] = t[name]
         created, sorted_at, town, loop, point = marks
-        self.created[a:b] = created
         bus = np.isnan(town) & np.isnan(loop)
         bus &= ~np.isnan(t["t_shuttle_depart"])
         np.copyto(town, point, where=bus)  # bus parcels go straight to their village
@@ -203,7 +205,12 @@ class _Filled:
         for j in range(2):
             np.add.at(self.township_stage_h[j], township, stage[j])
             np.add.at(self.county_stage_h[j], county, stage[j])
-        self.day_created[a:b] = created // DAY_MIN
+        day = created // DAY_MIN
+        self.day_created[a:b] = day
+        minute = created - day * DAY_MIN
+        whole = minute.astype(np.int16)
+        self.minute[a:b] = whole
+        self.whole = self.whole and _whole_minutes(whole, minute)
 
 
 def _hours_since(created: np.ndarray, t: np.ndarray, end: float | np.ndarray) -> np.ndarray:
@@ -223,19 +230,57 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     village's lead-time distribution over its expected demand mix: the same answer as an
     unweighted estimate over a long window, without its noise over a short one.
 
-    A parcel's weight depends on its cell only: it is worked out once per cell and looked
-    up, when arrivals fall on whole minutes (else parcel by parcel, :func:`_parcel_weights`).
+    Worked out once per cell (:func:`_cell_weights`) when arrivals fall on whole minutes,
+    else parcel by parcel (:func:`_parcel_weights`); the same weights either way.
     """
-    if len(created) == 0:
+    day = created // DAY_MIN
+    minute = created - day * DAY_MIN
+    whole = minute.astype(np.int16)
+    weight = None
+    if len(created) and _whole_minutes(whole, minute):
+        weight = _cell_weights(c, rep, village, day.astype(np.int32), whole)
+    return _parcel_weights(c, rep, village, created) if weight is None else weight
+
+
+def _whole_minutes(whole: np.ndarray, minute: np.ndarray) -> bool:
+    """Whether the minutes of day ``minute`` are whole, as ``whole`` has them."""
+    if len(minute) == 0:
+        return True
+    return bool(np.array_equal(whole, minute) and whole.min() >= 0 and whole.max() < DAY_MIN)
+
+
+def _cell_weights(
+    c: County, rep: np.ndarray, village: np.ndarray, day: np.ndarray, minute: np.ndarray
+) -> np.ndarray | None:
+    """:func:`_weights` from each parcel's day and whole minute of day of arrival, looked up
+    per (replication, village, day, minute) cell; None where the cells cannot be counted
+    by :func:`numpy.bincount` (a village not the county's, a day before 0, too many)."""
+    if len(day) == 0:
         return np.empty(0)
-    cells = _cells(c, rep, village, created)
-    if cells is None:
-        return _parcel_weights(c, rep, village, created)
-    cell, (n_r, n_v, n_d, minutes) = cells
-    counts = np.bincount(cell, minlength=n_r * n_v * n_d * len(minutes))
+    if village.min() < 0 or day.min() < 0:
+        return None
+    reps = np.unique(rep) if rep.min() < rep.max() else rep[:1]
+    n_r, n_v, n_d = len(reps), c.n_villages, int(day.max()) + 1
+    seen = np.zeros(int(DAY_MIN), dtype=bool)
+    seen[minute] = True
+    minutes = np.flatnonzero(seen)
+    n_w = len(minutes)
+    if n_r * n_v * n_d * n_w >= 50_000_000:
+        return None
+    wave = np.cumsum(seen) - 1  # minute of day -> its index among those that occur
+    cell = np.empty(len(day), dtype=np.int64)
+    for a in range(0, len(day), CHUNK):
+        out = cell[a : a + CHUNK]
+        np.multiply(np.searchsorted(reps, rep[a : a + CHUNK]) if n_r > 1 else 0, n_v, out=out)
+        out += village[a : a + CHUNK]
+        out *= n_d
+        out += day[a : a + CHUNK]
+        out *= n_w
+        out += wave[minute[a : a + CHUNK]]
+    counts = np.bincount(cell, minlength=n_r * n_v * n_d * n_w)
     share = {float(clock_minutes(w.time)): w.share for w in _waves(c)}
-    wave_share = np.array([share.get(float(m), 1.0) for m in minutes])
-    v, d, w = np.unravel_index(np.arange(len(counts)), (n_r, n_v, n_d, len(minutes)))[1:]
+    wave_share = np.array([share.get(float(m), 1.0) for m in minutes.astype(float)])
+    v, d, w = np.unravel_index(np.arange(len(counts)), (n_r, n_v, n_d, n_w))[1:]
     expected = c.village_rate[v] * demand_factors(c.scenario)[d] * wave_share[w]
     with np.errstate(divide="ignore", invalid="ignore"):
         per_cell = expected / counts
@@ -244,52 +289,6 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
 
 def _waves(c: County) -> list:
     return list(c.scenario.facilities.county_centre.trunk_arrivals)
-
-
-def _cells(
-    c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarray
-) -> tuple[np.ndarray, tuple[int, int, int, np.ndarray]] | None:
-    """Each parcel's (replication, village, day, minute of day) cell as one integer, and the
-    shape (replications, villages, days, the minutes of day that occur), when every arrival
-    falls on a whole minute of a day >= 0, every village is the county's and the cells are
-    few enough to count by :func:`numpy.bincount`; else None."""
-    if village.min() < 0 or created.min() < 0:
-        return None
-    reps = np.unique(rep)
-    n_d = int(created.max() // DAY_MIN) + 1
-    seen = np.zeros(int(DAY_MIN), dtype=bool)
-    for a in range(0, len(created), CHUNK):
-        _, minute = _day_minute(created[a : a + CHUNK])
-        if minute is None:
-            return None
-        seen[minute] = True
-    minutes = np.flatnonzero(seen)
-    n_w = len(minutes)
-    if len(reps) * c.n_villages * n_d * n_w >= 50_000_000:
-        return None
-    wave = np.cumsum(seen) - 1  # minute of day -> its index among those that occur
-    cell = np.empty(len(created), dtype=np.int64)
-    for a in range(0, len(created), CHUNK):
-        day, minute = _day_minute(created[a : a + CHUNK])
-        r = np.searchsorted(reps, rep[a : a + CHUNK]) if len(reps) > 1 else 0
-        out = cell[a : a + CHUNK]
-        np.multiply(r, c.n_villages, out=out)
-        out += village[a : a + CHUNK]
-        out *= n_d
-        out += day
-        out *= n_w
-        out += wave[minute]
-    return cell, (len(reps), c.n_villages, n_d, minutes.astype(float))
-
-
-def _day_minute(t: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Day and whole minute of day of each time (None for the minutes if one is not whole)."""
-    day = (t // DAY_MIN).astype(np.int64)
-    minute = t - day * DAY_MIN
-    whole = minute.astype(np.int64)
-    if not np.array_equal(whole, minute) or whole.min() < 0 or whole.max() >= DAY_MIN:
-        return day, None
-    return day, whole
 
 
 def _parcel_weights(
