@@ -199,12 +199,14 @@ class _Filled:
         stage = np.subtract(marks[1:], marks[:-1])  # each stage's length
         stage /= 60.0
         # Added one row at a time, in row order: the sums np.bincount would give.
-        county = np.zeros(b - a, dtype=np.intp)
         for j in range(len(STAGES)):
             np.add.at(self.village_stage_h[j], village, stage[j])
         for j in range(2):
             np.add.at(self.township_stage_h[j], township, stage[j])
-            np.add.at(self.county_stage_h[j], county, stage[j])
+            # The county's: a running sum, the sum so far folded into the block's first row.
+            run = stage[j].copy()
+            run[0] += self.county_stage_h[j, 0]
+            self.county_stage_h[j, 0] = np.cumsum(run)[-1]
         day = created // DAY_MIN
         self.day_created[a:b] = day
         minute = created - day * DAY_MIN

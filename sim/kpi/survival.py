@@ -54,20 +54,18 @@ def _curve(
     time: a running sum carries into the next block through its first element, and the
     start values of each group are kept as the group's first block passes.
     """
-    w_all = np.ones(len(order)) if weights is None else weights[order]
-    if groups is None:  # one group, unweighted
-        counts, total = np.array([len(order)]), np.array([float(len(order))])
-    else:
-        counts = np.bincount(groups, minlength=n)
-        n = len(counts)
-        total = _group_sums(counts, w_all)
+    # Unweighted, every row weighs 1: a block of ones serves, and a group's sum is its size.
+    w_all = np.ones(min(len(order), CHUNK)) if weights is None else weights[order]
+    counts = np.array([len(order)]) if groups is None else np.bincount(groups, minlength=n)
+    n = len(counts)
+    total = counts.astype(float) if weights is None else _group_sums(counts, w_all)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     base_w, base_s = np.zeros(n), np.zeros(n)
     base_z = np.zeros(n, dtype=np.int64)
     carry_w, carry_s, carry_z = 0.0, 0.0, 0
     for a in range(0, len(order), CHUNK):
         b = min(a + CHUNK, len(order))
-        rows, w = order[a:b], w_all[a:b]
+        rows, w = order[a:b], w_all[a:b] if weights is not None else w_all[: b - a]
         g = _groups_of(counts, a, b - a)
         e = event[rows]
         new = np.flatnonzero((starts >= a) & (starts < b) & (counts > 0))

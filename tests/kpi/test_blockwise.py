@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.kpi import cohort, survival
+from sim.kpi import backlog, cohort, survival
 
 
 def _whole_array(groups, t, event, n, weights, order):
@@ -88,3 +88,42 @@ def test_cell_weights_are_the_parcel_weights(tiny_county):
     created[7] += 0.5  # a time off the whole minutes: parcel by parcel
     want = cohort._parcel_weights(tiny_county, rep, village, created)
     np.testing.assert_array_equal(cohort._weights(tiny_county, rep, village, created), want)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_grid_places_are_the_searchsorted_places(seed):
+    rng = np.random.default_rng(seed)
+    start = float(rng.integers(0, 3)) * 1440 + float(rng.choice([0.0, 0.25, 0.5]))
+    grid = np.arange(start, start + float(rng.integers(0, 3000)), 1.0)
+    x = rng.uniform(start - 100, start + 3100, 4000)
+    whole = rng.random(len(x)) < 0.3
+    x[whole] = np.round(x[whole])
+    x[rng.random(len(x)) < 0.05] = np.nan
+    x[:3] = [np.inf, -np.inf, start]
+    np.testing.assert_array_equal(backlog.grid_places(x, grid), np.searchsorted(grid, x))
+
+
+def test_centre_queue_is_the_whole_array_count(monkeypatch, tiny_world):
+    import sim
+
+    results = sim.run(tiny_world)
+    p = results.parcels
+    p = p[p["replication"] == 0]
+    start, end, run_end = 1440.0, 4 * 1440.0 + 0.5, 6 * 1440.0
+    monkeypatch.setattr(backlog, "_CHUNK", 97)
+    got = backlog.centre_queue(p, start, end, run_end)
+    inbound = p["direction"].cat.codes.to_numpy() == 0
+    t0 = p["t_created"].to_numpy()[inbound]
+    t1 = np.where(np.isnan(p["t_sorted"].to_numpy()), run_end, p["t_sorted"].to_numpy())[inbound]
+    t2 = p["t_shuttle_depart"].to_numpy()[inbound]
+    t2 = np.where(np.isnan(t2), run_end, t2)
+    out0 = p["t_centre"].to_numpy()[~inbound]
+    out1 = p["t_trunk"].to_numpy()[~inbound]
+    out1 = np.where(np.isnan(out1), run_end, out1)[~np.isnan(out0)]
+    out0 = out0[~np.isnan(out0)]
+    grid = np.arange(start, end, 1.0)
+    a, b = np.sort(np.concatenate([t0, out0])), np.sort(np.concatenate([t2, out1]))
+    want = np.searchsorted(a, grid, side="right") - np.searchsorted(b, grid, side="right")
+    np.testing.assert_array_equal(got["grid"], want)
+    assert got["unsorted"] == backlog._overlap_min(t0, t1, start, end) / (end - start)
+    assert got["sorted"] == backlog._overlap_min(t1, t2, start, end) / (end - start)
