@@ -98,7 +98,8 @@ def centre_queue(
     unsorted, waiting = np.empty(len(rows)), np.empty(len(rows))
     whole = len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
     for a in range(0, len(rows), _CHUNK):
-        part = slice(rows[0] + a, rows[0] + a + _CHUNK) if whole else rows[a : a + _CHUNK]
+        b = min(a + _CHUNK, len(rows))
+        part = slice(rows[0] + a, rows[0] + b) if whole else rows[a:b]
         t0, t1, t2 = (x[part] for x in cols)
         t1, t2 = _fill(t1, run_end), _fill(t2, run_end)
         at = slice(a, a + len(t0))

@@ -103,12 +103,15 @@ def test_grid_places_are_the_searchsorted_places(seed):
     np.testing.assert_array_equal(backlog.grid_places(x, grid), np.searchsorted(grid, x))
 
 
-def test_centre_queue_is_the_whole_array_count(monkeypatch, tiny_world):
+def test_centre_queue_is_the_whole_array_count(monkeypatch, tiny_scenario):
     import sim
 
-    results = sim.run(tiny_world)
+    data = tiny_scenario.model_dump(mode="json")
+    data["demand"]["outbound"] = {"parcels_per_village_per_day": 1}
+    results = sim.run(sim.build(sim.scenario_from_dict(data)))
     p = results.parcels
     p = p[p["replication"] == 0]
+    assert (p["direction"] == "outbound").any() and (p["direction"] == "inbound").any()
     start, end, run_end = 1440.0, 4 * 1440.0 + 0.5, 6 * 1440.0
     monkeypatch.setattr(backlog, "_CHUNK", 97)
     got = backlog.centre_queue(p, start, end, run_end)
