@@ -188,7 +188,7 @@ class _Filled:
         self.reached[a:b] = reached
         np.logical_not(np.isnan(town), out=self.at_town[a:b])
         np.logical_not(np.isnan(sorted_at), out=self.sorted[a:b])
-        self.day_reached[a:b] = np.where(reached, point // DAY_MIN, -1)
+        self.day_reached[a:b] = np.where(reached, _days(point), -1)
         # A missing time takes the next one (a stage that was skipped), and an unresolved
         # parcel's last stage runs to the end of the run.
         np.copyto(point, end, where=~reached)
@@ -207,12 +207,26 @@ class _Filled:
             run = stage[j].copy()
             run[0] += self.county_stage_h[j, 0]
             self.county_stage_h[j, 0] = np.cumsum(run)[-1]
-        day = created // DAY_MIN
+        day = _days(created)
         self.day_created[a:b] = day
         minute = created - day * DAY_MIN
         whole = minute.astype(np.int16)
         self.minute[a:b] = whole
         self.whole = self.whole and _whole_minutes(whole, minute)
+
+
+def _days(t: np.ndarray) -> np.ndarray:
+    """``t // DAY_MIN``: a division and its floor, checked (the floor division is slow)."""
+    q = t / DAY_MIN
+    np.floor(q, out=q)
+    lo = q * DAY_MIN
+    ok = lo <= t
+    lo += DAY_MIN
+    ok &= t < lo
+    ok |= np.isnan(t)
+    if not ok.all():
+        q[~ok] = t[~ok] // DAY_MIN
+    return q
 
 
 def _hours_since(created: np.ndarray, t: np.ndarray, end: float | np.ndarray) -> np.ndarray:
@@ -235,7 +249,7 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     Worked out once per cell (:func:`_cell_weights`) when arrivals fall on whole minutes,
     else parcel by parcel (:func:`_parcel_weights`); the same weights either way.
     """
-    day = created // DAY_MIN
+    day = _days(created)
     minute = created - day * DAY_MIN
     whole = minute.astype(np.int16)
     weight = None

@@ -130,3 +130,19 @@ def test_centre_queue_is_the_whole_array_count(monkeypatch, tiny_scenario):
     np.testing.assert_array_equal(got["grid"], want)
     assert got["unsorted"] == backlog._overlap_min(t0, t1, start, end) / (end - start)
     assert got["sorted"] == backlog._overlap_min(t1, t2, start, end) / (end - start)
+
+
+def test_days_are_the_floor_division():
+    rng = np.random.default_rng(0)
+    t = np.concatenate(
+        [
+            rng.uniform(-3000, 600_000, 20000),
+            np.arange(-5, 6) * 1440.0,
+            np.nextafter(np.arange(-5, 6) * 1440.0, -np.inf),
+            np.nextafter(np.arange(-5, 6) * 1440.0, np.inf),
+            [0.0, -0.0, np.nan, 1e15 + 0.5],
+        ]
+    )
+    got, want = cohort._days(t), t // 1440.0
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
