@@ -137,13 +137,19 @@ def time_order(t: np.ndarray, event: np.ndarray) -> np.ndarray:
     if len(t) == 0:
         return np.empty(0, dtype=np.intp)
     by_t = np.argsort(t)
-    ts = t[by_t]
-    ev = event.astype(bool)[by_t]
-    # Nothing to move unless a censored time comes right before an event of the same time.
-    if not (~ev[:-1] & ev[1:] & (ts[1:] == ts[:-1])).any():
+    event = event.astype(bool, copy=False)
+    # Nothing to move unless a censored time comes right before an event of the same time
+    # (looked for a block at a time, each block overlapping the next by one row).
+    for a in range(0, len(t) - 1, CHUNK):
+        rows = by_t[a : a + CHUNK + 1]
+        ts, ev = t[rows], event[rows]
+        if (~ev[:-1] & ev[1:] & (ts[1:] == ts[:-1])).any():
+            break
+    else:
         return by_t
+    ts = t[by_t]
     rank = np.cumsum(np.concatenate([[False], ts[1:] != ts[:-1]]))
-    key = rank * 2 + ~ev
+    key = rank * 2 + ~event[by_t]
     return by_t[np.argsort(key, kind="stable")]
 
 

@@ -67,11 +67,13 @@ def test_blocks_match_the_whole_array_pass(monkeypatch, chunk, seed):
     assert p50 == ts[hit[0]] or event.all() or (np.isnan(p50) and not len(hit))
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 16])
 @pytest.mark.parametrize("seed", range(4))
-def test_time_order_is_the_lexsort(seed):
+def test_time_order_is_the_lexsort(monkeypatch, chunk, seed):
+    monkeypatch.setattr(survival, "CHUNK", chunk)
     rng = np.random.default_rng(seed)
     t = rng.integers(0, 20, 300).astype(float)
-    event = rng.random(300) < 0.6
+    event = rng.random(300) < (0.6 if seed else 1.0)  # seed 0: no tie to reorder
     order = survival.time_order(t, event)
     assert np.array_equal(t[order], t[np.lexsort((~event, t))])
     assert np.array_equal(event[order], event[np.lexsort((~event, t))])
@@ -146,3 +148,20 @@ def test_days_are_the_floor_division():
     got, want = cohort._days(t), t // 1440.0
     np.testing.assert_array_equal(got, want)
     assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 16])
+@pytest.mark.parametrize("censored", [0.0, 0.3])
+def test_time_order_is_the_two_sort_order(monkeypatch, chunk, censored):
+    monkeypatch.setattr(survival, "CHUNK", chunk)
+    rng = np.random.default_rng(11)
+    t = rng.integers(0, 30, 500).astype(float)
+    event = rng.random(500) >= censored
+    by_t = np.argsort(t)
+    ts = t[by_t]
+    rank = np.cumsum(np.concatenate([[False], ts[1:] != ts[:-1]]))
+    want = by_t[np.argsort(rank * 2 + ~event[by_t], kind="stable")]
+    np.testing.assert_array_equal(survival.time_order(t, event), want)
+    groups = rng.integers(0, 7, 500)
+    want_g = want[np.argsort(groups[want], kind="stable")]
+    np.testing.assert_array_equal(survival.group_order(groups, want), want_g)
