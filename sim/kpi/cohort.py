@@ -42,8 +42,10 @@ class Cohort:
         Hours to the township point (bus parcels: to the village), and whether reached.
     sort_h, sorted
         Hours from arrival at the centre to sorted, and whether sorted.
-    stage_h
-        Hours spent in each of :data:`STAGES` (until the censoring time where unresolved).
+    village_stage_h, township_stage_h, county_stage_h
+        Parcel-hours spent in each of :data:`STAGES` (until the censoring time where
+        unresolved), summed per village (villages x 4), per township (townships x the first
+        2 stages) and over the county (the first 2 stages), each sum in row order.
     day_created, day_reached
         Simulated day of arrival at the centre and at the point (-1 if not reached).
     weight
@@ -61,7 +63,9 @@ class Cohort:
     at_town: np.ndarray
     sort_h: np.ndarray
     sorted: np.ndarray
-    stage_h: np.ndarray
+    village_stage_h: np.ndarray
+    township_stage_h: np.ndarray
+    county_stage_h: np.ndarray
     day_created: np.ndarray
     day_reached: np.ndarray
     weight: np.ndarray
@@ -84,60 +88,148 @@ def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
     return (t >= start) & (t < end)
 
 
+#: Rows per block of the cohort's per-parcel arithmetic: its temporaries stay in cache.
+CHUNK = 1 << 16
+
+_MARKS = ("t_created", "t_sorted", "t_township", "t_loop_depart", "t_point")
+
+
 def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> Cohort:
     """The cohort of a county's inbound parcels; ``ends`` maps replication -> run end.
 
-    Outbound rows of ``parcels`` are left out. Only the columns it needs are read, only the
-    cohort's rows of them are copied, and the stage times are worked on in place (a
-    county-year is millions of rows).
+    Outbound rows of ``parcels`` are left out. Only the columns it needs are read, and each
+    output is filled a block of rows at a time (a county-year is millions of rows), so that
+    no parcel-sized temporary is made.
     """
     mine = in_window(c, parcels) & (parcels["direction"].cat.codes.to_numpy() == 0)
-    n = int(mine.sum())
-    rep = np.compress(mine, parcels["replication"].to_numpy())
+    rows = np.flatnonzero(mine)
+    n = len(rows)
+    whole = n > 0 and rows[-1] - rows[0] + 1 == n  # one run of rows: read by slices
+    first = int(rows[0]) if whole else 0
+
+    def take(col: str) -> np.ndarray:
+        x = parcels[col].to_numpy()
+        return x[first : first + n] if whole else np.take(x, rows)
+
+    def take_codes(codes: pd.Series) -> np.ndarray:
+        x = codes.cat.codes.to_numpy()
+        return x[first : first + n] if whole else np.take(x, rows)
+
+    rep = take("replication").copy() if whole else take("replication")
     reps = np.array(sorted(ends), dtype=np.int64)
     end_of = np.array([ends[int(r)] for r in reps], dtype=float)
-    end = end_of[np.searchsorted(reps, rep)] if n else np.empty(0)
-    # Times each stage ends, one row per mark so that each step reads contiguous memory.
-    marks = np.empty((5, n))
-    for row, name in enumerate(("t_created", "t_sorted", "t_township", "t_loop_depart", "t_point")):
-        np.compress(mine, parcels[name].to_numpy(), out=marks[row])
-    created, sorted_at, town, loop, point = marks
-    bus = np.isnan(town) & np.isnan(loop)
-    bus &= ~np.isnan(np.compress(mine, parcels["t_shuttle_depart"].to_numpy()))
-    np.copyto(town, point, where=bus)  # bus parcels go straight to their village
-    del bus
-    reached = ~np.isnan(point)
-    at_town, is_sorted = ~np.isnan(town), ~np.isnan(sorted_at)
-    day_reached = np.where(reached, point // DAY_MIN, -1).astype(np.int32)
-    # A missing time takes the next one (a stage that was skipped), and an unresolved
-    # parcel's last stage runs to the end of the run.
-    np.copyto(point, end, where=~reached)
-    lead_h, town_h, sort_h = (_hours_since(created, t, end) for t in (point, town, sorted_at))
-    for j in range(marks.shape[0] - 2, 0, -1):
-        np.copyto(marks[j], marks[j + 1], where=np.isnan(marks[j]))
-    for j in range(marks.shape[0] - 1, 0, -1):  # each stage's length, in place
-        marks[j] -= marks[j - 1]
-    stage_h = marks[1:]
-    stage_h /= 60.0
-    village = local_index(parcels["village_code"], c.village_codes, mine)
+    unit = {
+        k: local_mapping(parcels[f"{k}_code"], codes)[take_codes(parcels[f"{k}_code"])]
+        for k, codes in (("village", c.village_codes), ("township", c.township_codes))
+    }
+    cols = {k: parcels[k].to_numpy() for k in (*_MARKS, "t_shuttle_depart")}
+    out = _Filled(n, c.n_villages, c.n_townships)
+    for a in range(0, n, CHUNK):
+        b = min(a + CHUNK, n)
+        part = slice(first + a, first + b) if whole else rows[a:b]
+        end = end_of[np.searchsorted(reps, rep[a:b])] if len(reps) > 1 else end_of[0]
+        t = {k: x[part] for k, x in cols.items()}
+        out.fill(a, b, t, end, unit["village"][a:b], unit["township"][a:b])
+    village = unit["village"]
+    weight = _cell_weights(c, rep, village, out.day_created, out.minute) if out.whole else None
+    if weight is None:
+        weight = _parcel_weights(c, rep, village, take("t_created"))
     return Cohort(
         replication=rep,
         village=village,
-        township=local_index(parcels["township_code"], c.township_codes, mine),
-        lead_h=lead_h,
-        reached=reached,
-        town_h=town_h,
-        at_town=at_town,
-        sort_h=sort_h,
-        sorted=is_sorted,
-        stage_h=stage_h.T,
-        day_created=(created // DAY_MIN).astype(np.int32),
-        day_reached=day_reached,
-        weight=_weights(c, rep, village, created),
+        township=unit["township"],
+        lead_h=out.lead_h,
+        reached=out.reached,
+        town_h=out.town_h,
+        at_town=out.at_town,
+        sort_h=out.sort_h,
+        sorted=out.sorted,
+        village_stage_h=out.village_stage_h.T,
+        township_stage_h=out.township_stage_h.T,
+        county_stage_h=out.county_stage_h[:, 0],
+        day_created=out.day_created,
+        day_reached=out.day_reached,
+        weight=weight,
     )
 
 
-def _hours_since(created: np.ndarray, t: np.ndarray, end: np.ndarray) -> np.ndarray:
+class _Filled:
+    """The cohort's per-parcel arrays, filled a block of rows at a time (:meth:`fill`)."""
+
+    def __init__(self, n: int, n_villages: int, n_townships: int) -> None:
+        self.minute, self.whole = np.empty(n, np.int16), True  # minute of day of arrival
+        self.lead_h, self.town_h, self.sort_h = np.empty(n), np.empty(n), np.empty(n)
+        self.reached, self.at_town = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        self.sorted = np.empty(n, dtype=bool)
+        self.day_created, self.day_reached = np.empty(n, np.int32), np.empty(n, np.int32)
+        self.village_stage_h = np.zeros((len(STAGES), n_villages))
+        self.township_stage_h = np.zeros((2, n_townships))
+        self.county_stage_h = np.zeros((2, 1))
+
+    def fill(
+        self,
+        a: int,
+        b: int,
+        t: dict[str, np.ndarray],
+        end: float | np.ndarray,
+        village: np.ndarray,
+        township: np.ndarray,
+    ) -> None:
+        """Rows ``a:b`` from their times ``t`` (one block; ``end``: the run end of each),
+        their stage hours added to their village's, township's and the county's sums."""
+        marks = np.empty((len(_MARKS), b - a))
+        for row, name in enumerate(_MARKS):
+            marks[row] = t[name]
+        created, sorted_at, town, loop, point = marks
+        bus = np.isnan(town) & np.isnan(loop)
+        bus &= ~np.isnan(t["t_shuttle_depart"])
+        np.copyto(town, point, where=bus)  # bus parcels go straight to their village
+        reached = ~np.isnan(point)
+        self.reached[a:b] = reached
+        np.logical_not(np.isnan(town), out=self.at_town[a:b])
+        np.logical_not(np.isnan(sorted_at), out=self.sorted[a:b])
+        self.day_reached[a:b] = np.where(reached, _days(point), -1)
+        # A missing time takes the next one (a stage that was skipped), and an unresolved
+        # parcel's last stage runs to the end of the run.
+        np.copyto(point, end, where=~reached)
+        for out, x in ((self.lead_h, point), (self.town_h, town), (self.sort_h, sorted_at)):
+            out[a:b] = _hours_since(created, x, end)
+        for j in range(marks.shape[0] - 2, 0, -1):
+            np.copyto(marks[j], marks[j + 1], where=np.isnan(marks[j]))
+        stage = np.subtract(marks[1:], marks[:-1])  # each stage's length
+        stage /= 60.0
+        # Added one row at a time, in row order: the sums np.bincount would give.
+        for j in range(len(STAGES)):
+            np.add.at(self.village_stage_h[j], village, stage[j])
+        for j in range(2):
+            np.add.at(self.township_stage_h[j], township, stage[j])
+            # The county's: a running sum, the sum so far folded into the block's first row.
+            run = stage[j].copy()
+            run[0] += self.county_stage_h[j, 0]
+            self.county_stage_h[j, 0] = np.cumsum(run)[-1]
+        day = _days(created)
+        self.day_created[a:b] = day
+        minute = created - day * DAY_MIN
+        whole = minute.astype(np.int16)
+        self.minute[a:b] = whole
+        self.whole = self.whole and _whole_minutes(whole, minute)
+
+
+def _days(t: np.ndarray) -> np.ndarray:
+    """``t // DAY_MIN``: a division and its floor, checked (the floor division is slow)."""
+    q = t / DAY_MIN
+    np.floor(q, out=q)
+    lo = q * DAY_MIN
+    ok = lo <= t
+    lo += DAY_MIN
+    ok &= t < lo
+    ok |= np.isnan(t)
+    if not ok.all():
+        q[~ok] = t[~ok] // DAY_MIN
+    return q
+
+
+def _hours_since(created: np.ndarray, t: np.ndarray, end: float | np.ndarray) -> np.ndarray:
     """Hours from ``created`` to ``t``, or to ``end`` where ``t`` is missing."""
     out = np.where(np.isnan(t), end, t)
     out -= created
@@ -153,9 +245,72 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     (village rate x day factor x wave share, divided by the parcels that came) estimates the
     village's lead-time distribution over its expected demand mix: the same answer as an
     unweighted estimate over a long window, without its noise over a short one.
+
+    Worked out once per cell (:func:`_cell_weights`) when arrivals fall on whole minutes,
+    else parcel by parcel (:func:`_parcel_weights`); the same weights either way.
     """
-    if len(created) == 0:
+    day = _days(created)
+    minute = created - day * DAY_MIN
+    whole = minute.astype(np.int16)
+    weight = None
+    if len(created) and _whole_minutes(whole, minute):
+        weight = _cell_weights(c, rep, village, day.astype(np.int32), whole)
+    return _parcel_weights(c, rep, village, created) if weight is None else weight
+
+
+def _whole_minutes(whole: np.ndarray, minute: np.ndarray) -> bool:
+    """Whether the minutes of day ``minute`` are whole, as ``whole`` has them."""
+    if len(minute) == 0:
+        return True
+    return bool(np.array_equal(whole, minute) and whole.min() >= 0 and whole.max() < DAY_MIN)
+
+
+def _cell_weights(
+    c: County, rep: np.ndarray, village: np.ndarray, day: np.ndarray, minute: np.ndarray
+) -> np.ndarray | None:
+    """:func:`_weights` from each parcel's day and whole minute of day of arrival, looked up
+    per (replication, village, day, minute) cell; None where the cells cannot be counted
+    by :func:`numpy.bincount` (a village not the county's, a day before 0, too many)."""
+    if len(day) == 0:
         return np.empty(0)
+    if village.min() < 0 or day.min() < 0:
+        return None
+    reps = np.unique(rep) if rep.min() < rep.max() else rep[:1]
+    n_r, n_v, n_d = len(reps), c.n_villages, int(day.max()) + 1
+    seen = np.zeros(int(DAY_MIN), dtype=bool)
+    seen[minute] = True
+    minutes = np.flatnonzero(seen)
+    n_w = len(minutes)
+    if n_r * n_v * n_d * n_w >= 50_000_000:
+        return None
+    wave = np.cumsum(seen) - 1  # minute of day -> its index among those that occur
+    cell = np.empty(len(day), dtype=np.int64)
+    for a in range(0, len(day), CHUNK):
+        out = cell[a : a + CHUNK]
+        np.multiply(np.searchsorted(reps, rep[a : a + CHUNK]) if n_r > 1 else 0, n_v, out=out)
+        out += village[a : a + CHUNK]
+        out *= n_d
+        out += day[a : a + CHUNK]
+        out *= n_w
+        out += wave[minute[a : a + CHUNK]]
+    counts = np.bincount(cell, minlength=n_r * n_v * n_d * n_w)
+    share = {float(clock_minutes(w.time)): w.share for w in _waves(c)}
+    wave_share = np.array([share.get(float(m), 1.0) for m in minutes.astype(float)])
+    v, d, w = np.unravel_index(np.arange(len(counts)), (n_r, n_v, n_d, n_w))[1:]
+    expected = c.village_rate[v] * demand_factors(c.scenario)[d] * wave_share[w]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_cell = expected / counts
+    return per_cell[cell]
+
+
+def _waves(c: County) -> list:
+    return list(c.scenario.facilities.county_centre.trunk_arrivals)
+
+
+def _parcel_weights(
+    c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarray
+) -> np.ndarray:
+    """:func:`_weights` parcel by parcel (any arrival times)."""
     sc = c.scenario
     day = (created // DAY_MIN).astype(np.int64)
     minute = created - day * DAY_MIN

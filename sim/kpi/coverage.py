@@ -63,12 +63,9 @@ class Assessment:
     c_mean_h: float
 
 
-def _worst_stage(groups: np.ndarray, stage_h: np.ndarray, n: int, stages: int) -> np.ndarray:
-    """Per group, the stage (of the first ``stages``) with the most parcel-hours."""
-    totals = np.zeros((n, stages))
-    for j in range(stages):
-        totals[:, j] = np.bincount(groups, weights=stage_h[:, j], minlength=n)
-    return np.array(STAGES[:stages], dtype=object)[np.argmax(totals, axis=1)]
+def _worst_stage(totals: np.ndarray) -> np.ndarray:
+    """Per unit (row of its parcel-hours per stage), the stage with the most parcel-hours."""
+    return np.array(STAGES[: totals.shape[1]], dtype=object)[np.argmax(totals, axis=1)]
 
 
 def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assessment:
@@ -90,9 +87,7 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
     v_reason[min_visits < k.min_visits_per_week] = "too_few_visits"
     v_reason[~c.village_served] = "no_visits"
     v_reason[~c.village_has_point] = "no_point"
-    v_stage = np.where(
-        v_reason == "lead_time_too_long", _worst_stage(cohort.village, cohort.stage_h, n_v, 4), ""
-    )
+    v_stage = np.where(v_reason == "lead_time_too_long", _worst_stage(cohort.village_stage_h), "")
 
     served = shuttle_days(c, trips)
     t_p95 = survival.group_quantile(
@@ -102,15 +97,13 @@ def assess(c: County, cohort: Cohort, trips: pd.DataFrame, n_rep: int) -> Assess
     t_reason = np.full(n_t, "covered", dtype=object)
     t_reason[(t_created > 0) & ~(t_p95 <= k.max_township_lead_h)] = "lead_time_too_long"
     t_reason[served < window_days(c.scenario)] = "shuttle_not_daily"
-    t_stage = np.where(
-        t_reason == "covered", "", _worst_stage(cohort.township, cohort.stage_h, n_t, 2)
-    )
+    t_stage = np.where(t_reason == "covered", "", _worst_stage(cohort.township_stage_h))
 
     sort_p95 = survival.quantile(cohort.sort_h, cohort.sorted, 0.95) if len(cohort) else np.nan
     c_reason, c_stage = "covered", ""
     if (t_reason != "covered").any():
         c_reason = "townships_not_covered"
-        c_stage = str(_worst_stage(np.zeros(len(cohort), dtype=np.int64), cohort.stage_h, 1, 2)[0])
+        c_stage = str(_worst_stage(cohort.county_stage_h[None, :])[0])
     if len(cohort) and not sort_p95 <= k.max_sort_wait_h:
         c_reason, c_stage = "sorting_too_slow", "sorting"
     (c_p50, c_p95), c_mean = survival.summary(lead, reached, (0.5, 0.95), order=by_lead)

@@ -11,7 +11,7 @@ Where too many parcels are censored for the estimate to reach q, the percentile 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,51 +19,112 @@ import numpy as np
 _TOL = 1e-9
 
 
-def _survival(
-    groups: np.ndarray,
-    t: np.ndarray,
+#: Rows per block of the Kaplan–Meier pass: its temporaries stay in cache and are reused,
+#: not parcel-sized arrays faulted in afresh.
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The survival just after each row of one block of the sorted sample (:func:`_curve`).
+
+    ``at`` is the block's first position in the sorted order; ``rows`` the block's rows of
+    the sample, ``g`` and ``e`` their groups and events, ``s`` their survival.
+    """
+
+    at: int
+    rows: np.ndarray
+    g: np.ndarray
+    e: np.ndarray
+    s: np.ndarray
+
+
+def _curve(
+    groups: np.ndarray | None,
     event: np.ndarray,
     n: int,
-    weights: np.ndarray | None = None,
-    order: np.ndarray | None = None,
-) -> tuple[np.ndarray, ...]:
-    """Sort by (group, time, events first) and give the survival just after each row.
+    weights: np.ndarray | None,
+    order: np.ndarray,
+) -> Iterator[_Block]:
+    """The Kaplan–Meier survival of each group, block by block of the sorted sample.
 
-    ``order``, if given, is that sort (e.g. from :func:`group_order`), so that several
-    statistics of one sample share it.
+    ``order`` sorts the sample by (group, time, events first). Each value is the one of the
+    whole-array formula (the running sums over the whole sorted sample, less their values at
+    the start of the row's group, in the same order of operations), computed a block at a
+    time: a running sum carries into the next block through its first element, and the
+    start values of each group are kept as the group's first block passes.
     """
-    if order is None:
-        order = _order(groups, t, event)
-    g, t, e = groups[order], t[order], event[order]
-    w = np.ones(len(g)) if weights is None else weights[order]
-    counts = np.bincount(g, minlength=n)
+    # Unweighted, every row weighs 1: a block of ones serves, and a group's sum is its size.
+    w_all = np.ones(min(len(order), CHUNK)) if weights is None else weights[order]
+    counts = np.array([len(order)]) if groups is None else np.bincount(groups, minlength=n)
+    n = len(counts)
+    total = counts.astype(float) if weights is None else _group_sums(counts, w_all)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    first = starts[g]
-    # In place where it can be (a county-year is millions of rows): the same operations, in
-    # the same order, as at_risk = total[g] - (cum_w - w - (cum_w[first] - w[first])).
-    cum_w = np.cumsum(w)
-    before = cum_w - w
-    before -= cum_w[first] - w[first]
-    del cum_w
-    at_risk = np.bincount(g, weights=w, minlength=n)[g]
-    at_risk -= before
-    del before
-    np.maximum(at_risk, 1e-300, out=at_risk)
-    log_f = e * w
-    log_f /= at_risk
-    del at_risk
-    np.subtract(1.0, log_f, out=log_f)  # the factor 1 - d / n of each row
-    last = log_f <= 1e-12  # the last parcel at risk arrives: survival drops to zero
-    log_f[last] = 1.0
-    np.log(log_f, out=log_f)
-    s = np.cumsum(log_f)
-    s -= s[first] - log_f[first]
-    del log_f
-    zeros = np.cumsum(last)
-    zeros -= zeros[first] - last[first]
-    np.exp(s, out=s)
-    s[zeros > 0] = 0.0
-    return g, t, e, s, counts
+    base_w, base_s = np.zeros(n), np.zeros(n)
+    base_z = np.zeros(n, dtype=np.int64)
+    carry_w, carry_s, carry_z = 0.0, 0.0, 0
+    for a in range(0, len(order), CHUNK):
+        b = min(a + CHUNK, len(order))
+        rows, w = order[a:b], w_all[a:b] if weights is not None else w_all[: b - a]
+        g = _groups_of(counts, a, b - a)
+        e = event[rows]
+        new = np.flatnonzero((starts >= a) & (starts < b) & (counts > 0))
+        at = starts[new] - a
+        cum_w = w.copy()
+        cum_w[0] += carry_w
+        np.cumsum(cum_w, out=cum_w)
+        carry_w = float(cum_w[-1])
+        base_w[new] = cum_w[at] - w[at]
+        before = cum_w - w
+        before -= base_w[g]
+        at_risk = total[g]
+        at_risk -= before
+        np.maximum(at_risk, 1e-300, out=at_risk)
+        log_f = e * w
+        log_f /= at_risk
+        np.subtract(1.0, log_f, out=log_f)  # the factor 1 - d / n of each row
+        last = log_f <= 1e-12  # the last parcel at risk arrives: survival drops to zero
+        log_f[last] = 1.0
+        np.log(log_f, out=log_f)
+        s = log_f.copy()
+        s[0] += carry_s
+        np.cumsum(s, out=s)
+        carry_s = float(s[-1])
+        base_s[new] = s[at] - log_f[at]
+        s -= base_s[g]
+        zeros = np.cumsum(last, dtype=np.int64)
+        zeros += carry_z
+        carry_z = int(zeros[-1])
+        base_z[new] = zeros[at] - last[at]
+        zeros -= base_z[g]
+        np.exp(s, out=s)
+        s[zeros > 0] = 0.0
+        yield _Block(a, rows, g, e, s)
+
+
+def _group_sums(counts: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Sum of ``w`` per group of a sample sorted by group, added in row order from 0 (as
+    ``np.bincount`` of the whole sample gives it), a block at a time: a group running on from
+    the block before starts from its sum so far, folded into its first row."""
+    total = np.zeros(len(counts))
+    for a in range(0, len(w), CHUNK):
+        g = _groups_of(counts, a, CHUNK)
+        block = w[a : a + CHUNK].copy()
+        block[0] += total[g[0]]
+        total[g[0] : g[-1] + 1] = np.bincount(g, weights=block, minlength=len(counts))[
+            g[0] : g[-1] + 1
+        ]
+    return total
+
+
+def _groups_of(counts: np.ndarray, a: int, size: int) -> np.ndarray:
+    """The group of each of the ``size`` rows from position ``a`` of a sample sorted by
+    group, of group sizes ``counts``."""
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    b = min(a + size, int(ends[-1]))
+    rows = np.clip(ends, a, b) - np.clip(starts, a, b)
+    return np.repeat(np.arange(len(counts)), rows)
 
 
 def time_order(t: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -76,22 +137,45 @@ def time_order(t: np.ndarray, event: np.ndarray) -> np.ndarray:
     if len(t) == 0:
         return np.empty(0, dtype=np.intp)
     by_t = np.argsort(t)
+    event = event.astype(bool, copy=False)
+    # Nothing to move unless a censored time comes right before an event of the same time
+    # (looked for a block at a time, each block overlapping the next by one row).
+    for a in range(0, len(t) - 1, CHUNK):
+        rows = by_t[a : a + CHUNK + 1]
+        ts, ev = t[rows], event[rows]
+        if (~ev[:-1] & ev[1:] & (ts[1:] == ts[:-1])).any():
+            break
+    else:
+        return by_t
     ts = t[by_t]
     rank = np.cumsum(np.concatenate([[False], ts[1:] != ts[:-1]]))
-    key = rank * 2 + ~event.astype(bool)[by_t]
+    key = rank * 2 + ~event[by_t]
     return by_t[np.argsort(key, kind="stable")]
 
 
 def group_order(groups: np.ndarray, by_time: np.ndarray) -> np.ndarray:
     """Indices sorting by (group, time, events first), from a :func:`time_order` of the sample.
 
-    A stable sort of the group indices (a radix sort for fewer than 32,768 groups) keeps the
-    time order within each group.
+    A stable sort of the group indices keeps the time order within each group: one sort of
+    integers packing each group index with the row's position in the time order.
     """
-    g = groups[by_time]
-    if len(g) and 0 <= g.min() and g.max() < np.iinfo(np.int16).max:
-        g = g.astype(np.int16)
-    return by_time[np.argsort(g, kind="stable")]
+    n = len(groups)
+    if n == 0 or groups.min() < 0:
+        return by_time[np.argsort(groups[by_time], kind="stable")]
+    shift = max(n - 1, 1).bit_length()
+    if int(groups.max()).bit_length() + shift > 63:
+        return by_time[np.argsort(groups[by_time], kind="stable")]
+    # Each group, shifted left, with the position in the time order in the low bits: distinct
+    # integers whose (in-place) sort is the stable sort by group.
+    small = groups.astype(np.int16 if groups.max() < np.iinfo(np.int16).max else np.int64)
+    packed = np.arange(n, dtype=np.uint64)
+    for a in range(0, n, CHUNK):
+        g = small[by_time[a : a + CHUNK]].astype(np.uint64)
+        g <<= np.uint64(shift)
+        packed[a : a + CHUNK] |= g
+    packed.sort()
+    packed &= np.uint64((1 << shift) - 1)
+    return by_time[packed.view(np.int64)]
 
 
 def _order(groups: np.ndarray, t: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -141,13 +225,18 @@ def group_quantile(
     out = np.full(n, np.nan)
     if len(t) == 0:
         return out
-    g, ts, e, s, _ = _survival(
-        groups.astype(np.int64, copy=False), t, event.astype(bool, copy=False), n, weights, order
-    )
-    hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
-    if len(hit):
-        first_group, first = np.unique(g[hit], return_index=True)
-        out[first_group] = ts[hit[first]]
+    event = event.astype(bool, copy=False)
+    if order is None:
+        order = _order(groups, t, event)
+    found = np.zeros(n, dtype=bool)
+    for blk in _curve(groups.astype(np.int64, copy=False), event, n, weights, order):
+        hit = np.flatnonzero(blk.e & (blk.s <= 1.0 - q + _TOL))
+        if len(hit):
+            first_group, first = np.unique(blk.g[hit], return_index=True)
+            new = ~found[first_group]
+            rows = blk.rows[hit[first[new]]]
+            out[first_group[new]] = t[rows]
+            found[first_group[new]] = True
     return out
 
 
@@ -180,15 +269,26 @@ def summary(
         return [float("nan")] * len(qs), float("nan")
     if event.all():
         return [float(np.quantile(t, q, method="inverted_cdf")) for q in qs], float(np.mean(t))
-    zeros = np.zeros(len(t), dtype=np.int64)
-    _, ts, e, s, _ = _survival(zeros, t, event.astype(bool), 1, None, order)
-    out = []
-    for q in qs:
-        hit = np.flatnonzero(e & (s <= 1.0 - q + _TOL))
-        out.append(float(ts[hit[0]]) if len(hit) else float("nan"))
-    before = np.concatenate([[1.0], s[:-1]])
-    steps = np.diff(np.concatenate([[0.0], ts]))
-    return out, float(np.sum(before * steps))
+    event = event.astype(bool)
+    if order is None:
+        order = time_order(t, event)
+    # The area under the curve, as np.sum(before * steps) with before = [1, s[:-1]] and
+    # steps the differences of the sorted times from 0: its terms are made block by block.
+    area = np.empty(len(t))
+    first = [-1] * len(qs)
+    t_prev, s_prev = 0.0, 1.0
+    for blk in _curve(None, event, 1, None, order):
+        ts = t[blk.rows]
+        at = slice(blk.at, blk.at + len(ts))
+        np.subtract(ts, np.concatenate([[t_prev], ts[:-1]]), out=area[at])
+        area[at] *= np.concatenate([[s_prev], blk.s[:-1]])
+        t_prev, s_prev = ts[-1], blk.s[-1]
+        for i, q in enumerate(qs):
+            if first[i] < 0:
+                hit = np.flatnonzero(blk.e & (blk.s <= 1.0 - q + _TOL))
+                first[i] = blk.at + int(hit[0]) if len(hit) else -1
+    out = [float(t[order[i]]) if i >= 0 else float("nan") for i in first]
+    return out, float(np.sum(area))
 
 
 def encode(lead_h: np.ndarray, reached: np.ndarray) -> np.ndarray:
