@@ -16,7 +16,8 @@ def add_benchmark_parser(sub, add_cache_dir) -> None:
     """Add the ``benchmark`` subcommand to the subparsers ``sub``."""
     b = sub.add_parser(
         "benchmark",
-        help="time the pipeline against the per-parcel reference, or a whole province",
+        help="time the pipeline against the per-parcel reference and a vectorised floor, or a "
+        "whole province",
     )
     b.add_argument(
         "scenario",
