@@ -8,8 +8,9 @@ computed by whole-array operations, with no Python work per vehicle run, stop or
   maximum over the parcels (a queue with a constant service time);
 - shuttles and village loops: every run over the horizon is laid out at once from the
   plan (a vehicle's loops of one departure one after the other), and each parcel leaves on
-  the first run that serves it after it is ready, by one ``searchsorted`` on (township, time)
-  and one on (lane, village, time) keys;
+  the first run that serves it after it is ready: a table of each (township, day) and each
+  (lane, village, day)'s first run, then a few vector steps past the runs of that day that
+  left before it was ready;
 - pickup: the engine's delay from the parcel's own draw (held parcels: at the township);
 - the tables: the engine's own parcel and trip tables, each leg's load by one ``bincount``.
 
@@ -180,9 +181,10 @@ def floor_run(prep: Prepared, replication: int = 0) -> tuple[pd.DataFrame, pd.Da
     end = float(n_days * DAY_MIN)
     p = generate_demand(county, replication)
     p.t_sorted[:] = sorted_times(county, p.t_created, end)
-    sh = _Laid(prep.shuttles, n_days, sc.start_date.weekday())
+    sh = _Laid(prep.shuttles, n_days, sc.start_date.weekday(), county.n_townships)
     sh_row = sh.take(p.township, p.t_sorted, p.t_shuttle, p.t_township)
-    lp = _Laid(prep.loops, n_days, sc.start_date.weekday())
+    n_lanes = county.village_visit_days.shape[0]
+    lp = _Laid(prep.loops, n_days, sc.start_date.weekday(), n_lanes * county.n_villages)
     key = _lane(county, p) * county.n_villages + p.village
     ready = np.where(p.held, np.nan, p.t_township)
     lp_row = lp.take(key, ready, p.t_loop, p.t_point)
@@ -205,7 +207,7 @@ def floor_run(prep: Prepared, replication: int = 0) -> tuple[pd.DataFrame, pd.Da
 class _Laid:
     """The runs of :class:`_Tours` over the horizon, with one row per stop visited."""
 
-    def __init__(self, tours: _Tours, n_days: int, start_wd: int) -> None:
+    def __init__(self, tours: _Tours, n_days: int, start_wd: int, n_keys: int) -> None:
         weekday = (start_wd + np.arange(n_days)) % 7
         tour, day = np.nonzero(tours.days[:, weekday])
         n_dep = len(tours.times)
@@ -218,7 +220,6 @@ class _Laid:
         self.key = tours.key[stop]
         self.arrive = self.depart[self.run_of] + tours.at[stop]
         # Stop rows by (key, departure); per (key, day) the first row of that day or later.
-        n_keys = int(tours.key.max()) + 1 if len(tours.key) else 1
         self.n_slots = n_days + 2
         comb = self.key * (self.n_slots * DAY_MIN) + self.depart[self.run_of]
         self.order = np.argsort(comb, kind="stable")
