@@ -181,12 +181,8 @@ def leave(
         if loop:
             st.p.t_loop[ids] = now
         return legs, None
-    if len(ids):
-        if rt.town:
-            at_townships(st, ids, clock[1:-1:2][stop_of])
-        else:
-            # Nothing reads the loop departures before the drops are stamped.
-            st.drops.append((ids, clock[1:-1:2][stop_of], vill, now if loop else None))
+    # Nothing reads the loop departures before the drops are stamped.
+    _drop(st, rt.town, ids, clock[1:-1:2][stop_of], vill, now if loop else None)
     return legs, clock.item(-1)
 
 
@@ -209,7 +205,7 @@ def drive(
     stop's queue index, see ``out_index``), the vehicle also collects the outbound parcels
     ready at each stop, in the room left on board, and ``out_home(st, ids, now)`` receives
     them at the base (backhaul). The same as :func:`leave`, then :func:`back_at` or
-    :func:`go_on`.
+    :func:`go_on` (village vehicles write these steps out, for their many runs).
     """
     legs, back = leave(st, vi, kind, rt, ids, stop_of, batch=out_queues is None)
     if back is not None:
@@ -412,18 +408,26 @@ def _capacity(st: State, veh: Vehicle) -> tuple[int, bool]:
     return vt.capacity_parcels, vt.cold_chain
 
 
-def _drop(st: State, town: bool, ids: np.ndarray, at: np.ndarray) -> None:
+def _drop(
+    st: State,
+    town: bool,
+    ids: np.ndarray,
+    at: np.ndarray,
+    vill: np.ndarray | None = None,
+    left: float | None = None,
+) -> None:
     """Drop parcels at their township or village points at times ``at`` (one per parcel).
 
     Drops at villages without a locker touch nothing but the parcels' own times; they are
-    kept for one scatter before the next midnight (see :func:`flush_drops`).
+    kept for a few large scatters (see :func:`flush_drops`), with the parcels' villages
+    (``vill``, if known) and their loop's departure (``left``, if not yet stamped).
     """
     if not len(ids):
         return
     if town:
         at_townships(st, ids, at)
     else:
-        st.drops.append((ids, at, None, None))
+        st.drops.append((ids, at, vill, left))
 
 
 def _take_back(st: State, veh: Vehicle, vi: int, kind: str, back: np.ndarray) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import DAY_MIN
-from sim.engine.drive import go_on, leave, route, wait_until
+from sim.engine.drive import drive, route
 from sim.engine.outbound import out_at_centre
 from sim.engine.state import State
 from sim.scenario import clock_minutes
@@ -39,10 +39,4 @@ def shuttle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, Non
             ids = q.take(min(cap, q.n_ready(now)))
             p.t_shuttle[ids] = now
             stop_of = pos[p.village[ids]]  # read again (in cache) at the townships
-            legs, back = leave(st, vi, "shuttle", rt, ids, stop_of, batch=out is None)
-            if back is None:
-                yield from go_on(st, veh, vi, "shuttle", rt, ids, stop_of, legs, out, out_at_centre)
-            elif now + (back - now) == back:  # one delay lands on it (see back_at)
-                yield env.timeout(back - now)
-            else:
-                yield from wait_until(env, back)
+            yield from drive(st, veh, vi, "shuttle", rt, ids, stop_of, out, out_at_centre)

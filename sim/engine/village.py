@@ -128,7 +128,7 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
                     yield from go_on(
                         st, veh, vid, kind, rt, ids, stop_of, legs, out, out_at_township
                     )
-                elif now + (back - now) == back:  # one delay lands on it (see back_at)
+                elif now + (back - now) == back:  # as back_at (drive, written out)
                     yield env.timeout(back - now)
                 else:
                     yield from wait_until(env, back)

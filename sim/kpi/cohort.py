@@ -13,6 +13,7 @@ station), counted in each 7-day week of the window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from sim.measure import DAY_MIN, window
 from sim.scenario import clock_minutes
 from sim.world import County
 
-#: Stages of the inbound lead time, in order; ``Cohort.stage_h`` has one column each.
+#: Stages of the inbound lead time, in order; ``Cohort.village_stage_h`` has one column each.
 STAGES = ("sorting", "shuttle", "township_point", "loop")
 
 
@@ -72,13 +73,6 @@ class Cohort:
 
     def __len__(self) -> int:
         return len(self.lead_h)
-
-
-def local_index(codes: pd.Series, local: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """Index of each row's (categorical) code within a county's own code list (-1 if none);
-    with ``rows`` (a boolean mask), of those rows only."""
-    cat = codes.cat.codes.to_numpy()
-    return local_mapping(codes, local)[cat if rows is None else cat[rows]]
 
 
 def in_window(c: County, parcels: pd.DataFrame) -> np.ndarray:
@@ -131,9 +125,8 @@ def inbound_cohort(c: County, parcels: pd.DataFrame, ends: dict[int, float]) -> 
         t = {k: x[part] for k, x in cols.items()}
         out.fill(a, b, t, end, unit["village"][a:b], unit["township"][a:b])
     village = unit["village"]
-    weight = _cell_weights(c, rep, village, out.day_created, out.minute) if out.whole else None
-    if weight is None:
-        weight = _parcel_weights(c, rep, village, take("t_created"))
+    day, minute, whole = out.day_created, out.minute, out.whole
+    weight = _chosen_weights(c, rep, village, day, minute, whole, lambda: take("t_created"))
     return Cohort(
         replication=rep,
         village=village,
@@ -252,10 +245,23 @@ def _weights(c: County, rep: np.ndarray, village: np.ndarray, created: np.ndarra
     day = _days(created)
     minute = created - day * DAY_MIN
     whole = minute.astype(np.int16)
-    weight = None
-    if len(created) and _whole_minutes(whole, minute):
-        weight = _cell_weights(c, rep, village, day.astype(np.int32), whole)
-    return _parcel_weights(c, rep, village, created) if weight is None else weight
+    ok = _whole_minutes(whole, minute)  # (True when there are none: no weights)
+    return _chosen_weights(c, rep, village, day.astype(np.int32), whole, ok, lambda: created)
+
+
+def _chosen_weights(
+    c: County,
+    rep: np.ndarray,
+    village: np.ndarray,
+    day: np.ndarray,
+    minute: np.ndarray,
+    whole: bool,
+    created: Callable[[], np.ndarray],
+) -> np.ndarray:
+    """Cell weights when the arrivals are on ``whole`` minutes and the cells can be counted,
+    else parcel weights from the arrival times ``created()``."""
+    weight = _cell_weights(c, rep, village, day, minute) if whole else None
+    return _parcel_weights(c, rep, village, created()) if weight is None else weight
 
 
 def _whole_minutes(whole: np.ndarray, minute: np.ndarray) -> bool:
@@ -294,7 +300,7 @@ def _cell_weights(
         out *= n_w
         out += wave[minute[a : a + CHUNK]]
     counts = np.bincount(cell, minlength=n_r * n_v * n_d * n_w)
-    share = {float(clock_minutes(w.time)): w.share for w in _waves(c)}
+    share = _wave_shares(c)
     wave_share = np.array([share.get(float(m), 1.0) for m in minutes.astype(float)])
     v, d, w = np.unravel_index(np.arange(len(counts)), (n_r, n_v, n_d, n_w))[1:]
     expected = c.village_rate[v] * demand_factors(c.scenario)[d] * wave_share[w]
@@ -303,8 +309,10 @@ def _cell_weights(
     return per_cell[cell]
 
 
-def _waves(c: County) -> list:
-    return list(c.scenario.facilities.county_centre.trunk_arrivals)
+def _wave_shares(c: County) -> dict[float, float]:
+    """Share of a day's parcels in each trunk wave, by its minute of day."""
+    waves = c.scenario.facilities.county_centre.trunk_arrivals
+    return {float(clock_minutes(w.time)): w.share for w in waves}
 
 
 def _parcel_weights(
@@ -314,8 +322,7 @@ def _parcel_weights(
     sc = c.scenario
     day = (created // DAY_MIN).astype(np.int64)
     minute = created - day * DAY_MIN
-    waves = sc.facilities.county_centre.trunk_arrivals
-    share = {float(clock_minutes(w.time)): w.share for w in waves}
+    share = _wave_shares(c)
     wave_share = np.array([share.get(float(m), 1.0) for m in np.unique(minute)])
     wave_index = np.searchsorted(np.unique(minute), minute)
     n_w, n_d = len(wave_share), int(day.max()) + 1
