@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.errors import ScenarioError
 
@@ -102,16 +102,7 @@ def load_sweep(path: str | Path) -> tuple[SweepFile, dict[str, Any]]:
     from sim.load import load_scenario
 
     path = Path(path)
-    if path.exists() and not path.is_file():
-        raise ScenarioError(f"sweep file {path}: not a regular file; give a sweep YAML file")
-    data, lines = _yaml.load_with_lines(path)
-    try:
-        sweep = SweepFile.model_validate(data)
-    except ValidationError as exc:
-        text = _yaml.format_validation_error(exc, model=SweepFile, source=path, lines=lines)
-        head, sep, rest = text.partition("\n")
-        head = head.replace("problems in the scenario:", "problems in the sweep file:")
-        raise ScenarioError(head + sep + rest) from None
+    sweep, lines = _yaml.load_model(path, SweepFile, "sweep file")
     base = load_scenario(base_path(path, sweep.base, lines)).model_dump(mode="json")
     _check_values(sweep, base, path, lines)
     return sweep, base

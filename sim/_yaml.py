@@ -14,14 +14,15 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from sim._yaml_errors import format_validation_error
 from sim.errors import ScenarioError
 
-__all__ = ["Lines", "format_validation_error", "load_with_lines"]
+__all__ = ["Lines", "format_validation_error", "load_model", "load_with_lines"]
 
 MAX_EXPANDED_NODES = 200_000
 #: Largest scenario or sweep file read, bytes. A whole-province scenario listing every one of
@@ -29,6 +30,7 @@ MAX_EXPANDED_NODES = 200_000
 MAX_FILE_BYTES = 5_000_000
 
 Loc = tuple[Any, ...]
+_M = TypeVar("_M", bound=BaseModel)
 
 
 # --------------------------------------------------------------------------- loading
@@ -341,3 +343,26 @@ def load_with_lines(path: Path) -> tuple[Any, Lines]:
         if loader is not None:
             loader.dispose()
     return data, lines
+
+
+def load_model(path: Path, model: type[_M], what: str) -> tuple[_M, Lines]:
+    """Read a YAML file that is not a scenario (a sweep or optimise file) into ``model``.
+
+    ``what`` names the kind of file in messages ("sweep file", "optimise file"). Returns the
+    validated model and where each value is written.
+
+    Raises
+    ------
+    ScenarioError
+        As :func:`load_with_lines`, if the path is not a regular file, or naming the line,
+        field and value of every problem the model finds.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ScenarioError(f"{what} {path}: not a regular file; give a YAML {what}")
+    data, lines = load_with_lines(path)
+    try:
+        return model.model_validate(data), lines
+    except ValidationError as exc:
+        text = format_validation_error(exc, model=model, source=path, lines=lines, what=what)
+        raise ScenarioError(text) from None

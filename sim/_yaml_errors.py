@@ -294,7 +294,12 @@ def _word(name: str, text: str) -> re.Match[str] | None:
 
 
 def format_validation_error(
-    exc: ValidationError, *, model: type[BaseModel], source: str | Path, lines: Lines | None
+    exc: ValidationError,
+    *,
+    model: type[BaseModel],
+    source: str | Path,
+    lines: Lines | None,
+    what: str = "scenario",
 ) -> str:
     """Explain a scenario validation error in one message for the user.
 
@@ -308,6 +313,8 @@ def format_validation_error(
         The file (or a name such as ``<dict>`` for data built in code).
     lines
         Positions from :func:`load_with_lines`, or None when there is no file.
+    what
+        What the file is, in the head of a list of problems ("scenario", "sweep file").
 
     Returns
     -------
@@ -340,10 +347,10 @@ def format_validation_error(
         if valid:
             text += f"; valid: {valid}"
         rendered.append(text)
-    return numbered(str(source), rendered, len(errors))
+    return numbered(str(source), rendered, len(errors), what=what)
 
 
-def numbered(source: str, rendered: list[str], total: int) -> str:
+def numbered(source: str, rendered: list[str], total: int, *, what: str = "scenario") -> str:
     """One message for the problems of a file: the problem alone, or a numbered list.
 
     ``rendered`` holds the first problems (at most :data:`MAX_SHOWN_ERRORS` are shown), each
@@ -355,7 +362,7 @@ def numbered(source: str, rendered: list[str], total: int) -> str:
     shown = rendered[:MAX_SHOWN_ERRORS]
     more = total - len(shown)
     width = len(str(len(shown)))
-    head = f"{source}: {total} problems in the scenario:"
+    head = f"{source}: {total} problems in the {what}:"
     tail = [f"  ... and {more} more"] if more else []
     items = [f"  {i:>{width}}. {r}" for i, r in enumerate(shown, 1)]
     return "\n".join([head, *items, *tail])

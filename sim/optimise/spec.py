@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.errors import ScenarioError
 
@@ -219,15 +219,7 @@ def load_optimise(path: str | Path) -> Problem:
     from sim.sweep import base_path
 
     path = Path(path)
-    if path.exists() and not path.is_file():
-        raise ScenarioError(f"optimise file {path}: not a regular file; give an optimise YAML")
-    data, lines = _yaml.load_with_lines(path)
-    try:
-        spec = OptimiseFile.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(
-            _yaml.format_validation_error(exc, model=OptimiseFile, source=path, lines=lines)
-        ) from None
+    spec, lines = _yaml.load_model(path, OptimiseFile, "optimise file")
     base = load_scenario(base_path(path, spec.base)).model_dump(mode="json")
     problem = Problem(spec, path, base)
     _check_values(problem, lines)
