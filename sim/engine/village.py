@@ -9,10 +9,11 @@ import numpy as np
 import simpy
 
 from sim.engine.constants import _NONE, DAY_MIN
-from sim.engine.drive import Route, go_on, leave, route, wait_until
+from sim.engine.drive import Route, go_on, leave, wait_until
+from sim.engine.layout import village_layout
 from sim.engine.outbound import out_at_township
-from sim.engine.state import State, _LaneQueue, county_cached
-from sim.engine.township import load_loop, queue_of
+from sim.engine.state import State, _LaneQueue
+from sim.engine.township import load_loop
 from sim.scenario import clock_minutes
 from sim.world import Vehicle
 
@@ -22,61 +23,17 @@ from sim.world import Vehicle
 _Loop = tuple[Route, np.ndarray, float, list[_LaneQueue], np.ndarray, np.ndarray]
 
 
-def _loops_by_weekday(st: State, vi: int, veh: Vehicle) -> list[list[_Loop]]:
+def _loops_by_weekday(st: State, vi: int) -> list[list[_Loop]]:
     """The loops of village vehicle ``vi`` with a stop on each weekday (0 = Monday), in route
-    order, with this run's township queues."""
-    week = county_cached(st.county, ("village_loops", vi), lambda: _plan_week(st, veh))
-    visits = county_cached(
-        st.county, ("village_visits", vi), lambda: [[d[4] >= 0 for d in day] for day in week]
-    )
+    order, with this run's township queues (:func:`~sim.engine.layout.lay_out_loops`)."""
+    queues = st.town_queues
     return [
         [
-            (rt, vills, planned, [st.town_queues[q] for q in queues], pos, visit)
-            for (rt, vills, planned, queues, pos), visit in zip(day, seen, strict=True)
+            (rt, vills, planned, [queues[q] for q in qs], pos, seen)
+            for rt, vills, planned, qs, pos, seen in day
         ]
-        for day, seen in zip(week, visits, strict=True)
+        for day in village_layout(st.county).weeks[vi]
     ]
-
-
-def _plan_week(
-    st: State, veh: Vehicle
-) -> list[list[tuple[Route, np.ndarray, float, list[int], np.ndarray]]]:
-    """The loops of a vehicle by weekday, as :data:`_Loop` with township queue indices.
-
-    A loop runs on the weekdays of its route (:meth:`sim.world.Vehicle.days_of`) where one of
-    its villages is due. They depend on the county alone (kept in ``county.engine_cache``);
-    nothing in them is changed by a run.
-    """
-    county = st.county
-    stop_min = st.sc.facilities.village_points.service_time_min
-    visits = county.village_visit_days[veh.lane]
-    week: list[list[tuple[Route, np.ndarray, float, list[int], np.ndarray]]] = [
-        [] for _ in range(7)
-    ]
-    # One more place than villages: -1 at index -1, for the taken entries of a queue.
-    nowhere = np.full(county.n_villages + 1, -1, dtype=np.int64)
-    made: dict[tuple[int, bytes], tuple[Route, np.ndarray, float, list[int], np.ndarray]] = {}
-    for i, loop in enumerate(veh.routes):
-        all_vills = loop - 1 - county.n_townships
-        days = visits[all_vills]  # (stop, weekday)
-        if veh.route_days is not None:  # a route planned for some weekdays only
-            days = days & veh.route_days[i]
-        for weekday in np.flatnonzero(days.any(axis=0)).tolist():
-            today = days[:, weekday]
-            # A loop with the same stops on another weekday is the same loop.
-            key = (i, today.tobytes())
-            if key not in made:
-                stops, vills = loop[today], all_vills[today]
-                towns = sorted(set(county.village_township[vills].tolist()))
-                queues = [int(queue_of(st, t, veh.lane)) for t in towns]
-                rt = route(st, veh, stops, stop_min, town=False)
-                # As sim.plan.tour_minutes: the legs' minutes summed, plus the stops'.
-                minutes = county.time_min[veh.vtype][rt.frm, rt.to].sum()
-                pos = nowhere.copy()
-                pos[vills] = np.arange(len(vills))
-                made[key] = (rt, vills, float(minutes + stop_min * len(stops)), queues, pos)
-            week[weekday].append(made[key])
-    return week
 
 
 def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, Any, None]:
@@ -91,7 +48,7 @@ def village_vehicle(st: State, vi: int, veh: Vehicle) -> Generator[simpy.Event, 
     shift_start, shift_end = clock_minutes(vt.shift.start), clock_minutes(vt.shift.end)
     max_duty = vt.max_duty_h * 60.0 + 1e-9
     start_wd = sc.start_date.weekday()
-    week = _loops_by_weekday(st, vi, veh)
+    week = _loops_by_weekday(st, vi)
     out = st.out_village if st.has_out else None
     ordered, vid = st.has_locker, st.n_sh + vi  # its index among the county's vehicles
     for day in range(st.n_days):
