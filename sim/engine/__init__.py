@@ -16,8 +16,9 @@ without a visiting vehicle wait at the township point for the villager.
 Modules: ``constants`` (stages, reasons, final states), ``state`` (parcel arrays, queues and
 the per-run :class:`~sim.engine.state.State` every process receives), ``demand``, one module
 per kind of process (``sorter``, ``shuttle``, ``village``, ``bus``, ``outbound``), ``drive``
-(the run of a vehicle), ``stops`` and ``township`` (what happens at village and township
-stops), ``tables`` and ``simulate`` (:func:`run`).
+(the run of a vehicle), ``layout`` (what the engine derives from a county alone: village
+loops by weekday, shared legs and stops), ``stops`` and ``township`` (what happens at village
+and township stops), ``tables`` and ``simulate`` (:func:`run`).
 """
 
 from sim.engine.constants import (
