@@ -17,11 +17,13 @@ replication, no warm-up or drain) is timed ``repeat`` times in one process, alte
 
 Each figure is reported as min and median over the repetitions. Interpreter start-up and
 imports are excluded: a one-day run of the scenario, not timed, loads what the package
-imports on first use.
+imports on first use. The garbage left by one step (the reference's many SimPy processes
+above all) is collected before the next is timed, so that no step pays for another's.
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from collections.abc import Sequence
@@ -106,6 +108,7 @@ def time_county(
     compute_kpis(warm)
     coverage_table(warm)
     for _ in range(repeat):
+        gc.collect()  # each repetition starts without the garbage of the one before
         t0 = time.perf_counter()
         world = build(sc)
         t1 = time.perf_counter()
@@ -124,6 +127,7 @@ def time_county(
             floor_s.append(_time_floor(world))
         del world
         if ref_world is not None:
+            gc.collect()
             r0 = time.perf_counter()
             ref_parcels = len(run_reference(ref_world))
             ref_s.append(time.perf_counter() - r0)
@@ -137,6 +141,7 @@ def _time_floor(world: World) -> float:
     """Seconds of the vectorised floor (:mod:`benchmarks.floor`) on a world just built,
     its preparation of the plan's runs included (``sim.run`` on a world just built also
     lays out its routes)."""
+    gc.collect()
     t0 = time.perf_counter()
     tables = floor_run(prepare(world))
     elapsed = time.perf_counter() - t0
