@@ -5,9 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sim
+from sim.engine import simulate
+from sim.engine.constants import _LOCKER
 from sim.engine.drive import route
 from sim.engine.layout import lay_out_loops, multi_visit, shares_a_leg, visitors
 from sim.world import County
@@ -69,27 +72,40 @@ def test_loops_laid_out_at_once_are_the_loops_made_one_by_one(
         assert any(k[0] for k in kinds) and any(k[1] for k in kinds)
 
 
-def _shares_a_leg_one_by_one(county: County) -> list[bool]:
-    """Per vehicle (shuttles, village vehicles, buses): a leg of it another one drives."""
-    n_sh = len(county.shuttles)
+def _shares_a_leg_one_by_one(county: County, *, outbound: bool) -> list[bool]:
+    """Per vehicle (shuttles, village vehicles, buses): a leg of it that another vehicle it
+    can meet drives (a shuttle or bus meets all, village vehicles those of their lane; at a
+    locker, or with outbound parcels, all meet)."""
+    n_sh, n_vv = len(county.shuttles), len(county.village_vehicles)
     legs: list[set[tuple[int, int]]] = []
+    lanes: list[int | None] = []
     for i, veh in enumerate((*county.shuttles, *county.village_vehicles, *county.buses)):
         mine: set[tuple[int, int]] = set()
-        village = n_sh <= i < n_sh + len(county.village_vehicles)
+        village = n_sh <= i < n_sh + n_vv
         paths = _expected_week(county, i - n_sh) if village else [list(veh.routes)]
         for stops in (s for day in paths for s in day):
             path = [veh.base, *stops.tolist(), veh.base]
             mine.update(zip(path[:-1], path[1:], strict=False))
         legs.append(mine)
+        lanes.append(veh.lane if village else None)
+
+    def meet(i: int, j: int, leg: tuple[int, int]) -> bool:
+        v = leg[1] - 1 - county.n_townships
+        locker = v >= 0 and county.village_kind[v] == _LOCKER
+        return outbound or locker or None in (lanes[i], lanes[j]) or lanes[i] == lanes[j]
+
     return [
-        any(mine & other for j, other in enumerate(legs) if j != i) for i, mine in enumerate(legs)
+        any(meet(i, j, leg) for j, other in enumerate(legs) if j != i for leg in mine & other)
+        for i, mine in enumerate(legs)
     ]
 
 
 def test_shared_legs_and_stops(tiny_county: County, stressed_county: County) -> None:
     for county in (tiny_county, stressed_county):
         layout = lay_out_loops(county, multi_visit(county))
-        assert shares_a_leg(county, layout).tolist() == _shares_a_leg_one_by_one(county)
+        for outbound in (False, True):
+            expected = _shares_a_leg_one_by_one(county, outbound=outbound)
+            assert shares_a_leg(county, layout, outbound=outbound).tolist() == expected
         stops = [
             np.unique(np.concatenate(v.routes))
             for v in (*county.village_vehicles, *county.buses)
@@ -99,8 +115,32 @@ def test_shared_legs_and_stops(tiny_county: County, stressed_county: County) -> 
             np.concatenate(stops) - 1 - county.n_townships, minlength=county.n_villages
         )
         assert np.array_equal(visitors(county), expected)
-    # The stressed county has vehicles that share a leg and some that do not.
-    chained = shares_a_leg(
-        stressed_county, lay_out_loops(stressed_county, multi_visit(stressed_county))
-    )
-    assert chained.any() and not chained.all()
+
+
+def test_vehicles_of_other_carriers_on_the_same_legs_do_not_step(
+    stressed_county: County,
+) -> None:
+    """In the stressed county, two carriers' vans share legs: with outbound parcels they
+    step through them; without, only those that meet a bus, a locker or their own lane."""
+    layout = lay_out_loops(stressed_county, multi_visit(stressed_county))
+    inbound = shares_a_leg(stressed_county, layout)
+    both = shares_a_leg(stressed_county, layout, outbound=True)
+    assert inbound.any() and (both & ~inbound).any() and not both.all()
+
+
+@pytest.mark.parametrize(
+    "path", ["tests/data/stressed.yaml", "scenarios/linyi_separate_carriers.yaml"]
+)
+def test_tables_are_the_same_when_every_vehicle_steps(path: str, monkeypatch) -> None:
+    """Vehicles left out of ``chained`` act on nothing another vehicle on their legs acts on:
+    stepping every vehicle through every leg and stop gives the same parcels and legs."""
+    scenario = sim.load_scenario(path, sets=["horizon_days=8", "replications=1"])
+    batched = sim.run(sim.build(scenario))
+    world = sim.build(scenario)
+    county = world.counties[0]
+    n_vehicles = len(county.vehicles)
+    assert sum(shares_a_leg(county, lay_out_loops(county, multi_visit(county)))) < n_vehicles
+    monkeypatch.setattr(simulate, "chained", lambda county, outbound: [True] * n_vehicles)
+    stepped = sim.run(world)
+    pd.testing.assert_frame_equal(batched.parcels, stepped.parcels, check_exact=True)
+    pd.testing.assert_frame_equal(batched.trips, stepped.trips, check_exact=True)

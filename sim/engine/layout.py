@@ -204,12 +204,20 @@ def lay_out_loops(county: County, multi_visit: np.ndarray) -> Layout:
     return Layout(weeks, frm, to, owner[leg_loop])
 
 
-def shares_a_leg(county: County, layout: Layout) -> np.ndarray:
-    """Per vehicle (shuttles, village vehicles, buses): it drives a leg another one drives.
+def shares_a_leg(county: County, layout: Layout, *, outbound: bool = False) -> np.ndarray:
+    """Per vehicle (shuttles, village vehicles, buses): it drives a leg that another vehicle
+    it can meet drives too.
 
-    The village vehicles' legs are those of their loops by weekday (``layout``).
+    Two vehicles on the same leg can reach its end at the same moment, and then the order
+    of their events decides which acts first (see :func:`~sim.engine.drive.go_on`). The
+    order matters where both act on the same thing: a shuttle or a bus meets every vehicle;
+    village vehicles of one lane load from the same township queues; a locker at the leg's
+    end has room for one or the other; with ``outbound`` parcels, every stop has queues
+    they share. Village vehicles of different lanes on a leg to a village without a locker
+    act on none of these. The village vehicles' legs are those of their loops by weekday
+    (``layout``).
     """
-    n_f = len(county.codes)
+    n_f, n_t = len(county.codes), county.n_townships
     n_sh, n_vv = len(county.shuttles), len(county.village_vehicles)
     frm, to, owner = [layout.leg_frm], [layout.leg_to], [layout.leg_vehicle + n_sh]
     others = [(i, v) for i, v in enumerate(county.shuttles)]
@@ -220,13 +228,27 @@ def shares_a_leg(county: County, layout: Layout) -> np.ndarray:
             frm.append(path[:-1])
             to.append(path[1:])
             owner.append(np.full(len(path) - 1, i, dtype=np.int64))
-    leg = np.concatenate(frm) * n_f + np.concatenate(to)
+    width = n_f * n_f
     # Each (vehicle, leg) once; a leg two vehicles drive comes up twice.
-    pairs = np.unique(np.concatenate(owner) * (n_f * n_f) + leg)
-    legs, count = np.unique(pairs % (n_f * n_f), return_counts=True)
-    shared = np.isin(pairs % (n_f * n_f), legs[count > 1])
-    chained = np.zeros(n_sh + n_vv + len(county.buses), dtype=bool)
-    chained[pairs[shared] // (n_f * n_f)] = True
+    pairs = np.unique(
+        np.concatenate(owner) * width + np.concatenate(frm) * n_f + np.concatenate(to)
+    )
+    vehicle, leg = pairs // width, pairs % width
+    # Who meets whom: the lane of a village vehicle; shuttles and buses (n_lanes) meet all.
+    n_lanes = county.village_visit_days.shape[0]
+    lane = np.full(n_sh + n_vv + len(county.buses), n_lanes, dtype=np.int64)
+    lane[n_sh : n_sh + n_vv] = [v.lane for v in county.village_vehicles]
+    mine = lane[vehicle]
+    at_leg, on_leg = np.unique(leg, return_inverse=True, return_counts=True)[1:]
+    of_lane = np.unique(at_leg * (n_lanes + 1) + mine, return_inverse=True, return_counts=True)
+    meet_all = np.bincount(at_leg, weights=mine == n_lanes, minlength=len(on_leg))[at_leg]
+    same_lane = of_lane[2][of_lane[1]] - 1 + meet_all  # the others of its lane, and all-meeters
+    end = leg % n_f - 1 - n_t  # the village at the leg's end (negative: a township or centre)
+    locker = county.village_kind[np.maximum(end, 0)] == _LOCKER
+    everyone = (mine == n_lanes) | outbound | ((end >= 0) & locker)
+    met = np.where(everyone, on_leg[at_leg] - 1, same_lane) > 0
+    chained = np.zeros(len(lane), dtype=bool)
+    chained[vehicle[met]] = True
     return chained
 
 
@@ -242,8 +264,10 @@ def multi_visit(county: County) -> np.ndarray:
     return county_cached(county, "multi_visit", lambda: visitors(county) > 1)
 
 
-def chained(county: County) -> list[bool]:
+def chained(county: County, *, outbound: bool) -> list[bool]:
     """Per vehicle: :func:`shares_a_leg` (kept in ``county.engine_cache``)."""
     return county_cached(
-        county, "chained", lambda: shares_a_leg(county, village_layout(county)).tolist()
+        county,
+        ("chained", outbound),
+        lambda: shares_a_leg(county, village_layout(county), outbound=outbound).tolist(),
     )

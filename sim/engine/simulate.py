@@ -278,7 +278,7 @@ def _new_state(county: County, replication: int) -> State:
         town_queues=[_LaneQueue() for _ in range(county.n_townships * (n_c + 1))],
         multi_visit=multi_visit(county),
         has_locker=bool((county.village_kind == _LOCKER).any()),
-        chained=chained(county),
+        chained=chained(county, outbound=len(o) > 0),
         delay_by_kind=delay_by_kind,
         shared=shared,
         all_shared=bool(shared.all()),
