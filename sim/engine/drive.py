@@ -7,7 +7,8 @@ stops whose outcome depends on other processes (a locker or outbound parcels sha
 other vehicles, outbound parcels brought to a township point by its village vehicles) and
 stops after the next midnight (when the run's progress is checked) are simulated as
 events, at their exact time; the run ends with an event when it is back at its base. A
-vehicle that drives a leg another vehicle also drives steps through every leg and stop as
+vehicle that drives a leg another vehicle also drives, where the two can act on the same
+things (:func:`~sim.engine.layout.shares_a_leg`), steps through every leg and stop as
 events, as SimPy would without batching, so that vehicles arriving at the same moment keep
 the order the event queue gives them.
 """
@@ -274,9 +275,10 @@ def _stop_by_stop(
     """A run with lockers, outbound collection, stops after midnight or shared legs.
 
     Stops that no other process observes are still done at once when the run leaves; the
-    others at their time, in order. A vehicle that shares a leg with another (``chained``)
-    steps through every leg and stop as its own events, so that two vehicles arriving at
-    the same moment do so in the order the clock would give them.
+    others at their time, in order. A vehicle that shares a leg with another it can meet
+    (``chained``, see :func:`~sim.engine.layout.shares_a_leg`) steps through every leg and
+    stop as its own events, so that two vehicles arriving at the same moment do so in the
+    order the clock would give them.
     """
     env, stops = st.env, rt.stops
     order = stable_order(stop_of)
