@@ -11,6 +11,7 @@ from sim.engine import _LaneQueue, _simulate
 from sim.engine.constants import stable_order
 from sim.engine.demand import _shuffled_villages, _stable_argsort
 from sim.engine.drive import delays_to
+from sim.engine.state import _arrival_order
 from sim.engine.township import load_loop
 
 _times = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
@@ -160,3 +161,35 @@ def test_take_ready_is_ready_then_remove(pushes, loads) -> None:
             assert got.tolist() == twin.remove(sel).tolist()
             assert vill.tolist() == [int(vills[o]) for o in owner.tolist()]
         assert len(q) == len(twin)
+
+
+_runs = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=3),  # start
+        st.lists(st.integers(min_value=0, max_value=2), min_size=2, max_size=9),  # minutes
+    ),
+    max_size=12,
+)
+
+
+@given(_runs)
+@settings(max_examples=300)
+def test_legs_arriving_together_keep_the_order_of_their_clocks(runs) -> None:
+    # Each run: its start, then minutes of a leg, of a stop, of a leg, ..., of a leg (few
+    # values, so that runs often leave and arrive together, in step or not).
+    clocks, run, leg = [], [], []
+    for r, (start, minutes) in enumerate(runs):
+        steps = minutes if len(minutes) % 2 else minutes[:-1]
+        clocks.append(np.cumsum([start, *steps]).astype(float))  # depart, arrive, ...
+        n_legs = len(clocks[-1]) // 2
+        run += [r] * n_legs
+        leg += list(range(n_legs))
+    flat = np.concatenate([*clocks, np.empty(0)])
+    run_a, leg_a = np.array(run, dtype=np.int64), np.array(leg, dtype=np.int64)
+    first = np.arange(len(run)) - leg_a  # the run's first leg
+
+    def chain(g: int) -> tuple[float, ...]:
+        return tuple(flat[2 * first[g] : 2 * g + 2][::-1].tolist())
+
+    expected = sorted(range(len(run)), key=lambda g: (chain(g), run[g]))
+    assert _arrival_order(flat, run_a, leg_a).tolist() == expected

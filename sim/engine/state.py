@@ -344,32 +344,46 @@ class _Trips:
             "load": n_ids - (taken[stop0 + leg] - taken[stop0]),
             "stop_min": stop_min,
         }
-        order = _arrival_order(runs, cols["arrive"], cols["depart"], cols["run"], leg)
+        order = _arrival_order(clock, cols["run"], leg)
         order = order[cols["arrive"][order] < end]
         return cls(**{n: c[order] for n, c in cols.items()})
 
 
-def _arrival_order(
-    runs: list[_RunLegs], arrive: np.ndarray, depart: np.ndarray, run: np.ndarray, leg: np.ndarray
-) -> np.ndarray:
+def _arrival_order(clock: np.ndarray, run: np.ndarray, leg: np.ndarray) -> np.ndarray:
     """Legs in the order of their arrival events.
 
-    By time; legs arriving at the same moment in the order the clock scheduled them: by
-    their departure, then the arrival before it, and so on back to the runs' starts (a
-    run that started there first), then by run.
+    ``clock`` holds each leg's departure and arrival in turn, run after run (leg ``g``
+    leaves at ``clock[2 * g]`` and arrives at ``clock[2 * g + 1]``), and ``leg`` the place of
+    each leg in its run. By time; legs arriving at the same moment in the order the clock
+    scheduled them: by their departure, then the arrival before it, and so on back to the
+    runs' starts (a run that started there first), then by run.
     """
+    depart, arrive = clock[0::2], clock[1::2]
     order = np.lexsort((leg, run, depart, arrive))
-    tie = np.flatnonzero(np.diff(arrive[order]) == 0)
-    if not len(tie):
+    # Legs that leave and arrive together: in the order of their runs, as sorted, when
+    # their runs' clocks agree up to there (vehicles in step); else in clock order.
+    i = np.flatnonzero((np.diff(arrive[order]) == 0) & (np.diff(depart[order]) == 0))
+    if not len(i) or _in_step(clock, leg, order[i], order[i + 1]):
         return order
-    by_run = {r.run: r for r in runs}
+    tie = np.flatnonzero(np.diff(arrive[order]) == 0)
     starts = tie[np.r_[True, np.diff(tie) > 1]]
     ends = tie[np.r_[np.diff(tie) > 1, True]] + 2
     for a, b in zip(starts, ends):
         group = order[a:b]
-        chain = [tuple(by_run[run[g]].clock[2 * leg[g] + 1 :: -1].tolist()) for g in group]
+        chain = [tuple(clock[2 * (g - leg[g]) : 2 * g + 2][::-1].tolist()) for g in group]
         order[a:b] = group[sorted(range(len(group)), key=lambda k: (chain[k], run[group[k]]))]
     return order
+
+
+def _in_step(clock: np.ndarray, leg: np.ndarray, x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether each leg of ``x`` has the same place in its run as that of ``y``, and their
+    runs the same clock up to its arrival."""
+    if not np.array_equal(leg[x], leg[y]):
+        return False
+    n = 2 * leg[x] + 2  # clock entries of the run up to the leg's arrival
+    offset = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    first_x, first_y = np.repeat(2 * (x - leg[x]), n), np.repeat(2 * (y - leg[y]), n)
+    return bool(np.array_equal(clock[first_x + offset], clock[first_y + offset]))
 
 
 @dataclass
