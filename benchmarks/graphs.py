@@ -24,8 +24,8 @@ Edges carry ``osmid``, ``highway``, ``oneway``, ``reversed``, ``length`` (m), ``
 and ``travel_time`` (s); nodes carry ``x`` (lon), ``y`` (lat) and ``street_count``. Node
 ids are large non-contiguous integers like OSM ids. The same seed gives the same graph.
 
-This module is in the repository, not in the wheel: ``ruralsim benchmark --matrices`` imports
-it through :func:`sim._checkout.bench_graphs`, and the network tests import it directly.
+``ruralsim benchmark --matrices`` imports it through :func:`sim._checkout.bench_graphs` (in a
+checkout and from the wheel, which ships ``benchmarks``); the network tests import it directly.
 """
 
 from __future__ import annotations
