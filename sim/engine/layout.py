@@ -78,21 +78,49 @@ def _distinct_loops(county: County) -> tuple[list[np.ndarray], list[int], list[l
     return parts, owner, weeks
 
 
+@dataclass(frozen=True)
+class _Stops:
+    """The stops of every loop, one loop after another: ``n`` per loop, ``stops`` (facility
+    indices) and ``vills`` (village indices), ``of_stop`` (the loop of each), ``stop0`` and
+    ``leg0`` (each loop's first stop and first leg; a loop of n stops has n + 1 legs)."""
+
+    n: np.ndarray
+    stops: np.ndarray
+    vills: np.ndarray
+    of_stop: np.ndarray
+    stop0: np.ndarray
+    leg0: np.ndarray
+
+    @classmethod
+    def of(cls, county: County, parts: list[np.ndarray]) -> _Stops:
+        """The stops of the loops ``parts``, laid end to end."""
+        n = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        stops = np.concatenate(parts)
+        stop0 = np.cumsum(n) - n
+        return cls(
+            n=n,
+            stops=stops,
+            vills=stops - 1 - county.n_townships,
+            of_stop=np.repeat(np.arange(len(parts)), n),
+            stop0=stop0,
+            leg0=stop0 + np.arange(len(parts)),
+        )
+
+
 def _legs(
-    county: County, stops: np.ndarray, of_stop: np.ndarray, owner: np.ndarray, n: np.ndarray
+    county: County, laid: _Stops, owner: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every loop's legs base -> stops -> base, one after another: from, to, minutes, km,
     and the loop of each leg."""
     vehicles = county.village_vehicles
-    n_loops = len(n)
-    leg0 = np.cumsum(n + 1) - (n + 1)  # a loop of n stops has n + 1 legs
-    leg_loop = np.repeat(np.arange(n_loops), n + 1)
+    n, of_stop, leg0 = laid.n, laid.of_stop, laid.leg0
+    leg_loop = np.repeat(np.arange(len(n)), n + 1)
     base = np.array([v.base for v in vehicles], dtype=np.int64)[owner]
     frm = np.empty(len(leg_loop), dtype=np.int64)
     to = np.empty(len(leg_loop), dtype=np.int64)
-    at = np.arange(len(stops)) + of_stop  # the leg into each stop
-    frm[leg0], frm[at + 1] = base, stops
-    to[at], to[leg0 + n] = stops, base
+    at = np.arange(len(of_stop)) + of_stop  # the leg into each stop
+    frm[leg0], frm[at + 1] = base, laid.stops
+    to[at], to[leg0 + n] = laid.stops, base
     minutes, km = np.empty(len(frm)), np.empty(len(frm))
     vtype = np.array([v.vtype for v in vehicles], dtype=object)[owner][leg_loop]
     for name in sorted(set(v.vtype for v in vehicles)):
@@ -109,7 +137,7 @@ def _any_per_loop(flags: np.ndarray, stop0: np.ndarray) -> list[bool]:
 
 def _routes(
     county: County,
-    parts: list[np.ndarray],
+    laid: _Stops,
     owner: np.ndarray,
     multi_visit: np.ndarray,
     stop_min: float,
@@ -117,24 +145,19 @@ def _routes(
     """The route of each loop (as :func:`~sim.engine.drive.route` makes it) and its planned
     minutes (as ``sim.plan.tour_minutes``: the legs' minutes summed, plus the stops'), and
     the legs (from, to, loop)."""
-    n = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-    stops = np.concatenate(parts)
-    of_stop = np.repeat(np.arange(len(parts)), n)
-    stop0 = np.cumsum(n) - n
-    frm, to, minutes, km, leg_loop = _legs(county, stops, of_stop, owner, n)
+    n, stops, vills, stop0 = laid.n, laid.stops, laid.vills, laid.stop0
+    frm, to, minutes, km, leg_loop = _legs(county, laid, owner)
     # The clock of each loop: 0 (its departure), then a leg's minutes and a stop's in turn.
     clock = np.empty(2 * len(frm))
     clock[0::2], clock[1::2] = stop_min + 0.0, minutes
-    leg0 = stop0 + np.arange(len(parts))
-    clock[2 * leg0] = 0.0
+    clock[2 * laid.leg0] = 0.0
     dwell = np.full(len(stops), stop_min + 0.0)
-    vills = stops - 1 - county.n_townships
     kind = county.village_kind[vills]
     door, locker, multi = kind == _DOOR, kind == _LOCKER, multi_visit[vills]
     # A loop whose stops repeat: two equal (loop, stop) keys side by side once sorted.
     width = len(county.codes) + 1
-    keys = np.sort(of_stop * width + stops)
-    repeats = np.zeros(len(parts), dtype=bool)
+    keys = np.sort(laid.of_stop * width + stops)
+    repeats = np.zeros(len(n), dtype=bool)
     repeats[keys[1:][keys[1:] == keys[:-1]] // width] = True
     any_locker, any_multi = _any_per_loop(locker, stop0), _any_per_loop(multi, stop0)
     shared_locker = _any_per_loop(locker & multi, stop0)
@@ -180,15 +203,14 @@ def lay_out_loops(county: County, multi_visit: np.ndarray) -> Layout:
         return Layout([[[] for _ in range(7)] for _ in ids], no_legs, no_legs, no_legs)
     owner = np.array(owners, dtype=np.int64)
     stop_min = sc.facilities.village_points.service_time_min
-    routes, planned, frm, to, leg_loop = _routes(county, parts, owner, multi_visit, stop_min)
+    laid = _Stops.of(county, parts)
+    routes, planned, frm, to, leg_loop = _routes(county, laid, owner, multi_visit, stop_min)
     n_t, n_v = county.n_townships, county.n_villages
     # Each village's place in each loop; one more place than villages: -1 at index -1,
     # for the taken entries of a queue.
-    n = np.array([len(p) for p in parts])
-    of_stop = np.repeat(np.arange(len(parts)), n)
-    vills = np.concatenate(parts) - 1 - n_t
+    of_stop, vills = laid.of_stop, laid.vills
     pos = np.full((len(parts), n_v + 1), -1, dtype=np.int64)
-    pos[of_stop, vills] = np.arange(len(vills)) - (np.cumsum(n) - n)[of_stop]
+    pos[of_stop, vills] = np.arange(len(vills)) - laid.stop0[of_stop]
     visit = pos >= 0
     # The township queues of each loop, by township: (township, lane) of its vehicle.
     pairs = np.unique(of_stop * n_t + county.village_township[vills])
